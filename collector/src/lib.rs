@@ -1,0 +1,1 @@
+//! Kelisim collector library (placeholder).

@@ -1,0 +1,2 @@
+//! Kelisim collector binary (placeholder).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Kelisim consent widget (placeholder until the widget lands).

@@ -1,0 +1,2 @@
+//! Build pipeline (placeholder).
+fn main() {}
