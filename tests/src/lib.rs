@@ -1,1 +1,30 @@
-//! End-to-end test harness (placeholder).
+//! End-to-end harness: a real `kelisim-collector` process and a real headless Chromium, on loopback.
+//!
+//! Tests get a [`Collector`] (the release or debug binary, started in demo mode on a free port
+//! with a temporary data directory) and a [`Browser`] (chromedriver + Debian's Chromium with a
+//! fresh profile). Both are killed when dropped, so a failing test leaves no process behind.
+
+mod browser;
+mod collector;
+pub mod jose;
+pub mod wait;
+
+pub use browser::Browser;
+pub use collector::Collector;
+
+use std::path::PathBuf;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits inside the workspace")
+        .to_path_buf()
+}
+
+/// A path from an environment variable set by `cargo xtask test`, or a default below the root.
+fn env_path(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(default))
+}

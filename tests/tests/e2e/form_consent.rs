@@ -1,0 +1,197 @@
+//! The walking skeleton: the demo form is blocked until consent is ticked, then a signed,
+//! verifiable receipt exists and nothing the visitor typed reached the collector's files.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use jsonwebtoken::jwk::JwkSet;
+use kelisim_tests::{Browser, Collector, jose, wait};
+use serde_json::Value;
+use thirtyfour::prelude::*;
+
+const NAME: &str = "Айгерим Сапарова";
+const PHONE: &str = "8 (701) 555-12-34";
+const PHONE_DIGITS: &str = "7015551234";
+const MESSAGE: &str = "Нужен расчёт доставки двенадцати паллет из Алматы в Астану";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_form_needs_consent_and_yields_a_verifiable_receipt() -> Result<()> {
+    let collector = Collector::start_demo().await?;
+    let browser = Browser::start().await?;
+    let result = walk_through(&collector, &browser).await;
+    browser.quit().await?;
+    let receipt_ref = result?;
+
+    let http = reqwest::Client::new();
+    // The receipt is sent with fetch keepalive while the page navigates: give it bounded time.
+    let stored: Value = wait::until("the receipt to be stored", Duration::from_secs(15), || {
+        let url = format!("{}/v1/receipts/{receipt_ref}", collector.url);
+        let http = http.clone();
+        async move {
+            let resp = http.get(url).send().await?;
+            Ok(if resp.status().is_success() {
+                Some(resp.json().await?)
+            } else {
+                None
+            })
+        }
+    })
+    .await?;
+    let jws = stored["jws"].as_str().context("stored receipt has a jws")?;
+    let jwks: JwkSet = http
+        .get(format!("{}/.well-known/jwks.json", collector.url))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let payload = jose::verify(jws, &jwks)?;
+    assert_eq!(payload["site"], "demo");
+    assert_eq!(payload["kind"], "form");
+    assert_eq!(payload["event"], "given");
+    assert_eq!(payload["ref"], receipt_ref.as_str());
+    assert_eq!(payload["id"], stored["id"]);
+    assert_eq!(payload["policy"]["version"], "2026-03");
+    assert_eq!(payload["notice"]["lang"], "ru");
+    assert_eq!(payload["context"]["form_id"], "feedback");
+    let fields = payload["context"]["fields"]
+        .as_array()
+        .context("field names")?;
+    for name in ["name", "phone", "message"] {
+        assert!(
+            fields.iter().any(|f| f == name),
+            "field name {name} in {fields:?}"
+        );
+    }
+    let text = payload.to_string();
+    assert!(!text.contains(PHONE_DIGITS) && !text.contains("Айгерим") && !text.contains("паллет"));
+
+    // The operator's offline check with the collector's own CLI, from a JWKS file.
+    let jwks_file = collector.data_dir().join("jwks-copy.json");
+    std::fs::write(&jwks_file, serde_json::to_vec(&jwks)?)?;
+    let verify = std::process::Command::new(Collector::binary())
+        .arg("verify")
+        .arg(jws)
+        .arg("--jwks")
+        .arg(&jwks_file)
+        .output()?;
+    ensure!(
+        verify.status.success(),
+        "verify rejected a genuine receipt: {}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // Nothing typed into the form is anywhere in the collector's files (db, WAL, keys).
+    let data = collector.stop().await?;
+    for entry in walk(data.path())? {
+        let bytes = std::fs::read(&entry)?;
+        for typed in [NAME, PHONE, PHONE_DIGITS, MESSAGE, "Айгерим", "паллет"] {
+            ensure!(
+                !contains(&bytes, typed.as_bytes()),
+                "{} contains the typed value {typed:?}",
+                entry.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Fills the demo form, checks that an unticked submission is blocked, then submits with
+/// consent and returns the receipt reference the thank-you page shows.
+async fn walk_through(collector: &Collector, browser: &Browser) -> Result<String> {
+    let driver = &browser.driver;
+    driver
+        .goto(format!("{}/contact.html", collector.url))
+        .await?;
+    widget_ready(driver).await?;
+
+    driver
+        .find(By::Css("#feedback [name=name]"))
+        .await?
+        .send_keys(NAME)
+        .await?;
+    driver
+        .find(By::Css("#feedback [name=phone]"))
+        .await?
+        .send_keys(PHONE)
+        .await?;
+    driver
+        .find(By::Css("#feedback [name=message]"))
+        .await?
+        .send_keys(MESSAGE)
+        .await?;
+
+    let submit = driver.find(By::Css("#feedback [type=submit]")).await?;
+    submit.click().await?;
+    let error = driver
+        .find(By::Css("#feedback .kelisim-consent__error"))
+        .await?;
+    wait::until(
+        "the consent error to show",
+        Duration::from_secs(5),
+        || async { Ok(error.is_displayed().await?.then_some(())) },
+    )
+    .await?;
+    let box_ = driver
+        .find(By::Css("#feedback .kelisim-consent__box"))
+        .await?;
+    assert_eq!(box_.attr("aria-invalid").await?.as_deref(), Some("true"));
+    let error_text = error.text().await?;
+    assert!(
+        error_text.contains("согласие"),
+        "russian error text, got {error_text:?}"
+    );
+    assert!(
+        driver
+            .current_url()
+            .await?
+            .path()
+            .ends_with("/contact.html")
+    );
+
+    box_.click().await?;
+    submit.click().await?;
+    let reference = wait::until("the thank-you page", Duration::from_secs(10), || async {
+        if !driver.current_url().await?.path().ends_with("/feedback") {
+            return Ok(None);
+        }
+        Ok(Some(
+            driver.find(By::Id("receipt-ref")).await?.text().await?,
+        ))
+    })
+    .await?;
+    ensure!(
+        reference.len() == 32 && reference.chars().all(|c| c.is_ascii_hexdigit()),
+        "receipt reference should be 32 hex digits, got {reference:?}"
+    );
+    Ok(reference)
+}
+
+async fn widget_ready(driver: &WebDriver) -> Result<()> {
+    wait::until("the widget to start", Duration::from_secs(15), || async {
+        let state = driver
+            .execute(
+                "return document.documentElement.dataset.kelisim || null",
+                vec![],
+            )
+            .await?;
+        Ok((state.json() == &Value::from("ready")).then_some(()))
+    })
+    .await
+}
+
+fn walk(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            files.extend(walk(&path)?);
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}

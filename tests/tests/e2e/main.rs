@@ -1,0 +1,5 @@
+//! End-to-end tests: what a visitor does in a real browser, and what the operator then holds.
+//!
+//! One test binary (one link step on two cores); a module per part of the product.
+
+mod form_consent;

@@ -1,0 +1,172 @@
+//! `cargo xtask dist`: widget wasm → wasm-bindgen → wasm-opt → content-hashed files in dist/.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+use crate::install::{self, cargo, run};
+use crate::root;
+
+/// One shipped file and what it costs a visitor.
+pub struct Shipped {
+    pub name: String,
+    pub raw: usize,
+    pub gzip: usize,
+    pub brotli: usize,
+}
+
+pub fn dist_dir() -> PathBuf {
+    root().join("dist")
+}
+
+/// Builds the widget and writes every shipped file (plus `.br`/`.gz` siblings) to dist/.
+pub fn dist() -> Result<Vec<Shipped>> {
+    install::wasm_target()?;
+    let wasm_opt = install::wasm_opt()?;
+    run(cargo().args([
+        "build",
+        "--package",
+        "kelisim-widget",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        "widget",
+    ]))?;
+    let target = root().join("target");
+    let input = target.join("wasm32-unknown-unknown/widget/kelisim_widget.wasm");
+
+    let bindgen_dir = target.join("widget-bindgen");
+    let _ = fs::remove_dir_all(&bindgen_dir);
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&input)
+        .web(true)?
+        .typescript(false)
+        .debug(false)
+        .keep_debug(false)
+        .remove_name_section(true)
+        .remove_producers_section(true)
+        .generate(&bindgen_dir)
+        .context("wasm-bindgen failed on the widget")?;
+
+    let optimised = bindgen_dir.join("kelisim_opt.wasm");
+    run(Command::new(&wasm_opt)
+        .arg("-Oz")
+        // The features rustc's wasm32 target enables by default (binaryen wants them named).
+        .args([
+            "--enable-bulk-memory",
+            "--enable-reference-types",
+            "--enable-nontrapping-float-to-int",
+            "--enable-sign-ext",
+            "--enable-mutable-globals",
+            "--enable-multivalue",
+            "--strip-debug",
+            "--strip-producers",
+        ])
+        .arg(bindgen_dir.join("kelisim_widget_bg.wasm"))
+        .arg("-o")
+        .arg(&optimised))?;
+
+    let glue = read(&bindgen_dir.join("kelisim_widget.js"))?;
+    let wasm = read(&optimised)?;
+    let css = read(&root().join("widget/css/kelisim.css"))?;
+    let glue_name = hashed("kelisim", "js", &glue);
+    let wasm_name = hashed("kelisim", "wasm", &wasm);
+    let css_name = hashed("kelisim", "css", &css);
+
+    let loader = String::from_utf8(read(&root().join("widget/js/loader.js"))?)
+        .context("widget/js/loader.js is not UTF-8")?;
+    let loader = fill(&loader, "__KELISIM_GLUE__", &glue_name)?;
+    let loader = fill(&loader, "__KELISIM_WASM__", &wasm_name)?;
+    let loader = fill(&loader, "__KELISIM_CSS__", &css_name)?;
+
+    let out = dist_dir();
+    let _ = fs::remove_dir_all(&out);
+    fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let files = [
+        ("kelisim.js".to_string(), loader.into_bytes()),
+        (glue_name, glue),
+        (wasm_name, wasm),
+        (css_name, css),
+    ];
+    let mut shipped = Vec::new();
+    for (name, bytes) in &files {
+        shipped.push(write_with_siblings(&out, name, bytes)?);
+    }
+    report(&shipped);
+    Ok(shipped)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// `stem.<16 hex of sha256>.ext`: safe to cache forever, since new content gets a new name.
+fn hashed(stem: &str, ext: &str, bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{stem}.{hex}.{ext}")
+}
+
+fn fill(text: &str, placeholder: &str, value: &str) -> Result<String> {
+    if !text.contains(placeholder) {
+        bail!(
+            "widget/js/loader.js has no {placeholder} placeholder: the loader cannot find {value}"
+        );
+    }
+    Ok(text.replace(placeholder, value))
+}
+
+fn write_with_siblings(dir: &Path, name: &str, bytes: &[u8]) -> Result<Shipped> {
+    let gz = gzip(bytes)?;
+    let br = brotli(bytes)?;
+    fs::write(dir.join(name), bytes)?;
+    fs::write(dir.join(format!("{name}.gz")), &gz)?;
+    fs::write(dir.join(format!("{name}.br")), &br)?;
+    Ok(Shipped {
+        name: name.to_string(),
+        raw: bytes.len(),
+        gzip: gz.len(),
+        brotli: br.len(),
+    })
+}
+
+pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes)?;
+    Ok(enc.finish()?)
+}
+
+/// Brotli at quality 11, as the size budgets in the issues are stated.
+pub fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)?;
+    Ok(out)
+}
+
+fn report(files: &[Shipped]) {
+    println!(
+        "{:<34} {:>9} {:>9} {:>9}",
+        "shipped file", "raw", "gzip", "brotli"
+    );
+    for f in files {
+        println!("{:<34} {:>9} {:>9} {:>9}", f.name, f.raw, f.gzip, f.brotli);
+    }
+    let sum = |get: fn(&Shipped) -> usize| files.iter().map(get).sum::<usize>();
+    println!(
+        "{:<34} {:>9} {:>9} {:>9}  (bytes; brotli total {:.1} KB)",
+        "total",
+        sum(|f| f.raw),
+        sum(|f| f.gzip),
+        sum(|f| f.brotli),
+        sum(|f| f.brotli) as f64 / 1000.0
+    );
+}

@@ -1,0 +1,126 @@
+//! Installs what the pipeline needs when it is missing, from the registries this project may use.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::root;
+
+/// binaryen from npm: Debian's binaryen and the `wasm-opt` crate are too old for
+/// current wasm-bindgen output (see TOOLCHAIN.md).
+const BINARYEN: &str = "binaryen@132.0.0";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Runs a command, echoing it, and fails with its exit status.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: $ {}", describe(cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start `{}`", describe(cmd)))?;
+    if !status.success() {
+        bail!("`{}` failed with {status}", describe(cmd));
+    }
+    Ok(())
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for arg in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&arg.to_string_lossy());
+    }
+    s
+}
+
+/// `cargo` as invoked for this run (respects `$CARGO` set by cargo itself).
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+pub fn wasm_target() -> Result<()> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .current_dir(root())
+        .output()
+        .context("rustup is needed to add the wasm32 target")?;
+    if String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim() == WASM_TARGET)
+    {
+        return Ok(());
+    }
+    run(Command::new("rustup")
+        .args(["target", "add", WASM_TARGET])
+        .current_dir(root()))
+}
+
+/// `wasm-opt` from npm's binaryen, installed into the git-ignored `.tools/` on first use.
+pub fn wasm_opt() -> Result<PathBuf> {
+    let tools = root().join(".tools");
+    let bin = tools.join("node_modules/.bin/wasm-opt");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    std::fs::create_dir_all(&tools)?;
+    run(Command::new("npm")
+        .args([
+            "install",
+            "--no-save",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+        ])
+        .arg(&tools)
+        .arg(BINARYEN))
+    .context("installing wasm-opt needs node and npm (Debian: apt-get install nodejs npm)")?;
+    Ok(bin)
+}
+
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Debian's Chromium and ChromeDriver (test tools must not download their own browser).
+pub fn chromium() -> Result<()> {
+    apt(&[("chromium", CHROMIUM), ("chromium-driver", CHROMEDRIVER)])
+}
+
+/// Installs Debian packages whose marker file is missing.
+pub fn apt(packages: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .filter(|(_, file)| !Path::new(file).exists())
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let sudo = !is_root();
+    let apt_get = |args: &[&str]| {
+        let mut cmd = if sudo {
+            Command::new("sudo")
+        } else {
+            Command::new("apt-get")
+        };
+        if sudo {
+            cmd.arg("apt-get");
+        }
+        cmd.args(["-q", "-o", "DPkg::Lock::Timeout=600"]).args(args);
+        cmd.env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    run(&mut apt_get(&["update"]))?;
+    let mut install = apt_get(&["install", "-y", "--no-install-recommends"]);
+    install.args(&missing);
+    run(&mut install).with_context(|| format!("installing {}", missing.join(" ")))
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
+}

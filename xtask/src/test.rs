@@ -1,0 +1,100 @@
+//! `cargo xtask test`: install what is missing, then every check and test the project has.
+
+use std::fs;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use crate::install::{self, CHROMEDRIVER, CHROMIUM, cargo, run};
+use crate::{dist, root};
+
+/// Flags every test browser runs with (no network beyond loopback, no first-run UI).
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+];
+
+pub fn all() -> Result<()> {
+    install::wasm_target()?;
+    install::chromium()?;
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().args([
+        "clippy",
+        "--package",
+        "kelisim-widget",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    dist::dist()?;
+    run(cargo().args(["build", "--package", "kelisim-collector"]))?;
+    run(cargo()
+        .args(["test", "--workspace"])
+        .env(
+            "KELISIM_COLLECTOR_BIN",
+            root().join("target/debug/kelisim-collector"),
+        )
+        .env("KELISIM_WIDGET_DIR", dist::dist_dir())
+        .env("KELISIM_CHROMIUM", CHROMIUM)
+        .env("KELISIM_CHROMEDRIVER", CHROMEDRIVER))?;
+    wasm()?;
+    eprintln!("xtask: every check and test passed");
+    Ok(())
+}
+
+/// The widget's in-browser unit tests, through wasm-bindgen-test in headless Chromium.
+pub fn wasm() -> Result<()> {
+    install::wasm_target()?;
+    install::chromium()?;
+    let xtask = std::env::current_exe().context("cannot locate the xtask binary")?;
+    let caps = webdriver_json()?;
+    run(cargo()
+        .args([
+            "test",
+            "--package",
+            "kelisim-widget",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            format!("{} wasm-bindgen-test-runner", xtask.display()),
+        )
+        .env("CHROMEDRIVER", CHROMEDRIVER)
+        .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &caps)
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "60"))
+}
+
+/// Capabilities for the test runner's chromedriver: our Chromium, our flags, a fresh profile.
+fn webdriver_json() -> Result<PathBuf> {
+    let dir = root().join("target/wasm-test");
+    let profile = dir.join("profile");
+    let _ = fs::remove_dir_all(&profile);
+    fs::create_dir_all(&profile)?;
+    let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| format!("\"{s}\"")).collect();
+    args.push(format!("\"--user-data-dir={}\"", profile.display()));
+    let json = format!(
+        "{{\"goog:chromeOptions\":{{\"binary\":\"{CHROMIUM}\",\"args\":[{}]}}}}",
+        args.join(",")
+    );
+    let path = dir.join("webdriver.json");
+    fs::write(&path, json)?;
+    Ok(path)
+}
