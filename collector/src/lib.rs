@@ -1,1 +1,48 @@
-//! Kelisim collector library (placeholder).
+//! Kelisim collector: records consent receipts from the Kelisim widget, signs them
+//! (Ed25519 compact JWS), links them into a hash chain and stores them durably in SQLite.
+//!
+//! # Code map
+//!
+//! - [`config`]: the site TOML, parsed once into a validated [`config::Config`].
+//! - [`receipt`]: the wire request (docs/wire.md) → validated content → signed payload.
+//! - [`subject`]: phone/e-mail normalisation and their keyed hashes.
+//! - [`sign`]: Ed25519 key files, RFC 7638 kids, compact JWS, JWKS.
+//! - [`store`]: SQLite — the single writer thread (group commit) and the read pool.
+//! - [`audit`], [`verify`]: offline checks of the whole log and of one receipt.
+//! - [`app`], [`routes`], [`error`]: the actix app, handlers, problem+json errors.
+//! - [`assets`], [`demo`], [`negotiate`]: widget files, the demo site, header negotiation.
+//! - [`server`], [`cli`], [`report`], [`datadir`], [`hash`]: process plumbing.
+//!
+//! # Architecture invariants
+//!
+//! - **Only `store` opens SQLite**, and only its writer thread writes.
+//! - **A 201 means committed**: the writer answers a job only after its batch's `COMMIT`
+//!   (with `synchronous = FULL`) has returned.
+//! - **No raw identifier is stored or logged**: `receipt::prepare` replaces phone numbers
+//!   and e-mail addresses by HMACs before anything else sees them, and their `Debug` is
+//!   redacted; form values never reach the collector at all.
+//! - **Every rejection is problem+json with a stable `code`** and changes nothing: all
+//!   validation happens before a job reaches the writer.
+//! - **Blocking work never runs on the async executor**: reads go through `web::block`,
+//!   writes through the writer thread.
+
+pub mod app;
+pub mod assets;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod datadir;
+pub mod demo;
+pub mod error;
+pub mod hash;
+pub mod negotiate;
+pub mod receipt;
+pub mod report;
+pub mod routes;
+pub mod server;
+pub mod sign;
+pub mod store;
+pub mod subject;
+pub mod verify;
+
+pub use app::{AppState, StartError, build_app};

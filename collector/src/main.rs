@@ -1,2 +1,142 @@
-//! Kelisim collector binary (placeholder).
-fn main() {}
+//! `kelisim-collector` binary: parse the command line, run one command, map the outcome to
+//! an exit status (0 ok; 1 a negative verdict: invalid receipt, broken log; 2 could not run).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use kelisim_collector::cli::{
+    Cli, Command, DataDirArgs, KeysCommand, ListArgs, ReceiptsCommand, VerifyArgs,
+};
+use kelisim_collector::datadir::DataDir;
+use kelisim_collector::server::{Launch, launch};
+use kelisim_collector::sign::{KeyError, Keyring};
+use kelisim_collector::{audit, demo, report, store, verify};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let long_running = matches!(cli.command, Command::Serve(_) | Command::Demo(_));
+    init_tracing(if long_running { "info" } else { "warn" });
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("kelisim: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Logs go to stderr (stdout carries the `listening on` lines and command output);
+/// `RUST_LOG` overrides the level.
+fn init_tracing(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => {
+            launch(Launch {
+                config: args.config,
+                data_dir: args.data_dir,
+                listen: args.listen,
+                widget_dir: args.widget_dir,
+                demo_dir: None,
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => {
+            launch(Launch {
+                config: demo::config_path(&args.demo_dir),
+                data_dir: args.data_dir,
+                listen: SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
+                widget_dir: args.widget_dir,
+                demo_dir: Some(args.demo_dir),
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify(args) => Ok(verify_command(&args)),
+        Command::Receipts(ReceiptsCommand::List(args)) => list(&args),
+        Command::Audit(args) => audit_command(&args),
+        Command::Keys(KeysCommand::Generate(args)) => {
+            let dir =
+                DataDir::create(&args.data_dir).context("cannot create the data directory")?;
+            let key = Keyring::generate_first(&dir.keys_dir())?;
+            println!(
+                "kelisim: created signing key {} in {}",
+                key.kid,
+                key.path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys(KeysCommand::Rotate(args)) => {
+            let dir =
+                DataDir::create(&args.data_dir).context("cannot create the data directory")?;
+            let key = Keyring::rotate(&dir.keys_dir())?;
+            println!(
+                "kelisim: signing key {} is now active ({})",
+                key.kid,
+                key.path.display()
+            );
+            println!("kelisim: restart the collector to sign with it; older keys stay in the JWKS");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn verify_command(args: &VerifyArgs) -> ExitCode {
+    let result = verify::load_receipt(&args.receipt).and_then(|jws| {
+        let keys = verify::load_jwks(&args.jwks)?;
+        verify::verify(&jws, &keys)
+    });
+    match result {
+        Ok(valid) => {
+            eprintln!("{}", report::verified_summary(&valid));
+            match serde_json::to_string_pretty(&valid.payload) {
+                Ok(text) => println!("{text}"),
+                Err(_) => println!("{}", valid.payload),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("kelisim: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
+    let dir = DataDir::new(&args.data.data_dir);
+    let reader = store::open_reader(&dir.db_path())?;
+    let rows = reader.list(args.site.as_deref(), args.limit)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print!("{}", report::receipts_table(&rows));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn audit_command(args: &DataDirArgs) -> anyhow::Result<ExitCode> {
+    let dir = DataDir::new(&args.data_dir);
+    let reader = store::open_reader(&dir.db_path())?;
+    let ring = Keyring::load(&dir.keys_dir())?;
+    if ring.entries().is_empty() {
+        return Err(KeyError::NoKeys {
+            path: dir.keys_dir().display().to_string(),
+        }
+        .into());
+    }
+    let report = audit::audit(&reader, &ring.public_keys())?;
+    println!("{report}");
+    Ok(if report.is_intact() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

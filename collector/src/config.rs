@@ -1,0 +1,938 @@
+//! Site configuration: the TOML file is parsed once into one validated [`Config`].
+//!
+//! Raw serde structs (`Raw*`, `deny_unknown_fields`, so a typo is an error rather than a
+//! silently missing setting) are turned by [`Config::parse`] into the validated types the
+//! rest of the collector uses. Validation errors name the file, the key and the reason.
+//! Loading also reads every policy text (paths relative to the config file) and computes
+//! its SHA-256, so receipts can state exactly which text the visitor was shown.
+//!
+//! ```toml
+//! public_url = "https://consent.example.kz"   # optional; default: the listen address
+//! [[site]]
+//! id = "demo"
+//! allowed_origins = ["https://example.kz"]
+//! languages = ["ru", "kk", "en"]
+//! default_language = "ru"
+//! current_policy = "2026-03"
+//! retention_days = 1095
+//! [site.operator]
+//! name = "…"; bin = "180940012345"          # address, contact, jurisdiction optional
+//! [[site.policy]]
+//! version = "2026-03"; published = "2026-03-01"
+//! files = { ru = "policies/consent.ru.md", kk = "…", en = "…" }
+//! [[site.purpose]]
+//! id = "feedback"; required = true
+//! [site.texts.ru]                           # optional overrides of the built-in texts
+//! label = "…"
+//! ```
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::sha256_hex;
+
+/// A config file that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source}", file.display())]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {message}", file.display())]
+    Syntax {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}: `{key}`: {reason}", file.display())]
+    Invalid {
+        file: PathBuf,
+        key: String,
+        reason: String,
+    },
+}
+
+/// The validated configuration of one collector.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (for messages).
+    pub file: PathBuf,
+    /// Base URL under which visitors reach this collector, without a trailing slash.
+    pub public_url: Option<String>,
+    pub sites: Vec<Site>,
+}
+
+/// One website whose forms the widget guards.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub id: String,
+    /// Exact origins (`scheme://host[:port]`) whose pages may call the collector.
+    pub allowed_origins: Vec<String>,
+    /// Languages in the order the site prefers them; the first is not necessarily the default.
+    pub languages: Vec<String>,
+    pub default_language: String,
+    pub retention_days: u32,
+    pub operator: Operator,
+    pub policies: Vec<Policy>,
+    pub purposes: Vec<Purpose>,
+    /// Effective texts per language (built-in defaults merged with the file's overrides).
+    pub texts: BTreeMap<String, Texts>,
+    /// Index into `policies` of the current policy.
+    current: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Operator {
+    pub name: String,
+    pub bin: String,
+    pub address: Option<String>,
+    pub contact: Option<String>,
+    pub jurisdiction: Option<String>,
+}
+
+/// One version of the consent text, in several languages.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub version: String,
+    pub published: time::Date,
+    pub texts: BTreeMap<String, PolicyText>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PolicyText {
+    pub text: String,
+    /// Hex SHA-256 of `text`'s exact bytes, as served.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Purpose {
+    pub id: String,
+    pub required: bool,
+}
+
+/// What the widget shows in one language.
+#[derive(Debug, Clone, Serialize)]
+pub struct Texts {
+    pub label: String,
+    pub link: String,
+    pub error: String,
+    pub receipt: String,
+    /// Hex SHA-256 of the exact label; stamped into receipts as `notice.sha256`.
+    #[serde(skip)]
+    pub label_sha256: String,
+}
+
+/// The site's public config document (`GET /v1/sites/{site}/config`), rendered once.
+#[derive(Debug, Clone)]
+pub struct PublicView {
+    pub json: Vec<u8>,
+    pub revision: String,
+}
+
+impl Config {
+    /// Reads and validates `file`; policy paths are resolved against its directory.
+    pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.to_owned(),
+            source,
+        })?;
+        let base = file.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, file, base)
+    }
+
+    /// Validates `text` as if read from `file`; policy paths are relative to `base_dir`.
+    pub fn parse(text: &str, file: &Path, base_dir: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((1, 1), |span| line_col(text, span.start));
+            ConfigError::Syntax {
+                file: file.to_owned(),
+                line,
+                column,
+                message: e.message().to_owned(),
+            }
+        })?;
+        Validator { file, base_dir }.config(raw)
+    }
+
+    pub fn site(&self, id: &str) -> Option<&Site> {
+        self.sites.iter().find(|s| s.id == id)
+    }
+}
+
+impl Site {
+    /// The policy visitors are asked to accept now.
+    pub fn current_policy(&self) -> &Policy {
+        &self.policies[self.current]
+    }
+
+    pub fn policy(&self, version: &str) -> Option<&Policy> {
+        self.policies.iter().find(|p| p.version == version)
+    }
+
+    /// Where the consent text of `version` is served, under `base_url`.
+    pub fn policy_url(&self, base_url: &str, version: &str) -> String {
+        format!("{base_url}/v1/sites/{}/policies/{version}", self.id)
+    }
+
+    /// Renders the widget's config document and its `revision`: the first 16 hex digits of
+    /// SHA-256 over everything the visitor sees (including the policy texts' hashes).
+    pub fn public_view(&self, base_url: &str) -> PublicView {
+        let policy = self.current_policy();
+        let policy_url = self.policy_url(base_url, &policy.version);
+        let mut view = ViewDoc {
+            site: &self.id,
+            revision: String::new(),
+            operator: ViewOperator {
+                name: &self.operator.name,
+                bin: &self.operator.bin,
+            },
+            policy: ViewPolicy {
+                version: &policy.version,
+                url: &policy_url,
+            },
+            languages: &self.languages,
+            default_language: &self.default_language,
+            texts: ViewTexts(self),
+            purposes: &self.purposes,
+        };
+        let hashes: BTreeMap<&str, &str> = policy
+            .texts
+            .iter()
+            .map(|(lang, t)| (lang.as_str(), t.sha256.as_str()))
+            .collect();
+        let basis = serde_json::json!({ "view": &view, "policy_sha256": hashes }).to_string();
+        view.revision = sha256_hex(basis.as_bytes())[..16].to_owned();
+        // Serialising plain structs of strings cannot fail.
+        let json = serde_json::to_vec(&view).unwrap_or_default();
+        PublicView {
+            json,
+            revision: view.revision,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ViewDoc<'a> {
+    site: &'a str,
+    revision: String,
+    operator: ViewOperator<'a>,
+    policy: ViewPolicy<'a>,
+    languages: &'a [String],
+    default_language: &'a str,
+    texts: ViewTexts<'a>,
+    purposes: &'a [Purpose],
+}
+
+#[derive(Serialize)]
+struct ViewOperator<'a> {
+    name: &'a str,
+    bin: &'a str,
+}
+
+#[derive(Serialize)]
+struct ViewPolicy<'a> {
+    version: &'a str,
+    url: &'a str,
+}
+
+/// `texts` in the site's language order (a map would sort them).
+struct ViewTexts<'a>(&'a Site);
+
+impl Serialize for ViewTexts<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.languages.len()))?;
+        for lang in &self.0.languages {
+            if let Some(texts) = self.0.texts.get(lang) {
+                map.serialize_entry(lang, texts)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// Built-in texts for the languages of the first market; other languages need all four
+/// texts in the config file.
+fn builtin_texts(lang: &str) -> Option<[&'static str; 4]> {
+    match lang {
+        "ru" => Some([
+            "Я согласен(на) на обработку персональных данных",
+            "Текст согласия",
+            "Чтобы отправить форму, отметьте согласие на обработку персональных данных.",
+            "Квитанция о согласии",
+        ]),
+        "kk" => Some([
+            "Дербес деректерді жинауға және өңдеуге келісемін",
+            "Келісім мәтіні",
+            "Нысанды жіберу үшін дербес деректерді өңдеуге келісіміңізді белгілеңіз.",
+            "Келісім туралы түбіртек",
+        ]),
+        "en" => Some([
+            "I agree to the processing of my personal data",
+            "Consent text",
+            "To send the form, please tick the consent to the processing of your personal data.",
+            "Your consent receipt",
+        ]),
+        _ => None,
+    }
+}
+
+// ---- raw file format -------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    public_url: Option<String>,
+    #[serde(default)]
+    site: Vec<RawSite>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    id: String,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    languages: Vec<String>,
+    default_language: String,
+    current_policy: String,
+    retention_days: u32,
+    operator: RawOperator,
+    #[serde(default)]
+    policy: Vec<RawPolicy>,
+    #[serde(default)]
+    purpose: Vec<RawPurpose>,
+    #[serde(default)]
+    texts: BTreeMap<String, RawTexts>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOperator {
+    name: String,
+    bin: String,
+    address: Option<String>,
+    contact: Option<String>,
+    jurisdiction: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    version: String,
+    published: String,
+    files: BTreeMap<String, PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPurpose {
+    id: String,
+    #[serde(default)]
+    required: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTexts {
+    label: Option<String>,
+    link: Option<String>,
+    error: Option<String>,
+    receipt: Option<String>,
+}
+
+// ---- validation ------------------------------------------------------------------------
+
+/// A dotted key path for messages, e.g. `site[demo].policy[2026-03].files.kk`.
+struct Key(String);
+
+impl Key {
+    fn site(site: &RawSite, index: usize) -> Key {
+        if site.id.is_empty() {
+            Key(format!("site[#{}]", index + 1))
+        } else {
+            Key(format!("site[{}]", site.id))
+        }
+    }
+    fn with(&self, child: impl fmt::Display) -> Key {
+        Key(format!("{}.{child}", self.0))
+    }
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    base_dir: &'a Path,
+}
+
+impl Validator<'_> {
+    fn err(&self, key: &Key, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_owned(),
+            key: key.0.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let public_url = match raw.public_url {
+            Some(url) => Some(self.public_url(&url)?),
+            None => None,
+        };
+        if raw.site.is_empty() {
+            return Err(self.err(
+                &Key("site".into()),
+                "no site is configured; add a [[site]] table",
+            ));
+        }
+        let mut seen = HashSet::new();
+        let mut sites = Vec::with_capacity(raw.site.len());
+        for (index, raw_site) in raw.site.into_iter().enumerate() {
+            let key = Key::site(&raw_site, index);
+            if !seen.insert(raw_site.id.clone()) {
+                return Err(self.err(
+                    &key.with("id"),
+                    "this site id is used twice; give each [[site]] its own id",
+                ));
+            }
+            sites.push(self.site(raw_site, &key)?);
+        }
+        Ok(Config {
+            file: self.file.to_owned(),
+            public_url,
+            sites,
+        })
+    }
+
+    fn public_url(&self, url: &str) -> Result<String, ConfigError> {
+        let key = Key("public_url".into());
+        let trimmed = url.trim_end_matches('/');
+        let rest = trimmed
+            .strip_prefix("https://")
+            .or_else(|| trimmed.strip_prefix("http://"))
+            .ok_or_else(|| {
+                self.err(&key, format!("`{url}` must start with https:// or http://"))
+            })?;
+        if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+            return Err(self.err(
+                &key,
+                format!("`{url}` must be a base URL like https://consent.example.kz"),
+            ));
+        }
+        Ok(trimmed.to_owned())
+    }
+
+    fn site(&self, raw: RawSite, key: &Key) -> Result<Site, ConfigError> {
+        if !is_site_id(&raw.id) {
+            return Err(self.err(
+                &key.with("id"),
+                format!(
+                    "`{}` is not a valid site id; use 1-64 of a-z, 0-9, '-' and '_'",
+                    raw.id
+                ),
+            ));
+        }
+        for (i, origin) in raw.allowed_origins.iter().enumerate() {
+            if let Err(reason) = check_origin(origin) {
+                return Err(self.err(&key.with(format!("allowed_origins[{i}]")), reason));
+            }
+        }
+        let languages = self.languages(&raw, key)?;
+        let texts = self.texts(&raw, &languages, key)?;
+        let purposes = self.purposes(&raw.purpose, key)?;
+        if raw.retention_days == 0 || raw.retention_days > 36_500 {
+            return Err(self.err(
+                &key.with("retention_days"),
+                format!("{} is out of range; use 1..=36500 days", raw.retention_days),
+            ));
+        }
+        let operator = self.operator(raw.operator, &key.with("operator"))?;
+        let policies = self.policies(raw.policy, &languages, key)?;
+        let current = policies
+            .iter()
+            .position(|p| p.version == raw.current_policy)
+            .ok_or_else(|| {
+                let known: Vec<_> = policies.iter().map(|p| p.version.as_str()).collect();
+                self.err(
+                    &key.with("current_policy"),
+                    format!(
+                        "`{}` is not one of the site's [[site.policy]] versions ({})",
+                        raw.current_policy,
+                        known.join(", ")
+                    ),
+                )
+            })?;
+        let current_texts = &policies[current].texts;
+        if let Some(lang) = languages.iter().find(|l| !current_texts.contains_key(*l)) {
+            return Err(self.err(
+                &key.with(format!("policy[{}].files", raw.current_policy)),
+                format!("the current policy has no text for language `{lang}`; add a file for it"),
+            ));
+        }
+        Ok(Site {
+            id: raw.id,
+            allowed_origins: raw.allowed_origins,
+            default_language: raw.default_language,
+            languages,
+            retention_days: raw.retention_days,
+            operator,
+            policies,
+            purposes,
+            texts,
+            current,
+        })
+    }
+
+    fn languages(&self, raw: &RawSite, key: &Key) -> Result<Vec<String>, ConfigError> {
+        if raw.languages.is_empty() {
+            return Err(self.err(
+                &key.with("languages"),
+                "list at least one language, e.g. [\"ru\", \"kk\"]",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for lang in &raw.languages {
+            if !is_language(lang) {
+                return Err(self.err(
+                    &key.with("languages"),
+                    format!("`{lang}` is not a language code; use two or three lower-case letters"),
+                ));
+            }
+            if !seen.insert(lang) {
+                return Err(self.err(&key.with("languages"), format!("`{lang}` is listed twice")));
+            }
+        }
+        if !raw.languages.contains(&raw.default_language) {
+            return Err(self.err(
+                &key.with("default_language"),
+                format!(
+                    "`{}` is not one of the site's languages",
+                    raw.default_language
+                ),
+            ));
+        }
+        Ok(raw.languages.clone())
+    }
+
+    fn texts(
+        &self,
+        raw: &RawSite,
+        languages: &[String],
+        key: &Key,
+    ) -> Result<BTreeMap<String, Texts>, ConfigError> {
+        if let Some(lang) = raw.texts.keys().find(|l| !languages.contains(l)) {
+            return Err(self.err(
+                &key.with(format!("texts.{lang}")),
+                "texts for a language the site does not list in `languages`",
+            ));
+        }
+        let empty = RawTexts::default();
+        let mut out = BTreeMap::new();
+        for lang in languages {
+            let own = raw.texts.get(lang).unwrap_or(&empty);
+            let builtin = builtin_texts(lang);
+            let pick =
+                |i: usize, name: &str, value: &Option<String>| -> Result<String, ConfigError> {
+                    let text =
+                        match (value, builtin) {
+                            (Some(v), _) => v.clone(),
+                            (None, Some(b)) => b[i].to_owned(),
+                            (None, None) => {
+                                return Err(self.err(
+                            &key.with(format!("texts.{lang}.{name}")),
+                            format!("there is no built-in text for language `{lang}`; set it here"),
+                        ));
+                            }
+                        };
+                    if text.trim().is_empty() {
+                        return Err(self.err(
+                            &key.with(format!("texts.{lang}.{name}")),
+                            "must not be empty",
+                        ));
+                    }
+                    Ok(text)
+                };
+            let label = pick(0, "label", &own.label)?;
+            let link = pick(1, "link", &own.link)?;
+            let error = pick(2, "error", &own.error)?;
+            let receipt = pick(3, "receipt", &own.receipt)?;
+            let label_sha256 = sha256_hex(label.as_bytes());
+            out.insert(
+                lang.clone(),
+                Texts {
+                    label,
+                    link,
+                    error,
+                    receipt,
+                    label_sha256,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    fn purposes(&self, raw: &[RawPurpose], key: &Key) -> Result<Vec<Purpose>, ConfigError> {
+        if raw.is_empty() {
+            return Err(self.err(
+                &key.with("purpose"),
+                "declare at least one [[site.purpose]]",
+            ));
+        }
+        let mut seen = HashSet::new();
+        raw.iter()
+            .map(|p| {
+                if !is_site_id(&p.id) {
+                    return Err(self.err(
+                        &key.with(format!("purpose[{}].id", p.id)),
+                        "use 1-64 of a-z, 0-9, '-' and '_'",
+                    ));
+                }
+                if !seen.insert(&p.id) {
+                    return Err(self.err(
+                        &key.with(format!("purpose[{}]", p.id)),
+                        "this purpose id is used twice",
+                    ));
+                }
+                Ok(Purpose {
+                    id: p.id.clone(),
+                    required: p.required,
+                })
+            })
+            .collect()
+    }
+
+    fn operator(&self, raw: RawOperator, key: &Key) -> Result<Operator, ConfigError> {
+        if raw.name.trim().is_empty() {
+            return Err(self.err(
+                &key.with("name"),
+                "must name the operator (the legal entity)",
+            ));
+        }
+        if let Some(j) = &raw.jurisdiction
+            && !(j.len() == 2 && j.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            return Err(self.err(
+                &key.with("jurisdiction"),
+                format!("`{j}` is not an ISO 3166 country code like KZ"),
+            ));
+        }
+        if raw.jurisdiction.as_deref() == Some("KZ")
+            && !(raw.bin.len() == 12 && raw.bin.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(self.err(
+                &key.with("bin"),
+                format!("`{}` is not a 12-digit BIN/IIN", raw.bin),
+            ));
+        }
+        if raw.bin.trim().is_empty() {
+            return Err(self.err(
+                &key.with("bin"),
+                "must give the operator's registration number",
+            ));
+        }
+        Ok(Operator {
+            name: raw.name,
+            bin: raw.bin,
+            address: raw.address,
+            contact: raw.contact,
+            jurisdiction: raw.jurisdiction,
+        })
+    }
+
+    fn policies(
+        &self,
+        raw: Vec<RawPolicy>,
+        languages: &[String],
+        key: &Key,
+    ) -> Result<Vec<Policy>, ConfigError> {
+        if raw.is_empty() {
+            return Err(self.err(
+                &key.with("policy"),
+                "declare at least one [[site.policy]] with its text files",
+            ));
+        }
+        let mut seen = HashSet::new();
+        let date_format = time::macros::format_description!("[year]-[month]-[day]");
+        let mut out = Vec::with_capacity(raw.len());
+        for p in raw {
+            let pkey = key.with(format!("policy[{}]", p.version));
+            if !is_version(&p.version) {
+                return Err(self.err(
+                    &pkey.with("version"),
+                    format!(
+                        "`{}` is not a valid version; use 1-64 of A-Z, a-z, 0-9, '.', '-' and '_'",
+                        p.version
+                    ),
+                ));
+            }
+            if !seen.insert(p.version.clone()) {
+                return Err(self.err(&pkey, "this policy version is declared twice"));
+            }
+            let published = time::Date::parse(&p.published, &date_format).map_err(|_| {
+                self.err(
+                    &pkey.with("published"),
+                    format!("`{}` is not a date like 2026-03-01", p.published),
+                )
+            })?;
+            if p.files.is_empty() {
+                return Err(self.err(
+                    &pkey.with("files"),
+                    "give at least one text file, e.g. { ru = \"policy.ru.md\" }",
+                ));
+            }
+            let mut texts = BTreeMap::new();
+            for (lang, rel) in p.files {
+                let fkey = pkey.with(format!("files.{lang}"));
+                if !languages.contains(&lang) {
+                    return Err(self.err(
+                        &fkey,
+                        "a text for a language the site does not list in `languages`",
+                    ));
+                }
+                let path = self.base_dir.join(&rel);
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| self.err(&fkey, format!("cannot read {}: {e}", path.display())))?;
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    self.err(&fkey, format!("{} is not UTF-8 text", path.display()))
+                })?;
+                if text.trim().is_empty() {
+                    return Err(self.err(&fkey, format!("{} is empty", path.display())));
+                }
+                let sha256 = sha256_hex(text.as_bytes());
+                texts.insert(lang, PolicyText { text, sha256 });
+            }
+            out.push(Policy {
+                version: p.version,
+                published,
+                texts,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Site and purpose ids appear in URLs and receipts: keep them plain.
+fn is_site_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'))
+}
+
+/// Policy versions appear in URLs: no slashes, no spaces.
+fn is_version(v: &str) -> bool {
+    (1..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+/// ISO 639 codes as the widget uses them (`ru`, `kk`, `en`).
+pub fn is_language(lang: &str) -> bool {
+    (2..=3).contains(&lang.len()) && lang.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, nothing more.
+fn check_origin(origin: &str) -> Result<(), String> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{origin}` must start with https:// or http://"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ', '*']) {
+        return Err(format!(
+            "`{origin}` is not an origin; write scheme://host[:port] without a path or trailing slash"
+        ));
+    }
+    if rest.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(format!(
+            "`{origin}` must be lower-case, as browsers send it"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo")
+    }
+
+    fn demo_toml() -> String {
+        std::fs::read_to_string(demo_dir().join("kelisim.toml"))
+            .expect("demo config is in the repo")
+    }
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("kelisim.toml"), &demo_dir())
+    }
+
+    fn invalid(text: &str) -> String {
+        match parse(text) {
+            Ok(_) => panic!("config should be refused:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn demo_config_loads_with_builtin_texts_and_policy_hashes() {
+        let config = Config::load(&demo_dir().join("kelisim.toml")).expect("demo config is valid");
+        let site = config.site("demo").expect("demo site");
+        assert_eq!(site.languages, ["ru", "kk", "en"]);
+        assert_eq!(site.current_policy().version, "2026-03");
+        let ru = &site.texts["ru"];
+        assert_eq!(ru.label, "Я согласен(на) на обработку персональных данных");
+        assert_eq!(ru.label_sha256, sha256_hex(ru.label.as_bytes()));
+        let text = &site.current_policy().texts["kk"];
+        assert_eq!(text.sha256, sha256_hex(text.text.as_bytes()));
+        // The policy texts quote the checkbox label verbatim.
+        for (lang, t) in &site.current_policy().texts {
+            assert!(
+                t.text.contains(&site.texts[lang].label),
+                "policy {lang} quotes its label"
+            );
+        }
+    }
+
+    #[test]
+    fn public_view_keeps_language_order_and_revision_tracks_content() {
+        let config = parse(&demo_toml()).expect("valid");
+        let site = config.site("demo").expect("demo site");
+        let view = site.public_view("http://127.0.0.1:8080");
+        let json: serde_json::Value = serde_json::from_slice(&view.json).expect("json");
+        assert_eq!(json["revision"], view.revision.as_str());
+        assert_eq!(view.revision.len(), 16);
+        assert_eq!(
+            json["policy"]["url"],
+            "http://127.0.0.1:8080/v1/sites/demo/policies/2026-03"
+        );
+        // serde_json's Map sorts keys: check the order on the text itself.
+        let text = String::from_utf8(view.json.clone()).expect("utf8");
+        let pos = |lang: &str| {
+            text.find(&format!("\"{lang}\":{{\"label\""))
+                .expect("language present")
+        };
+        assert!(pos("ru") < pos("kk") && pos("kk") < pos("en"), "{text}");
+        assert_eq!(json["operator"]["bin"], "180940012345");
+
+        let changed = demo_toml().replace(
+            "[[site.purpose]]",
+            "[site.texts.en]\nlabel = \"I agree\"\n\n[[site.purpose]]",
+        );
+        let other = parse(&changed).expect("valid");
+        let other_view = other.sites[0].public_view("http://127.0.0.1:8080");
+        assert_ne!(
+            view.revision, other_view.revision,
+            "a changed label changes the revision"
+        );
+        assert_ne!(
+            view.revision,
+            site.public_view("https://c.example.kz").revision
+        );
+        assert_eq!(
+            view.revision,
+            site.public_view("http://127.0.0.1:8080").revision
+        );
+    }
+
+    #[test]
+    fn errors_name_file_key_and_reason() {
+        let cases = [
+            (
+                demo_toml().replace(
+                    "current_policy = \"2026-03\"",
+                    "current_policy = \"2027-01\"",
+                ),
+                "kelisim.toml: `site[demo].current_policy`: `2027-01` is not one of the site's [[site.policy]] versions (2026-03)",
+            ),
+            (
+                demo_toml().replace("default_language = \"ru\"", "default_language = \"de\""),
+                "kelisim.toml: `site[demo].default_language`: `de` is not one of the site's languages",
+            ),
+            (
+                demo_toml().replace("\"http://localhost:8080\"", "\"http://localhost:8080/\""),
+                "kelisim.toml: `site[demo].allowed_origins[1]`: `http://localhost:8080/` is not an origin; write scheme://host[:port] without a path or trailing slash",
+            ),
+            (
+                demo_toml().replace("consent-2026-03.kk.md", "missing.kk.md"),
+                "kelisim.toml: `site[demo].policy[2026-03].files.kk`: cannot read",
+            ),
+            (
+                demo_toml().replace(
+                    "languages = [\"ru\", \"kk\", \"en\"]",
+                    "languages = [\"ru\", \"kk\", \"en\", \"uz\"]",
+                ),
+                "kelisim.toml: `site[demo].texts.uz.label`: there is no built-in text for language `uz`; set it here",
+            ),
+            (
+                demo_toml().replace("bin = \"180940012345\"", "bin = \"1809\""),
+                "kelisim.toml: `site[demo].operator.bin`: `1809` is not a 12-digit BIN/IIN",
+            ),
+            (
+                demo_toml().replace("retention_days = 1095", "retention_days = 0"),
+                "kelisim.toml: `site[demo].retention_days`: 0 is out of range; use 1..=36500 days",
+            ),
+            (
+                format!("{}\n{}", demo_toml(), demo_toml()),
+                "kelisim.toml: `site[demo].id`: this site id is used twice",
+            ),
+        ];
+        for (text, want) in cases {
+            let got = invalid(&text);
+            assert!(got.starts_with(want), "got: {got}\nwant prefix: {want}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_syntax_errors_with_position() {
+        let text = demo_toml().replace(
+            "retention_days = 1095",
+            "retention_days = 1095\ncolour = \"red\"",
+        );
+        let got = invalid(&text);
+        assert!(
+            got.starts_with("kelisim.toml:11:1: unknown field `colour`"),
+            "{got}"
+        );
+        let got = invalid("[[site]\nid = 1");
+        assert!(got.starts_with("kelisim.toml:1:"), "{got}");
+    }
+
+    #[test]
+    fn current_policy_must_cover_every_language() {
+        let text = demo_toml().replace(", en = \"policies/consent-2026-03.en.md\"", "");
+        let got = invalid(&text);
+        assert!(
+            got.contains("`site[demo].policy[2026-03].files`: the current policy has no text for language `en`"),
+            "{got}"
+        );
+    }
+
+    #[test]
+    fn public_url_is_normalised() {
+        let text = format!(
+            "public_url = \"https://consent.example.kz/\"\n{}",
+            demo_toml()
+        );
+        let config = parse(&text).expect("valid");
+        assert_eq!(
+            config.public_url.as_deref(),
+            Some("https://consent.example.kz")
+        );
+        let text = format!("public_url = \"consent.example.kz\"\n{}", demo_toml());
+        assert!(invalid(&text).contains("`public_url`: `consent.example.kz` must start with"));
+    }
+}

@@ -1,0 +1,776 @@
+//! Consent receipts: the request model (docs/wire.md), its validation, and the signed payload.
+//!
+//! The path of a receipt is: [`ReceiptRequest`] (exactly what the widget sent, unknown fields
+//! refused) → [`prepare`] (validated against the site's config; identifiers replaced by their
+//! keyed hashes; page URL stripped of query and fragment) → [`PreparedReceipt`] (everything
+//! but the log position) → [`PreparedReceipt::seal`], called by the store's writer once it has
+//! assigned `id`, `seq`, `issued_at` and `prev`. Pure logic, no IO.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Site;
+use crate::hash::{is_lower_hex, sha256_hex};
+use crate::sign::Signer;
+use crate::subject::{self, IdentifierError, IdentifierKind, SubjectKey};
+
+/// Payload format version (`v`).
+pub const PAYLOAD_VERSION: u32 = 1;
+
+/// A request the collector refuses, before anything is stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptError {
+    #[error("{0}")]
+    InvalidBody(String),
+    #[error("no site `{0}` is configured on this collector")]
+    UnknownSite(String),
+    #[error("policy version `{got}` is not the current policy `{current}` of site `{site}`")]
+    UnknownPolicyVersion {
+        site: String,
+        got: String,
+        current: String,
+    },
+    #[error("subject.identifiers[{index}] ({kind}): {source}")]
+    InvalidIdentifier {
+        index: usize,
+        kind: IdentifierKind,
+        source: IdentifierError,
+    },
+}
+
+/// What kind of consent a receipt records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Form,
+    Cookies,
+}
+
+/// What happened to the consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Event {
+    Given,
+    Refused,
+    Withdrawn,
+    Updated,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Form => "form",
+            Self::Cookies => "cookies",
+        }
+    }
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Given => "given",
+            Self::Refused => "refused",
+            Self::Withdrawn => "withdrawn",
+            Self::Updated => "updated",
+        }
+    }
+}
+
+// ---- request ---------------------------------------------------------------------------
+
+/// `POST /v1/receipts` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptRequest {
+    pub site: String,
+    pub kind: Kind,
+    pub event: Event,
+    pub key: String,
+    pub policy_version: String,
+    pub lang: String,
+    pub purposes: Vec<PurposeChoice>,
+    pub subject: SubjectRequest,
+    pub context: ContextRequest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurposeChoice {
+    pub id: String,
+    pub granted: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectRequest {
+    pub browser_id: String,
+    #[serde(default)]
+    pub identifiers: Vec<IdentifierRequest>,
+}
+
+/// A raw identifier; its `Debug` never shows the value, so it cannot reach a log.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifierRequest {
+    #[serde(rename = "type")]
+    pub kind: IdentifierKind,
+    pub value: String,
+}
+
+impl fmt::Debug for IdentifierRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdentifierRequest")
+            .field("kind", &self.kind)
+            .field("value", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextRequest {
+    pub page_url: String,
+    pub form_id: Option<String>,
+    pub fields: Vec<String>,
+    pub gpc: bool,
+}
+
+// ---- payload parts (signed) ------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRef {
+    pub version: String,
+    pub sha256: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub lang: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HashedIdentifier {
+    #[serde(rename = "type")]
+    pub kind: IdentifierKind,
+    pub hmac: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    pub browser_id: String,
+    pub identifiers: Vec<HashedIdentifier>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Context {
+    pub page_url: String,
+    pub form_id: Option<String>,
+    pub fields: Vec<String>,
+    pub gpc: bool,
+}
+
+/// A validated receipt waiting for its place in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedReceipt {
+    pub site: String,
+    pub kind: Kind,
+    pub event: Event,
+    /// The idempotency key, also the public reference.
+    pub reference: String,
+    pub policy: PolicyRef,
+    pub notice: Notice,
+    pub purposes: Vec<PurposeChoice>,
+    pub subject: Subject,
+    pub context: Context,
+    /// Hex SHA-256 of the canonical content (no raw identifiers): equal for a retry of the
+    /// same consent event, different for a different event under the same key.
+    pub request_sha256: String,
+}
+
+/// The log position the writer assigns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub id: String,
+    pub seq: i64,
+    pub issued_at: String,
+    pub prev: String,
+}
+
+/// The signed payload as read back (audit, verify). Field order is the wire order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptPayload {
+    pub v: u32,
+    pub id: String,
+    pub seq: i64,
+    pub issued_at: String,
+    pub site: String,
+    pub kind: Kind,
+    pub event: Event,
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub policy: PolicyRef,
+    pub notice: Notice,
+    pub purposes: Vec<PurposeChoice>,
+    pub subject: Subject,
+    pub context: Context,
+    pub prev: String,
+}
+
+/// The payload as written: borrows everything, same field order as [`ReceiptPayload`].
+#[derive(Serialize)]
+struct PayloadRef<'a> {
+    v: u32,
+    id: &'a str,
+    seq: i64,
+    issued_at: &'a str,
+    site: &'a str,
+    kind: Kind,
+    event: Event,
+    #[serde(rename = "ref")]
+    reference: &'a str,
+    policy: &'a PolicyRef,
+    notice: &'a Notice,
+    purposes: &'a [PurposeChoice],
+    subject: &'a Subject,
+    context: &'a Context,
+    prev: &'a str,
+}
+
+/// The content the idempotency hash covers.
+#[derive(Serialize)]
+struct ContentRef<'a> {
+    site: &'a str,
+    kind: Kind,
+    event: Event,
+    reference: &'a str,
+    policy: &'a PolicyRef,
+    notice: &'a Notice,
+    purposes: &'a [PurposeChoice],
+    subject: &'a Subject,
+    context: &'a Context,
+}
+
+impl PreparedReceipt {
+    /// Builds the payload for `stamp` and signs it: the compact JWS.
+    pub fn seal(&self, stamp: &Stamp, signer: &Signer) -> String {
+        let payload = PayloadRef {
+            v: PAYLOAD_VERSION,
+            id: &stamp.id,
+            seq: stamp.seq,
+            issued_at: &stamp.issued_at,
+            site: &self.site,
+            kind: self.kind,
+            event: self.event,
+            reference: &self.reference,
+            policy: &self.policy,
+            notice: &self.notice,
+            purposes: &self.purposes,
+            subject: &self.subject,
+            context: &self.context,
+            prev: &stamp.prev,
+        };
+        // Plain structs of strings, numbers and bools always serialise.
+        let bytes = serde_json::to_vec(&payload).expect("receipt payload serialises");
+        signer.sign_compact(&bytes)
+    }
+}
+
+// ---- validation ------------------------------------------------------------------------
+
+const MAX_PAGE_URL: usize = 2048;
+const MAX_NAME: usize = 128;
+const MAX_FIELDS: usize = 200;
+const MAX_IDENTIFIERS: usize = 8;
+
+fn invalid(detail: impl Into<String>) -> ReceiptError {
+    ReceiptError::InvalidBody(detail.into())
+}
+
+/// Validates `req` against its site and turns it into the content of a receipt.
+/// `base_url` is where this collector serves the policy texts.
+pub fn prepare(
+    req: ReceiptRequest,
+    site: &Site,
+    base_url: &str,
+    subject_key: &SubjectKey,
+) -> Result<PreparedReceipt, ReceiptError> {
+    if req.site != site.id {
+        return Err(ReceiptError::UnknownSite(req.site));
+    }
+    if !is_lower_hex(&req.key, 32) {
+        return Err(invalid(
+            "`key` must be 32 lower-case hex digits (16 random bytes)",
+        ));
+    }
+    if !is_lower_hex(&req.subject.browser_id, 32) {
+        return Err(invalid(
+            "`subject.browser_id` must be 32 lower-case hex digits",
+        ));
+    }
+    let Some(texts) = site.texts.get(&req.lang) else {
+        return Err(invalid(format!(
+            "`lang` `{}` is not one of site `{}`'s languages: {}",
+            req.lang,
+            site.id,
+            site.languages.join(", ")
+        )));
+    };
+    let policy = site.current_policy();
+    if req.policy_version != policy.version {
+        return Err(ReceiptError::UnknownPolicyVersion {
+            site: site.id.clone(),
+            got: req.policy_version,
+            current: policy.version.clone(),
+        });
+    }
+    check_purposes(&req, site)?;
+    let page_url = clean_page_url(&req.context.page_url)?;
+    if let Some(form_id) = &req.context.form_id {
+        check_name("context.form_id", form_id)?;
+    }
+    if req.context.fields.len() > MAX_FIELDS {
+        return Err(invalid(format!(
+            "`context.fields` lists more than {MAX_FIELDS} names"
+        )));
+    }
+    for name in &req.context.fields {
+        check_name("context.fields", name)?;
+    }
+    let identifiers = hash_identifiers(&req.subject.identifiers, subject_key)?;
+
+    // The current policy covers every site language (checked when the config loaded).
+    let policy_text = policy.texts.get(&req.lang).ok_or_else(|| {
+        invalid(format!(
+            "policy `{}` has no text in `{}`",
+            policy.version, req.lang
+        ))
+    })?;
+    let policy_ref = PolicyRef {
+        version: policy.version.clone(),
+        sha256: policy_text.sha256.clone(),
+        url: format!(
+            "{}?lang={}",
+            site.policy_url(base_url, &policy.version),
+            req.lang
+        ),
+    };
+    let notice = Notice {
+        lang: req.lang,
+        sha256: texts.label_sha256.clone(),
+    };
+    let subject = Subject {
+        browser_id: req.subject.browser_id,
+        identifiers,
+    };
+    let context = Context {
+        page_url,
+        form_id: req.context.form_id,
+        fields: req.context.fields,
+        gpc: req.context.gpc,
+    };
+    let content = ContentRef {
+        site: &site.id,
+        kind: req.kind,
+        event: req.event,
+        reference: &req.key,
+        policy: &policy_ref,
+        notice: &notice,
+        purposes: &req.purposes,
+        subject: &subject,
+        context: &context,
+    };
+    let request_sha256 =
+        sha256_hex(&serde_json::to_vec(&content).expect("receipt content serialises"));
+    Ok(PreparedReceipt {
+        site: site.id.clone(),
+        kind: req.kind,
+        event: req.event,
+        reference: req.key,
+        policy: policy_ref,
+        notice,
+        purposes: req.purposes,
+        subject,
+        context,
+        request_sha256,
+    })
+}
+
+fn check_purposes(req: &ReceiptRequest, site: &Site) -> Result<(), ReceiptError> {
+    let mut seen = HashSet::new();
+    for choice in &req.purposes {
+        if !site.purposes.iter().any(|p| p.id == choice.id) {
+            let known: Vec<_> = site.purposes.iter().map(|p| p.id.as_str()).collect();
+            return Err(invalid(format!(
+                "purpose `{}` is not declared for site `{}`; known purposes: {}",
+                choice.id,
+                site.id,
+                known.join(", ")
+            )));
+        }
+        if !seen.insert(&choice.id) {
+            return Err(invalid(format!("purpose `{}` is listed twice", choice.id)));
+        }
+    }
+    // A form consent that is "given" without a required purpose would prove nothing.
+    if req.kind == Kind::Form && req.event == Event::Given {
+        for required in site.purposes.iter().filter(|p| p.required) {
+            if !req
+                .purposes
+                .iter()
+                .any(|c| c.id == required.id && c.granted)
+            {
+                return Err(invalid(format!(
+                    "required purpose `{}` must be granted in a `given` form receipt",
+                    required.id
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An absolute http(s) URL without query, fragment or credentials.
+fn clean_page_url(raw: &str) -> Result<String, ReceiptError> {
+    if raw.len() > MAX_PAGE_URL {
+        return Err(invalid(format!(
+            "`context.page_url` is longer than {MAX_PAGE_URL} bytes"
+        )));
+    }
+    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(
+            "`context.page_url` contains spaces or control characters",
+        ));
+    }
+    let scheme_len = if raw
+        .get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+    {
+        7
+    } else if raw
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    {
+        8
+    } else {
+        return Err(invalid(
+            "`context.page_url` must be an absolute http:// or https:// URL",
+        ));
+    };
+    let end = raw.find(['?', '#']).unwrap_or(raw.len());
+    let (scheme, rest) = raw[..end].split_at(scheme_len);
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    // Credentials in a page URL are personal data too.
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    if host.is_empty() {
+        return Err(invalid("`context.page_url` has no host"));
+    }
+    Ok(format!("{}{host}{path}", scheme.to_ascii_lowercase()))
+}
+
+fn check_name(what: &str, name: &str) -> Result<(), ReceiptError> {
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "`{what}` entries must be 1-{MAX_NAME} characters without control characters"
+        )));
+    }
+    Ok(())
+}
+
+fn hash_identifiers(
+    raw: &[IdentifierRequest],
+    key: &SubjectKey,
+) -> Result<Vec<HashedIdentifier>, ReceiptError> {
+    if raw.len() > MAX_IDENTIFIERS {
+        return Err(invalid(format!(
+            "`subject.identifiers` has more than {MAX_IDENTIFIERS} entries"
+        )));
+    }
+    let mut out: Vec<HashedIdentifier> = Vec::with_capacity(raw.len());
+    for (index, id) in raw.iter().enumerate() {
+        let normalised = subject::normalize(id.kind, &id.value).map_err(|source| {
+            ReceiptError::InvalidIdentifier {
+                index,
+                kind: id.kind,
+                source,
+            }
+        })?;
+        let hashed = HashedIdentifier {
+            kind: id.kind,
+            hmac: key.hmac_hex(&normalised),
+        };
+        if !out.contains(&hashed) {
+            out.push(hashed);
+        }
+    }
+    Ok(out)
+}
+
+/// RFC 3339 UTC with milliseconds: `2026-11-21T09:15:02.123Z`.
+pub fn format_timestamp(at: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::path::Path;
+
+    fn demo_site() -> Site {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo");
+        let config = Config::load(&dir.join("kelisim.toml")).expect("demo config");
+        config.site("demo").expect("demo site").clone()
+    }
+
+    fn fixture(name: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/wire")
+            .join(name);
+        std::fs::read_to_string(path).expect("fixture")
+    }
+
+    fn request(json: &str) -> ReceiptRequest {
+        serde_json::from_str(json).expect("request parses")
+    }
+
+    fn key() -> SubjectKey {
+        SubjectKey::from_bytes([1; 32])
+    }
+
+    const BASE: &str = "http://127.0.0.1:8080";
+
+    #[test]
+    fn fixture_form_given_prepares_with_hashed_phone() {
+        let site = demo_site();
+        let prepared = prepare(
+            request(&fixture("receipt_request_form_given.json")),
+            &site,
+            BASE,
+            &key(),
+        )
+        .expect("valid");
+        assert_eq!(prepared.reference, "0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3");
+        assert_eq!(
+            prepared.notice.sha256,
+            sha256_hex(site.texts["ru"].label.as_bytes())
+        );
+        assert_eq!(
+            prepared.policy.sha256,
+            site.current_policy().texts["ru"].sha256
+        );
+        assert_eq!(
+            prepared.policy.url,
+            "http://127.0.0.1:8080/v1/sites/demo/policies/2026-03?lang=ru"
+        );
+        assert_eq!(
+            prepared.subject.identifiers,
+            [HashedIdentifier {
+                kind: IdentifierKind::Phone,
+                hmac: key().hmac_hex("+77011234567")
+            }]
+        );
+        let debug = format!("{prepared:?}");
+        assert!(!debug.contains("701"), "no raw phone anywhere: {debug}");
+    }
+
+    #[test]
+    fn unknown_field_fixture_is_refused_by_serde() {
+        let err =
+            serde_json::from_str::<ReceiptRequest>(&fixture("receipt_request_unknown_field.json"))
+                .expect_err("unknown field");
+        assert!(
+            err.to_string().starts_with("unknown field `phone`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn page_url_loses_query_fragment_and_credentials() {
+        let cases = [
+            (
+                "http://127.0.0.1:8080/contact.html?phone=87011234567#top",
+                "http://127.0.0.1:8080/contact.html",
+            ),
+            ("HTTPS://example.kz", "https://example.kz"),
+            ("https://user:pw@example.kz/a/b?x", "https://example.kz/a/b"),
+            ("https://example.kz#frag", "https://example.kz"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(clean_page_url(raw).as_deref(), Ok(want), "{raw}");
+        }
+        for bad in [
+            "ftp://example.kz",
+            "/contact.html",
+            "https://",
+            "https://a b",
+            "javascript:alert(1)",
+        ] {
+            assert!(clean_page_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn validation_refusals() {
+        let site = demo_site();
+        let base = fixture("receipt_request_form_given.json");
+        let cases: [(&str, &str, &str); 8] = [
+            (
+                "\"key\": \"0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3\"",
+                "\"key\": \"short\"",
+                "`key` must be 32 lower-case hex",
+            ),
+            (
+                "\"policy_version\": \"2026-03\"",
+                "\"policy_version\": \"2025-01\"",
+                "policy version `2025-01` is not the current policy `2026-03`",
+            ),
+            (
+                "\"lang\": \"ru\"",
+                "\"lang\": \"de\"",
+                "`lang` `de` is not one of site `demo`'s languages: ru, kk, en",
+            ),
+            (
+                "\"id\": \"feedback\", \"granted\": true",
+                "\"id\": \"ads\", \"granted\": true",
+                "purpose `ads` is not declared",
+            ),
+            (
+                "\"granted\": true",
+                "\"granted\": false",
+                "required purpose `feedback` must be granted",
+            ),
+            (
+                "\"value\": \"8 (701) 123-45-67\"",
+                "\"value\": \"12\"",
+                "subject.identifiers[0] (phone): cannot tell the country",
+            ),
+            (
+                "\"page_url\": \"http://",
+                "\"page_url\": \"file://",
+                "must be an absolute http",
+            ),
+            (
+                "\"fields\": [\"name\", ",
+                "\"fields\": [\"\", ",
+                "`context.fields` entries",
+            ),
+        ];
+        for (from, to, want) in cases {
+            let json = base.replacen(from, to, 1);
+            assert_ne!(json, base, "replacement {from:?} applies");
+            let err = prepare(request(&json), &site, BASE, &key()).expect_err(want);
+            assert!(
+                err.to_string().starts_with(want) || err.to_string().contains(want),
+                "got {err}, want {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn request_hash_is_stable_across_spellings_and_changes_with_content() {
+        let site = demo_site();
+        let base = fixture("receipt_request_form_given.json");
+        let hash = |json: &str| {
+            prepare(request(json), &site, BASE, &key())
+                .expect("valid")
+                .request_sha256
+        };
+        let h = hash(&base);
+        assert_eq!(
+            h,
+            hash(&base.replace("8 (701) 123-45-67", "+7 701 123 45 67"))
+        );
+        assert_eq!(
+            h,
+            hash(&base.replace("contact.html\"", "contact.html?utm=x\""))
+        );
+        assert_ne!(h, hash(&base.replace("\"gpc\": false", "\"gpc\": true")));
+        assert_ne!(
+            h,
+            hash(&base.replace("\"lang\": \"ru\"", "\"lang\": \"kk\""))
+        );
+    }
+
+    #[test]
+    fn sealed_payload_round_trips_in_wire_order() {
+        let site = demo_site();
+        let prepared = prepare(
+            request(&fixture("receipt_request_minimal.json")),
+            &site,
+            BASE,
+            &key(),
+        )
+        .expect("valid");
+        let signer = Signer::new(ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
+        let stamp = Stamp {
+            id: "019a4f7e-8c1b-7d2e-9a3f-4b5c6d7e8f90".into(),
+            seq: 42,
+            issued_at: "2026-11-21T09:15:02.123Z".into(),
+            prev: crate::hash::GENESIS_PREV.into(),
+        };
+        let jws = prepared.seal(&stamp, &signer);
+        let payload_b64 = jws.split('.').nth(1).expect("payload");
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload_b64)
+            .expect("b64");
+        let text = String::from_utf8(bytes.clone()).expect("utf8");
+        let payload: ReceiptPayload = serde_json::from_slice(&bytes).expect("parses back");
+        assert_eq!(
+            serde_json::to_string(&payload).expect("ser"),
+            text,
+            "same bytes, same order"
+        );
+        let keys: Vec<String> =
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
+                .expect("object")
+                .keys()
+                .cloned()
+                .collect();
+        // serde_json's Map sorts keys, so check the order on the text itself.
+        let positions: Vec<usize> = [
+            "\"v\"",
+            "\"id\"",
+            "\"seq\"",
+            "\"issued_at\"",
+            "\"site\"",
+            "\"kind\"",
+            "\"event\"",
+            "\"ref\"",
+            "\"policy\"",
+            "\"notice\"",
+            "\"purposes\"",
+            "\"subject\"",
+            "\"context\"",
+            "\"prev\"",
+        ]
+        .iter()
+        .map(|k| text.find(k).expect("key present"))
+        .collect();
+        assert!(
+            positions.windows(2).all(|w| w[0] < w[1]),
+            "wire key order: {text}"
+        );
+        assert_eq!(keys.len(), 14);
+        assert_eq!(payload.context.form_id, None);
+        assert_eq!(payload.subject.identifiers, []);
+        assert_eq!(payload.notice.lang, "kk");
+    }
+
+    #[test]
+    fn timestamps_are_utc_with_millis() {
+        let at = time::macros::datetime!(2026-11-21 09:15:02.123456 +05:00);
+        assert_eq!(format_timestamp(at), "2026-11-21T04:15:02.123Z");
+    }
+}

@@ -1,0 +1,618 @@
+//! The receipt store: the only module that opens SQLite.
+//!
+//! **Durability.** [`open`] sets WAL, `synchronous = FULL` (every commit is fsynced),
+//! `foreign_keys` and a busy timeout, then migrates by `PRAGMA user_version` from the files
+//! in `migrations/`, refusing a database newer than this binary.
+//!
+//! **One writer, group commit.** All writes go through one dedicated thread that owns the
+//! only read-write connection and the signing key. It blocks for a job, drains whatever else
+//! is queued (up to [`MAX_BATCH`]), and handles the batch in one `BEGIN IMMEDIATE`
+//! transaction: per job, in order — idempotency check (same site and key: same content
+//! returns the existing receipt, different content is a conflict), assign `seq`, UUIDv7 `id`,
+//! `issued_at` and `prev` (SHA-256 of the previous receipt's JWS), sign, insert. Replies are
+//! sent only after `COMMIT` returned, so a 201 always means "on disk". One fsync per batch
+//! instead of per receipt is what lets the rate scale with load.
+//!
+//! **Reads** use a small pool of separate `query_only` connections ([`Reader`]); callers on
+//! the async executor run them through `web::block`.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, TrySendError};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use crate::datadir;
+use crate::hash::sha256_hex;
+use crate::receipt::PreparedReceipt;
+use crate::sign::Signer;
+
+mod reader;
+mod writer;
+
+pub use reader::Reader;
+use writer::{Tip, Writer};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Most jobs committed in one transaction.
+pub const MAX_BATCH: usize = 1024;
+
+/// Jobs waiting for the writer before callers are told to back off (503).
+const QUEUE_DEPTH: usize = 16 * 1024;
+
+/// Read connections kept open by a running collector.
+const READERS: usize = 4;
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("cannot create database {path}: {source}")]
+    Create {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("no database at {path}; start the collector once (serve or demo) to create it")]
+    Missing { path: String },
+    #[error(
+        "database {path} has schema version {found}, newer than this collector's {supported}; \
+         upgrade kelisim-collector"
+    )]
+    SchemaTooNew {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
+    #[error(
+        "database {path} has schema version {found}, older than {supported}; \
+         start `kelisim-collector serve` once to migrate it"
+    )]
+    SchemaTooOld {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
+    #[error("idempotency key `{key}` was already used for a different receipt on site `{site}`")]
+    IdempotencyConflict { site: String, key: String },
+    #[error("the receipt writer queue is full; retry later")]
+    Busy,
+    #[error("the receipt writer has stopped")]
+    WriterStopped,
+    #[error("could not commit receipts: {0}")]
+    Commit(String),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// The result of issuing a receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    pub id: String,
+    pub seq: i64,
+    pub jws: String,
+    /// False for an idempotent replay of an existing receipt.
+    pub created: bool,
+}
+
+/// One stored receipt, as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReceiptRow {
+    pub seq: i64,
+    pub id: String,
+    pub issued_at: String,
+    pub site: String,
+    pub kind: String,
+    pub event: String,
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub policy_version: String,
+    pub lang: String,
+    pub form_id: Option<String>,
+    pub kid: String,
+    pub jws: String,
+}
+
+/// One row of the log with everything `audit` cross-checks.
+#[derive(Debug, Clone)]
+pub struct LogRow {
+    pub row: ReceiptRow,
+    pub browser_id: String,
+    pub jws_sha256: String,
+    /// `subject_hashes` entries of this receipt, sorted.
+    pub subject_hmacs: Vec<String>,
+}
+
+/// The last committed receipt as recorded in `chain_head`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub seq: i64,
+    pub jws_sha256: String,
+}
+
+enum Job {
+    Issue {
+        receipt: Box<PreparedReceipt>,
+        reply: oneshot::Sender<Result<Issued, StoreError>>,
+    },
+    Ping {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Shutdown,
+}
+
+/// Handle to a running store: the writer thread and the read pool. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.reader.path())
+            .finish()
+    }
+}
+
+struct Inner {
+    jobs: Sender<Job>,
+    reader: Arc<Reader>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Inner {
+    fn shutdown(&self) {
+        let handle = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(handle) = handle {
+            // A blocking send: queued jobs ahead of it are committed first.
+            let _ = self.jobs.send(Job::Shutdown);
+            if handle.join().is_err() {
+                tracing::error!("receipt writer thread panicked");
+            }
+        }
+    }
+}
+
+/// Opens (creating and migrating if needed) the database at `path` and starts the writer,
+/// which signs with `signer`.
+pub fn open(path: &Path, signer: Signer) -> Result<Store, StoreError> {
+    let shown = path.display().to_string();
+    datadir::touch_private(path).map_err(|source| StoreError::Create {
+        path: shown.clone(),
+        source,
+    })?;
+    let mut conn = connect(path, true)?;
+    migrate(&mut conn, path)?;
+    let tip = read_tip(&conn)?;
+    let reader = Arc::new(Reader::open_pool(path, READERS)?);
+    let (jobs, queue) = crossbeam_channel::bounded(QUEUE_DEPTH);
+    let writer = Writer { conn, signer, tip };
+    let handle = std::thread::Builder::new()
+        .name("kelisim-writer".into())
+        .spawn(move || writer.run(&queue))
+        .map_err(|source| StoreError::Create {
+            path: shown,
+            source,
+        })?;
+    Ok(Store {
+        inner: Arc::new(Inner {
+            jobs,
+            reader,
+            writer: Mutex::new(Some(handle)),
+        }),
+    })
+}
+
+/// Opens an existing database for reading only (CLI `receipts list`, `audit`); never
+/// creates or migrates it.
+pub fn open_reader(path: &Path) -> Result<Reader, StoreError> {
+    if !path.exists() {
+        return Err(StoreError::Missing {
+            path: path.display().to_string(),
+        });
+    }
+    Reader::open_pool(path, 1)
+}
+
+impl Store {
+    /// Queues `receipt` for the writer and waits until it is committed (or refused).
+    pub async fn issue(&self, receipt: PreparedReceipt) -> Result<Issued, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Issue {
+            receipt: Box::new(receipt),
+            reply,
+        })?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Resolves once the writer has committed an (empty) batch: the store is writable.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Ping { reply })?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    fn submit(&self, job: Job) -> Result<(), StoreError> {
+        self.inner.jobs.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => StoreError::Busy,
+            TrySendError::Disconnected(_) => StoreError::WriterStopped,
+        })
+    }
+
+    /// The read side; its methods block, so run them off the async executor.
+    pub fn reader(&self) -> Arc<Reader> {
+        Arc::clone(&self.inner.reader)
+    }
+
+    /// Commits everything queued, then stops the writer. Later writes fail with
+    /// [`StoreError::WriterStopped`]. Blocks until the writer has finished.
+    pub fn shutdown(&self) {
+        self.inner.shutdown();
+    }
+}
+
+/// Opens a connection with the store's pragmas.
+fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    let shown = || path.display().to_string();
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let open_err = |source| StoreError::Open {
+        path: shown(),
+        source,
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(open_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(path = %shown(), mode, "database is not in WAL mode");
+    }
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(open_err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(open_err)?;
+    Ok(conn)
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`], refusing a newer one.
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            path: path.display().to_string(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        tracing::info!(version = index + 1, "applying database migration");
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn schema_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Position of the last receipt: the larger of the last row and `chain_head`, so a log whose
+/// tail was deleted is continued after the deleted receipts (never reusing their `seq`).
+fn read_tip(conn: &Connection) -> Result<Tip, StoreError> {
+    let last: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT seq, jws FROM receipts ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let row_tip = last.map_or_else(Tip::genesis, |(seq, jws)| Tip {
+        seq,
+        hash: sha256_hex(jws.as_bytes()),
+    });
+    let head = read_head(conn)?;
+    match head {
+        Some(head)
+            if head.seq > row_tip.seq
+                || (head.seq == row_tip.seq && head.jws_sha256 != row_tip.hash) =>
+        {
+            tracing::warn!(
+                head_seq = head.seq,
+                last_row_seq = row_tip.seq,
+                "the receipt log does not end where the chain head says; run `kelisim-collector audit`"
+            );
+            Ok(Tip {
+                seq: head.seq.max(row_tip.seq),
+                hash: head.jws_sha256,
+            })
+        }
+        _ => Ok(row_tip),
+    }
+}
+
+fn read_head(conn: &Connection) -> Result<Option<Head>, rusqlite::Error> {
+    conn.query_row(
+        "SELECT seq, jws_sha256 FROM chain_head WHERE id = 1",
+        [],
+        |r| {
+            Ok(Head {
+                seq: r.get(0)?,
+                jws_sha256: r.get(1)?,
+            })
+        },
+    )
+    .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::ControlFlow;
+
+    use super::*;
+    use crate::hash::GENESIS_PREV;
+    use crate::receipt::{Context, Event, Kind, Notice, PolicyRef, PurposeChoice, Subject};
+    use crate::subject::IdentifierKind;
+
+    fn signer() -> Signer {
+        Signer::new(ed25519_dalek::SigningKey::from_bytes(&[5; 32]))
+    }
+
+    fn receipt(reference: &str, gpc: bool) -> PreparedReceipt {
+        PreparedReceipt {
+            site: "demo".into(),
+            kind: Kind::Form,
+            event: Event::Given,
+            reference: reference.into(),
+            policy: PolicyRef {
+                version: "2026-03".into(),
+                sha256: "ab".repeat(32),
+                url: "http://x/p".into(),
+            },
+            notice: Notice {
+                lang: "ru".into(),
+                sha256: "cd".repeat(32),
+            },
+            purposes: vec![PurposeChoice {
+                id: "feedback".into(),
+                granted: true,
+            }],
+            subject: Subject {
+                browser_id: "5f".repeat(16),
+                identifiers: vec![crate::receipt::HashedIdentifier {
+                    kind: IdentifierKind::Phone,
+                    hmac: "ee".repeat(32),
+                }],
+            },
+            context: Context {
+                page_url: "http://x/".into(),
+                form_id: None,
+                fields: vec!["name".into()],
+                gpc,
+            },
+            request_sha256: sha256_hex(format!("{reference}{gpc}").as_bytes()),
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    fn payload(jws: &str) -> crate::receipt::ReceiptPayload {
+        use base64::Engine;
+        let b64 = jws.split('.').nth(1).expect("payload part");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(b64)
+            .expect("b64");
+        serde_json::from_slice(&bytes).expect("payload json")
+    }
+
+    #[test]
+    fn receipts_are_chained_and_replays_are_idempotent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kelisim.db");
+        let store = open(&path, signer()).expect("open");
+        let (a, b, c) = block_on(async {
+            let a = store
+                .issue(receipt(&"1".repeat(32), false))
+                .await
+                .expect("a");
+            let b = store
+                .issue(receipt(&"2".repeat(32), false))
+                .await
+                .expect("b");
+            let c = store
+                .issue(receipt(&"1".repeat(32), false))
+                .await
+                .expect("replay");
+            (a, b, c)
+        });
+        assert_eq!((a.seq, b.seq), (1, 2));
+        assert!(a.created && b.created && !c.created);
+        assert_eq!(
+            c,
+            Issued {
+                created: false,
+                ..a.clone()
+            }
+        );
+        assert_eq!(payload(&a.jws).prev, GENESIS_PREV);
+        assert_eq!(payload(&b.jws).prev, sha256_hex(a.jws.as_bytes()));
+        assert_eq!(payload(&b.jws).seq, 2);
+
+        let conflict = block_on(store.issue(receipt(&"1".repeat(32), true))).expect_err("conflict");
+        assert!(
+            matches!(conflict, StoreError::IdempotencyConflict { .. }),
+            "{conflict}"
+        );
+
+        let reader = store.reader();
+        assert_eq!(reader.count().expect("count"), 2);
+        assert_eq!(
+            reader.head().expect("head"),
+            Some(Head {
+                seq: 2,
+                jws_sha256: sha256_hex(b.jws.as_bytes())
+            })
+        );
+        assert_eq!(reader.by_id(&a.id).expect("by id").map(|r| r.seq), Some(1));
+        assert_eq!(
+            reader.by_ref(&"2".repeat(32), None).expect("by ref").len(),
+            1
+        );
+        assert_eq!(
+            reader
+                .by_subject_hmac(&"ee".repeat(32))
+                .expect("by subject")
+                .len(),
+            2
+        );
+        assert_eq!(
+            reader
+                .list(None, 10)
+                .expect("list")
+                .iter()
+                .map(|r| r.seq)
+                .collect::<Vec<_>>(),
+            [2, 1]
+        );
+        block_on(store.ping()).expect("writable");
+        store.shutdown();
+        let after = block_on(store.issue(receipt(&"3".repeat(32), false))).expect_err("stopped");
+        assert!(matches!(after, StoreError::WriterStopped), "{after}");
+        drop(store);
+
+        // Reopening continues the chain where it ended.
+        let store = open(&path, signer()).expect("reopen");
+        let d = block_on(store.issue(receipt(&"4".repeat(32), false))).expect("d");
+        assert_eq!(d.seq, 3);
+        assert_eq!(payload(&d.jws).prev, sha256_hex(b.jws.as_bytes()));
+    }
+
+    #[test]
+    fn concurrent_jobs_are_group_committed_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir.path().join("kelisim.db"), signer()).expect("open");
+        let issued = block_on(async {
+            let jobs = (0..200).map(|i| store.issue(receipt(&format!("{i:032x}"), false)));
+            let mut out = Vec::new();
+            for job in jobs.collect::<Vec<_>>() {
+                out.push(job.await.expect("issued"));
+            }
+            out
+        });
+        let mut seqs: Vec<i64> = issued.iter().map(|i| i.seq).collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
+        let mut prev = GENESIS_PREV.to_owned();
+        let mut rows = Vec::new();
+        store
+            .reader()
+            .scan_log(|row| {
+                rows.push(row);
+                ControlFlow::Continue(())
+            })
+            .expect("scan");
+        for row in &rows {
+            assert_eq!(payload(&row.row.jws).prev, prev);
+            assert_eq!(row.subject_hmacs, ["ee".repeat(32)]);
+            prev = sha256_hex(row.row.jws.as_bytes());
+        }
+        assert_eq!(rows.len(), 200);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kelisim.db");
+        {
+            let conn = Connection::open(&path).expect("create");
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+                .expect("set version");
+        }
+        let err = open(&path, signer()).expect_err("refused");
+        assert!(
+            matches!(err, StoreError::SchemaTooNew { found, .. } if found == SCHEMA_VERSION + 1),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("upgrade kelisim-collector"),
+            "{err}"
+        );
+        let err = open_reader(&path).expect_err("reader refuses too");
+        assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
+    }
+
+    #[test]
+    fn reader_refuses_missing_and_unmigrated_databases() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kelisim.db");
+        assert!(matches!(
+            open_reader(&path),
+            Err(StoreError::Missing { .. })
+        ));
+        Connection::open(&path).expect("empty db");
+        assert!(matches!(
+            open_reader(&path),
+            Err(StoreError::SchemaTooOld { found: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn pragmas_are_set() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kelisim.db");
+        let store = open(&path, signer()).expect("open");
+        let reader = store.reader();
+        let (mode, fk, sync): (String, i64, i64) = reader
+            .with(|c| {
+                Ok((
+                    c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
+                    c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?,
+                    c.query_row("PRAGMA synchronous", [], |r| r.get(0))?,
+                ))
+            })
+            .expect("pragmas");
+        assert_eq!((mode.as_str(), fk, sync), ("wal", 1, 2));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The store's read side: a small pool of `query_only` connections. Every method blocks;
+//! async callers run them in `web::block`.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use crossbeam_channel::{Receiver, Sender};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{
+    Head, LogRow, ReceiptRow, SCHEMA_VERSION, StoreError, connect, read_head, schema_version,
+};
+
+/// A pool of read connections (`query_only`). Methods block.
+pub struct Reader {
+    path: PathBuf,
+    put: Sender<Connection>,
+    take: Receiver<Connection>,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader").field("path", &self.path).finish()
+    }
+}
+
+const ROW_COLUMNS: &str =
+    "seq, id, issued_at, site, kind, event, ref, policy_version, lang, form_id, kid, jws";
+
+fn receipt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReceiptRow> {
+    Ok(ReceiptRow {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        issued_at: r.get(2)?,
+        site: r.get(3)?,
+        kind: r.get(4)?,
+        event: r.get(5)?,
+        reference: r.get(6)?,
+        policy_version: r.get(7)?,
+        lang: r.get(8)?,
+        form_id: r.get(9)?,
+        kid: r.get(10)?,
+        jws: r.get(11)?,
+    })
+}
+
+/// A connection borrowed from the pool, returned on drop.
+struct Lease<'a> {
+    conn: Option<Connection>,
+    pool: &'a Sender<Connection>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = self.pool.send(conn);
+        }
+    }
+}
+
+impl Reader {
+    pub(super) fn open_pool(path: &Path, size: usize) -> Result<Reader, StoreError> {
+        let (put, take) = crossbeam_channel::bounded(size);
+        for _ in 0..size {
+            let conn = connect(path, false)?;
+            conn.pragma_update(None, "query_only", "ON")?;
+            let found = schema_version(&conn)?;
+            let shown = path.display().to_string();
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::SchemaTooNew {
+                    path: shown,
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            if found < SCHEMA_VERSION {
+                return Err(StoreError::SchemaTooOld {
+                    path: shown,
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            // The channel has room for exactly `size` connections.
+            put.send(conn).map_err(|_| StoreError::WriterStopped)?;
+        }
+        Ok(Reader {
+            path: path.to_owned(),
+            put,
+            take,
+        })
+    }
+
+    /// Runs `f` on a pooled connection; the connection goes back even if `f` panics.
+    pub(super) fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, StoreError> {
+        let conn = self.take.recv().map_err(|_| StoreError::WriterStopped)?;
+        let lease = Lease {
+            conn: Some(conn),
+            pool: &self.put,
+        };
+        let conn = lease.conn.as_ref().ok_or(StoreError::WriterStopped)?;
+        Ok(f(conn)?)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of receipts in the log.
+    pub fn count(&self) -> Result<i64, StoreError> {
+        self.with(|c| c.query_row("SELECT count(*) FROM receipts", [], |r| r.get(0)))
+    }
+
+    /// The receipt with this UUID.
+    pub fn by_id(&self, id: &str) -> Result<Option<ReceiptRow>, StoreError> {
+        self.with(|c| {
+            c.prepare_cached(&format!("SELECT {ROW_COLUMNS} FROM receipts WHERE id = ?1"))?
+                .query_row([id], receipt_row)
+                .optional()
+        })
+    }
+
+    /// Receipts with this reference (idempotency key), on `site` if given. More than one
+    /// only if different sites' widgets chose the same key.
+    pub fn by_ref(
+        &self,
+        reference: &str,
+        site: Option<&str>,
+    ) -> Result<Vec<ReceiptRow>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM receipts WHERE ref = ?1 AND (?2 IS NULL OR site = ?2) ORDER BY seq"
+            ))?;
+            stmt.query_map(params![reference, site], receipt_row)?.collect()
+        })
+    }
+
+    /// The newest `limit` receipts, newest first, optionally of one site.
+    pub fn list(&self, site: Option<&str>, limit: u32) -> Result<Vec<ReceiptRow>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM receipts WHERE (?1 IS NULL OR site = ?1) ORDER BY seq DESC LIMIT ?2"
+            ))?;
+            stmt.query_map(params![site, limit], receipt_row)?.collect()
+        })
+    }
+
+    /// What `chain_head` records as the last committed receipt.
+    pub fn head(&self) -> Result<Option<Head>, StoreError> {
+        self.with(read_head)
+    }
+
+    /// Visits every receipt in `seq` order with its subject hashes, until `visit` breaks.
+    pub fn scan_log(
+        &self,
+        mut visit: impl FnMut(LogRow) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            let mut rows_stmt = c.prepare(&format!(
+                "SELECT {ROW_COLUMNS}, browser_id, jws_sha256 FROM receipts ORDER BY seq"
+            ))?;
+            let mut hash_stmt =
+                c.prepare("SELECT seq, hmac FROM subject_hashes ORDER BY seq, hmac")?;
+            let mut hashes = hash_stmt.query([])?;
+            let mut pending: Option<(i64, String)> = None;
+            let mut rows = rows_stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let row = receipt_row(r)?;
+                let browser_id: String = r.get(12)?;
+                let jws_sha256: String = r.get(13)?;
+                // Merge the two seq-ordered scans; hashes of vanished rows are skipped.
+                let mut subject_hmacs = Vec::new();
+                loop {
+                    if pending.is_none() {
+                        pending = match hashes.next()? {
+                            Some(h) => Some((h.get(0)?, h.get(1)?)),
+                            None => None,
+                        };
+                    }
+                    match &pending {
+                        Some((seq, _)) if *seq < row.seq => pending = None,
+                        Some((seq, _)) if *seq == row.seq => {
+                            if let Some((_, hmac)) = pending.take() {
+                                subject_hmacs.push(hmac);
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+                if visit(LogRow {
+                    row,
+                    browser_id,
+                    jws_sha256,
+                    subject_hmacs,
+                })
+                .is_break()
+                {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Receipts whose subject has this keyed hash (admin search by phone/e-mail).
+    pub fn by_subject_hmac(&self, hmac: &str) -> Result<Vec<ReceiptRow>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM receipts WHERE seq IN (SELECT seq FROM subject_hashes WHERE hmac = ?1) ORDER BY seq"
+            ))?;
+            stmt.query_map([hmac], receipt_row)?.collect()
+        })
+    }
+}

@@ -1,0 +1,252 @@
+//! The store's writer thread: group commit of signed, chained receipts.
+//!
+//! One thread owns the read-write connection and the signing key. It blocks for a job,
+//! drains what else is queued (up to [`MAX_BATCH`]), and handles the batch in one
+//! `BEGIN IMMEDIATE` transaction; every job is answered only after `COMMIT` returned, and if
+//! the batch rolls back, every job is told so and the chain tip is restored.
+
+use crossbeam_channel::Receiver;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::oneshot;
+
+use super::{Issued, Job, MAX_BATCH, StoreError};
+use crate::hash::{GENESIS_PREV, sha256_hex};
+use crate::receipt::{PreparedReceipt, Stamp, format_timestamp};
+use crate::sign::Signer;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Tip {
+    pub(super) seq: i64,
+    pub(super) hash: String,
+}
+
+impl Tip {
+    pub(super) fn genesis() -> Tip {
+        Tip {
+            seq: 0,
+            hash: GENESIS_PREV.to_owned(),
+        }
+    }
+}
+
+pub(super) struct Writer {
+    pub(super) conn: Connection,
+    pub(super) signer: Signer,
+    pub(super) tip: Tip,
+}
+
+/// What a job gets back once the batch is settled.
+enum Outcome {
+    Issue(
+        oneshot::Sender<Result<Issued, StoreError>>,
+        Result<Issued, StoreError>,
+    ),
+    Ping(oneshot::Sender<Result<(), StoreError>>),
+}
+
+impl Writer {
+    pub(super) fn run(mut self, queue: &Receiver<Job>) {
+        tracing::debug!(seq = self.tip.seq, "receipt writer started");
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut stopping = false;
+        loop {
+            // After a shutdown request, drain what is left without waiting for more.
+            let next = if stopping {
+                queue.try_recv().ok()
+            } else {
+                queue.recv().ok()
+            };
+            let Some(first) = next else { break };
+            match first {
+                Job::Shutdown => stopping = true,
+                job => batch.push(job),
+            }
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(Job::Shutdown) => stopping = true,
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.commit(&mut batch);
+            }
+        }
+        tracing::debug!(seq = self.tip.seq, "receipt writer stopped");
+    }
+
+    /// Handles `batch` in one transaction and answers every job after the commit.
+    fn commit(&mut self, batch: &mut Vec<Job>) {
+        let start = self.tip.clone();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let result = self.write_batch(batch, &mut outcomes);
+        match result {
+            Ok(()) => {
+                for outcome in outcomes {
+                    match outcome {
+                        Outcome::Issue(reply, result) => {
+                            let _ = reply.send(result);
+                        }
+                        Outcome::Ping(reply) => {
+                            let _ = reply.send(Ok(()));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                // Rolled back: nothing of this batch exists, so no job may be acknowledged.
+                tracing::error!(error = %e, jobs = outcomes.len(), "receipt batch rolled back");
+                self.tip = start;
+                let failure = || StoreError::Commit(e.to_string());
+                for outcome in outcomes {
+                    match outcome {
+                        Outcome::Issue(reply, _) => {
+                            let _ = reply.send(Err(failure()));
+                        }
+                        Outcome::Ping(reply) => {
+                            let _ = reply.send(Err(failure()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves every job of `batch` into `outcomes` (so each can be answered whatever happens)
+    /// and commits; an `Err` means the transaction was rolled back.
+    fn write_batch(
+        &mut self,
+        batch: &mut Vec<Job>,
+        outcomes: &mut Vec<Outcome>,
+    ) -> Result<(), rusqlite::Error> {
+        let start_seq = self.tip.seq;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate);
+        let mut failed = None;
+        let tx = match tx {
+            Ok(tx) => Some(tx),
+            Err(e) => {
+                failed = Some(e);
+                None
+            }
+        };
+        for job in batch.drain(..) {
+            match job {
+                Job::Issue { receipt, reply } => {
+                    let result = match (&tx, &failed) {
+                        (Some(tx), None) => {
+                            match issue_one(tx, &self.signer, &mut self.tip, &receipt) {
+                                Ok(result) => result,
+                                Err(e) => {
+                                    failed = Some(e);
+                                    Err(StoreError::WriterStopped)
+                                }
+                            }
+                        }
+                        _ => Err(StoreError::WriterStopped),
+                    };
+                    outcomes.push(Outcome::Issue(reply, result));
+                }
+                Job::Ping { reply } => outcomes.push(Outcome::Ping(reply)),
+                Job::Shutdown => {}
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let Some(tx) = tx else { return Ok(()) };
+        if self.tip.seq != start_seq {
+            tx.prepare_cached(
+                "INSERT INTO chain_head (id, seq, jws_sha256) VALUES (1, ?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, jws_sha256 = excluded.jws_sha256",
+            )?
+            .execute(params![self.tip.seq, self.tip.hash])?;
+        }
+        // A batch of pings commits an empty write transaction: proof the database is writable.
+        tx.commit()
+    }
+}
+
+/// One job inside the batch's transaction. The outer `Err` aborts the batch; the inner one
+/// is this job's own answer (an idempotency conflict).
+fn issue_one(
+    tx: &rusqlite::Transaction<'_>,
+    signer: &Signer,
+    tip: &mut Tip,
+    receipt: &PreparedReceipt,
+) -> Result<Result<Issued, StoreError>, rusqlite::Error> {
+    let existing: Option<(String, i64, String, String)> = tx
+        .prepare_cached(
+            "SELECT id, seq, jws, request_sha256 FROM receipts WHERE site = ?1 AND ref = ?2",
+        )?
+        .query_row(params![receipt.site, receipt.reference], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    if let Some((id, seq, jws, request_sha256)) = existing {
+        return Ok(if request_sha256 == receipt.request_sha256 {
+            Ok(Issued {
+                id,
+                seq,
+                jws,
+                created: false,
+            })
+        } else {
+            Err(StoreError::IdempotencyConflict {
+                site: receipt.site.clone(),
+                key: receipt.reference.clone(),
+            })
+        });
+    }
+    let stamp = Stamp {
+        id: uuid::Uuid::now_v7().to_string(),
+        seq: tip.seq + 1,
+        issued_at: format_timestamp(time::OffsetDateTime::now_utc()),
+        prev: tip.hash.clone(),
+    };
+    let jws = receipt.seal(&stamp, signer);
+    let jws_sha256 = sha256_hex(jws.as_bytes());
+    tx.prepare_cached(
+        "INSERT INTO receipts (seq, id, site, ref, request_sha256, kind, event, policy_version,
+                               lang, form_id, browser_id, issued_at, kid, jws, jws_sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?
+    .execute(params![
+        stamp.seq,
+        stamp.id,
+        receipt.site,
+        receipt.reference,
+        receipt.request_sha256,
+        receipt.kind.as_str(),
+        receipt.event.as_str(),
+        receipt.policy.version,
+        receipt.notice.lang,
+        receipt.context.form_id,
+        receipt.subject.browser_id,
+        stamp.issued_at,
+        signer.kid(),
+        jws,
+        jws_sha256,
+    ])?;
+    let mut insert_hash = tx.prepare_cached(
+        "INSERT OR IGNORE INTO subject_hashes (hmac, seq, kind) VALUES (?1, ?2, ?3)",
+    )?;
+    for identifier in &receipt.subject.identifiers {
+        insert_hash.execute(params![
+            identifier.hmac,
+            stamp.seq,
+            identifier.kind.to_string()
+        ])?;
+    }
+    *tip = Tip {
+        seq: stamp.seq,
+        hash: jws_sha256,
+    };
+    Ok(Ok(Issued {
+        id: stamp.id,
+        seq: stamp.seq,
+        jws,
+        created: true,
+    }))
+}

@@ -1,0 +1,226 @@
+//! `audit` against tampering: edited, deleted, reordered and truncated logs are caught and
+//! the first broken seq is named. The tampering is done with plain SQL, as an attacker with
+//! write access to the database would.
+
+use actix_web::test;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use kelisim_collector::audit::{AuditReport, Problem, audit};
+use kelisim_collector::build_app;
+use kelisim_collector::sign::Keyring;
+use kelisim_collector::store;
+use rusqlite::Connection;
+
+use crate::support::{Harness, fixture, post_receipt, send};
+
+/// A collector with four receipts, its writer stopped (as after a shutdown).
+async fn log_of_four() -> Harness {
+    let h = Harness::new();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let base = fixture("receipt_request_form_given.json");
+    for i in 0..4 {
+        let body = base.replace("0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3", &format!("{i:032x}"));
+        assert_eq!(
+            send(&app, post_receipt(&body).to_request()).await.status,
+            201
+        );
+    }
+    h.state.store.shutdown();
+    h
+}
+
+fn run_audit(h: &Harness) -> AuditReport {
+    let reader = store::open_reader(&h.data.db_path()).expect("reader");
+    let keys = Keyring::load(&h.data.keys_dir())
+        .expect("keys")
+        .public_keys();
+    audit(&reader, &keys).expect("audit runs")
+}
+
+fn tamper(h: &Harness, sql: &str) {
+    let conn = Connection::open(h.data.db_path()).expect("open db");
+    // An attacker is not bound by the schema's foreign keys.
+    conn.execute_batch(&format!("PRAGMA foreign_keys = OFF; {sql}"))
+        .expect("tamper");
+}
+
+fn first_broken(report: &AuditReport) -> (i64, Problem) {
+    let first = report
+        .first_broken()
+        .unwrap_or_else(|| panic!("audit should fail: {report}"));
+    (first.seq, first.problem.clone())
+}
+
+#[actix_web::test]
+async fn an_intact_log_passes() {
+    let h = log_of_four().await;
+    let report = run_audit(&h);
+    assert!(report.is_intact(), "{report}");
+    assert_eq!((report.receipts, report.last_seq), (4, 4));
+}
+
+#[actix_web::test]
+async fn an_edited_receipt_is_caught_at_its_seq() {
+    let h = log_of_four().await;
+    // Rewrite receipt 2's payload to "refused", keeping its (now wrong) signature.
+    let conn = Connection::open(h.data.db_path()).expect("open db");
+    let jws: String = conn
+        .query_row("SELECT jws FROM receipts WHERE seq = 2", [], |r| r.get(0))
+        .expect("jws");
+    let parts: Vec<&str> = jws.split('.').collect();
+    let payload = String::from_utf8(B64.decode(parts[1]).expect("b64")).expect("utf8");
+    let edited = payload.replace("\"event\":\"given\"", "\"event\":\"refused\"");
+    assert_ne!(edited, payload);
+    let forged = format!("{}.{}.{}", parts[0], B64.encode(edited), parts[2]);
+    conn.execute(
+        "UPDATE receipts SET jws = ?1, event = 'refused' WHERE seq = 2",
+        [&forged],
+    )
+    .expect("edit");
+    drop(conn);
+    let report = run_audit(&h);
+    let (seq, problem) = first_broken(&report);
+    assert_eq!(seq, 2, "{report}");
+    assert!(matches!(problem, Problem::Signature(_)), "{report}");
+    // The next receipt's link to it is broken too.
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.seq == 3 && f.problem == Problem::BrokenLink),
+        "{report}"
+    );
+}
+
+#[actix_web::test]
+async fn an_edited_column_is_caught() {
+    let h = log_of_four().await;
+    tamper(
+        &h,
+        "UPDATE receipts SET policy_version = '2020-01' WHERE seq = 3",
+    );
+    let report = run_audit(&h);
+    let (seq, problem) = first_broken(&report);
+    assert_eq!(seq, 3, "{report}");
+    assert!(
+        matches!(
+            problem,
+            Problem::Mismatch {
+                field: "policy_version",
+                ..
+            }
+        ),
+        "{report}"
+    );
+}
+
+#[actix_web::test]
+async fn a_deleted_receipt_is_named() {
+    let h = log_of_four().await;
+    tamper(
+        &h,
+        "DELETE FROM subject_hashes WHERE seq = 3; DELETE FROM receipts WHERE seq = 3;",
+    );
+    let report = run_audit(&h);
+    assert_eq!(
+        first_broken(&report),
+        (3, Problem::Missing { from: 3, to: 3 }),
+        "{report}"
+    );
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.seq == 4 && f.problem == Problem::BrokenLink),
+        "{report}"
+    );
+}
+
+#[actix_web::test]
+async fn swapped_receipts_are_caught_at_the_first_moved_seq() {
+    let h = log_of_four().await;
+    tamper(
+        &h,
+        "UPDATE receipts SET seq = -2 WHERE seq = 2;
+         UPDATE receipts SET seq = 2 WHERE seq = 3;
+         UPDATE receipts SET seq = 3 WHERE seq = -2;",
+    );
+    let report = run_audit(&h);
+    let (seq, problem) = first_broken(&report);
+    assert_eq!(seq, 2, "{report}");
+    assert!(
+        matches!(problem, Problem::Mismatch { field: "seq", .. }),
+        "{report}"
+    );
+}
+
+#[actix_web::test]
+async fn receipts_deleted_from_the_end_are_caught() {
+    let h = log_of_four().await;
+    tamper(
+        &h,
+        "DELETE FROM subject_hashes WHERE seq = 4; DELETE FROM receipts WHERE seq = 4;",
+    );
+    let report = run_audit(&h);
+    assert_eq!(
+        first_broken(&report),
+        (4, Problem::Truncated { last_seq: 3 }),
+        "{report}"
+    );
+}
+
+#[actix_web::test]
+async fn a_removed_subject_hash_is_caught() {
+    let h = log_of_four().await;
+    tamper(&h, "DELETE FROM subject_hashes WHERE seq = 1");
+    let report = run_audit(&h);
+    assert_eq!(
+        first_broken(&report),
+        (1, Problem::SubjectIndex),
+        "{report}"
+    );
+}
+
+#[actix_web::test]
+async fn rotated_keys_keep_old_receipts_verifiable() {
+    let h = log_of_four().await;
+    let old_kid = Keyring::load(&h.data.keys_dir())
+        .expect("keys")
+        .active()
+        .expect("key")
+        .kid
+        .clone();
+    let rotated = Keyring::rotate(&h.data.keys_dir()).expect("rotate");
+    assert_ne!(rotated.kid, old_kid);
+
+    // A restarted collector signs with the new key and publishes both.
+    let state = crate::support::open_state(&h.data, None, None);
+    let app = test::init_service(build_app(state.clone())).await;
+    let body = fixture("receipt_request_minimal.json");
+    let reply = send(&app, post_receipt(&body).to_request()).await;
+    assert_eq!(reply.status, 201);
+    let jwks = send(
+        &app,
+        actix_web::test::TestRequest::get()
+            .uri("/.well-known/jwks.json")
+            .to_request(),
+    )
+    .await;
+    let claims = crate::support::verify_with_jsonwebtoken(
+        reply.json()["jws"].as_str().expect("jws"),
+        &jwks.body,
+    );
+    assert_eq!(claims["seq"], 5);
+    let kids: Vec<String> = jwks.json()["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid").to_owned())
+        .collect();
+    assert_eq!(kids, [rotated.kid.clone(), old_kid]);
+    state.store.shutdown();
+
+    let report = run_audit(&h);
+    assert!(report.is_intact(), "{report}");
+    assert_eq!(report.last_seq, 5);
+}

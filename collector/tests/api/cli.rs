@@ -1,0 +1,380 @@
+//! The real binary: `demo --port 0` announces itself, serves, and stops cleanly on SIGTERM;
+//! `keys`, `verify`, `receipts list` and `audit` work on what it stored.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{RAW_PHONE_DIGITS, assert_not_in_files, demo_dir, fixture};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kelisim-collector");
+
+/// The binary with no KELISIM_* variables inherited from the caller's environment.
+fn command() -> Command {
+    let mut cmd = Command::new(BIN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("KELISIM_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("RUST_LOG", "info");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    command().args(args).output().expect("binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A running collector, killed if the test fails before stopping it.
+struct Running {
+    child: Child,
+    base: String,
+    stderr: PathBuf,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Running {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// SIGTERM, then wait (at most 20 s) for a clean exit.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "collector did not stop on SIGTERM; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn spawn_demo(data: &Path, site: &Path, log_dir: &Path) -> Running {
+    let stderr = log_dir.join("collector.log");
+    let mut child = command()
+        .args(["demo", "--port", "0", "--data-dir"])
+        .arg(data)
+        .arg("--demo-dir")
+        .arg(site)
+        .arg("--widget-dir")
+        .arg(log_dir.join("no-widget"))
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr).expect("log file"))
+        .spawn()
+        .expect("collector starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut next = || lines.next().and_then(Result::ok).unwrap_or_default();
+    let listening = next();
+    let data_line = next();
+    let log = std::fs::read_to_string(&stderr).unwrap_or_default();
+    let base = listening
+        .strip_prefix("kelisim: listening on ")
+        .unwrap_or_else(|| {
+            panic!("first line announces the address, got {listening:?}; log:\n{log}")
+        })
+        .to_owned();
+    assert!(
+        base.starts_with("http://127.0.0.1:") && !base.ends_with(":0"),
+        "{base}"
+    );
+    let canonical = std::fs::canonicalize(data).expect("data dir exists");
+    assert_eq!(
+        data_line,
+        format!("kelisim: data in {}", canonical.display())
+    );
+    Running {
+        child,
+        base,
+        stderr,
+    }
+}
+
+/// A demo directory: the real demo config and policies, plus a home page.
+fn demo_site(root: &Path) -> PathBuf {
+    let site = root.join("site");
+    std::fs::create_dir_all(site.join("policies")).expect("mkdir");
+    std::fs::copy(demo_dir().join("kelisim.toml"), site.join("kelisim.toml")).expect("copy config");
+    for entry in std::fs::read_dir(demo_dir().join("policies")).expect("policies") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), site.join("policies").join(entry.file_name()))
+            .expect("copy policy");
+    }
+    std::fs::write(
+        site.join("index.html"),
+        "<!doctype html><title>Kelisim demo</title>",
+    )
+    .expect("index");
+    site
+}
+
+fn get(url: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut res = agent.get(url).call().expect("GET");
+    let status = res.status().as_u16();
+    (status, res.body_mut().read_to_string().expect("body"))
+}
+
+fn post(url: &str, content_type: &str, body: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut res = agent
+        .post(url)
+        .header("content-type", content_type)
+        .send(body)
+        .expect("POST");
+    let status = res.status().as_u16();
+    (status, res.body_mut().read_to_string().expect("body"))
+}
+
+#[test]
+fn demo_serves_until_sigterm_and_the_offline_tools_check_what_it_stored() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let data_arg = data.to_str().expect("utf8 path");
+
+    // keys generate: first key; a second generate is refused, rotation is the way.
+    let out = run(&["keys", "generate", "--data-dir", data_arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("kelisim: created signing key "),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&["keys", "generate", "--data-dir", data_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("use `keys rotate`"),
+        "{}",
+        stderr(&out)
+    );
+
+    let site = demo_site(tmp.path());
+    let server = spawn_demo(&data, &site, tmp.path());
+    let base = server.base.clone();
+
+    let (status, home) = get(&format!("{base}/"));
+    assert_eq!((status, home.contains("Kelisim demo")), (200, true));
+    let (status, body) = post(
+        &format!("{base}/v1/receipts"),
+        "application/json",
+        &fixture("receipt_request_form_given.json"),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, problem) = post(&format!("{base}/v1/receipts"), "text/plain", "{}");
+    assert_eq!(status, 415, "{problem}");
+    let (status, thanks) = post(
+        &format!("{base}/feedback"),
+        "application/x-www-form-urlencoded",
+        "name=A&phone=87011234567&message=hi&lang=ru&kelisim_receipt=0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        thanks.contains("<code id=\"receipt-ref\">0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3</code>"),
+        "{thanks}"
+    );
+
+    let (_, receipt) = get(&format!(
+        "{base}/v1/receipts/0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3"
+    ));
+    let receipt_file = tmp.path().join("receipt.json");
+    std::fs::write(&receipt_file, &receipt).expect("save receipt");
+    let (_, jwks) = get(&format!("{base}/.well-known/jwks.json"));
+    let jwks_file = tmp.path().join("jwks.json");
+    std::fs::write(&jwks_file, &jwks).expect("save jwks");
+    let jws = serde_json::from_str::<serde_json::Value>(&receipt).expect("json")["jws"]
+        .as_str()
+        .expect("jws")
+        .to_owned();
+
+    // verify against the live JWKS URL while the collector runs.
+    let out = run(&[
+        "verify",
+        &jws,
+        "--jwks",
+        &format!("{base}/.well-known/jwks.json"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let status = server.terminate();
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+    let log = std::fs::read_to_string(tmp.path().join("collector.log")).expect("log");
+    assert!(
+        log.contains("shutting down") && log.contains("stopped"),
+        "{log}"
+    );
+    assert!(
+        log.contains("widget is not built"),
+        "a missing widget is reported: {log}"
+    );
+    assert!(!log.contains(RAW_PHONE_DIGITS), "{log}");
+    assert_not_in_files(&data, RAW_PHONE_DIGITS);
+
+    // verify: a file with the collector's answer, offline.
+    let out = run(&[
+        "verify",
+        receipt_file.to_str().expect("utf8"),
+        "--jwks",
+        jwks_file.to_str().expect("utf8"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let payload: serde_json::Value =
+        serde_json::from_str(&stdout(&out)).expect("prints the decoded receipt");
+    assert_eq!(
+        (payload["seq"].as_i64(), payload["ref"].as_str()),
+        (Some(1), Some("0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3"))
+    );
+    assert!(
+        stderr(&out).contains("valid receipt seq 1"),
+        "{}",
+        stderr(&out)
+    );
+    let tampered = {
+        let mut parts: Vec<String> = jws.split('.').map(str::to_owned).collect();
+        parts[1] = parts[1].replacen('e', "f", 1);
+        parts.join(".")
+    };
+    let out = run(&[
+        "verify",
+        &tampered,
+        "--jwks",
+        jwks_file.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("invalid receipt"), "{}", stderr(&out));
+    let out = run(&[
+        "verify",
+        "/nonexistent/receipt.json",
+        "--jwks",
+        jwks_file.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    // receipts list, as a table and as JSON.
+    let out = run(&["receipts", "list", "--data-dir", data_arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(
+        table.starts_with("SEQ") && table.contains("0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3"),
+        "{table}"
+    );
+    let out = run(&[
+        "receipts",
+        "list",
+        "--data-dir",
+        data_arg,
+        "--site",
+        "demo",
+        "--json",
+    ]);
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json list");
+    assert_eq!(rows.as_array().map(Vec::len), Some(1));
+    assert_eq!(rows[0]["jws"].as_str(), Some(jws.as_str()));
+    let out = run(&[
+        "receipts",
+        "list",
+        "--data-dir",
+        data_arg,
+        "--site",
+        "other",
+        "--json",
+    ]);
+    assert_eq!(stdout(&out).trim(), "[]");
+
+    // audit: intact, then broken by an edit.
+    let out = run(&["audit", "--data-dir", data_arg]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).starts_with("audit ok: 1 receipts"),
+        "{}",
+        stdout(&out)
+    );
+    let conn = rusqlite::Connection::open(data.join("kelisim.db")).expect("open db");
+    conn.execute("UPDATE receipts SET site = 'other' WHERE seq = 1", [])
+        .expect("tamper");
+    drop(conn);
+    let out = run(&["audit", "--data-dir", data_arg]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("audit FAILED: first broken seq 1"),
+        "{}",
+        stdout(&out)
+    );
+
+    // keys rotate adds a second key.
+    let out = run(&["keys", "rotate", "--data-dir", data_arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_dir(data.join("keys")).expect("keys").count(),
+        2
+    );
+
+    // Missing inputs are errors with exit 2 and a message.
+    let out = run(&[
+        "receipts",
+        "list",
+        "--data-dir",
+        tmp.path().join("nowhere").to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no database at"), "{}", stderr(&out));
+}
+
+#[test]
+fn an_invalid_config_is_refused_before_anything_starts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = demo_site(tmp.path()).join("kelisim.toml");
+    let text = std::fs::read_to_string(&config).expect("demo config");
+    std::fs::write(
+        &config,
+        text.replace("current_policy = \"2026-03\"", "current_policy = \"1999\""),
+    )
+    .expect("write");
+    let data = tmp.path().join("data");
+    let out = command()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("kelisim.toml: `site[demo].current_policy`: `1999` is not one of"),
+        "{err}"
+    );
+    assert!(!data.exists(), "nothing was created");
+}

@@ -1,0 +1,223 @@
+//! Site config, policy texts, JWKS, health probes and unknown routes.
+
+use actix_web::test::{self, TestRequest};
+use kelisim_collector::build_app;
+use kelisim_collector::hash::sha256_hex;
+
+use crate::support::{BASE_URL, Harness, demo_config, demo_dir, send};
+
+#[actix_web::test]
+async fn site_config_matches_the_wire_contract_and_revalidates_by_etag() {
+    let h = Harness::new();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let reply = send(
+        &app,
+        TestRequest::get().uri("/v1/sites/demo/config").to_request(),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.header("cache-control"), Some("public, max-age=300"));
+    let json = reply.json();
+    let revision = json["revision"].as_str().expect("revision");
+    assert_eq!(revision.len(), 16);
+    assert_eq!(
+        reply.header("etag"),
+        Some(format!("\"{revision}\"").as_str())
+    );
+
+    let config = demo_config();
+    let site = config.site("demo").expect("demo site");
+    assert_eq!(
+        reply.body.to_vec(),
+        site.public_view(BASE_URL).json,
+        "served as rendered"
+    );
+    assert_eq!(json["site"], "demo");
+    assert_eq!(
+        json["operator"],
+        serde_json::json!({ "name": "ТОО «Алтын Жол Логистика»", "bin": "180940012345" })
+    );
+    assert_eq!(json["policy"]["version"], "2026-03");
+    assert_eq!(
+        json["policy"]["url"],
+        format!("{BASE_URL}/v1/sites/demo/policies/2026-03")
+    );
+    assert_eq!(json["languages"], serde_json::json!(["ru", "kk", "en"]));
+    assert_eq!(json["default_language"], "ru");
+    for lang in ["ru", "kk", "en"] {
+        let texts = json["texts"][lang].as_object().expect("texts per language");
+        for key in ["label", "link", "error", "receipt"] {
+            assert!(
+                texts[key].as_str().is_some_and(|t| !t.is_empty()),
+                "{lang}.{key}"
+            );
+        }
+    }
+    assert_eq!(
+        json["texts"]["kk"]["label"],
+        "Дербес деректерді жинауға және өңдеуге келісемін"
+    );
+    assert_eq!(
+        json["purposes"],
+        serde_json::json!([{ "id": "feedback", "required": true }])
+    );
+
+    let cached = send(
+        &app,
+        TestRequest::get()
+            .uri("/v1/sites/demo/config")
+            .insert_header(("if-none-match", format!("\"{revision}\"")))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(cached.status, 304);
+    assert!(cached.body.is_empty());
+
+    let unknown = send(
+        &app,
+        TestRequest::get().uri("/v1/sites/nope/config").to_request(),
+    )
+    .await;
+    unknown.assert_problem(404, "unknown_site");
+}
+
+#[actix_web::test]
+async fn policy_texts_are_served_exactly_in_the_chosen_language() {
+    let h = Harness::new();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let file = |lang: &str| {
+        std::fs::read(demo_dir().join(format!("policies/consent-2026-03.{lang}.md")))
+            .expect("policy file")
+    };
+    let kk = send(
+        &app,
+        TestRequest::get()
+            .uri("/v1/sites/demo/policies/2026-03?lang=kk")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(kk.status, 200);
+    assert_eq!(kk.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(kk.header("content-language"), Some("kk"));
+    assert_eq!(kk.body.to_vec(), file("kk"));
+    assert_eq!(
+        kk.header("etag"),
+        Some(format!("\"{}\"", sha256_hex(&file("kk"))).as_str())
+    );
+
+    let negotiated = send(
+        &app,
+        TestRequest::get()
+            .uri("/v1/sites/demo/policies/2026-03")
+            .insert_header(("accept-language", "en-GB,en;q=0.9"))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(negotiated.body.to_vec(), file("en"));
+    assert!(
+        negotiated
+            .header("vary")
+            .is_some_and(|v| v.contains("Accept-Language")),
+        "{negotiated:?}"
+    );
+    let default = send(
+        &app,
+        TestRequest::get()
+            .uri("/v1/sites/demo/policies/2026-03")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(
+        default.body.to_vec(),
+        file("ru"),
+        "the site's default language"
+    );
+
+    let version = send(
+        &app,
+        TestRequest::get()
+            .uri("/v1/sites/demo/policies/2024-01")
+            .to_request(),
+    )
+    .await;
+    version.assert_problem(404, "unknown_policy");
+    let lang = send(
+        &app,
+        TestRequest::get()
+            .uri("/v1/sites/demo/policies/2026-03?lang=de")
+            .to_request(),
+    )
+    .await;
+    let problem = lang.assert_problem(404, "unknown_language");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("en, kk, ru"),
+        "{problem}"
+    );
+}
+
+#[actix_web::test]
+async fn jwks_health_and_unknown_routes() {
+    let h = Harness::new();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let jwks = send(
+        &app,
+        TestRequest::get()
+            .uri("/.well-known/jwks.json")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(jwks.status, 200);
+    let keys = jwks.json()["keys"].as_array().expect("keys").clone();
+    assert_eq!(keys.len(), 1);
+    let key = keys[0].as_object().expect("key");
+    let mut members: Vec<&str> = key.keys().map(String::as_str).collect();
+    members.sort_unstable();
+    assert_eq!(members, ["alg", "crv", "kid", "kty", "use", "x"]);
+    assert_eq!(
+        (
+            key["kty"].as_str(),
+            key["crv"].as_str(),
+            key["alg"].as_str()
+        ),
+        (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+    );
+
+    let health = send(&app, TestRequest::get().uri("/healthz").to_request()).await;
+    assert_eq!(
+        (health.status.as_u16(), health.json()),
+        (200, serde_json::json!({"status": "ok"}))
+    );
+    let ready = send(&app, TestRequest::get().uri("/readyz").to_request()).await;
+    assert_eq!(
+        (ready.status.as_u16(), ready.json()),
+        (200, serde_json::json!({"status": "ready"}))
+    );
+    h.state.store.shutdown();
+    let stopped = send(&app, TestRequest::get().uri("/readyz").to_request()).await;
+    stopped.assert_problem(503, "unavailable");
+    assert_eq!(stopped.header("retry-after"), Some("1"));
+
+    let unknown = send(&app, TestRequest::get().uri("/v2/anything").to_request()).await;
+    unknown.assert_problem(404, "not_found");
+    let wrong_method = send(
+        &app,
+        TestRequest::post()
+            .uri("/v1/sites/demo/config")
+            .to_request(),
+    )
+    .await;
+    wrong_method.assert_problem(405, "method_not_allowed");
+    let widget = send(&app, TestRequest::get().uri("/kelisim.js").to_request()).await;
+    let problem = widget.assert_problem(404, "not_found");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("not built"),
+        "{problem}"
+    );
+}

@@ -1,0 +1,207 @@
+//! Test harness: a collector state on a temp data dir with the real demo config, request
+//! helpers, problem+json assertions and an independent JOSE verifier (jsonwebtoken).
+
+use std::path::{Path, PathBuf};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap;
+use actix_web::web;
+use kelisim_collector::AppState;
+use kelisim_collector::config::Config;
+use kelisim_collector::datadir::DataDir;
+use tempfile::TempDir;
+
+/// Base URL the state is built with (policy URLs), as if serving the demo on its default port.
+pub const BASE_URL: &str = "http://127.0.0.1:8080";
+
+/// The fixture's raw phone digits: must never be found in the data directory.
+pub const RAW_PHONE_DIGITS: &str = "7011234567";
+
+pub fn repo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn demo_dir() -> PathBuf {
+    repo_dir().join("demo")
+}
+
+pub fn demo_config() -> Config {
+    Config::load(&demo_dir().join("kelisim.toml")).expect("the demo config is valid")
+}
+
+/// A wire fixture from tests/fixtures/wire.
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(repo_dir().join("tests/fixtures/wire").join(name))
+        .expect("fixture exists")
+}
+
+pub struct Harness {
+    /// Keeps the temporary directory alive as long as the harness.
+    _tmp: TempDir,
+    pub data: DataDir,
+    pub state: web::Data<AppState>,
+}
+
+impl Harness {
+    /// Demo config, fresh data dir, no widget, no demo site.
+    pub fn new() -> Harness {
+        Harness::with(None, None)
+    }
+
+    pub fn with(widget_dir: Option<&Path>, demo_dir: Option<&Path>) -> Harness {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let data = DataDir::create(tmp.path().join("data")).expect("data dir");
+        let state = open_state(&data, widget_dir, demo_dir);
+        Harness {
+            _tmp: tmp,
+            data,
+            state,
+        }
+    }
+
+    pub fn count(&self) -> i64 {
+        self.state.store.reader().count().expect("count receipts")
+    }
+}
+
+/// Builds the app state on an existing data dir (to restart a collector on it).
+pub fn open_state(
+    data: &DataDir,
+    widget_dir: Option<&Path>,
+    demo_dir: Option<&Path>,
+) -> web::Data<AppState> {
+    let no_widget = data.root().join("no-widget-here");
+    let widget_dir = widget_dir.unwrap_or(&no_widget);
+    let state =
+        AppState::open(demo_config(), data, widget_dir, demo_dir, BASE_URL).expect("state opens");
+    web::Data::new(state)
+}
+
+/// A response, read fully.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: web::Bytes,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is JSON ({e}): {:?}", self.body))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.to_vec()).expect("utf-8 body")
+    }
+
+    /// Asserts an RFC 9457 problem document with `status` and `code`; returns it.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) -> serde_json::Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "status; body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        let json = self.json();
+        let object = json.as_object().expect("problem is an object");
+        let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["code", "detail", "status", "title", "type"],
+            "problem members"
+        );
+        assert_eq!(json["code"], code);
+        assert_eq!(json["status"], status);
+        assert_eq!(json["type"], format!("https://kelisim.kz/problems/{code}"));
+        assert!(json["title"].as_str().is_some_and(|t| !t.is_empty()));
+        assert!(json["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        json
+    }
+}
+
+/// Sends `req` to `app` and reads the whole response.
+pub async fn send<S, R, B>(app: &S, req: R) -> Reply
+where
+    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let res = actix_web::test::call_service(app, req).await;
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = actix_web::test::read_body(res).await;
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A `POST /v1/receipts` request with a JSON body.
+pub fn post_receipt(body: &str) -> actix_web::test::TestRequest {
+    actix_web::test::TestRequest::post()
+        .uri("/v1/receipts")
+        .insert_header(("content-type", "application/json"))
+        .set_payload(body.to_owned())
+}
+
+/// Verifies `jws` with the jsonwebtoken crate (an independent JOSE implementation) against
+/// a JWKS document; returns the claims.
+pub fn verify_with_jsonwebtoken(jws: &str, jwks: &[u8]) -> serde_json::Value {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::JwkSet};
+    let set: JwkSet = serde_json::from_slice(jwks).expect("JWKS parses as a JwkSet");
+    let header = decode_header(jws).expect("JWS header decodes");
+    assert_eq!(header.alg, Algorithm::EdDSA);
+    assert_eq!(header.typ.as_deref(), Some("kelisim-receipt+jws"));
+    let kid = header.kid.expect("header has a kid");
+    let jwk = set.find(&kid).expect("the kid is in the JWKS");
+    let key = DecodingKey::from_jwk(jwk).expect("JWK is usable");
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    decode::<serde_json::Value>(jws, &key, &validation)
+        .expect("signature verifies")
+        .claims
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("list dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Asserts no file under `dir` contains `needle`.
+#[track_caller]
+pub fn assert_not_in_files(dir: &Path, needle: &str) {
+    let files = files_under(dir);
+    assert!(!files.is_empty(), "{} has files", dir.display());
+    for file in files {
+        let bytes = std::fs::read(&file).expect("read file");
+        let found = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        assert!(!found, "{} contains `{needle}`", file.display());
+    }
+}
