@@ -1,0 +1,486 @@
+//! The widget's inputs: the script tag's options and the site config from
+//! `GET /v1/sites/{site}/config` (docs/wire.md), checked once into types the rest relies on.
+//!
+//! The JS objects are read field by field with `Reflect`, not with serde-wasm-bindgen's
+//! deserializer: that one costs about 80 KB of wasm and 24 KB of JS glue (measured with
+//! `cargo xtask dist`), more than the rest of the widget together. The wire types still derive
+//! `Deserialize` in tests, where the checks run natively on the example of docs/wire.md.
+
+use js_sys::{Array, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+/// Why the widget cannot start with what it was given.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "invalid loader options: {0}; pass {{site, collector, lang?, forms?}} as kelisim.js does"
+    )]
+    Options(String),
+    #[error("invalid site config: {0}; check GET /v1/sites/{{site}}/config on the collector")]
+    Config(String),
+    #[error("site config is for site \"{got}\", not \"{want}\"; check the script tag's data-site")]
+    WrongSite { want: String, got: String },
+    #[error("site config has no texts for language \"{0}\"; add them to the collector's config")]
+    MissingTexts(String),
+    #[error("site config has an empty {0}; set it in the collector's config")]
+    Empty(&'static str),
+}
+
+/// The script tag's settings, as the loader passes them to `start`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `data-site`.
+    pub site: String,
+    /// `data-collector`, or the loader's own origin.
+    pub collector: String,
+    /// `data-lang`: overrides the page language.
+    pub lang: Option<String>,
+    /// `data-forms`: a CSS selector narrowing which forms are guarded.
+    pub forms: Option<String>,
+}
+
+impl Options {
+    pub fn from_js(value: JsValue) -> Result<Self, ConfigError> {
+        let read = Reader(ConfigError::Options);
+        let options = Self {
+            site: read.string(&value, "", "site")?,
+            collector: read.string(&value, "", "collector")?,
+            lang: read.optional_string(&value, "lang")?,
+            forms: read.optional_string(&value, "forms")?,
+        };
+        options.checked()
+    }
+
+    fn checked(mut self) -> Result<Self, ConfigError> {
+        if self.site.trim().is_empty() {
+            return Err(ConfigError::Options("data-site is empty".into()));
+        }
+        if self.collector.trim().is_empty() {
+            return Err(ConfigError::Options("collector is empty".into()));
+        }
+        // An empty attribute (`data-forms=""`) means "not set", not "match nothing".
+        self.lang = self.lang.filter(|l| !l.trim().is_empty());
+        self.forms = self.forms.filter(|f| !f.trim().is_empty());
+        Ok(self)
+    }
+}
+
+/// The texts of one language. The collector hashes `label` into the receipt, so it is shown
+/// verbatim. Fields the widget does not use yet (operator, receipt link text, …) are ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+pub struct Texts {
+    pub label: String,
+    pub link: String,
+    pub error: String,
+}
+
+/// A purpose the consent covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+pub struct Purpose {
+    pub id: String,
+    #[cfg_attr(test, serde(default))]
+    pub required: bool,
+}
+
+/// The config as it comes over the wire, reduced to what the widget uses.
+#[derive(Debug)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+struct WireConfig {
+    site: String,
+    policy: WirePolicy,
+    languages: Vec<String>,
+    default_language: String,
+    #[cfg_attr(test, serde(deserialize_with = "texts_from_map"))]
+    texts: Vec<(String, Texts)>,
+    purposes: Vec<Purpose>,
+}
+
+#[derive(Debug)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+struct WirePolicy {
+    version: String,
+    url: String,
+}
+
+#[cfg(test)]
+fn texts_from_map<'de, D>(d: D) -> Result<Vec<(String, Texts)>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let map: std::collections::BTreeMap<String, Texts> = serde::Deserialize::deserialize(d)?;
+    Ok(map.into_iter().collect())
+}
+
+impl WireConfig {
+    fn from_js(value: &JsValue) -> Result<Self, ConfigError> {
+        let read = Reader(ConfigError::Config);
+        let policy = read.object(value, "policy")?;
+        let languages = read.strings(value, "languages")?;
+        let default_language = read.string(value, "", "default_language")?;
+        let all_texts = read.object(value, "texts")?;
+        let mut texts: Vec<(String, Texts)> = Vec::new();
+        for lang in languages.iter().chain([&default_language]) {
+            let entry = read.get(&all_texts, lang);
+            // A missing language is reported by `SiteConfig::checked`, which names it.
+            if entry.is_undefined() || texts.iter().any(|(l, _)| l == lang) {
+                continue;
+            }
+            let path = ["texts.", lang.as_str()].concat();
+            let texts_of = Texts {
+                label: read.string(&entry, &path, "label")?,
+                link: read.string(&entry, &path, "link")?,
+                error: read.string(&entry, &path, "error")?,
+            };
+            texts.push((lang.clone(), texts_of));
+        }
+        let mut purposes = Vec::new();
+        for item in read.array(value, "purposes")?.iter() {
+            purposes.push(Purpose {
+                id: read.string(&item, "purposes[]", "id")?,
+                required: read.get(&item, "required").as_bool() == Some(true),
+            });
+        }
+        Ok(Self {
+            site: read.string(value, "", "site")?,
+            policy: WirePolicy {
+                version: read.string(&policy, "policy", "version")?,
+                url: read.string(&policy, "policy", "url")?,
+            },
+            languages,
+            default_language,
+            texts,
+            purposes,
+        })
+    }
+}
+
+/// Reads typed fields of a JS object; errors name the field (`texts.kk.label: expected …`).
+struct Reader(fn(String) -> ConfigError);
+
+impl Reader {
+    fn get(&self, object: &JsValue, key: &str) -> JsValue {
+        if object.is_object() {
+            Reflect::get(object, &JsValue::from_str(key)).unwrap_or_default()
+        } else {
+            JsValue::UNDEFINED
+        }
+    }
+
+    fn fail<T>(&self, path: &str, key: &str, expected: &str) -> Result<T, ConfigError> {
+        let dot = if path.is_empty() { "" } else { "." };
+        Err((self.0)([path, dot, key, ": expected ", expected].concat()))
+    }
+
+    fn string(&self, object: &JsValue, path: &str, key: &str) -> Result<String, ConfigError> {
+        match self.get(object, key).as_string() {
+            Some(s) => Ok(s),
+            None => self.fail(path, key, "a string"),
+        }
+    }
+
+    fn optional_string(&self, object: &JsValue, key: &str) -> Result<Option<String>, ConfigError> {
+        let value = self.get(object, key);
+        if value.is_undefined() || value.is_null() {
+            return Ok(None);
+        }
+        match value.as_string() {
+            Some(s) => Ok(Some(s)),
+            None => self.fail("", key, "a string or nothing"),
+        }
+    }
+
+    fn object(&self, object: &JsValue, key: &str) -> Result<JsValue, ConfigError> {
+        let value = self.get(object, key);
+        if value.is_object() {
+            Ok(value)
+        } else {
+            self.fail("", key, "an object")
+        }
+    }
+
+    fn array(&self, object: &JsValue, key: &str) -> Result<Array, ConfigError> {
+        match self.get(object, key).dyn_into::<Array>() {
+            Ok(array) => Ok(array),
+            Err(_) => self.fail("", key, "an array"),
+        }
+    }
+
+    fn strings(&self, object: &JsValue, key: &str) -> Result<Vec<String>, ConfigError> {
+        let mut out = Vec::new();
+        for item in self.array(object, key)?.iter() {
+            match item.as_string() {
+                Some(s) => out.push(s),
+                None => return self.fail("", key, "an array of strings"),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The notice shown in one language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub lang: String,
+    pub texts: Texts,
+}
+
+/// The checked site config: every language has texts, so a notice can always be found.
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    pub site: String,
+    pub policy_version: String,
+    pub policy_url: String,
+    /// The default language's notice; the type guarantees there is always one.
+    pub default: Notice,
+    /// The other languages, in the site's order.
+    pub others: Vec<Notice>,
+    pub purposes: Vec<Purpose>,
+}
+
+impl SiteConfig {
+    pub fn from_js(value: JsValue, site: &str) -> Result<Self, ConfigError> {
+        Self::checked(WireConfig::from_js(&value)?, site)
+    }
+
+    fn checked(mut wire: WireConfig, site: &str) -> Result<Self, ConfigError> {
+        if wire.site != site {
+            return Err(ConfigError::WrongSite {
+                want: site.to_owned(),
+                got: wire.site,
+            });
+        }
+        if wire.policy.version.is_empty() {
+            return Err(ConfigError::Empty("policy.version"));
+        }
+        if wire.policy.url.is_empty() {
+            return Err(ConfigError::Empty("policy.url"));
+        }
+        let mut take = |lang: &str| match wire.texts.iter().position(|(l, _)| l == lang) {
+            Some(i) => Ok(Notice {
+                lang: lang.to_owned(),
+                texts: wire.texts.swap_remove(i).1,
+            }),
+            None => Err(ConfigError::MissingTexts(lang.to_owned())),
+        };
+        let default = take(&wire.default_language)?;
+        let mut others = Vec::new();
+        for lang in &wire.languages {
+            if *lang != default.lang {
+                others.push(take(lang)?);
+            }
+        }
+        Ok(Self {
+            site: wire.site,
+            policy_version: wire.policy.version,
+            policy_url: wire.policy.url,
+            default,
+            others,
+            purposes: wire.purposes,
+        })
+    }
+
+    pub fn supports(&self, lang: &str) -> bool {
+        self.default.lang == lang || self.others.iter().any(|n| n.lang == lang)
+    }
+
+    /// The notice for `lang`, or the default one.
+    pub fn notice(&self, lang: Option<&str>) -> &Notice {
+        lang.and_then(|l| self.others.iter().find(|n| n.lang == l))
+            .unwrap_or(&self.default)
+    }
+
+    /// The purposes one consent box grants: the required ones. Optional purposes need their own
+    /// choice (a later issue), so a single box never grants them.
+    pub fn granted_purposes(&self) -> impl Iterator<Item = &str> {
+        self.purposes
+            .iter()
+            .filter(|p| p.required)
+            .map(|p| p.id.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example of docs/wire.md, with real texts.
+    const WIRE_EXAMPLE: &str = r#"{
+      "site": "demo",
+      "revision": "9f2c61d0a3b4e5f6",
+      "operator": { "name": "ТОО «Алтын Жол Логистика»", "bin": "180940012345" },
+      "policy": { "version": "2026-03", "url": "http://127.0.0.1:8080/v1/sites/demo/policies/2026-03" },
+      "languages": ["ru", "kk", "en"],
+      "default_language": "ru",
+      "texts": {
+        "ru": { "label": "Я согласен(на) на обработку персональных данных", "link": "Текст согласия", "error": "Отметьте согласие", "receipt": "Квитанция" },
+        "kk": { "label": "Дербес деректерді жинауға және өңдеуге келісемін", "link": "Келісім мәтіні", "error": "Келісімді белгілеңіз", "receipt": "Түбіртек" },
+        "en": { "label": "I agree to the processing of my personal data", "link": "Consent text", "error": "Please tick the box", "receipt": "Receipt" }
+      },
+      "purposes": [ { "id": "feedback", "required": true }, { "id": "newsletter", "required": false } ]
+    }"#;
+
+    fn wire(json: &str) -> WireConfig {
+        serde_json::from_str(json).expect("test config is valid JSON")
+    }
+
+    #[test]
+    fn wire_example_checks_out() {
+        let site = SiteConfig::checked(wire(WIRE_EXAMPLE), "demo").expect("valid config");
+        assert_eq!(site.policy_version, "2026-03");
+        assert_eq!(site.default.lang, "ru");
+        assert_eq!(
+            site.others
+                .iter()
+                .map(|n| n.lang.as_str())
+                .collect::<Vec<_>>(),
+            ["kk", "en"]
+        );
+        assert!(site.supports("kk") && site.supports("ru") && !site.supports("de"));
+        assert_eq!(
+            site.notice(Some("en")).texts.label,
+            "I agree to the processing of my personal data"
+        );
+        assert_eq!(site.notice(Some("de")).lang, "ru");
+        assert_eq!(site.notice(None).lang, "ru");
+        assert_eq!(site.granted_purposes().collect::<Vec<_>>(), ["feedback"]);
+    }
+
+    #[test]
+    fn config_for_another_site_is_refused() {
+        let err = SiteConfig::checked(wire(WIRE_EXAMPLE), "shop").expect_err("wrong site");
+        assert_eq!(
+            err.to_string(),
+            "site config is for site \"demo\", not \"shop\"; check the script tag's data-site"
+        );
+    }
+
+    #[test]
+    fn a_language_without_texts_is_refused() {
+        let json = WIRE_EXAMPLE.replace(r#"["ru", "kk", "en"]"#, r#"["ru", "kk", "en", "uz"]"#);
+        let err = SiteConfig::checked(wire(&json), "demo").expect_err("uz has no texts");
+        assert!(
+            matches!(err, ConfigError::MissingTexts(ref l) if l == "uz"),
+            "{err}"
+        );
+        let json =
+            WIRE_EXAMPLE.replace(r#""default_language": "ru""#, r#""default_language": "de""#);
+        let err = SiteConfig::checked(wire(&json), "demo").expect_err("de has no texts");
+        assert!(
+            matches!(err, ConfigError::MissingTexts(ref l) if l == "de"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn empty_policy_is_refused() {
+        let json = WIRE_EXAMPLE.replace(r#""version": "2026-03""#, r#""version": """#);
+        let err = SiteConfig::checked(wire(&json), "demo").expect_err("empty version");
+        assert!(matches!(err, ConfigError::Empty("policy.version")), "{err}");
+    }
+
+    #[test]
+    fn texts_without_a_label_do_not_parse() {
+        let json = WIRE_EXAMPLE.replace(r#""label": "I agree"#, r#""labl": "I agree"#);
+        assert!(serde_json::from_str::<WireConfig>(&json).is_err());
+    }
+
+    #[test]
+    fn options_treat_empty_attributes_as_unset() {
+        let options = Options {
+            site: "demo".into(),
+            collector: "http://127.0.0.1:8080".into(),
+            lang: Some(" ".into()),
+            forms: Some("".into()),
+        }
+        .checked()
+        .expect("valid options");
+        assert_eq!((options.lang, options.forms), (None, None));
+        let err = Options {
+            site: "".into(),
+            collector: "x".into(),
+            lang: None,
+            forms: None,
+        }
+        .checked()
+        .expect_err("no site");
+        assert!(err.to_string().contains("data-site is empty"), "{err}");
+    }
+}
+
+/// The `Reflect` readers on real JS values (what the loader passes).
+#[cfg(all(test, target_arch = "wasm32"))]
+mod browser_tests {
+    use js_sys::JSON;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    fn js(json: &str) -> JsValue {
+        JSON::parse(json).expect("test JSON")
+    }
+
+    const CONFIG: &str = r#"{"site":"demo","revision":"x","operator":{"name":"o","bin":"1"},
+      "policy":{"version":"2026-03","url":"http://h/p"},"languages":["ru","kk","en"],
+      "default_language":"ru","texts":{
+        "ru":{"label":"Я согласен(на)","link":"Текст","error":"Отметьте","receipt":"r"},
+        "kk":{"label":"Келісемін","link":"Мәтін","error":"Белгілеңіз","receipt":"r"},
+        "en":{"label":"I agree","link":"Text","error":"Tick it","receipt":"r"}},
+      "purposes":[{"id":"feedback","required":true},{"id":"news"}]}"#;
+
+    #[wasm_bindgen_test]
+    fn reads_the_wire_config() {
+        let site = SiteConfig::from_js(js(CONFIG), "demo").expect("valid");
+        assert_eq!(site.policy_url, "http://h/p");
+        assert_eq!(site.default.texts.label, "Я согласен(на)");
+        assert_eq!(site.notice(Some("kk")).texts.error, "Белгілеңіз");
+        assert_eq!(site.granted_purposes().collect::<Vec<_>>(), ["feedback"]);
+    }
+
+    #[wasm_bindgen_test]
+    fn wrong_types_are_named() {
+        let bad = CONFIG.replace(r#""label":"Келісемін""#, r#""label":7"#);
+        let err = SiteConfig::from_js(js(&bad), "demo").expect_err("label is a number");
+        assert_eq!(
+            err.to_string(),
+            "invalid site config: texts.kk.label: expected a string; \
+             check GET /v1/sites/{site}/config on the collector"
+        );
+        let err = SiteConfig::from_js(js(r#"{"site":"demo"}"#), "demo").expect_err("no policy");
+        assert!(
+            err.to_string().contains("policy: expected an object"),
+            "{err}"
+        );
+        let err = SiteConfig::from_js(JsValue::NULL, "demo").expect_err("null");
+        assert!(err.to_string().contains("expected an object"), "{err}");
+        let no_kk = CONFIG.replace(r#""kk":{"#, r#""xx":{"#);
+        let err = SiteConfig::from_js(js(&no_kk), "demo").expect_err("kk missing");
+        assert!(
+            matches!(err, ConfigError::MissingTexts(ref l) if l == "kk"),
+            "{err}"
+        );
+    }
+
+    #[wasm_bindgen_test]
+    fn reads_loader_options() {
+        let options = Options::from_js(js(
+            r##"{"site":"demo","collector":"http://c","lang":null,"forms":"#f"}"##,
+        ))
+        .expect("valid");
+        assert_eq!(options.lang, None);
+        assert_eq!(options.forms.as_deref(), Some("#f"));
+        let err = Options::from_js(js(r#"{"collector":"http://c"}"#)).expect_err("no site");
+        assert!(
+            err.to_string()
+                .starts_with("invalid loader options: site: expected a string")
+        );
+        let err = Options::from_js(js(r#"{"site":"d","collector":"c","lang":5}"#))
+            .expect_err("lang is a number");
+        assert!(
+            err.to_string()
+                .contains("lang: expected a string or nothing"),
+            "{err}"
+        );
+    }
+}

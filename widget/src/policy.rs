@@ -1,0 +1,635 @@
+//! Pure decisions of the widget: which forms collect personal data, whether a form may submit,
+//! which language to speak, what the receipt may carry. No DOM here: `guard` describes the page
+//! in plain values and asks, so every rule is unit-tested natively.
+
+/// One form control as the guard sees it: attributes only, never its value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Field {
+    /// Lower-case tag name: `input`, `textarea`, `select`, `button`, `fieldset`, …
+    pub tag: String,
+    /// The `type` attribute as written (any case); empty when absent.
+    pub kind: String,
+    pub name: String,
+    pub id: String,
+    /// The `autocomplete` attribute as written; empty when absent.
+    pub autocomplete: String,
+}
+
+/// A form as the guard sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormInfo {
+    /// `data-kelisim-form` is present: the site says this form collects personal data.
+    pub forced: bool,
+    /// `data-kelisim-ignore` is present: the site says leave this form alone.
+    pub ignored: bool,
+    pub fields: Vec<Field>,
+}
+
+/// What happens to a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Let it through (and record a receipt).
+    Allow,
+    /// Stop it and tell the visitor why.
+    Block,
+}
+
+/// Kinds of subject identifier the collector turns into keyed hashes (docs/wire.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(test, serde(rename_all = "lowercase"))]
+pub enum IdKind {
+    Phone,
+    Email,
+}
+
+impl IdKind {
+    /// The wire name (`type` in docs/wire.md).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Phone => "phone",
+            Self::Email => "email",
+        }
+    }
+}
+
+/// What to do with a queued receipt after the collector answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Stored (2xx): drop it from the queue.
+    Done,
+    /// Refused for good (4xx other than 408/429): drop it and say so on the console.
+    Refused,
+    /// Network error, 408, 429 or 5xx: keep it for the next page start.
+    Retry,
+    /// 422 for a request with identifiers: most likely a phone or e-mail the collector cannot
+    /// normalise (`invalid_identifier`). It stored nothing, so the same key may be sent again
+    /// without them: the consent is kept, only the search by phone/e-mail is lost.
+    RetryWithoutIdentifiers,
+}
+
+/// Prefix of the widget's own field names; they are not the site's fields.
+pub const OWN_FIELD_PREFIX: &str = "kelisim_";
+
+/// Input types that never carry something the visitor typed about themselves.
+const NOT_TYPED: [&str; 8] = [
+    "hidden", "submit", "button", "reset", "image", "checkbox", "radio", "search",
+];
+
+/// Name/id words that mean personal data when they are a whole word (`user_tel`, `userTel`).
+const WORDS: [&str; 10] = [
+    "tel",
+    "fio",
+    "iin",
+    "mail",
+    "mob",
+    "sms",
+    "imya",
+    "familiya",
+    "otchestvo",
+    "pochta",
+];
+
+/// Name/id parts that mean personal data anywhere in a word (`phoneNumber`, `firstname`).
+const PARTS: [&str; 9] = [
+    "phone", "email", "name", "telefon", "mobile", "whatsapp", "passport", "address", "birth",
+];
+
+/// Whether a submission may go ahead. The only thing that blocks is a missing tick: failures of
+/// the receipt machinery (no storage, no crypto, collector down) never block a consented form —
+/// the visitor did consent, and the queue retries the evidence later.
+pub fn submit_decision(ticked: bool) -> Decision {
+    if ticked {
+        Decision::Allow
+    } else {
+        Decision::Block
+    }
+}
+
+/// Whether the form collects personal data and so needs a consent box. `data-kelisim-form`
+/// wins over `data-kelisim-ignore`: when a site says both, failing closed is the safe reading.
+pub fn is_personal_data_form(form: &FormInfo) -> bool {
+    if form.forced {
+        return true;
+    }
+    !form.ignored && form.fields.iter().any(is_personal_field)
+}
+
+/// Whether one control collects personal data: free text, a phone or e-mail input, an
+/// `autocomplete` token naming personal data, or a name/id that reads like one.
+pub fn is_personal_field(field: &Field) -> bool {
+    match field.tag.as_str() {
+        "textarea" => true,
+        "select" => names_personal_data(field),
+        "input" => {
+            let kind = field.kind.trim();
+            if kind.eq_ignore_ascii_case("tel") || kind.eq_ignore_ascii_case("email") {
+                return true;
+            }
+            !NOT_TYPED.iter().any(|t| kind.eq_ignore_ascii_case(t)) && names_personal_data(field)
+        }
+        _ => false,
+    }
+}
+
+fn names_personal_data(field: &Field) -> bool {
+    autocomplete_tokens(&field.autocomplete).any(|t| personal_autocomplete(&t))
+        || reads_personal(&field.name)
+        || reads_personal(&field.id)
+}
+
+fn autocomplete_tokens(value: &str) -> impl Iterator<Item = String> + '_ {
+    value.split_ascii_whitespace().map(str::to_ascii_lowercase)
+}
+
+/// HTML autofill field names (WHATWG "autofill detail tokens") that name personal data.
+fn personal_autocomplete(token: &str) -> bool {
+    token == "name"
+        || token.ends_with("-name")
+        || token == "nickname"
+        || token == "email"
+        || token.starts_with("tel")
+        || token.starts_with("address-")
+        || token == "street-address"
+        || token == "postal-code"
+        || token.starts_with("bday")
+}
+
+/// Splits a name or id into lower-case words at non-letters and camelCase humps, then checks
+/// the words against the personal-data vocabulary (English and transliterated Russian/Kazakh).
+fn reads_personal(name: &str) -> bool {
+    let mut word = String::new();
+    let mut prev_lower = false;
+    for c in name.chars().chain(core::iter::once(' ')) {
+        let boundary = !c.is_ascii_alphabetic() || (prev_lower && c.is_ascii_uppercase());
+        if boundary && !word.is_empty() {
+            if WORDS.contains(&word.as_str()) || PARTS.iter().any(|p| has(&word, p)) {
+                return true;
+            }
+            word.clear();
+        }
+        if c.is_ascii_alphabetic() {
+            word.push(c.to_ascii_lowercase());
+        }
+        prev_lower = c.is_ascii_lowercase();
+    }
+    false
+}
+
+/// `haystack.contains(needle)` for ASCII words, without the two-way string searcher (2 KB).
+fn has(haystack: &str, needle: &str) -> bool {
+    needle.is_empty()
+        || haystack
+            .as_bytes()
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+}
+
+/// Which identifier a control holds, if any: its value is sent to the collector only to be
+/// turned into a keyed hash there. Decided by type or autocomplete, never by a guessed name.
+pub fn identifier_kind(field: &Field) -> Option<IdKind> {
+    if field.tag != "input" {
+        return None;
+    }
+    let kind = field.kind.trim();
+    let tokens = || autocomplete_tokens(&field.autocomplete);
+    if kind.eq_ignore_ascii_case("tel") || tokens().any(|t| t == "tel") {
+        Some(IdKind::Phone)
+    } else if kind.eq_ignore_ascii_case("email") || tokens().any(|t| t == "email") {
+        Some(IdKind::Email)
+    } else {
+        None
+    }
+}
+
+/// The identifiers to send: the first plausible value of each kind, trimmed. Implausible values
+/// are left out rather than sent: the collector refuses a receipt whose identifier it cannot
+/// normalise (422), and a receipt without the identifier is better than none.
+pub fn identifiers(candidates: &[(IdKind, String)]) -> Vec<(IdKind, String)> {
+    let mut out: Vec<(IdKind, String)> = Vec::new();
+    for (kind, value) in candidates {
+        let value = value.trim();
+        let plausible = match kind {
+            IdKind::Phone => plausible_phone(value),
+            IdKind::Email => plausible_email(value),
+        };
+        if plausible && !out.iter().any(|(k, _)| k == kind) {
+            out.push((*kind, value.to_owned()));
+        }
+    }
+    out
+}
+
+/// 10 to 15 digits (E.164 allows 15), written with the usual separators only.
+fn plausible_phone(value: &str) -> bool {
+    let digits = value.bytes().filter(u8::is_ascii_digit).count();
+    (10..=15).contains(&digits)
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b" +()-.".contains(&b))
+}
+
+/// One `@` with something before it and a dotted domain after it, no spaces.
+fn plausible_email(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    value.len() <= 254
+        && !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !value.chars().any(char::is_whitespace)
+}
+
+/// The names of the fields the visitor fills in, in order, each once: the receipt records
+/// *which* data was collected, never the values. Hidden inputs, buttons and the widget's own
+/// fields are left out.
+pub fn field_names(fields: &[Field]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for field in fields {
+        let fillable = match field.tag.as_str() {
+            "textarea" | "select" => true,
+            "input" => !["hidden", "submit", "button", "reset", "image"]
+                .iter()
+                .any(|t| field.kind.trim().eq_ignore_ascii_case(t)),
+            _ => false,
+        };
+        let name = field.name.as_str();
+        if fillable
+            && !name.is_empty()
+            && !name.starts_with(OWN_FIELD_PREFIX)
+            && !names.iter().any(|n| n == name)
+        {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+/// The language code a `lang` attribute or `data-lang` means: its primary subtag, lower-case
+/// (`ru-RU` → `ru`); `kz`, a common mistake for Kazakh, is read as `kk`.
+pub fn primary_language(tag: &str) -> String {
+    let primary = tag.trim().split(['-', '_']).next().unwrap_or_default();
+    let primary = primary.to_ascii_lowercase();
+    if primary == "kz" {
+        "kk".to_owned()
+    } else {
+        primary
+    }
+}
+
+/// The language to show: the script tag's `data-lang`, else the form's own `lang` (inherited
+/// from `<html lang>`), whichever the site supports; `None` means the site's default.
+pub fn choose_language(
+    requested: Option<&str>,
+    page: Option<&str>,
+    supported: impl Fn(&str) -> bool,
+) -> Option<String> {
+    [requested, page]
+        .into_iter()
+        .flatten()
+        .map(primary_language)
+        .find(|lang| supported(lang))
+}
+
+/// The page address a receipt may carry: no query or fragment (they can hold what a visitor
+/// typed into a search or a GET form) and no user name or password.
+pub fn clean_page_url(href: &str) -> String {
+    let end = href.find(['?', '#']).unwrap_or(href.len());
+    let url = &href[..end];
+    let Some(scheme_end) = url
+        .as_bytes()
+        .windows(3)
+        .position(|w| w == b"://")
+        .map(|i| i + 3)
+    else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let mut clean = String::with_capacity(url.len());
+            clean.push_str(&url[..scheme_end]);
+            clean.push_str(&rest[at + 1..]);
+            clean
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The consent text's address in the visitor's language.
+pub fn policy_link(url: &str, lang: &str) -> String {
+    let mut link = String::with_capacity(url.len() + 10);
+    link.push_str(url);
+    link.push(if url.contains('?') { '&' } else { '?' });
+    link.push_str("lang=");
+    link.push_str(lang);
+    link
+}
+
+/// The collector base URL without trailing slashes, so paths can be appended.
+pub fn collector_base(url: &str) -> &str {
+    url.trim().trim_end_matches('/')
+}
+
+/// What to do with a queued receipt given the collector's HTTP status (0: no answer).
+pub fn delivery(status: u16, has_identifiers: bool) -> Delivery {
+    match status {
+        200..=299 => Delivery::Done,
+        408 | 429 => Delivery::Retry,
+        422 if has_identifiers => Delivery::RetryWithoutIdentifiers,
+        400..=499 => Delivery::Refused,
+        _ => Delivery::Retry,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(kind: &str, name: &str) -> Field {
+        Field {
+            tag: "input".into(),
+            kind: kind.into(),
+            name: name.into(),
+            ..Field::default()
+        }
+    }
+
+    fn tag(tag: &str, name: &str) -> Field {
+        Field {
+            tag: tag.into(),
+            name: name.into(),
+            ..Field::default()
+        }
+    }
+
+    fn form(fields: Vec<Field>) -> FormInfo {
+        FormInfo {
+            fields,
+            ..FormInfo::default()
+        }
+    }
+
+    #[test]
+    fn demo_feedback_form_is_personal_data() {
+        let f = form(vec![
+            input("text", "name"),
+            input("tel", "phone"),
+            tag("textarea", "message"),
+            input("hidden", "lang"),
+            tag("button", ""),
+        ]);
+        assert!(is_personal_data_form(&f));
+    }
+
+    #[test]
+    fn search_and_plain_forms_are_not_personal_data() {
+        assert!(!is_personal_data_form(&form(vec![input("search", "q")])));
+        assert!(!is_personal_data_form(&form(vec![input("text", "q")])));
+        assert!(!is_personal_data_form(&form(vec![
+            input("text", "city"),
+            tag("select", "cargo_type"),
+            input("number", "weight"),
+        ])));
+        assert!(!is_personal_data_form(&form(vec![])));
+        // A hidden or button control named like personal data is the site's, not the visitor's.
+        assert!(!is_personal_data_form(&form(vec![
+            input("hidden", "name"),
+            input("submit", "phone"),
+            input("checkbox", "email_updates"),
+        ])));
+    }
+
+    #[test]
+    fn each_signal_alone_makes_a_form_personal() {
+        for field in [
+            input("tel", "x1"),
+            input("EMAIL", "x2"),
+            tag("textarea", "comment"),
+            input("", "fio"),
+            input("text", "iin"),
+            input("text", "user_tel"),
+            input("text", "userTel"),
+            input("text", "phoneNumber"),
+            input("text", "contact[phone]"),
+            input("text", "your-name"),
+            input("text", "firstname"),
+            input("text", "e-mail"),
+            input("text", "Telefon"),
+            tag("select", "birth_year"),
+        ] {
+            assert!(
+                is_personal_data_form(&form(vec![field.clone()])),
+                "{field:?}"
+            );
+        }
+        let by_id = Field {
+            id: "client-email".into(),
+            ..input("text", "f1")
+        };
+        assert!(is_personal_field(&by_id));
+        for token in ["tel-national", "shipping given-name", "EMAIL", "bday-year"] {
+            let f = Field {
+                autocomplete: token.into(),
+                ..input("text", "f1")
+            };
+            assert!(is_personal_field(&f), "{token}");
+        }
+    }
+
+    #[test]
+    fn short_words_only_match_whole_words() {
+        for name in ["hotel", "title", "mobility_zone", "mailbox_size", "smsc"] {
+            // "mobility" contains no PART and "mob" is a whole-word match only.
+            assert!(!reads_personal(name), "{name}");
+        }
+        assert!(reads_personal("sms_number"));
+        assert!(reads_personal("mob"));
+    }
+
+    #[test]
+    fn site_attributes_override_the_heuristic() {
+        let forced = FormInfo {
+            forced: true,
+            ..form(vec![input("text", "q")])
+        };
+        assert!(is_personal_data_form(&forced));
+        let ignored = FormInfo {
+            ignored: true,
+            ..form(vec![input("tel", "phone")])
+        };
+        assert!(!is_personal_data_form(&ignored));
+        let both = FormInfo {
+            forced: true,
+            ignored: true,
+            ..form(vec![])
+        };
+        assert!(
+            is_personal_data_form(&both),
+            "fail closed when a site says both"
+        );
+    }
+
+    #[test]
+    fn only_a_tick_allows_a_submission() {
+        assert_eq!(submit_decision(true), Decision::Allow);
+        assert_eq!(submit_decision(false), Decision::Block);
+    }
+
+    #[test]
+    fn identifier_kind_comes_from_type_or_autocomplete_only() {
+        assert_eq!(identifier_kind(&input("tel", "x")), Some(IdKind::Phone));
+        assert_eq!(identifier_kind(&input("email", "x")), Some(IdKind::Email));
+        let ac = Field {
+            autocomplete: "work tel".into(),
+            ..input("text", "x")
+        };
+        assert_eq!(identifier_kind(&ac), Some(IdKind::Phone));
+        // A text field merely *named* phone is not sent: guessing could leak free text.
+        assert_eq!(identifier_kind(&input("text", "phone")), None);
+        assert_eq!(identifier_kind(&tag("textarea", "email")), None);
+    }
+
+    #[test]
+    fn identifiers_keep_the_first_plausible_value_of_each_kind() {
+        let got = identifiers(&[
+            (IdKind::Phone, "".into()),
+            (IdKind::Phone, "  8 (701) 123-45-67 ".into()),
+            (IdKind::Phone, "+7 777 000 00 00".into()),
+            (IdKind::Email, "not an email".into()),
+            (IdKind::Email, "Aigerim@Example.kz".into()),
+        ]);
+        assert_eq!(
+            got,
+            vec![
+                (IdKind::Phone, "8 (701) 123-45-67".to_owned()),
+                (IdKind::Email, "Aigerim@Example.kz".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn implausible_identifiers_are_not_sent() {
+        for phone in [
+            "12345",
+            "call me at 87011234567",
+            "+7 701 123 45 67 890 12 34",
+        ] {
+            assert!(!plausible_phone(phone), "{phone}");
+        }
+        assert!(plausible_phone("+77011234567"));
+        for email in ["a@b", "@b.kz", "a@.kz", "a@b.kz.", "a b@c.kz", "a@b@c.kz"] {
+            assert!(!plausible_email(email), "{email}");
+        }
+        assert!(plausible_email("info@altynzhol.kz"));
+    }
+
+    #[test]
+    fn field_names_are_names_of_fillable_fields_once() {
+        let fields = vec![
+            input("text", "name"),
+            input("tel", "phone"),
+            tag("textarea", "message"),
+            input("hidden", "lang"),
+            input("checkbox", "kelisim_consent"),
+            input("hidden", "kelisim_receipt"),
+            input("radio", "contact_by"),
+            input("radio", "contact_by"),
+            input("text", ""),
+            tag("button", "send"),
+            tag("fieldset", "group"),
+        ];
+        assert_eq!(
+            field_names(&fields),
+            ["name", "phone", "message", "contact_by"]
+        );
+    }
+
+    #[test]
+    fn language_prefers_data_lang_then_page_then_default() {
+        let site = |l: &str| ["ru", "kk", "en"].contains(&l);
+        assert_eq!(
+            choose_language(Some("en"), Some("ru"), site).as_deref(),
+            Some("en")
+        );
+        assert_eq!(
+            choose_language(None, Some("ru-RU"), site).as_deref(),
+            Some("ru")
+        );
+        assert_eq!(
+            choose_language(Some("de"), Some("KZ"), site).as_deref(),
+            Some("kk")
+        );
+        assert_eq!(
+            choose_language(Some("kk_KZ"), None, site).as_deref(),
+            Some("kk")
+        );
+        assert_eq!(choose_language(Some("de"), Some("fr-CA"), site), None);
+        assert_eq!(choose_language(None, Some(""), site), None);
+        assert_eq!(choose_language(None, None, site), None);
+    }
+
+    #[test]
+    fn page_url_loses_query_fragment_and_credentials() {
+        assert_eq!(
+            clean_page_url("http://127.0.0.1:8080/contact.html?name=Aigerim#form"),
+            "http://127.0.0.1:8080/contact.html"
+        );
+        assert_eq!(
+            clean_page_url("https://example.kz/a#x?y"),
+            "https://example.kz/a"
+        );
+        assert_eq!(
+            clean_page_url("https://user:secret@example.kz/p?q=1"),
+            "https://example.kz/p"
+        );
+        assert_eq!(
+            clean_page_url("https://example.kz/mail@me"),
+            "https://example.kz/mail@me"
+        );
+        assert_eq!(clean_page_url("about:blank"), "about:blank");
+    }
+
+    #[test]
+    fn policy_link_adds_the_language() {
+        assert_eq!(
+            policy_link("http://h/v1/sites/demo/policies/2026-03", "kk"),
+            "http://h/v1/sites/demo/policies/2026-03?lang=kk"
+        );
+        assert_eq!(
+            policy_link("http://h/p?v=1", "en"),
+            "http://h/p?v=1&lang=en"
+        );
+    }
+
+    #[test]
+    fn collector_base_drops_trailing_slashes() {
+        assert_eq!(collector_base(" https://c.kz// "), "https://c.kz");
+        assert_eq!(
+            collector_base("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080"
+        );
+    }
+
+    #[test]
+    fn delivery_outcome_by_status() {
+        for ids in [false, true] {
+            for s in [200, 201, 204] {
+                assert_eq!(delivery(s, ids), Delivery::Done);
+            }
+            for s in [400, 404, 409, 413, 415] {
+                assert_eq!(delivery(s, ids), Delivery::Refused, "{s}");
+            }
+            for s in [0, 301, 408, 429, 500, 502, 503] {
+                assert_eq!(delivery(s, ids), Delivery::Retry, "{s}");
+            }
+        }
+        assert_eq!(delivery(422, true), Delivery::RetryWithoutIdentifiers);
+        // Without identifiers a 422 is the policy version: retrying cannot help.
+        assert_eq!(delivery(422, false), Delivery::Refused);
+    }
+}
