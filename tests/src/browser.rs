@@ -32,16 +32,19 @@ pub struct Browser {
 impl Browser {
     pub async fn start() -> Result<Self> {
         let port = free_port()?;
-        let chromedriver = Command::new(env_path("KELISIM_CHROMEDRIVER", "/usr/bin/chromedriver"))
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("cannot start chromedriver (cargo xtask test installs chromium-driver)")?;
+        let chromedriver = Command::new(env_path(
+            "KELISIM_TEST_CHROMEDRIVER",
+            "/usr/bin/chromedriver",
+        ))
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start chromedriver (cargo xtask test installs chromium-driver)")?;
         let profile = tempfile::tempdir()?;
         let mut caps = DesiredCapabilities::chrome();
-        caps.set_binary(&env_path("KELISIM_CHROMIUM", "/usr/bin/chromium").to_string_lossy())?;
+        caps.set_binary(&env_path("KELISIM_TEST_CHROMIUM", "/usr/bin/chromium").to_string_lossy())?;
         for flag in FLAGS {
             caps.add_arg(flag)?;
         }

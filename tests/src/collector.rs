@@ -19,13 +19,16 @@ pub struct Collector {
 impl Collector {
     /// The collector binary `cargo xtask test` built (or the debug build by default).
     pub fn binary() -> PathBuf {
-        env_path("KELISIM_COLLECTOR_BIN", "target/debug/kelisim-collector")
+        env_path(
+            "KELISIM_TEST_COLLECTOR_BIN",
+            "target/debug/kelisim-collector",
+        )
     }
 
     /// Starts `kelisim-collector demo` on port 0 and waits for its `listening on` line.
     pub async fn start_demo() -> Result<Self> {
         let data = tempfile::tempdir()?;
-        let widget = env_path("KELISIM_WIDGET_DIR", "dist");
+        let widget = env_path("KELISIM_TEST_WIDGET_DIR", "dist");
         if !widget.join("kelisim.js").exists() {
             bail!(
                 "no built widget in {}: run `cargo xtask dist` first",

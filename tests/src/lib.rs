@@ -4,6 +4,7 @@
 //! with a temporary data directory) and a [`Browser`] (chromedriver + Debian's Chromium with a
 //! fresh profile). Both are killed when dropped, so a failing test leaves no process behind.
 
+pub mod axe;
 mod browser;
 mod collector;
 pub mod jose;

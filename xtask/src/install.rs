@@ -10,6 +10,7 @@ use crate::root;
 /// binaryen from npm: Debian's binaryen and the `wasm-opt` crate are too old for
 /// current wasm-bindgen output (see TOOLCHAIN.md).
 const BINARYEN: &str = "binaryen@132.0.0";
+const AXE: &str = "axe-core@4.11.0";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Runs a command, echoing it, and fails with its exit status.
@@ -59,10 +60,21 @@ pub fn wasm_target() -> Result<()> {
 
 /// `wasm-opt` from npm's binaryen, installed into the git-ignored `.tools/` on first use.
 pub fn wasm_opt() -> Result<PathBuf> {
-    let tools = root().join(".tools");
-    let bin = tools.join("node_modules/.bin/wasm-opt");
-    if bin.exists() {
-        return Ok(bin);
+    npm("binaryen", BINARYEN, "node_modules/.bin/wasm-opt")
+}
+
+/// axe-core, the accessibility engine the browser tests inject into pages.
+pub fn axe() -> Result<PathBuf> {
+    npm("axe-core", AXE, "node_modules/axe-core/axe.min.js")
+}
+
+/// Installs a pinned npm package into `.tools/<dir>/` unless `marker` (relative to it)
+/// exists. One prefix per package: `npm install --no-save` prunes what it did not list.
+fn npm(dir: &str, package: &str, marker: &str) -> Result<PathBuf> {
+    let tools = root().join(".tools").join(dir);
+    let path = tools.join(marker);
+    if path.exists() {
+        return Ok(path);
     }
     std::fs::create_dir_all(&tools)?;
     run(Command::new("npm")
@@ -74,9 +86,11 @@ pub fn wasm_opt() -> Result<PathBuf> {
             "--prefix",
         ])
         .arg(&tools)
-        .arg(BINARYEN))
-    .context("installing wasm-opt needs node and npm (Debian: apt-get install nodejs npm)")?;
-    Ok(bin)
+        .arg(package))
+    .with_context(|| {
+        format!("installing {package} needs node and npm (Debian: apt-get install nodejs npm)")
+    })?;
+    Ok(path)
 }
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";

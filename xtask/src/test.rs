@@ -23,6 +23,7 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
 pub fn all() -> Result<()> {
     install::wasm_target()?;
     install::chromium()?;
+    let axe = install::axe()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
         "clippy",
@@ -48,12 +49,13 @@ pub fn all() -> Result<()> {
     run(cargo()
         .args(["test", "--workspace"])
         .env(
-            "KELISIM_COLLECTOR_BIN",
+            "KELISIM_TEST_COLLECTOR_BIN",
             root().join("target/debug/kelisim-collector"),
         )
-        .env("KELISIM_WIDGET_DIR", dist::dist_dir())
-        .env("KELISIM_CHROMIUM", CHROMIUM)
-        .env("KELISIM_CHROMEDRIVER", CHROMEDRIVER))?;
+        .env("KELISIM_TEST_WIDGET_DIR", dist::dist_dir())
+        .env("KELISIM_TEST_CHROMIUM", CHROMIUM)
+        .env("KELISIM_TEST_CHROMEDRIVER", CHROMEDRIVER)
+        .env("KELISIM_TEST_AXE", axe))?;
     wasm()?;
     eprintln!("xtask: every check and test passed");
     Ok(())
