@@ -19,6 +19,13 @@ pub struct Shipped {
     pub brotli: usize,
 }
 
+/// Cargo's target directory, honouring `CARGO_TARGET_DIR`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| root().join(dir))
+        .unwrap_or_else(|| root().join("target"))
+}
+
 pub fn dist_dir() -> PathBuf {
     root().join("dist")
 }
@@ -36,7 +43,7 @@ pub fn dist() -> Result<Vec<Shipped>> {
         "--profile",
         "widget",
     ]))?;
-    let target = root().join("target");
+    let target = target_dir();
     let input = target.join("wasm32-unknown-unknown/widget/kelisim_widget.wasm");
 
     let bindgen_dir = target.join("widget-bindgen");

@@ -13,7 +13,7 @@ pub fn demo(port: u16, data_dir: &Path) -> Result<()> {
     let data_dir = root().join(data_dir);
     // The collector prints the URL and the data directory once it listens.
     run(
-        std::process::Command::new(root().join("target/release/kelisim-collector"))
+        std::process::Command::new(dist::target_dir().join("release/kelisim-collector"))
             .current_dir(root())
             .arg("demo")
             .arg("--port")
