@@ -5,6 +5,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use serde_json::{Value, json};
+use thirtyfour::extensions::cdp::ChromeDevTools;
 use thirtyfour::{ChromiumLikeCapabilities, DesiredCapabilities, WebDriver};
 use tokio::process::{Child, Command};
 
@@ -60,6 +62,70 @@ impl Browser {
             chromedriver,
             _profile: profile,
         })
+    }
+
+    /// Runs `script` (a function body; `arguments` are `args`) in the page and returns its value.
+    pub async fn js(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        Ok(self.driver.execute(script, args).await?.json().clone())
+    }
+
+    /// Waits (bounded) until `<html data-kelisim>` is `state` (`ready`, `fallback`, …).
+    pub async fn widget_state(&self, state: &str) -> Result<()> {
+        crate::wait::until(
+            &format!("the widget to be {state}"),
+            Duration::from_secs(20),
+            || async {
+                let now = self
+                    .js(
+                        "return document.documentElement.dataset.kelisim || null",
+                        vec![],
+                    )
+                    .await?;
+                Ok((now == state).then_some(()))
+            },
+        )
+        .await
+    }
+
+    /// Makes every request whose URL matches one of `patterns` (`*` wildcards) fail, as a
+    /// blocker or a network policy would (Chrome DevTools `Network.setBlockedURLs`).
+    pub async fn block_urls(&self, patterns: &[&str]) -> Result<()> {
+        let cdp = ChromeDevTools::new(self.driver.handle.clone());
+        cdp.execute_cdp("Network.enable").await?;
+        cdp.execute_cdp_with_params("Network.setBlockedURLs", json!({ "urls": patterns }))
+            .await?;
+        Ok(())
+    }
+
+    /// Lays pages out as a phone `width` CSS pixels wide would (DevTools device emulation:
+    /// a desktop window cannot be made that narrow).
+    pub async fn emulate_width(&self, width: u32) -> Result<()> {
+        let cdp = ChromeDevTools::new(self.driver.handle.clone());
+        cdp.execute_cdp_with_params(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": 720, "deviceScaleFactor": 1, "mobile": true }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// From the next page on, records every Content-Security-Policy violation a page reports
+    /// (before any of its own scripts run); read them with [`Browser::csp_violations`].
+    pub async fn watch_csp(&self) -> Result<()> {
+        let cdp = ChromeDevTools::new(self.driver.handle.clone());
+        cdp.execute_cdp_with_params(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": "window.__csp = []; addEventListener('securitypolicyviolation', \
+                e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI), true);" }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The violations the current page reported since it loaded (see [`Browser::watch_csp`]).
+    pub async fn csp_violations(&self) -> Result<Value> {
+        self.js("return window.__csp || ['not watched']", vec![])
+            .await
     }
 
     /// Ends the session and the driver (Chromium's children go with it).

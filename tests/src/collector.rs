@@ -1,10 +1,13 @@
-//! A real collector process in demo mode, on a free loopback port, with a temporary data dir.
+//! A real collector process on a loopback port with a temporary data dir: in demo mode (it
+//! serves the demo site too), or in serve mode with a config of the test's own, and restartable
+//! on the same port and data dir (an outage the widget must ride out).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -25,9 +28,8 @@ impl Collector {
         )
     }
 
-    /// Starts `kelisim-collector demo` on port 0 and waits for its `listening on` line.
-    pub async fn start_demo() -> Result<Self> {
-        let data = tempfile::tempdir()?;
+    /// The built widget `cargo xtask dist` wrote.
+    pub fn widget_dir() -> Result<PathBuf> {
         let widget = env_path("KELISIM_TEST_WIDGET_DIR", "dist");
         if !widget.join("kelisim.js").exists() {
             bail!(
@@ -35,14 +37,41 @@ impl Collector {
                 widget.display()
             );
         }
-        let mut child = Command::new(Self::binary())
-            .arg("demo")
+        Ok(widget)
+    }
+
+    /// Starts `kelisim-collector demo` on port 0 and waits for its `listening on` line.
+    pub async fn start_demo() -> Result<Self> {
+        let data = tempfile::tempdir()?;
+        let mut cmd = Command::new(Self::binary());
+        cmd.arg("demo")
             .args(["--port", "0", "--data-dir"])
             .arg(data.path())
             .arg("--demo-dir")
             .arg(root().join("demo"))
             .arg("--widget-dir")
-            .arg(&widget)
+            .arg(Self::widget_dir()?);
+        Self::launch(cmd, data).await
+    }
+
+    /// Starts `kelisim-collector serve --config CONFIG` on `127.0.0.1:PORT` (0: any free port)
+    /// with the data dir `data` (a fresh one, or the one a stopped collector returned).
+    pub async fn serve(config: &Path, data: tempfile::TempDir, port: u16) -> Result<Self> {
+        let mut cmd = Command::new(Self::binary());
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(config)
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--widget-dir")
+            .arg(Self::widget_dir()?);
+        Self::launch(cmd, data).await
+    }
+
+    async fn launch(mut cmd: Command, data: tempfile::TempDir) -> Result<Self> {
+        let mut child = cmd
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -68,6 +97,31 @@ impl Collector {
 
     pub fn data_dir(&self) -> &Path {
         self.data.path()
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> Result<u16> {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .with_context(|| format!("no port in {}", self.url))
+    }
+
+    /// Every stored receipt, as `kelisim-collector receipts list --json` prints them.
+    pub fn stored_receipts(&self) -> Result<Vec<Value>> {
+        let out = std::process::Command::new(Self::binary())
+            .args(["receipts", "list", "--json", "--data-dir"])
+            .arg(self.data_dir())
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "receipts list failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let rows: Value = serde_json::from_slice(&out.stdout).context("receipts list --json")?;
+        Ok(rows.as_array().cloned().unwrap_or_default())
     }
 
     /// Stops the collector with SIGTERM (graceful shutdown) and waits for it to exit.

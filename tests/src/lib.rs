@@ -1,17 +1,21 @@
 //! End-to-end harness: a real `kelisim-collector` process and a real headless Chromium, on loopback.
 //!
-//! Tests get a [`Collector`] (the release or debug binary, started in demo mode on a free port
-//! with a temporary data directory) and a [`Browser`] (chromedriver + Debian's Chromium with a
-//! fresh profile). Both are killed when dropped, so a failing test leaves no process behind.
+//! Tests get a [`Collector`] (the release or debug binary, in demo mode or serving a test
+//! config, on a free port with a temporary data directory, restartable on the same port), a
+//! [`Browser`] (chromedriver + Debian's Chromium with a fresh profile) and, when the site must
+//! live apart from the collector, a [`Site`] (a small web server of the test's own). All are
+//! stopped when dropped, so a failing test leaves no process behind.
 
 pub mod axe;
 mod browser;
 mod collector;
 pub mod jose;
+pub mod site;
 pub mod wait;
 
 pub use browser::Browser;
 pub use collector::Collector;
+pub use site::Site;
 
 use std::path::PathBuf;
 

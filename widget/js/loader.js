@@ -1,9 +1,9 @@
-/*! Kelisim loader: <script src=".../kelisim.js" data-site="SITE" defer></script>
- * Loads the consent widget (wasm) and the site config. Until the widget has taken over, it holds
- * submissions of forms that look like personal-data forms; if the widget cannot load, it adds a
- * plain required checkbox so those forms still cannot be sent without consent.
- * Works under `script-src 'self' 'wasm-unsafe-eval'; style-src 'self'` (no eval, no inline style).
- * xtask replaces the __KELISIM_* placeholders with content-hashed names relative to this file. */
+/*! Kelisim loader. <script src=".../kelisim.js" data-site="SITE" defer></script>
+ * Owns every listener from its first moment (capture-phase submit/invalid/change on window,
+ * a patched HTMLFormElement.prototype.submit, a MutationObserver) and asks the wasm widget,
+ * once loaded, what to allow. Until then it holds personal-data forms; if the widget cannot
+ * load or breaks, a plain required checkbox guards them. No eval, no inline style (strict CSP).
+ * xtask fills in the __KELISIM_* names (content-hashed, relative to this file). */
 (function () {
   'use strict';
   var script = document.currentScript;
@@ -16,36 +16,37 @@
   var site = data.site || '';
   var collector = (data.collector || new URL(base).origin).replace(/\/+$/, '');
   var only = data.forms || '';
-  var state = 'hold'; // 'hold' until the wasm takes over or 'fallback'; 'off' once it has
+  var widget = null; // the wasm Widget, once it has taken over
+  var fallen = false; // the plain checkbox is in charge
+  var config = null; // the site config, once it arrived
+  var settled; // the config request, settled either way
+  var BOX = 'input.kelisim-consent__box,input[type=checkbox][data-kelisim-consent]';
   var SUBMIT = 'button[type=submit],button:not([type]),input[type=submit],input[type=image]';
-  // Built-in label texts for the fallback only (the wasm shows the site's configured texts).
+  // Fallback labels, for when the config did not arrive either.
   var TEXTS = {
     ru: 'Я согласен(на) на обработку персональных данных',
     kk: 'Дербес деректерді жинауға және өңдеуге келісемін',
     en: 'I agree to the processing of my personal data'
   };
-  // A small copy of the widget's policy::is_personal_data_form (the wasm has the full rules).
+  // A short copy of the wasm's policy::is_personal_data_form.
   var WORD = /(^|[^a-z])(tel|fio|iin|mail|mob|sms|imya|familiya|otchestvo|pochta)([^a-z]|$)|phone|e-?mail|name|telefon|mobile|whatsapp|passport|address|birth/i;
   var AUTOFILL = /(^|\s)(name|[a-z-]*-name|nickname|email|tel[a-z-]*|street-address|address-[a-z0-9-]+|postal-code|bday[a-z-]*)(\s|$)/i;
   var SKIP = /^(hidden|submit|button|reset|image|checkbox|radio|search)$/i;
 
-  function selected(form) {
-    if (!only) return true;
-    try { return form.matches(only); } catch (e) { return true; } // bad selector: fail closed
-  }
-
   function personal(form) {
-    if (!(form instanceof HTMLFormElement) || !selected(form)) return false;
+    try {
+      if (only && !form.matches(only)) return false;
+    } catch (e) { /* a bad selector narrows nothing: fail closed */ }
     if (form.hasAttribute('data-kelisim-form')) return true;
     if (form.hasAttribute('data-kelisim-ignore')) return false;
     for (var i = 0; i < form.elements.length; i++) {
-      var el = form.elements[i];
-      var tag = el.localName;
-      var type = (el.getAttribute('type') || '').trim();
+      var f = form.elements[i];
+      var tag = f.localName;
+      var type = (f.getAttribute('type') || '').trim();
       if (tag === 'textarea' || (tag === 'input' && /^(tel|email)$/i.test(type))) return true;
       if ((tag !== 'input' && tag !== 'select') || (tag === 'input' && SKIP.test(type))) continue;
-      if (WORD.test(el.getAttribute('name') || '') || WORD.test(el.id) ||
-          AUTOFILL.test(el.getAttribute('autocomplete') || '')) return true;
+      if (WORD.test(f.getAttribute('name') || '') || WORD.test(f.id) ||
+          AUTOFILL.test(f.getAttribute('autocomplete') || '')) return true;
     }
     return false;
   }
@@ -58,68 +59,159 @@
     return TEXTS[lang] ? lang : 'ru';
   }
 
+  function el(tag, cls, parent) {
+    var e = document.createElement(tag);
+    e.className = cls;
+    parent.appendChild(e);
+    return e;
+  }
+
   var boxes = 0;
-  function addPlainBox(form) {
+  // The fallback box: the config's label and consent-text link when it arrived.
+  function plainBox(form) {
+    var box = form.querySelector(BOX);
+    if (box) {
+      box.required = true;
+      return box;
+    }
     var lang = language(form);
+    var texts = (config && config.texts && config.texts[lang]) || {};
     var block = document.createElement('div');
-    var box = document.createElement('input');
-    var label = document.createElement('label');
     block.className = 'kelisim-consent';
     block.lang = lang;
-    box.className = 'kelisim-consent__box';
+    box = el('input', 'kelisim-consent__box', block);
     box.type = 'checkbox';
     box.name = 'kelisim_consent';
     box.value = 'yes';
     box.required = true;
     box.id = 'kelisim-consent-f' + ++boxes;
-    label.className = 'kelisim-consent__label';
+    var label = el('label', 'kelisim-consent__label', block);
     label.htmlFor = box.id;
-    label.textContent = TEXTS[lang];
-    block.appendChild(box);
-    block.appendChild(label);
+    label.textContent = texts.label || TEXTS[lang];
+    if (texts.link && config.policy) {
+      var link = el('a', 'kelisim-consent__link', block);
+      link.href = config.policy.url + '?lang=' + lang;
+      link.target = '_blank';
+      link.rel = 'noopener';
+      link.textContent = texts.link;
+    }
     var button = form.querySelector(SUBMIT);
     if (button && button.parentNode) button.parentNode.insertBefore(block, button);
     else form.appendChild(block);
     return box;
   }
 
-  // Capture phase on window: runs before the site's own submit handlers, and a held
-  // submission never reaches them.
-  function onSubmit(event) {
-    var form = event.target;
-    if (state === 'off' || !personal(form)) return;
-    if (state === 'fallback') {
-      var box = form.querySelector('input.kelisim-consent__box') || addPlainBox(form);
-      if (box.checked) return;
-      box.focus();
+  function plainBoxes() {
+    for (var i = 0; i < document.forms.length; i++) {
+      if (personal(document.forms[i])) plainBox(document.forms[i]);
     }
-    event.preventDefault();
-    event.stopImmediatePropagation();
   }
-  window.addEventListener('submit', onSubmit, true);
 
-  function fallback(reason) {
-    if (state !== 'hold') return;
-    state = 'fallback';
-    root.setAttribute('data-kelisim', 'fallback');
-    if (window.console) console.error('kelisim: widget unavailable, using a plain checkbox:', reason);
-    var forms = document.forms;
-    for (var i = 0; i < forms.length; i++) {
-      if (personal(forms[i]) && !forms[i].querySelector('input.kelisim-consent__box')) {
-        addPlainBox(forms[i]);
+  // May this form be sent now? The one gate for submit events and form.submit().
+  function pass(form) {
+    if (!(form instanceof HTMLFormElement)) return true;
+    if (widget) {
+      try {
+        return widget.submit(form);
+      } catch (e) {
+        fail(e); // the wasm broke: hold, then the plain checkbox decides
       }
     }
+    if (!personal(form)) return true;
+    if (!fallen) return false;
+    var box = plainBox(form);
+    if (box.checked) return true;
+    box.focus();
+    box.reportValidity();
+    return false;
+  }
+
+  // Registered before any later site script, so the site's own submit handlers run after
+  // the guard, and a refused submission never reaches them.
+  function on(event) {
+    var target = event.target;
+    if (event.type === 'submit') {
+      if (!pass(target)) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+      }
+    } else if (widget) {
+      try {
+        if (widget.touch(target, event.type === 'invalid')) event.preventDefault();
+      } catch (e) {
+        fail(e);
+      }
+    }
+  }
+  ['submit', 'invalid', 'change'].forEach(function (type) {
+    addEventListener(type, on, true);
+  });
+
+  // form.submit() and HTMLFormElement.prototype.submit.call(form) fire no submit event.
+  var proto = HTMLFormElement.prototype;
+  var nativeSubmit = proto.submit;
+  proto.submit = function () {
+    if (pass(this)) nativeSubmit.call(this);
+  };
+
+  // Forms added later (single-page apps, modals) are guarded as they appear.
+  new MutationObserver(function () {
+    if (widget) {
+      try {
+        widget.scan();
+      } catch (e) {
+        fail(e);
+      }
+    } else if (fallen) {
+      plainBoxes();
+    }
+  }).observe(root, { childList: true, subtree: true });
+
+  // The widget's transport: keepalive outlives the page the form leaves; the widget
+  // decides what the answer means.
+  var host = {
+    post: function (url, body, key) {
+      fetch(url, {
+        method: 'POST',
+        body: body,
+        keepalive: true,
+        credentials: 'omit',
+        headers: { 'content-type': 'application/json' }
+      }).then(function (response) {
+        return response.status;
+      }, function () {
+        return 0;
+      }).then(function (status) {
+        if (widget) widget.ack(key, status);
+      });
+    }
+  };
+
+  function fallback(reason) {
+    if (fallen) return;
+    fallen = true;
+    widget = null;
+    root.setAttribute('data-kelisim', 'fallback');
+    if (window.console) console.error('kelisim: widget unavailable, using a plain checkbox:', reason);
+    plainBoxes();
   }
 
   function url(name) { return new URL(name, base).href; }
 
-  // The fallback needs the forms, which a script without `defer` runs before.
+  function later(ms) {
+    return new Promise(function (resolve) { setTimeout(resolve, ms); });
+  }
+  // The fallback needs the forms (a script without `defer` runs before them).
   var ready = new Promise(function (resolve) {
     if (document.readyState !== 'loading') resolve();
     else document.addEventListener('DOMContentLoaded', resolve);
   });
-  function failed(reason) {
-    ready.then(function () { fallback(reason); });
+  function fail(reason) {
+    widget = null; // at once: nothing may ask a broken widget again
+    // Waits for the forms, and briefly for the config's texts and link.
+    Promise.all([ready, Promise.race([settled, later(3000)])]).then(function () {
+      fallback(reason);
+    });
   }
 
   try {
@@ -129,31 +221,36 @@
     css.href = url('__KELISIM_CSS__');
     document.head.appendChild(css);
 
-    var config = fetch(collector + '/v1/sites/' + encodeURIComponent(site) + '/config', {
-      credentials: 'omit'
+    // no-cache: revalidated (ETag, a 304) at every page start, so a new policy version
+    // counts from the next page view on.
+    var configured = fetch(collector + '/v1/sites/' + encodeURIComponent(site) + '/config', {
+      credentials: 'omit',
+      cache: 'no-cache'
     }).then(function (response) {
       if (!response.ok) throw new Error('config answered HTTP ' + response.status);
       return response.json();
+    }).then(function (body) {
+      return (config = body);
     });
+    settled = configured.catch(function () {});
     var glue = import(url('__KELISIM_GLUE__')).then(function (module) {
-      return module.default({ module_or_path: new URL('__KELISIM_WASM__', base) })
+      return module.default({ module_or_path: url('__KELISIM_WASM__') })
         .then(function () { return module; });
     });
     // A collector that never answers must not hold the forms forever.
-    setTimeout(function () { failed('timed out'); }, 15000);
+    setTimeout(function () { if (!widget) fail('timed out'); }, 15000);
 
-    Promise.all([glue, config, ready]).then(function (loaded) {
-      if (state !== 'hold') return;
-      loaded[0].start({
+    Promise.all([glue, configured, ready]).then(function (loaded) {
+      if (fallen) return;
+      widget = loaded[0].start({
         site: site,
         collector: collector,
         lang: data.lang || undefined,
         forms: only || undefined
-      }, loaded[1]);
-      state = 'off';
-      window.removeEventListener('submit', onSubmit, true);
-    }).catch(failed);
+      }, loaded[1], host);
+      root.setAttribute('data-kelisim', 'ready');
+    }).catch(fail);
   } catch (error) {
-    failed(error);
+    fail(error);
   }
 })();

@@ -5,25 +5,68 @@
 //! deserializer: that one costs about 80 KB of wasm and 24 KB of JS glue (measured with
 //! `cargo xtask dist`), more than the rest of the widget together. The wire types still derive
 //! `Deserialize` in tests, where the checks run natively on the example of docs/wire.md.
+//! Errors are built by concatenation, not `thiserror`/`format!`: core::fmt is not shipped.
+
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Why the widget cannot start with what it was given.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error(
-        "invalid loader options: {0}; pass {{site, collector, lang?, forms?}} as kelisim.js does"
-    )]
+    /// The loader's options: the reason.
     Options(String),
-    #[error("invalid site config: {0}; check GET /v1/sites/{{site}}/config on the collector")]
+    /// The site config: the reason.
     Config(String),
-    #[error("site config is for site \"{got}\", not \"{want}\"; check the script tag's data-site")]
-    WrongSite { want: String, got: String },
-    #[error("site config has no texts for language \"{0}\"; add them to the collector's config")]
+    /// The config names another site: (wanted, got).
+    WrongSite(String, String),
+    /// A listed language has no texts.
     MissingTexts(String),
-    #[error("site config has an empty {0}; set it in the collector's config")]
+    /// A required value is empty: its key.
     Empty(&'static str),
+}
+
+impl ConfigError {
+    /// The message for the console: what is wrong and where to fix it.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Options(why) => [
+                "invalid loader options: ",
+                why,
+                "; pass {site, collector, lang?, forms?} as kelisim.js does",
+            ]
+            .concat(),
+            Self::Config(why) => [
+                "invalid site config: ",
+                why,
+                "; check GET /v1/sites/{site}/config on the collector",
+            ]
+            .concat(),
+            Self::WrongSite(want, got) => [
+                "site config is for site \"",
+                got,
+                "\", not \"",
+                want,
+                "\"; check the script tag's data-site",
+            ]
+            .concat(),
+            Self::MissingTexts(lang) => [
+                "site config has no texts for language \"",
+                lang,
+                "\"; add them to the collector's config",
+            ]
+            .concat(),
+            Self::Empty(key) => [
+                "site config has an empty ",
+                key,
+                "; set it in the collector's config",
+            ]
+            .concat(),
+        }
+    }
 }
 
 /// The script tag's settings, as the loader passes them to `start`.
@@ -40,13 +83,13 @@ pub struct Options {
 }
 
 impl Options {
-    pub fn from_js(value: JsValue) -> Result<Self, ConfigError> {
+    pub fn from_js(value: &JsValue) -> Result<Self, ConfigError> {
         let read = Reader(ConfigError::Options);
         let options = Self {
-            site: read.string(&value, "", "site")?,
-            collector: read.string(&value, "", "collector")?,
-            lang: read.optional_string(&value, "lang")?,
-            forms: read.optional_string(&value, "forms")?,
+            site: read.string(value, "", "site")?,
+            collector: read.string(value, "", "collector")?,
+            lang: read.optional_string(value, "lang")?,
+            forms: read.optional_string(value, "forms")?,
         };
         options.checked()
     }
@@ -66,13 +109,15 @@ impl Options {
 }
 
 /// The texts of one language. The collector hashes `label` into the receipt, so it is shown
-/// verbatim. Fields the widget does not use yet (operator, receipt link text, …) are ignored.
+/// verbatim. Fields the widget does not use (operator, …) are ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Texts {
     pub label: String,
     pub link: String,
     pub error: String,
+    /// Text of the link to the visitor's signed receipt.
+    pub receipt: String,
 }
 
 /// A purpose the consent covers.
@@ -122,7 +167,7 @@ impl WireConfig {
         let all_texts = read.object(value, "texts")?;
         let mut texts: Vec<(String, Texts)> = Vec::new();
         for lang in languages.iter().chain([&default_language]) {
-            let entry = read.get(&all_texts, lang);
+            let entry = get(&all_texts, lang);
             // A missing language is reported by `SiteConfig::checked`, which names it.
             if entry.is_undefined() || texts.iter().any(|(l, _)| l == lang) {
                 continue;
@@ -132,6 +177,7 @@ impl WireConfig {
                 label: read.string(&entry, &path, "label")?,
                 link: read.string(&entry, &path, "link")?,
                 error: read.string(&entry, &path, "error")?,
+                receipt: read.string(&entry, &path, "receipt")?,
             };
             texts.push((lang.clone(), texts_of));
         }
@@ -139,7 +185,7 @@ impl WireConfig {
         for item in read.array(value, "purposes")?.iter() {
             purposes.push(Purpose {
                 id: read.string(&item, "purposes[]", "id")?,
-                required: read.get(&item, "required").as_bool() == Some(true),
+                required: get(&item, "required").as_bool() == Some(true),
             });
         }
         Ok(Self {
@@ -156,32 +202,33 @@ impl WireConfig {
     }
 }
 
+/// `object[key]`, or `undefined` when `object` is not an object or the read throws.
+pub fn get(object: &JsValue, key: &str) -> JsValue {
+    if object.is_object() {
+        Reflect::get(object, &JsValue::from_str(key)).unwrap_or_default()
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
 /// Reads typed fields of a JS object; errors name the field (`texts.kk.label: expected …`).
 struct Reader(fn(String) -> ConfigError);
 
 impl Reader {
-    fn get(&self, object: &JsValue, key: &str) -> JsValue {
-        if object.is_object() {
-            Reflect::get(object, &JsValue::from_str(key)).unwrap_or_default()
-        } else {
-            JsValue::UNDEFINED
-        }
-    }
-
     fn fail<T>(&self, path: &str, key: &str, expected: &str) -> Result<T, ConfigError> {
         let dot = if path.is_empty() { "" } else { "." };
         Err((self.0)([path, dot, key, ": expected ", expected].concat()))
     }
 
     fn string(&self, object: &JsValue, path: &str, key: &str) -> Result<String, ConfigError> {
-        match self.get(object, key).as_string() {
+        match get(object, key).as_string() {
             Some(s) => Ok(s),
             None => self.fail(path, key, "a string"),
         }
     }
 
     fn optional_string(&self, object: &JsValue, key: &str) -> Result<Option<String>, ConfigError> {
-        let value = self.get(object, key);
+        let value = get(object, key);
         if value.is_undefined() || value.is_null() {
             return Ok(None);
         }
@@ -192,7 +239,7 @@ impl Reader {
     }
 
     fn object(&self, object: &JsValue, key: &str) -> Result<JsValue, ConfigError> {
-        let value = self.get(object, key);
+        let value = get(object, key);
         if value.is_object() {
             Ok(value)
         } else {
@@ -201,9 +248,11 @@ impl Reader {
     }
 
     fn array(&self, object: &JsValue, key: &str) -> Result<Array, ConfigError> {
-        match self.get(object, key).dyn_into::<Array>() {
-            Ok(array) => Ok(array),
-            Err(_) => self.fail("", key, "an array"),
+        let value = get(object, key);
+        if Array::is_array(&value) {
+            Ok(value.unchecked_into())
+        } else {
+            self.fail("", key, "an array")
         }
     }
 
@@ -240,16 +289,13 @@ pub struct SiteConfig {
 }
 
 impl SiteConfig {
-    pub fn from_js(value: JsValue, site: &str) -> Result<Self, ConfigError> {
-        Self::checked(WireConfig::from_js(&value)?, site)
+    pub fn from_js(value: &JsValue, site: &str) -> Result<Self, ConfigError> {
+        Self::checked(WireConfig::from_js(value)?, site)
     }
 
     fn checked(mut wire: WireConfig, site: &str) -> Result<Self, ConfigError> {
         if wire.site != site {
-            return Err(ConfigError::WrongSite {
-                want: site.to_owned(),
-                got: wire.site,
-            });
+            return Err(ConfigError::WrongSite(site.to_owned(), wire.site));
         }
         if wire.policy.version.is_empty() {
             return Err(ConfigError::Empty("policy.version"));
@@ -314,7 +360,7 @@ mod tests {
       "languages": ["ru", "kk", "en"],
       "default_language": "ru",
       "texts": {
-        "ru": { "label": "Я согласен(на) на обработку персональных данных", "link": "Текст согласия", "error": "Отметьте согласие", "receipt": "Квитанция" },
+        "ru": { "label": "Я согласен(на) на обработку персональных данных", "link": "Текст согласия", "error": "Отметьте согласие", "receipt": "Квитанция о согласии" },
         "kk": { "label": "Дербес деректерді жинауға және өңдеуге келісемін", "link": "Келісім мәтіні", "error": "Келісімді белгілеңіз", "receipt": "Түбіртек" },
         "en": { "label": "I agree to the processing of my personal data", "link": "Consent text", "error": "Please tick the box", "receipt": "Receipt" }
       },
@@ -345,13 +391,17 @@ mod tests {
         assert_eq!(site.notice(Some("de")).lang, "ru");
         assert_eq!(site.notice(None).lang, "ru");
         assert_eq!(site.granted_purposes().collect::<Vec<_>>(), ["feedback"]);
+        assert_eq!(
+            site.notice(Some("ru")).texts.receipt,
+            "Квитанция о согласии"
+        );
     }
 
     #[test]
     fn config_for_another_site_is_refused() {
         let err = SiteConfig::checked(wire(WIRE_EXAMPLE), "shop").expect_err("wrong site");
         assert_eq!(
-            err.to_string(),
+            err.message(),
             "site config is for site \"demo\", not \"shop\"; check the script tag's data-site"
         );
     }
@@ -362,14 +412,14 @@ mod tests {
         let err = SiteConfig::checked(wire(&json), "demo").expect_err("uz has no texts");
         assert!(
             matches!(err, ConfigError::MissingTexts(ref l) if l == "uz"),
-            "{err}"
+            "{err:?}"
         );
         let json =
             WIRE_EXAMPLE.replace(r#""default_language": "ru""#, r#""default_language": "de""#);
         let err = SiteConfig::checked(wire(&json), "demo").expect_err("de has no texts");
         assert!(
             matches!(err, ConfigError::MissingTexts(ref l) if l == "de"),
-            "{err}"
+            "{err:?}"
         );
     }
 
@@ -377,7 +427,10 @@ mod tests {
     fn empty_policy_is_refused() {
         let json = WIRE_EXAMPLE.replace(r#""version": "2026-03""#, r#""version": """#);
         let err = SiteConfig::checked(wire(&json), "demo").expect_err("empty version");
-        assert!(matches!(err, ConfigError::Empty("policy.version")), "{err}");
+        assert!(
+            matches!(err, ConfigError::Empty("policy.version")),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -405,7 +458,7 @@ mod tests {
         }
         .checked()
         .expect_err("no site");
-        assert!(err.to_string().contains("data-site is empty"), "{err}");
+        assert!(err.message().contains("data-site is empty"), "{err:?}");
     }
 }
 
@@ -431,7 +484,7 @@ mod browser_tests {
 
     #[wasm_bindgen_test]
     fn reads_the_wire_config() {
-        let site = SiteConfig::from_js(js(CONFIG), "demo").expect("valid");
+        let site = SiteConfig::from_js(&js(CONFIG), "demo").expect("valid");
         assert_eq!(site.policy_url, "http://h/p");
         assert_eq!(site.default.texts.label, "Я согласен(на)");
         assert_eq!(site.notice(Some("kk")).texts.error, "Белгілеңіз");
@@ -441,46 +494,45 @@ mod browser_tests {
     #[wasm_bindgen_test]
     fn wrong_types_are_named() {
         let bad = CONFIG.replace(r#""label":"Келісемін""#, r#""label":7"#);
-        let err = SiteConfig::from_js(js(&bad), "demo").expect_err("label is a number");
+        let err = SiteConfig::from_js(&js(&bad), "demo").expect_err("label is a number");
         assert_eq!(
-            err.to_string(),
+            err.message(),
             "invalid site config: texts.kk.label: expected a string; \
              check GET /v1/sites/{site}/config on the collector"
         );
-        let err = SiteConfig::from_js(js(r#"{"site":"demo"}"#), "demo").expect_err("no policy");
+        let err = SiteConfig::from_js(&js(r#"{"site":"demo"}"#), "demo").expect_err("no policy");
         assert!(
-            err.to_string().contains("policy: expected an object"),
-            "{err}"
+            err.message().contains("policy: expected an object"),
+            "{err:?}"
         );
-        let err = SiteConfig::from_js(JsValue::NULL, "demo").expect_err("null");
-        assert!(err.to_string().contains("expected an object"), "{err}");
+        let err = SiteConfig::from_js(&JsValue::NULL, "demo").expect_err("null");
+        assert!(err.message().contains("expected an object"), "{err:?}");
         let no_kk = CONFIG.replace(r#""kk":{"#, r#""xx":{"#);
-        let err = SiteConfig::from_js(js(&no_kk), "demo").expect_err("kk missing");
+        let err = SiteConfig::from_js(&js(&no_kk), "demo").expect_err("kk missing");
         assert!(
             matches!(err, ConfigError::MissingTexts(ref l) if l == "kk"),
-            "{err}"
+            "{err:?}"
         );
     }
 
     #[wasm_bindgen_test]
     fn reads_loader_options() {
-        let options = Options::from_js(js(
+        let options = Options::from_js(&js(
             r##"{"site":"demo","collector":"http://c","lang":null,"forms":"#f"}"##,
         ))
         .expect("valid");
         assert_eq!(options.lang, None);
         assert_eq!(options.forms.as_deref(), Some("#f"));
-        let err = Options::from_js(js(r#"{"collector":"http://c"}"#)).expect_err("no site");
+        let err = Options::from_js(&js(r#"{"collector":"http://c"}"#)).expect_err("no site");
         assert!(
-            err.to_string()
+            err.message()
                 .starts_with("invalid loader options: site: expected a string")
         );
-        let err = Options::from_js(js(r#"{"site":"d","collector":"c","lang":5}"#))
+        let err = Options::from_js(&js(r#"{"site":"d","collector":"c","lang":5}"#))
             .expect_err("lang is a number");
         assert!(
-            err.to_string()
-                .contains("lang: expected a string or nothing"),
-            "{err}"
+            err.message().contains("lang: expected a string or nothing"),
+            "{err:?}"
         );
     }
 }

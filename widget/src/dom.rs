@@ -1,14 +1,44 @@
-//! Small DOM helpers shared by the guard and the outbox.
+//! Small DOM helpers shared by the guard, the notice and the outbox. The globals come from
+//! imported statics (one import each) rather than `web_sys::window()`, whose global-object
+//! detection alone adds five imports and their glue.
 
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Element, Window};
+use alloc::string::String;
 
-pub fn window() -> Option<Window> {
-    web_sys::window()
+use js_sys::Reflect;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{Document, Element, Storage};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(thread_local_v2, js_name = document)]
+    static DOCUMENT: Document;
+
+    #[wasm_bindgen(thread_local_v2, js_name = globalThis)]
+    static GLOBAL: JsValue;
+
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    fn console_warn(message: &str, detail: &str);
+
+    /// An element seen only for `scrollIntoView(options)` (web-sys's needs two more features).
+    type Scrollable;
+    #[wasm_bindgen(method, js_name = scrollIntoView)]
+    fn scroll_into_view(this: &Scrollable, options: &JsValue);
 }
 
-pub fn document() -> Option<Document> {
-    window()?.document()
+pub fn document() -> Document {
+    DOCUMENT.with(Document::clone)
+}
+
+/// `globalThis[name]`, or `undefined` (also when reading it throws).
+pub fn global(name: &str) -> JsValue {
+    GLOBAL.with(|g| Reflect::get(g, &JsValue::from_str(name)).unwrap_or_default())
+}
+
+/// `localStorage`, unless the browser refuses it (reading it throws in some privacy modes).
+pub fn local_storage() -> Option<Storage> {
+    let storage = global("localStorage");
+    (!storage.is_undefined() && !storage.is_null()).then(|| storage.unchecked_into())
 }
 
 /// An attribute's value, or "" when it is absent.
@@ -23,21 +53,40 @@ pub fn set_attrs(element: &Element, attrs: &[(&str, &str)]) {
     }
 }
 
-/// `<tag class="class">`.
-pub fn element(document: &Document, tag: &str, class: &str) -> Result<Element, JsValue> {
+/// `<tag class="class">` with attributes and text.
+pub fn element(
+    document: &Document,
+    tag: &str,
+    class: &str,
+    attrs: &[(&str, &str)],
+    text: Option<&str>,
+) -> Result<Element, JsValue> {
     let element = document.create_element(tag)?;
     if !class.is_empty() {
         element.set_class_name(class);
     }
+    set_attrs(&element, attrs);
+    if text.is_some() {
+        element.set_text_content(text);
+    }
     Ok(element)
 }
 
-/// `console.warn(message, detail)`.
-pub fn warn(message: &str, detail: &JsValue) {
-    web_sys::console::warn_2(&JsValue::from_str(message), detail);
+/// Scrolls the least needed to show `element` (focus alone may leave what follows hidden).
+pub fn reveal(element: &Element) {
+    let options = js_sys::Object::new();
+    let _ = Reflect::set(&options, &"block".into(), &"nearest".into());
+    element
+        .unchecked_ref::<Scrollable>()
+        .scroll_into_view(&options);
 }
 
-/// `n` in decimal, appended without `format!` (each costs about 1 KB of wasm).
+/// `console.warn(message, detail)`.
+pub fn warn(message: &str, detail: &str) {
+    console_warn(message, detail);
+}
+
+/// `n` in decimal, appended without `format!` (core::fmt is not shipped).
 pub fn push_decimal(out: &mut String, n: u32) {
     let mut digits = [0u8; 10];
     let mut i = digits.len();
@@ -54,15 +103,6 @@ pub fn push_decimal(out: &mut String, n: u32) {
     for &d in &digits[i..] {
         out.push(char::from(d));
     }
-}
-
-/// What a thrown JS value says (`String(e)`), for error messages.
-pub fn describe(error: &JsValue) -> String {
-    error
-        .dyn_ref::<js_sys::Object>()
-        .map(|o| String::from(o.to_string()))
-        .or_else(|| error.as_string())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -1,22 +1,30 @@
-//! The form guard on the page: finds personal-data forms, adds the consent box, stops every
-//! submission until it is ticked, and hands a receipt request to the outbox when it is.
+//! The form guard on the page: finds personal-data forms (at start and whenever the DOM
+//! changes), adds the consent box or adopts the site's own, refuses every submission until the
+//! box is ticked, and hands a receipt request to the outbox when it is.
 //!
-//! All listeners sit on `window` in the capture phase, so they run before any handler the site
-//! put on its forms, and a blocked submission never reaches them (stopImmediatePropagation).
-//! `form.submit()`, which fires no event, is wrapped per form. The guard owns every listener
-//! and closure: dropping it removes them and the boxes it added.
+//! The guard registers no listener. The loader's capture-phase listeners on `window` and its
+//! patched `HTMLFormElement.prototype.submit` were in place before any later site script, so
+//! they run before the site's own submit handlers; they ask `submit`/`touch` here and obey.
+//! Dropping the guard removes everything it added.
+//!
+//! A remembered consent never ticks a box. Each submission sends new personal data, so it is
+//! its own act of consent with its own receipt (naming the policy version current at that
+//! moment), and a pre-ticked box is not an unambiguous one. So a changed policy version needs
+//! nothing special here: the box is unticked as always, and the next receipt names the new
+//! version. What the browser keeps is the visitor's proof: see `notice`.
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use alloc::borrow::ToOwned;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
 
-use gloo_events::{EventListener, EventListenerOptions, EventListenerPhase};
-use js_sys::Reflect;
-use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Element, Event, HtmlFormElement, HtmlInputElement};
+use web_sys::{Document, Element, HtmlElement, HtmlFormElement, HtmlInputElement};
 
-use crate::config::{Options, SiteConfig};
+use crate::config::{self, Options, SiteConfig};
 use crate::dom;
+use crate::notice::ReceiptNotice;
 use crate::policy::{self, Decision, Field, FormInfo};
 use crate::receipt::{
     ConsentEvent, Context, Grant, Identifier, Kind, Outbox, ReceiptRequest, Subject,
@@ -26,69 +34,36 @@ use crate::receipt::{
 const SUBMIT_BUTTONS: &str =
     "button[type=submit],button:not([type]),input[type=submit],input[type=image]";
 
-/// Why the guard could not be installed.
-#[derive(Debug, thiserror::Error)]
-pub enum GuardError {
-    #[error("no document to guard; load kelisim.js in a web page")]
-    NoDocument,
-    #[error("data-forms \"{0}\" is not a valid CSS selector; fix the script tag's data-forms")]
-    Selector(String),
-    #[error("could not add the consent box to a form: {0}")]
-    Dom(String),
-}
+/// A site's own consent checkbox, which the guard adopts instead of adding one.
+const SITE_BOX: &str = "input[type=checkbox][data-kelisim-consent]";
 
-#[wasm_bindgen]
-extern "C" {
-    /// A form seen through the browser's own `HTMLFormElement.prototype`.
-    #[wasm_bindgen(js_name = HTMLFormElement)]
-    type NativeForm;
-    /// `final`: calls `HTMLFormElement.prototype.submit` itself, not the per-form wrapper this
-    /// module installs as an own `submit` property.
-    #[wasm_bindgen(method, final, js_name = submit)]
-    fn submit(this: &NativeForm);
-}
-
-fn native_submit(form: &HtmlFormElement) {
-    form.unchecked_ref::<NativeForm>().submit();
-}
-
-/// The installed guard. Keep it alive for as long as the page should be guarded.
+/// The installed guard.
 pub struct Guard {
-    _listeners: [EventListener; 3],
-    state: Rc<State>,
-}
-
-impl std::fmt::Debug for Guard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Guard")
-            .field("forms", &self.state.forms.borrow().len())
-            .finish()
-    }
-}
-
-struct State {
     document: Document,
     site: SiteConfig,
     options: Options,
     outbox: Outbox,
     forms: RefCell<Vec<Rc<Guarded>>>,
     next_id: Cell<u32>,
+    notice: RefCell<Option<ReceiptNotice>>,
 }
 
 /// One guarded form and what the guard added to it.
 struct Guarded {
     form: HtmlFormElement,
-    block: Element,
     checkbox: HtmlInputElement,
+    /// What the guard inserted next to the box: the whole consent block, or only the error
+    /// message beside an adopted box.
+    added: Element,
     error: Element,
     error_id: String,
     receipt: HtmlInputElement,
     lang: String,
+    /// An adopted box the guard made `required`: it is made optional again on drop.
+    made_required: bool,
     /// The receipt recorded since the box was last ticked, with the identifiers it carries:
     /// a site handler that calls `form.submit()` after the submit event must not make a second.
     recorded: RefCell<Option<Recorded>>,
-    /// Installed as the form's own `submit` property; removed on drop.
-    _submit: Closure<dyn FnMut()>,
 }
 
 /// A receipt already queued for this form: its key and the identifiers it carries.
@@ -99,91 +74,173 @@ struct Recorded {
 
 impl Drop for Guarded {
     fn drop(&mut self) {
-        self.block.remove();
+        self.added.remove();
         self.receipt.remove();
-        let _ = Reflect::delete_property(&self.form, &JsValue::from_str("submit"));
+        if self.made_required {
+            let _ = self.checkbox.remove_attribute("required");
+        }
+        self.clear_error();
     }
 }
 
 impl Guard {
-    /// Guards every personal-data form on the page now; forms added later are guarded when
-    /// they are first submitted (blocked, since their new box is not ticked yet).
-    pub fn install(options: Options, site: SiteConfig, outbox: Outbox) -> Result<Self, GuardError> {
-        let window = dom::window().ok_or(GuardError::NoDocument)?;
-        let document = window.document().ok_or(GuardError::NoDocument)?;
+    /// Guards every personal-data form on the page now. Fails (changing nothing that stays)
+    /// when `data-forms` is not a selector or a form cannot get its box, so the loader falls
+    /// back to its plain checkbox.
+    pub fn install(options: Options, site: SiteConfig, outbox: Outbox) -> Result<Self, String> {
+        let document = dom::document();
         if let Some(selector) = &options.forms
             && document.query_selector(selector).is_err()
         {
-            return Err(GuardError::Selector(selector.clone()));
+            return Err([
+                "data-forms \"",
+                selector,
+                "\" is not a valid CSS selector; fix the script tag's data-forms",
+            ]
+            .concat());
         }
-        let state = Rc::new(State {
+        let guard = Self {
             document,
             site,
             options,
             outbox,
             forms: RefCell::new(Vec::new()),
             next_id: Cell::new(0),
-        });
-        let forms = state.document.forms();
-        // A snapshot: `document.forms` is live (guarding adds no forms, but this stays obvious).
-        let forms: Vec<HtmlFormElement> = (0..forms.length())
-            .filter_map(|i| forms.item(i)?.dyn_into().ok())
-            .collect();
-        for form in &forms {
-            state
-                .consider(form)
-                .map_err(|e| GuardError::Dom(dom::describe(&e)))?;
+            notice: RefCell::new(None),
+        };
+        for form in guard.page_forms() {
+            if let Err(e) = guard.consider(&form) {
+                return Err(["could not add the consent box to a form: ", &describe(&e)].concat());
+            }
         }
+        Ok(guard)
+    }
 
-        // Non-passive (or `prevent_default` is silently ignored), capture phase on window (so
-        // it runs before any handler the site put on its forms).
-        let options = EventListenerOptions {
-            phase: EventListenerPhase::Capture,
-            ..EventListenerOptions::enable_prevent_default()
+    /// Sends what earlier pages left queued, and shows the receipt notice if one is due.
+    pub fn flush_and_notify(&self) {
+        self.outbox.flush();
+        self.show_notice();
+    }
+
+    /// May `form` be submitted now? Guards it first if it is new (a form added since the last
+    /// scan): then it is refused, since its new box is not ticked.
+    pub fn submit(&self, form: &HtmlFormElement) -> bool {
+        let is_close = self
+            .notice
+            .borrow()
+            .as_ref()
+            .is_some_and(|n| n.is_close(form.as_ref()));
+        if is_close {
+            self.notice.replace(None);
+            self.outbox.dismiss();
+            return false;
+        }
+        let guarded = match self.consider(form) {
+            Ok(Some(guarded)) => guarded,
+            Ok(None) => return true,
+            Err(e) => {
+                // The form needs a box but could not get one: it must not submit without one.
+                dom::warn("kelisim: could not guard a form", &describe(&e));
+                return false;
+            }
         };
-        let listen = |event: &'static str, handler: fn(&Rc<State>, &Event)| {
-            let state = Rc::clone(&state);
-            EventListener::new_with_options(&window, event, options, move |e| handler(&state, e))
+        match policy::submit_decision(guarded.checkbox.checked()) {
+            Decision::Allow => {
+                self.record(&guarded);
+                true
+            }
+            Decision::Block => {
+                guarded.show_error();
+                false
+            }
+        }
+    }
+
+    /// An `invalid` or `change` event on `target`. For a consent box: `invalid` shows our
+    /// message (in the page's language, accessible) and returns true so the loader suppresses
+    /// the browser's bubble; `change` clears the message, or, when unticked, the reference the
+    /// next submission would have carried.
+    pub fn touch(&self, target: &JsValue, invalid: bool) -> bool {
+        let Some(guarded) = self.find(target, |g| g.checkbox.as_ref()) else {
+            return false;
         };
-        let listeners = [
-            listen("submit", State::on_submit),
-            listen("invalid", State::on_invalid),
-            listen("change", State::on_change),
-        ];
-        Ok(Self {
-            _listeners: listeners,
-            state,
+        if invalid {
+            guarded.show_error();
+            return true;
+        }
+        if guarded.checkbox.checked() {
+            guarded.clear_error();
+        } else {
+            guarded.recorded.replace(None);
+            guarded.receipt.set_value("");
+        }
+        false
+    }
+
+    /// Guards forms added since the last scan (single-page apps, modals).
+    pub fn scan(&self) {
+        for form in self.page_forms() {
+            if let Err(e) = self.consider(&form) {
+                dom::warn("kelisim: could not guard a form", &describe(&e));
+            }
+        }
+    }
+
+    /// The collector answered a receipt request; once it stored the receipt, the visitor gets
+    /// the link to it.
+    pub fn delivered(&self, key: &str, status: u16) {
+        if self.outbox.delivered(key, status) {
+            self.show_notice();
+        }
+    }
+
+    /// Shows (or updates) the notice linking to the latest acknowledged receipt.
+    fn show_notice(&self) {
+        let Some(reference) = self.outbox.last_acked() else {
+            return;
+        };
+        let page = self
+            .document
+            .document_element()
+            .map(|root| dom::attr(&root, "lang"));
+        let notice = self.site.notice(self.language(page.as_deref()).as_deref());
+        let href = policy::receipt_link(&self.options.collector, &reference, &notice.lang);
+        // Drop the old notice first: two notices must never be on the page.
+        self.notice.replace(None);
+        match ReceiptNotice::show(&self.document, &href, &notice.texts.receipt, &notice.lang) {
+            Ok(shown) => {
+                self.notice.replace(Some(shown));
+            }
+            Err(e) => dom::warn("kelisim: could not show the receipt notice", &describe(&e)),
+        }
+    }
+
+    fn language(&self, page: Option<&str>) -> Option<String> {
+        policy::choose_language(self.options.lang.as_deref(), page, |l| {
+            self.site.supports(l)
         })
     }
 
-    /// How many forms are guarded.
-    #[cfg(all(test, target_arch = "wasm32"))]
-    pub fn guarded_forms(&self) -> usize {
-        self.state.forms.borrow().len()
+    fn page_forms(&self) -> Vec<HtmlFormElement> {
+        // A snapshot: `document.forms` is live, and guarding may add forms (none today).
+        let forms = self.document.forms();
+        (0..forms.length())
+            .filter_map(|i| forms.item(i))
+            .map(JsCast::unchecked_into)
+            .collect()
     }
-}
 
-impl State {
-    fn find(&self, form: &HtmlFormElement) -> Option<Rc<Guarded>> {
-        let target: &JsValue = form.as_ref();
+    fn find(&self, target: &JsValue, key: fn(&Guarded) -> &JsValue) -> Option<Rc<Guarded>> {
         self.forms
             .borrow()
             .iter()
-            .find(|g| AsRef::<JsValue>::as_ref(&g.form) == target)
-            .cloned()
-    }
-
-    fn find_by_checkbox(&self, target: &JsValue) -> Option<Rc<Guarded>> {
-        self.forms
-            .borrow()
-            .iter()
-            .find(|g| AsRef::<JsValue>::as_ref(&g.checkbox) == target)
+            .find(|g| key(g) == target)
             .cloned()
     }
 
     /// The form's guard, adding one if the form is selected and collects personal data.
-    fn consider(self: &Rc<Self>, form: &HtmlFormElement) -> Result<Option<Rc<Guarded>>, JsValue> {
-        if let Some(guarded) = self.find(form) {
+    fn consider(&self, form: &HtmlFormElement) -> Result<Option<Rc<Guarded>>, JsValue> {
+        if let Some(guarded) = self.find(form.as_ref(), |g| g.form.as_ref()) {
             return Ok(Some(guarded));
         }
         if let Some(selector) = &self.options.forms {
@@ -205,161 +262,115 @@ impl State {
         Ok(Some(guarded))
     }
 
-    /// Adds the consent block (DOM contract in the README and docs/wire.md) and the receipt
-    /// field, and wraps `form.submit()`.
-    fn guard_form(self: &Rc<Self>, form: &HtmlFormElement) -> Result<Guarded, JsValue> {
+    /// Adds the consent block just before the submit button (the DOM contract end-to-end tests
+    /// rely on) or adopts the site's `data-kelisim-consent` box, and adds the hidden receipt
+    /// field. An adopted box keeps its own label: the receipt still records the hash of the
+    /// configured label, so a site that adopts its box should word it the same.
+    fn guard_form(&self, form: &HtmlFormElement) -> Result<Guarded, JsValue> {
         let page_lang = form
             .closest("[lang]")
             .ok()
             .flatten()
             .map(|e| dom::attr(&e, "lang"));
-        let lang =
-            policy::choose_language(self.options.lang.as_deref(), page_lang.as_deref(), |l| {
-                self.site.supports(l)
-            });
-        let notice = self.site.notice(lang.as_deref());
+        let notice = self
+            .site
+            .notice(self.language(page_lang.as_deref()).as_deref());
         let texts = &notice.texts;
+        let lang = notice.lang.as_str();
 
         let n = self.next_id.get() + 1;
         self.next_id.set(n);
         let mut id = String::from("kelisim-consent-");
         dom::push_decimal(&mut id, n);
-        let mut error_id = id.clone();
-        error_id.push_str("-error");
+        let error_id = [id.as_str(), "-error"].concat();
 
         let doc = &self.document;
-        let block = dom::element(doc, "div", "kelisim-consent")?;
-        dom::set_attrs(&block, &[("lang", &notice.lang)]);
-
-        let checkbox = dom::element(doc, "input", "kelisim-consent__box")?;
-        dom::set_attrs(
-            &checkbox,
-            &[
-                ("type", "checkbox"),
-                ("name", "kelisim_consent"),
-                ("value", "yes"),
-                ("required", ""),
-                ("id", &id),
-            ],
-        );
-        // The label is the exact text whose hash the receipt carries: text, never HTML.
-        let label = dom::element(doc, "label", "kelisim-consent__label")?;
-        dom::set_attrs(&label, &[("for", &id)]);
-        label.set_text_content(Some(&texts.label));
-
-        let link = dom::element(doc, "a", "kelisim-consent__link")?;
-        let href = policy::policy_link(&self.site.policy_url, &notice.lang);
-        dom::set_attrs(
-            &link,
-            &[("href", &href), ("target", "_blank"), ("rel", "noopener")],
-        );
-        link.set_text_content(Some(&texts.link));
-
-        let error = dom::element(doc, "p", "kelisim-consent__error")?;
-        dom::set_attrs(&error, &[("id", &error_id), ("hidden", "")]);
-        error.set_text_content(Some(&texts.error));
-
-        for child in [&checkbox, &label, &link, &error] {
-            block.append_child(child)?;
-        }
-        match form.query_selector(SUBMIT_BUTTONS)? {
-            Some(button) => match button.parent_node() {
-                Some(parent) => parent.insert_before(&block, Some(&button))?,
-                None => form.append_child(&block)?,
-            },
-            None => form.append_child(&block)?,
+        let error = dom::element(
+            doc,
+            "p",
+            "kelisim-consent__error",
+            &[("id", &error_id), ("lang", lang), ("hidden", "")],
+            Some(&texts.error),
+        )?;
+        let (checkbox, added, made_required) = match form.query_selector(SITE_BOX)? {
+            Some(site_box) => {
+                // The site's own box and label stay as they are; only our message is added,
+                // after the label that holds the box (or the box itself).
+                let anchor = site_box
+                    .closest("label")?
+                    .unwrap_or_else(|| site_box.clone());
+                if let Some(parent) = anchor.parent_node() {
+                    parent.insert_before(&error, anchor.next_sibling().as_ref())?;
+                }
+                let made_required = !site_box.has_attribute("required");
+                dom::set_attrs(&site_box, &[("required", "")]);
+                (site_box, error.clone(), made_required)
+            }
+            None => {
+                let checkbox = dom::element(
+                    doc,
+                    "input",
+                    "kelisim-consent__box",
+                    &[
+                        ("type", "checkbox"),
+                        ("name", "kelisim_consent"),
+                        ("value", "yes"),
+                        ("required", ""),
+                        ("id", &id),
+                    ],
+                    None,
+                )?;
+                // The label is the exact text whose hash the receipt carries: text, never HTML.
+                let label = dom::element(
+                    doc,
+                    "label",
+                    "kelisim-consent__label",
+                    &[("for", &id)],
+                    Some(&texts.label),
+                )?;
+                let href = policy::policy_link(&self.site.policy_url, lang);
+                let link = dom::element(
+                    doc,
+                    "a",
+                    "kelisim-consent__link",
+                    &[("href", &href), ("target", "_blank"), ("rel", "noopener")],
+                    Some(&texts.link),
+                )?;
+                let block = dom::element(doc, "div", "kelisim-consent", &[("lang", lang)], None)?;
+                for child in [&checkbox, &label, &link, &error] {
+                    block.append_child(child)?;
+                }
+                match form
+                    .query_selector(SUBMIT_BUTTONS)?
+                    .and_then(|button| Some((button.parent_node()?, button)))
+                {
+                    Some((parent, button)) => parent.insert_before(&block, Some(&button))?,
+                    None => form.append_child(&block)?,
+                };
+                (checkbox, block, false)
+            }
         };
 
-        let receipt = dom::element(doc, "input", "")?;
-        dom::set_attrs(&receipt, &[("type", "hidden"), ("name", "kelisim_receipt")]);
+        let receipt = dom::element(
+            doc,
+            "input",
+            "",
+            &[("type", "hidden"), ("name", "kelisim_receipt")],
+            None,
+        )?;
         form.append_child(&receipt)?;
-
-        let weak: Weak<State> = Rc::downgrade(self);
-        let target = form.clone();
-        let submit = Closure::<dyn FnMut()>::new(move || {
-            if let Some(state) = weak.upgrade() {
-                state.on_submit_call(&target);
-            }
-        });
-        Reflect::set(form, &JsValue::from_str("submit"), submit.as_ref())?;
 
         Ok(Guarded {
             form: form.clone(),
-            block,
             checkbox: checkbox.unchecked_into(),
+            added,
             error,
             error_id,
             receipt: receipt.unchecked_into(),
-            lang: notice.lang.clone(),
+            lang: lang.to_owned(),
+            made_required,
             recorded: RefCell::new(None),
-            _submit: submit,
         })
-    }
-
-    /// Every submission that fires an event: button, Enter, `requestSubmit()`.
-    fn on_submit(self: &Rc<Self>, event: &Event) {
-        let Some(form) = event
-            .target()
-            .and_then(|t| t.dyn_into::<HtmlFormElement>().ok())
-        else {
-            return;
-        };
-        let guarded = match self.consider(&form) {
-            Ok(Some(guarded)) => guarded,
-            Ok(None) => return,
-            Err(e) => {
-                // The form needs a box but could not get one: it must not submit without one.
-                event.prevent_default();
-                event.stop_immediate_propagation();
-                dom::warn("kelisim: could not guard a form", &e);
-                return;
-            }
-        };
-        match policy::submit_decision(guarded.checkbox.checked()) {
-            Decision::Allow => self.record(&guarded),
-            Decision::Block => {
-                event.prevent_default();
-                event.stop_immediate_propagation();
-                guarded.show_error();
-            }
-        }
-    }
-
-    /// `form.submit()`: no event, no validation; the wrapper decides, then calls the original.
-    fn on_submit_call(self: &Rc<Self>, form: &HtmlFormElement) {
-        let Some(guarded) = self.find(form) else {
-            return native_submit(form);
-        };
-        match policy::submit_decision(guarded.checkbox.checked()) {
-            Decision::Allow => {
-                self.record(&guarded);
-                native_submit(form);
-            }
-            Decision::Block => guarded.show_error(),
-        }
-    }
-
-    /// The browser's validation found the required box unticked: show our message (in the
-    /// page's language, accessible) instead of the browser's bubble.
-    fn on_invalid(self: &Rc<Self>, event: &Event) {
-        let Some(target) = event.target() else { return };
-        if let Some(guarded) = self.find_by_checkbox(target.as_ref()) {
-            event.prevent_default();
-            guarded.show_error();
-        }
-    }
-
-    fn on_change(self: &Rc<Self>, event: &Event) {
-        let Some(target) = event.target() else { return };
-        if let Some(guarded) = self.find_by_checkbox(target.as_ref()) {
-            if guarded.checkbox.checked() {
-                guarded.hide_error();
-            } else {
-                // Unticking withdraws what the next submission would carry.
-                guarded.recorded.replace(None);
-                guarded.receipt.set_value("");
-            }
-        }
     }
 
     /// A ticked submission: put the reference in the form and queue the receipt request.
@@ -368,10 +379,8 @@ impl State {
         let mut candidates = Vec::new();
         let mut fields = Vec::new();
         for (field, element) in controls(&guarded.form) {
-            if let Some(kind) = policy::identifier_kind(&field)
-                && let Some(input) = element.dyn_ref::<HtmlInputElement>()
-            {
-                candidates.push((kind, input.value()));
+            if let Some(kind) = policy::identifier_kind(&field) {
+                candidates.push((kind, element.unchecked_ref::<HtmlInputElement>().value()));
             }
             fields.push(field);
         }
@@ -387,22 +396,14 @@ impl State {
         else {
             dom::warn(
                 "kelisim: no crypto.getRandomValues; the form is sent without a receipt",
-                &JsValue::UNDEFINED,
+                "",
             );
             return;
         };
         guarded.receipt.set_value(&key);
 
-        let window = dom::window();
-        let href = window
-            .as_ref()
-            .and_then(|w| w.location().href().ok())
-            .unwrap_or_default();
-        let gpc = window
-            .and_then(|w| Reflect::get(&w.navigator(), &"globalPrivacyControl".into()).ok())
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        let form_id = Some(guarded.form.id()).filter(|id| !id.is_empty());
+        let gpc = config::get(&dom::global("navigator"), "globalPrivacyControl").as_bool();
+        let form_id = Some(dom::attr(&guarded.form, "id")).filter(|id| !id.is_empty());
         let request = ReceiptRequest {
             site: self.site.site.clone(),
             kind: Kind::Form,
@@ -429,10 +430,10 @@ impl State {
                     .collect(),
             },
             context: Context {
-                page_url: policy::clean_page_url(&href),
+                page_url: policy::clean_page_url(&self.document.url().unwrap_or_default()),
                 form_id,
                 fields: policy::field_names(&fields),
-                gpc,
+                gpc: gpc == Some(true),
             },
         };
         self.outbox.submit(&request);
@@ -453,10 +454,11 @@ impl Guarded {
                 ("aria-describedby", &self.error_id),
             ],
         );
-        let _ = self.checkbox.focus();
+        let _ = self.checkbox.unchecked_ref::<HtmlElement>().focus();
+        dom::reveal(&self.error);
     }
 
-    fn hide_error(&self) {
+    fn clear_error(&self) {
         dom::set_attrs(&self.error, &[("hidden", "")]);
         let checkbox: &Element = self.checkbox.as_ref();
         for (element, name) in [
@@ -480,7 +482,7 @@ fn controls(form: &HtmlFormElement) -> Vec<(Field, Element)> {
                 tag: element.local_name(),
                 kind: dom::attr(&element, "type"),
                 name: dom::attr(&element, "name"),
-                id: element.id(),
+                id: dom::attr(&element, "id"),
                 autocomplete: dom::attr(&element, "autocomplete"),
             };
             (field, element)
@@ -488,25 +490,29 @@ fn controls(form: &HtmlFormElement) -> Vec<(Field, Element)> {
         .collect()
 }
 
+/// What a thrown JS value says, for the console (`String(e)` for errors and strings).
+fn describe(error: &JsValue) -> String {
+    error
+        .as_string()
+        .or_else(|| config::get(error, "message").as_string())
+        .unwrap_or_default()
+}
+
 /// The guard in a real browser (`cargo xtask wasm-test`): builds forms in the test page's
-/// document and drives them like a visitor and like a site's scripts would.
+/// document and drives them as the loader does (it forwards `submit`, `invalid`, `change` and
+/// `form.submit()`); the loader's own wiring is covered by the end-to-end tests.
 #[cfg(all(test, target_arch = "wasm32"))]
 mod browser_tests {
-    use std::cell::Cell;
-    use std::rc::Rc;
-
-    use gloo_events::EventListener;
-    use js_sys::{Function, JSON, Reflect};
+    use js_sys::{JSON, Reflect};
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_test::wasm_bindgen_test;
-    use web_sys::{Element, Event, EventInit, HtmlFormElement, HtmlInputElement};
+    use web_sys::{Element, HtmlFormElement, HtmlInputElement};
 
     use super::Guard;
     use crate::config::{Options, SiteConfig};
-    use crate::receipt::{self, Outbox};
+    use crate::receipt::{self, Outbox, test_host};
 
-    /// A port nothing listens on: sends fail, so what was queued stays queued for inspection.
-    const DEAD_COLLECTOR: &str = "http://127.0.0.1:9";
+    const COLLECTOR: &str = "http://127.0.0.1:9";
 
     const CONFIG: &str = r#"{
       "site": "demo", "revision": "0000000000000000",
@@ -514,9 +520,9 @@ mod browser_tests {
       "policy": { "version": "2026-03", "url": "http://127.0.0.1:9/v1/sites/demo/policies/2026-03" },
       "languages": ["ru", "kk", "en"], "default_language": "ru",
       "texts": {
-        "ru": { "label": "Я согласен(на) на обработку персональных данных", "link": "Текст согласия", "error": "Отметьте согласие, чтобы отправить форму", "receipt": "Квитанция" },
-        "kk": { "label": "Дербес деректерді жинауға және өңдеуге келісемін", "link": "Келісім мәтіні", "error": "Форманы жіберу үшін келісімді белгілеңіз", "receipt": "Түбіртек" },
-        "en": { "label": "I agree to the processing of my <b>personal</b> data", "link": "Consent text", "error": "Tick the box to send the form", "receipt": "Receipt" }
+        "ru": { "label": "Я согласен(на) на обработку персональных данных", "link": "Текст согласия", "error": "Отметьте согласие, чтобы отправить форму", "receipt": "Квитанция о согласии" },
+        "kk": { "label": "Дербес деректерді жинауға және өңдеуге келісемін", "link": "Келісім мәтіні", "error": "Форманы жіберу үшін келісімді белгілеңіз", "receipt": "Келісім туралы түбіртек" },
+        "en": { "label": "I agree to the processing of my <b>personal</b> data", "link": "Consent text", "error": "Tick the box to send the form", "receipt": "Your consent receipt" }
       },
       "purposes": [ { "id": "feedback", "required": true }, { "id": "newsletter", "required": false } ]
     }"#;
@@ -529,61 +535,61 @@ mod browser_tests {
       <div class="actions"><button type="submit">Жіберу</button></div>"#;
 
     fn document() -> web_sys::Document {
-        crate::dom::document().expect("test page has a document")
+        crate::dom::document()
     }
 
     fn storage() -> web_sys::Storage {
-        crate::dom::window()
-            .and_then(|w| w.local_storage().ok().flatten())
-            .expect("test page has localStorage")
+        crate::dom::local_storage().expect("test page has localStorage")
     }
 
     fn clear_storage() {
-        for key in [receipt::QUEUE_KEY, receipt::BROWSER_ID_KEY] {
+        for key in [
+            receipt::QUEUE_KEY,
+            receipt::BROWSER_ID_KEY,
+            receipt::ACKED_KEY,
+            receipt::RETRY_KEY,
+        ] {
             storage().remove_item(key).expect("removable");
         }
     }
 
-    fn install(forms: Option<&str>) -> Guard {
+    fn install(forms: Option<&str>) -> (Guard, test_host::Posts) {
         let mut options = String::from(r#"{"site":"demo","collector":""#);
-        options.push_str(DEAD_COLLECTOR);
+        options.push_str(COLLECTOR);
         options.push('"');
         if let Some(selector) = forms {
             options.push_str(r#","forms":"#);
-            options.push_str(
-                &JSON::stringify(&selector.into())
-                    .expect("str")
-                    .as_string()
-                    .expect("str"),
-            );
+            options.push_str(&serde_json::to_string(selector).expect("JSON string"));
         }
         options.push('}');
         let options =
-            Options::from_js(JSON::parse(&options).expect("options JSON")).expect("valid options");
-        let site = SiteConfig::from_js(JSON::parse(CONFIG).expect("config JSON"), "demo")
+            Options::from_js(&JSON::parse(&options).expect("options JSON")).expect("valid options");
+        let site = SiteConfig::from_js(&JSON::parse(CONFIG).expect("config JSON"), "demo")
             .expect("valid config");
-        let outbox = Outbox::new(&options.collector);
-        Guard::install(options, site, outbox).expect("guard installs")
+        let (host, posts) = test_host::recording();
+        let outbox = Outbox::new(&options.collector, host);
+        let guard = Guard::install(options, site, outbox).expect("guard installs");
+        (guard, posts)
     }
 
     /// Adds `<form id=… lang=…>inner</form>` to the body (inside a wrapper we remove later).
     fn add_form(id: &str, lang: &str, attrs: &str, inner: &str) -> HtmlFormElement {
         let doc = document();
         let wrapper = doc.create_element("div").expect("div");
-        let mut html = String::from(r#"<form action="/feedback" method="post" id=""#);
-        for part in [
-            id,
-            r#"" lang=""#,
-            lang,
-            r#"" "#,
-            attrs,
-            ">",
-            inner,
-            "</form>",
-        ] {
-            html.push_str(part);
-        }
-        wrapper.set_inner_html(&html);
+        wrapper.set_inner_html(
+            &[
+                r#"<form action="/feedback" method="post" id=""#,
+                id,
+                r#"" lang=""#,
+                lang,
+                r#"" "#,
+                attrs,
+                ">",
+                inner,
+                "</form>",
+            ]
+            .concat(),
+        );
         doc.body()
             .expect("body")
             .append_child(&wrapper)
@@ -606,33 +612,31 @@ mod browser_tests {
             .unwrap_or_else(|| panic!("form has {selector}"))
     }
 
+    fn has(form: &HtmlFormElement, selector: &str) -> bool {
+        form.query_selector(selector)
+            .expect("valid selector")
+            .is_some()
+    }
+
     fn type_into(form: &HtmlFormElement, name: &str, value: &str) {
-        let mut selector = String::from("[name=");
-        selector.push_str(name);
-        selector.push(']');
+        let selector = ["[name=", name, "]"].concat();
         Reflect::set(&field(form, &selector), &"value".into(), &value.into()).expect("set value");
-    }
-
-    /// Dispatches a cancelable, bubbling `submit` as a button or Enter would; true if prevented.
-    fn submit_event(form: &HtmlFormElement) -> bool {
-        let init = EventInit::new();
-        init.set_bubbles(true);
-        init.set_cancelable(true);
-        let event = Event::new_with_event_init_dict("submit", &init).expect("event");
-        form.dispatch_event(&event).expect("dispatch");
-        event.default_prevented()
-    }
-
-    /// A site's own submit handler on the form; counts how often it ran.
-    fn site_handler(form: &HtmlFormElement) -> (EventListener, Rc<Cell<u32>>) {
-        let count = Rc::new(Cell::new(0));
-        let seen = Rc::clone(&count);
-        let listener = EventListener::new(form, "submit", move |_| seen.set(seen.get() + 1));
-        (listener, count)
     }
 
     fn checkbox(form: &HtmlFormElement) -> HtmlInputElement {
         field(form, "input.kelisim-consent__box").unchecked_into()
+    }
+
+    /// A visitor's click on the box, forwarded as the loader forwards `change`.
+    fn tick(guard: &Guard, b: &HtmlInputElement) {
+        b.click();
+        guard.touch(b.as_ref(), false);
+    }
+
+    fn reference(form: &HtmlFormElement) -> String {
+        field(form, "input[name=kelisim_receipt]")
+            .unchecked_into::<HtmlInputElement>()
+            .value()
     }
 
     fn queue() -> js_sys::Array {
@@ -656,12 +660,17 @@ mod browser_tests {
             .expect("string")
     }
 
+    fn focused_is(element: &Element) -> bool {
+        document()
+            .active_element()
+            .is_some_and(|f| AsRef::<JsValue>::as_ref(&f) == AsRef::<JsValue>::as_ref(element))
+    }
+
     #[wasm_bindgen_test]
     fn consent_block_follows_the_dom_contract() {
         clear_storage();
         let form = add_form("t-contract", "kk-KZ", "", FEEDBACK);
-        let guard = install(None);
-        assert_eq!(guard.guarded_forms(), 1);
+        let (guard, _) = install(None);
 
         let button = field(&form, "button");
         let block = button
@@ -711,13 +720,18 @@ mod browser_tests {
         );
 
         drop(guard);
+        assert!(
+            !has(&form, ".kelisim-consent"),
+            "dropping removes the block"
+        );
+        assert!(!has(&form, "[name=kelisim_receipt]"));
         remove(&form);
     }
 
     #[wasm_bindgen_test]
     fn label_is_rendered_as_text_never_html() {
         let form = add_form("t-text", "en", "", FEEDBACK);
-        let guard = install(None);
+        let (guard, _) = install(None);
         let label = field(&form, "label.kelisim-consent__label");
         assert_eq!(
             label.text_content().as_deref(),
@@ -729,38 +743,31 @@ mod browser_tests {
     }
 
     #[wasm_bindgen_test]
-    fn unticked_submit_is_blocked_with_an_accessible_error() {
+    fn unticked_submit_is_refused_with_an_accessible_error() {
         clear_storage();
         let form = add_form("t-block", "ru", "", FEEDBACK);
-        let guard = install(None);
-        let (_handler, site_saw) = site_handler(&form);
+        let (guard, posts) = install(None);
 
-        assert!(submit_event(&form), "submission prevented");
-        assert_eq!(site_saw.get(), 0, "the site's own handler never saw it");
+        assert!(!guard.submit(&form), "submission refused");
 
         let b = checkbox(&form);
         let error = field(&form, "p.kelisim-consent__error");
         assert!(!error.has_attribute("hidden"), "error visible");
         assert_eq!(error.get_attribute("role").as_deref(), Some("alert"));
+        assert_eq!(error.get_attribute("lang").as_deref(), Some("ru"));
         assert_eq!(
             error.text_content().as_deref(),
             Some("Отметьте согласие, чтобы отправить форму")
         );
         assert_eq!(b.get_attribute("aria-invalid").as_deref(), Some("true"));
         assert_eq!(b.get_attribute("aria-describedby"), Some(error.id()));
-        let focused = document().active_element().expect("something has focus");
-        assert_eq!(
-            AsRef::<JsValue>::as_ref(&focused),
-            AsRef::<JsValue>::as_ref(&b)
-        );
+        assert!(focused_is(b.as_ref()), "the box has focus");
         assert_eq!(queue().length(), 0, "nothing recorded");
-        assert_eq!(
-            field(&form, "input[name=kelisim_receipt]").get_attribute("value"),
-            None
-        );
+        assert!(posts.borrow().is_empty(), "nothing sent");
+        assert_eq!(reference(&form), "");
 
-        // Ticking (a real click: input and change events) clears the error.
-        b.click();
+        // Ticking (a real click, forwarded as the loader forwards `change`) clears the error.
+        tick(&guard, &b);
         assert!(b.checked());
         assert!(error.has_attribute("hidden"));
         assert!(!error.has_attribute("role"));
@@ -772,22 +779,40 @@ mod browser_tests {
     }
 
     #[wasm_bindgen_test]
+    fn browser_validation_shows_our_error_instead_of_its_bubble() {
+        let form = add_form("t-invalid", "en", "", FEEDBACK);
+        let (guard, _) = install(None);
+        let b = checkbox(&form);
+        assert!(!b.check_validity(), "required and unticked");
+        // The loader forwards `invalid` and cancels it when we answer true.
+        assert!(guard.touch(b.as_ref(), true));
+        let error = field(&form, "p.kelisim-consent__error");
+        assert!(!error.has_attribute("hidden"));
+        assert_eq!(
+            error.text_content().as_deref(),
+            Some("Tick the box to send the form")
+        );
+        assert_eq!(b.get_attribute("aria-invalid").as_deref(), Some("true"));
+        // Events on anything else are not ours.
+        assert!(!guard.touch(field(&form, "[name=name]").as_ref(), true));
+        assert!(!guard.touch(&JsValue::NULL, false));
+        drop(guard);
+        remove(&form);
+    }
+
+    #[wasm_bindgen_test]
     fn ticked_submit_passes_and_queues_a_receipt_without_typed_values() {
         clear_storage();
         let form = add_form("t-pass", "kk", "", FEEDBACK);
-        let guard = install(None);
-        let (_handler, site_saw) = site_handler(&form);
+        let (guard, posts) = install(None);
         type_into(&form, "name", "Айгерим Сапарова");
         type_into(&form, "phone", " 8 (701) 123-45-67 ");
         type_into(&form, "message", "Нужна доставка двух паллет в Шымкент");
 
-        checkbox(&form).click();
-        assert!(!submit_event(&form), "submission allowed");
-        assert_eq!(site_saw.get(), 1, "the site's handler ran");
+        tick(&guard, &checkbox(&form));
+        assert!(guard.submit(&form), "submission allowed");
 
-        let reference: HtmlInputElement =
-            field(&form, "input[name=kelisim_receipt]").unchecked_into();
-        let key = reference.value();
+        let key = reference(&form);
         assert!(
             receipt::is_key(&key),
             "hidden field holds a 32-hex key: {key:?}"
@@ -832,16 +857,29 @@ mod browser_tests {
         for typed in ["Айгерим", "Сапарова", "Шымкент", "паллет"] {
             assert!(!stored.contains(typed), "{typed:?} must not leave the page");
         }
+        // Sent at once, through the loader's transport, as the exact queued body.
+        {
+            let posts = posts.borrow();
+            assert_eq!(posts.len(), 1);
+            assert_eq!(posts[0].url, "http://127.0.0.1:9/v1/receipts");
+            assert_eq!(posts[0].key, key);
+            assert_eq!(posts[0].body, json(&item));
+        }
 
         // The same submission again (a site's handler calling form.submit() after the event,
         // or a double click) records nothing new; a changed phone records a new receipt.
-        assert!(!submit_event(&form));
+        assert!(guard.submit(&form));
         assert_eq!(queue().length(), 1);
-        assert_eq!(reference.value(), key);
+        assert_eq!(reference(&form), key);
         type_into(&form, "phone", "+7 777 000 11 22");
-        assert!(!submit_event(&form));
+        assert!(guard.submit(&form));
         assert_eq!(queue().length(), 2);
-        assert_ne!(reference.value(), key);
+        assert_ne!(reference(&form), key);
+
+        // Unticking withdraws the reference the next submission would have carried.
+        tick(&guard, &checkbox(&form));
+        assert_eq!(reference(&form), "");
+        assert!(!guard.submit(&form));
 
         drop(guard);
         remove(&form);
@@ -849,62 +887,7 @@ mod browser_tests {
 
     /// The page address the receipt must carry: the test page's, without query or fragment.
     fn page_url() -> String {
-        let href = crate::dom::window()
-            .and_then(|w| w.location().href().ok())
-            .expect("href");
-        crate::policy::clean_page_url(&href)
-    }
-
-    #[wasm_bindgen_test]
-    fn form_submit_call_is_blocked_while_unticked() {
-        clear_storage();
-        let form = add_form("t-call", "ru", "", FEEDBACK);
-        let guard = install(None);
-        // What a site script does: look up `form.submit` and call it. If the wrapper failed,
-        // the test page would navigate away and the run would fail loudly.
-        let submit: Function = Reflect::get(&form, &"submit".into())
-            .expect("submit")
-            .dyn_into()
-            .expect("a function");
-        submit.call0(&form).expect("wrapper does not throw");
-        let error = field(&form, "p.kelisim-consent__error");
-        assert!(!error.has_attribute("hidden"), "error visible");
-        assert_eq!(queue().length(), 0);
-
-        drop(guard);
-        assert!(
-            !js_sys::Object::has_own(form.as_ref(), &"submit".into()),
-            "dropping the guard restores the browser's submit"
-        );
-        assert!(
-            form.query_selector(".kelisim-consent")
-                .expect("ok")
-                .is_none()
-        );
-        assert!(
-            form.query_selector("[name=kelisim_receipt]")
-                .expect("ok")
-                .is_none()
-        );
-        remove(&form);
-    }
-
-    #[wasm_bindgen_test]
-    fn browser_validation_shows_our_error() {
-        let form = add_form("t-invalid", "en", "", FEEDBACK);
-        let guard = install(None);
-        let b = checkbox(&form);
-        // What a button click or requestSubmit() runs first: constraint validation.
-        assert!(!b.check_validity());
-        let error = field(&form, "p.kelisim-consent__error");
-        assert!(!error.has_attribute("hidden"));
-        assert_eq!(
-            error.text_content().as_deref(),
-            Some("Tick the box to send the form")
-        );
-        assert_eq!(b.get_attribute("aria-invalid").as_deref(), Some("true"));
-        drop(guard);
-        remove(&form);
+        crate::policy::clean_page_url(&document().url().expect("url"))
     }
 
     #[wasm_bindgen_test]
@@ -916,16 +899,11 @@ mod browser_tests {
             r#"<input type="search" name="q"><button>Найти</button>"#,
         );
         let ignored = add_form("t-ignored", "ru", "data-kelisim-ignore", FEEDBACK);
-        let guard = install(None);
+        let (guard, _) = install(None);
         for form in [&search, &ignored] {
-            assert!(
-                form.query_selector(".kelisim-consent")
-                    .expect("ok")
-                    .is_none()
-            );
-            assert!(!submit_event(form), "not prevented");
+            assert!(!has(form, ".kelisim-consent"));
+            assert!(guard.submit(form), "allowed");
         }
-        assert_eq!(guard.guarded_forms(), 0);
         drop(guard);
         remove(&search);
         remove(&ignored);
@@ -940,21 +918,11 @@ mod browser_tests {
             r#"<input name="q"><button>OK</button>"#,
         );
         let other = add_form("t-other", "ru", "", FEEDBACK);
-        let guard = install(Some("form.lead"));
-        assert!(
-            chosen
-                .query_selector(".kelisim-consent")
-                .expect("ok")
-                .is_some()
-        );
-        assert!(
-            other
-                .query_selector(".kelisim-consent")
-                .expect("ok")
-                .is_none()
-        );
-        assert!(submit_event(&chosen));
-        assert!(!submit_event(&other));
+        let (guard, _) = install(Some("form.lead"));
+        assert!(has(&chosen, ".kelisim-consent"));
+        assert!(!has(&other, ".kelisim-consent"));
+        assert!(!guard.submit(&chosen));
+        assert!(guard.submit(&other));
         drop(guard);
         remove(&chosen);
         remove(&other);
@@ -963,35 +931,41 @@ mod browser_tests {
     #[wasm_bindgen_test]
     fn invalid_data_forms_selector_is_an_error() {
         let options = Options::from_js(
-            JSON::parse(r#"{"site":"demo","collector":"http://127.0.0.1:9","forms":"form[["}"#)
+            &JSON::parse(r#"{"site":"demo","collector":"http://127.0.0.1:9","forms":"form[["}"#)
                 .expect("JSON"),
         )
         .expect("options");
-        let site = SiteConfig::from_js(JSON::parse(CONFIG).expect("JSON"), "demo").expect("config");
-        let err =
-            Guard::install(options, site, Outbox::new(DEAD_COLLECTOR)).expect_err("bad selector");
-        assert!(err.to_string().contains("form[["), "{err}");
+        let site =
+            SiteConfig::from_js(&JSON::parse(CONFIG).expect("JSON"), "demo").expect("config");
+        let (host, _) = test_host::recording();
+        let err = Guard::install(options, site, Outbox::new(COLLECTOR, host))
+            .err()
+            .expect("bad selector");
+        assert!(err.contains("form[["), "{err}");
     }
 
     #[wasm_bindgen_test]
-    fn forms_added_later_are_guarded_on_first_submit() {
-        let guard = install(None);
+    fn forms_added_later_are_guarded_by_scan_or_at_the_latest_on_submit() {
+        let (guard, _) = install(None);
         let late = add_form("t-late", "en", "", FEEDBACK);
-        assert!(
-            late.query_selector(".kelisim-consent")
+        assert!(!has(&late, ".kelisim-consent"), "not yet scanned");
+        guard.scan();
+        assert!(has(&late, ".kelisim-consent"), "guarded by the scan");
+        guard.scan();
+        assert_eq!(
+            late.query_selector_all(".kelisim-consent")
                 .expect("ok")
-                .is_none()
+                .length(),
+            1,
+            "a second scan adds nothing"
         );
-        assert!(submit_event(&late), "blocked: its new box is not ticked");
-        assert!(
-            late.query_selector(".kelisim-consent")
-                .expect("ok")
-                .is_some()
-        );
-        let error = field(&late, "p.kelisim-consent__error");
-        assert!(!error.has_attribute("hidden"));
+
+        let later = add_form("t-later", "en", "", FEEDBACK);
+        assert!(!guard.submit(&later), "refused: its new box is not ticked");
+        assert!(!field(&later, "p.kelisim-consent__error").has_attribute("hidden"));
         drop(guard);
         remove(&late);
+        remove(&later);
     }
 
     #[wasm_bindgen_test]
@@ -1002,7 +976,7 @@ mod browser_tests {
             "",
             r#"<input type="email" name="email">"#,
         );
-        let guard = install(None);
+        let (guard, _) = install(None);
         let last = form.last_element_child().expect("children");
         assert_eq!(
             last.get_attribute("name").as_deref(),
@@ -1010,6 +984,98 @@ mod browser_tests {
         );
         let block = last.previous_element_sibling().expect("block");
         assert_eq!(block.class_name(), "kelisim-consent");
+        drop(guard);
+        remove(&form);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_site_checkbox_marked_data_kelisim_consent_is_adopted() {
+        clear_storage();
+        let form = add_form(
+            "t-adopt",
+            "en",
+            "",
+            r#"<input type="email" name="email">
+               <p><label><input type="checkbox" name="agree" value="1" data-kelisim-consent>
+               I agree</label></p><button>Send</button>"#,
+        );
+        let (guard, _) = install(None);
+        assert!(!has(&form, ".kelisim-consent"), "no second box");
+        let b: HtmlInputElement = field(&form, "[data-kelisim-consent]").unchecked_into();
+        assert!(b.required(), "made required");
+        assert!(!guard.submit(&form));
+        let error = field(&form, "p.kelisim-consent__error");
+        let label = b.closest("label").expect("ok").expect("label");
+        assert_eq!(
+            label
+                .next_element_sibling()
+                .map(|e| AsRef::<JsValue>::as_ref(&e) == AsRef::<JsValue>::as_ref(&error)),
+            Some(true),
+            "the message follows the site's label"
+        );
+        assert!(!error.has_attribute("hidden"));
+        assert_eq!(b.get_attribute("aria-describedby"), Some(error.id()));
+
+        tick(&guard, &b);
+        assert!(error.has_attribute("hidden"));
+        assert!(guard.submit(&form));
+        assert!(receipt::is_key(&reference(&form)));
+
+        drop(guard);
+        assert!(!b.required(), "the site's box is as it was");
+        assert!(!has(&form, ".kelisim-consent__error"));
+        assert!(!has(&form, "[name=kelisim_receipt]"));
+        remove(&form);
+    }
+
+    #[wasm_bindgen_test]
+    fn an_acknowledged_receipt_gets_a_notice_until_the_visitor_closes_it() {
+        clear_storage();
+        let form = add_form("t-notice", "ru", "", FEEDBACK);
+        let (guard, _) = install(None);
+        tick(&guard, &checkbox(&form));
+        assert!(guard.submit(&form));
+        let key = reference(&form);
+        let notice = || document().query_selector(".kelisim-notice").expect("ok");
+
+        guard.delivered(&key, 0);
+        assert!(notice().is_none(), "no answer, no notice");
+        assert_eq!(queue().length(), 1, "kept for the next page");
+
+        guard.delivered(&key, 201);
+        assert_eq!(queue().length(), 0, "acknowledged");
+        let shown = notice().expect("notice shown");
+        assert_eq!(shown.get_attribute("role").as_deref(), Some("status"));
+        let link = shown
+            .query_selector("a.kelisim-notice__link")
+            .expect("ok")
+            .expect("link");
+        let lang = document()
+            .document_element()
+            .and_then(|e| e.get_attribute("lang"))
+            .filter(|l| ["kk", "en"].contains(&l.as_str()))
+            .unwrap_or_else(|| "ru".into());
+        assert_eq!(
+            link.get_attribute("href"),
+            Some(["http://127.0.0.1:9/v1/receipts/", &key, "?lang=", &lang].concat())
+        );
+
+        // Closing: the close button's form is submitted (dialog method) and refused by us.
+        let close: HtmlFormElement = shown
+            .query_selector("form.kelisim-notice__close")
+            .expect("ok")
+            .expect("close form")
+            .unchecked_into();
+        let button = close.query_selector("button").expect("ok").expect("button");
+        assert!(
+            button
+                .get_attribute("aria-label")
+                .is_some_and(|l| !l.is_empty())
+        );
+        assert!(!guard.submit(&close));
+        assert!(notice().is_none(), "closed");
+        assert_eq!(storage().get_item(receipt::ACKED_KEY).expect("ok"), None);
+
         drop(guard);
         remove(&form);
     }

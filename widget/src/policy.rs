@@ -1,6 +1,11 @@
 //! Pure decisions of the widget: which forms collect personal data, whether a form may submit,
-//! which language to speak, what the receipt may carry. No DOM here: `guard` describes the page
-//! in plain values and asks, so every rule is unit-tested natively.
+//! which language to speak, what the receipt may carry, when to retry a delivery. No DOM here:
+//! `guard` and `receipt` describe the page in plain values and ask, so every rule is unit-tested
+//! natively.
+
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// One form control as the guard sees it: attributes only, never its value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -335,6 +340,57 @@ pub fn collector_base(url: &str) -> &str {
     url.trim().trim_end_matches('/')
 }
 
+/// The address of a receipt for the visitor: the collector renders it as a page in `lang`
+/// (with the signed JWS to download) when a browser asks for HTML.
+pub fn receipt_link(collector: &str, reference: &str, lang: &str) -> String {
+    [
+        collector_base(collector),
+        "/v1/receipts/",
+        reference,
+        "?lang=",
+        lang,
+    ]
+    .concat()
+}
+
+/// The first wait after a failed delivery, in milliseconds; it doubles with each failed page
+/// start up to [`RETRY_MAX_MS`], so a collector that is down is not hammered by every page view
+/// of every visitor, and one that is back is reached again soon.
+pub const RETRY_FIRST_MS: f64 = 2_000.0;
+/// The longest wait between delivery attempts (one hour).
+pub const RETRY_MAX_MS: f64 = 3_600_000.0;
+
+/// When the queue may be sent again: `(not before, last wait)`, both in ms since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    pub next: f64,
+    pub delay: f64,
+}
+
+/// Whether a page starting at `now` may send the queue again.
+pub fn may_retry(now: f64, backoff: Option<Backoff>) -> bool {
+    backoff.is_none_or(|b| now >= b.next)
+}
+
+/// The backoff after a failed delivery at `now`. Failures inside the current wait (the other
+/// items of the same flush, a submission meanwhile) do not lengthen it again.
+pub fn backoff_after_failure(now: f64, previous: Option<Backoff>) -> Backoff {
+    match previous {
+        Some(b) if now < b.next => b,
+        Some(b) => {
+            let delay = (b.delay * 2.0).clamp(RETRY_FIRST_MS, RETRY_MAX_MS);
+            Backoff {
+                next: now + delay,
+                delay,
+            }
+        }
+        None => Backoff {
+            next: now + RETRY_FIRST_MS,
+            delay: RETRY_FIRST_MS,
+        },
+    }
+}
+
 /// What to do with a queued receipt given the collector's HTTP status (0: no answer).
 pub fn delivery(status: u16, has_identifiers: bool) -> Delivery {
     match status {
@@ -613,6 +669,48 @@ mod tests {
             collector_base("http://127.0.0.1:8080"),
             "http://127.0.0.1:8080"
         );
+    }
+
+    #[test]
+    fn receipt_link_asks_for_the_visitors_language() {
+        assert_eq!(
+            receipt_link(
+                "http://127.0.0.1:8080/",
+                "0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3",
+                "kk"
+            ),
+            "http://127.0.0.1:8080/v1/receipts/0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3?lang=kk"
+        );
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_an_hour() {
+        assert!(may_retry(0.0, None), "nothing failed yet");
+        let first = backoff_after_failure(1_000.0, None);
+        assert_eq!(
+            first,
+            Backoff {
+                next: 3_000.0,
+                delay: 2_000.0
+            }
+        );
+        assert!(!may_retry(2_999.0, Some(first)));
+        assert!(may_retry(3_000.0, Some(first)));
+        // Another failure inside the wait (the next item of the same flush) changes nothing.
+        assert_eq!(backoff_after_failure(1_500.0, Some(first)), first);
+        let second = backoff_after_failure(10_000.0, Some(first));
+        assert_eq!(
+            second,
+            Backoff {
+                next: 14_000.0,
+                delay: 4_000.0
+            }
+        );
+        let mut b = second;
+        for _ in 0..20 {
+            b = backoff_after_failure(b.next, Some(b));
+        }
+        assert_eq!(b.delay, RETRY_MAX_MS, "capped at an hour");
     }
 
     #[test]

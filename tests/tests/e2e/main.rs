@@ -3,3 +3,4 @@
 //! One test binary (one link step on two cores); a module per part of the product.
 
 mod form_consent;
+mod form_guard;

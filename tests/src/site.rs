@@ -1,0 +1,319 @@
+//! A website of its own, on another origin than the collector (as in production): it serves
+//! `tests/fixtures/site/` (with `{{COLLECTOR}}` filled in) under a strict Content-Security-
+//! Policy, self-hosts the built widget under `/widget/` (a test can hold back the wasm to catch
+//! the moment before the widget has loaded), and records what `POST /feedback` receives, so a
+//! test sees exactly what the operator gets. It stays up while the collector is stopped.
+//!
+//! A minimal HTTP/1.1 server on tokio: one request per connection, enough for a browser.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::collector::Collector;
+use crate::root;
+
+/// One form submission as the site received it.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub fields: Vec<(String, String)>,
+    pub at: Instant,
+}
+
+impl Submission {
+    /// The first value of field `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct State {
+    collector: Mutex<String>,
+    submissions: Mutex<Vec<Submission>>,
+    /// `true` while requests for the widget's wasm are held.
+    hold_wasm: watch::Sender<bool>,
+    fixtures: PathBuf,
+    widget: PathBuf,
+}
+
+pub struct Site {
+    pub url: String,
+    state: Arc<State>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Site {
+    /// Starts the site on a free loopback port.
+    pub async fn start() -> Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let state = Arc::new(State {
+            collector: Mutex::new(String::new()),
+            submissions: Mutex::new(Vec::new()),
+            hold_wasm: watch::channel(false).0,
+            fixtures: root().join("tests/fixtures/site"),
+            widget: Collector::widget_dir()?,
+        });
+        let shared = Arc::clone(&state);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = Arc::clone(&shared);
+                tokio::spawn(async move {
+                    let _ = serve(stream, &state).await;
+                });
+            }
+        });
+        Ok(Self { url, state, task })
+    }
+
+    /// The collector the pages' script tags name (`data-collector`).
+    pub fn set_collector(&self, url: &str) {
+        *lock(&self.state.collector) = url.to_owned();
+    }
+
+    /// Holds (true) or releases (false) every request for the widget's wasm.
+    pub fn hold_wasm(&self, hold: bool) {
+        self.state.hold_wasm.send_replace(hold);
+    }
+
+    /// Everything `POST /feedback` received so far.
+    pub fn submissions(&self) -> Vec<Submission> {
+        lock(&self.state.submissions).clone()
+    }
+
+    /// Waits (bounded) until `POST /feedback` has received `count` submissions.
+    pub async fn submission(&self, count: usize) -> Result<Submission> {
+        crate::wait::until(
+            "the site to receive the form",
+            Duration::from_secs(10),
+            || async { Ok(self.submissions().get(count - 1).cloned()) },
+        )
+        .await
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > 65_536 {
+            anyhow::bail!("request head too large");
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut words = head.split_whitespace();
+    let method = words.next().unwrap_or_default().to_owned();
+    let target = words.next().unwrap_or_default().to_owned();
+    let path = target.split('?').next().unwrap_or_default().to_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = buf[head_end..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+
+    let collector = lock(&state.collector).clone();
+    let (status, kind, bytes) = match (method.as_str(), path.as_str()) {
+        ("POST", "/feedback") => {
+            let fields = parse_form(&String::from_utf8_lossy(&body));
+            let reference = fields
+                .iter()
+                .find(|(n, _)| n == "kelisim_receipt")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            lock(&state.submissions).push(Submission {
+                fields,
+                at: Instant::now(),
+            });
+            let page = format!(
+                "<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\">\
+                 <title>Спасибо</title></head><body><h1 id=\"thanks\">Спасибо!</h1>\
+                 <p>Квитанция: <code id=\"receipt-ref\">{reference}</code></p></body></html>"
+            );
+            ("200 OK", "text/html; charset=utf-8", page.into_bytes())
+        }
+        ("GET", path) if path.starts_with("/widget/") => {
+            let name = &path["/widget/".len()..];
+            if name.ends_with(".wasm") {
+                let mut held = state.hold_wasm.subscribe();
+                let _ = held.wait_for(|hold| !*hold).await;
+            }
+            match safe_name(name).and_then(|n| std::fs::read(state.widget.join(n)).ok()) {
+                Some(bytes) => ("200 OK", content_type(name), bytes),
+                None => not_found(),
+            }
+        }
+        ("GET", path) => {
+            let name = if path == "/" {
+                "index.html"
+            } else {
+                &path[1..]
+            };
+            match safe_name(name).and_then(|n| std::fs::read_to_string(state.fixtures.join(n)).ok())
+            {
+                Some(text) => (
+                    "200 OK",
+                    content_type(name),
+                    text.replace("{{COLLECTOR}}", &collector).into_bytes(),
+                ),
+                None => not_found(),
+            }
+        }
+        _ => ("405 Method Not Allowed", "text/plain", b"method".to_vec()),
+    };
+    let csp = format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self' {collector}; base-uri 'self'; \
+         form-action 'self'; frame-ancestors 'none'"
+    );
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
+         Content-Security-Policy: {csp}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+        bytes.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(&bytes).await?;
+    stream.shutdown().await?;
+    Ok(())
+}
+
+fn not_found() -> (&'static str, &'static str, Vec<u8>) {
+    ("404 Not Found", "text/plain", b"not found".to_vec())
+}
+
+/// A file name below the served directory: no `..`, no absolute paths.
+fn safe_name(name: &str) -> Option<&str> {
+    (!name.is_empty() && !name.starts_with('/') && !name.split('/').any(|p| p == ".."))
+        .then_some(name)
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        _ => "application/octet-stream",
+    }
+}
+
+/// `application/x-www-form-urlencoded` into (name, value) pairs.
+fn parse_form(body: &str) -> Vec<(String, String)> {
+    body.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(name), decode(value))
+        })
+        .collect()
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match bytes.get(i..i + 3) {
+            Some([b'%', hi, lo]) => hex(*hi).zip(hex(*lo)),
+            _ => None,
+        };
+        match (bytes[i], escaped) {
+            (_, Some((hi, lo))) => {
+                // Two hex digits: at most 0xff.
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, None) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Writes the collector config for this site into `dir`: `tests/fixtures/site/kelisim.toml`
+/// with the site's origin and the current policy version filled in. Returns its path.
+pub fn write_config(dir: &std::path::Path, site_origin: &str, policy: &str) -> Result<PathBuf> {
+    let template = std::fs::read_to_string(root().join("tests/fixtures/site/kelisim.toml"))
+        .context("tests/fixtures/site/kelisim.toml")?;
+    let text = template
+        .replace("{{ORIGIN}}", site_origin)
+        .replace("{{POLICY}}", policy)
+        .replace("{{ROOT}}", &root().to_string_lossy());
+    let path = dir.join("kelisim.toml");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_bodies_decode() {
+        assert_eq!(
+            parse_form("name=%D0%90%D0%B9+%D0%B3&kelisim_consent=yes&x=&y"),
+            [
+                ("name".to_owned(), "Ай г".to_owned()),
+                ("kelisim_consent".to_owned(), "yes".to_owned()),
+                ("x".to_owned(), String::new()),
+                ("y".to_owned(), String::new()),
+            ]
+        );
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(decode("%4"), "%4");
+    }
+
+    #[test]
+    fn names_cannot_leave_the_directory() {
+        assert_eq!(safe_name("a/b.js"), Some("a/b.js"));
+        assert_eq!(safe_name("../x"), None);
+        assert_eq!(safe_name("/etc/passwd"), None);
+        assert_eq!(safe_name(""), None);
+    }
+}
