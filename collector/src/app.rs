@@ -1,36 +1,45 @@
 //! Application state and the actix `App`, built the same way by `main` and by the tests.
 //!
 //! [`AppState::open`] turns a validated [`Config`] and a data directory into everything the
-//! handlers need (pre-rendered site documents, keys, the running store, widget files);
-//! [`build_app`] wires the routes:
+//! handlers need (pre-rendered site documents, published keys, the running store, widget
+//! files, metrics, the rate limiter); [`build_app`] wires the routes, which are listed once,
+//! in [`api_routes`] and [`root_routes`] (and `demo::routes`), so that [`registered_routes`]
+//! — what the OpenAPI test compares with `/openapi.json` — cannot drift from the real app:
 //!
 //! | route | module |
 //! |---|---|
 //! | `GET /v1/sites/{site}/config`, `GET /v1/sites/{site}/policies/{version}` | `routes::public` |
-//! | `POST /v1/receipts`, `GET /v1/receipts/{id-or-ref}` | `routes::public` |
-//! | `GET /.well-known/jwks.json`, `/healthz`, `/readyz` | `routes::public` |
-//! | `GET /kelisim.js`, `/kelisim.<hash>.{js,wasm,css}` | `routes::public` + `assets` |
+//! | `POST /v1/receipts`, `GET /v1/receipts/{id}`, `POST /v1/receipts/{id}/withdraw` | `routes::receipts` |
+//! | `GET /.well-known/jwks.json`, `/kelisim.js`, `/kelisim.<hash>.{js,wasm,css}`, `/kelisim-receipt.css` | `routes::public` |
+//! | `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json` | `routes::ops` |
 //! | demo only: `POST /feedback`, static demo site at `/` | `demo` |
 //!
-//! The `/v1` scope has CORS for each site's `allowed_origins` (and same-origin pages).
+//! Middleware, outermost first: the access log (timing, metrics, one log line); on `/v1`
+//! only: the preflight guard (CORS refusals as problem+json), CORS for each site's
+//! `allowed_origins` (and same-origin pages), and the per-address rate limit. Nothing else
+//! (the JWKS excepted, which is public) sends CORS headers.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use actix_cors::Cors;
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{RequestHead, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, Error, web};
+use actix_web::{App, Error, FromRequest, Handler, Responder, ResponseError, web};
 
 use crate::assets::{AssetError, Assets};
 use crate::config::{Config, ConfigError, Site};
 use crate::datadir::DataDir;
-use crate::error::{self, ApiError};
-use crate::routes::public;
-use crate::sign::{KeyError, Keyring};
+use crate::error::{self, ApiError, ProblemCode};
+use crate::metrics::Metrics;
+use crate::ratelimit::{RateLimiter, retry_after_secs};
+use crate::routes::{ops, public, receipts};
+use crate::sign::{KeyError, Keyring, PublicKeys};
 use crate::store::{self, Store, StoreError};
 use crate::subject::{SubjectKey, SubjectKeyError};
 
@@ -61,6 +70,17 @@ pub enum StartError {
     Server(std::io::Error),
 }
 
+/// Why a running collector could not switch to a rotated key (it keeps the old one).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("the receipt writer did not take the new key: {0}")]
+    Writer(#[from] StoreError),
+    #[error("reading the key directory failed: {0}")]
+    Blocking(String),
+}
+
 /// One configured site with its pre-rendered public document.
 #[derive(Debug)]
 pub struct SiteState {
@@ -71,6 +91,25 @@ pub struct SiteState {
     origins: HashSet<String>,
 }
 
+/// The public side of the signing keys, swapped as a whole when keys are reloaded.
+#[derive(Debug)]
+struct Published {
+    jwks_json: web::Bytes,
+    keys: Arc<PublicKeys>,
+    active_kid: String,
+}
+
+impl Published {
+    fn new(ring: &Keyring, signing_kid: &str) -> Published {
+        let jwks = ring.jwks_signing_with(signing_kid);
+        Published {
+            jwks_json: serde_json::to_vec(&jwks).unwrap_or_default().into(),
+            keys: Arc::new(ring.public_keys()),
+            active_kid: signing_kid.to_owned(),
+        }
+    }
+}
+
 /// Everything the handlers share, passed as `web::Data`.
 #[derive(Debug)]
 pub struct AppState {
@@ -78,10 +117,15 @@ pub struct AppState {
     pub base_url: String,
     pub store: Store,
     pub subject_key: SubjectKey,
-    pub jwks_json: web::Bytes,
     pub assets: Assets,
     /// Set in `demo` mode: the static demo site served at `/`.
     pub demo_dir: Option<PathBuf>,
+    pub metrics: Metrics,
+    pub rate_limiter: RateLimiter,
+    /// `serve --bench-endpoints`: also serve the trivial `POST /_bench/echo` baseline.
+    pub bench_endpoints: bool,
+    keys_dir: PathBuf,
+    published: RwLock<Published>,
     sites: HashMap<String, SiteState>,
     all_origins: HashSet<String>,
 }
@@ -104,11 +148,10 @@ impl AppState {
             keys = keyring.entries().len(),
             "signing key loaded"
         );
-        let store = store::open(&data.db_path(), signer)?;
+        let published = Published::new(&keyring, signer.kid());
+        let metrics = Metrics::new();
+        let store = store::open_with(&data.db_path(), signer, metrics.writer())?;
         let assets = Assets::load(widget_dir)?;
-        let jwks_json = serde_json::to_vec(&keyring.jwks())
-            .unwrap_or_default()
-            .into();
         let base_url = base_url.trim_end_matches('/').to_owned();
         let mut sites = HashMap::new();
         let mut all_origins = HashSet::new();
@@ -128,12 +171,21 @@ impl AppState {
             base_url,
             store,
             subject_key,
-            jwks_json,
             assets,
             demo_dir: demo_dir.map(Path::to_owned),
+            metrics,
+            rate_limiter: RateLimiter::new(&config.rate_limit),
+            bench_endpoints: false,
+            keys_dir: data.keys_dir(),
+            published: RwLock::new(published),
             sites,
             all_origins,
         })
+    }
+
+    /// The ids of the configured sites.
+    pub fn site_ids(&self) -> Vec<String> {
+        self.sites.keys().cloned().collect()
     }
 
     pub fn site(&self, id: &str) -> Result<&SiteState, ApiError> {
@@ -142,9 +194,61 @@ impl AppState {
             .ok_or_else(|| ApiError::UnknownSite(id.to_owned()))
     }
 
+    fn published<T>(&self, f: impl FnOnce(&Published) -> T) -> T {
+        // A poisoned lock only means a reload panicked after swapping in a complete value.
+        let guard = self
+            .published
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&guard)
+    }
+
+    /// The JWKS document: every key that ever signed, the one signing now first.
+    pub fn jwks_json(&self) -> web::Bytes {
+        self.published(|p| p.jwks_json.clone())
+    }
+
+    /// The verifying keys of every key in the ring.
+    pub fn public_keys(&self) -> Arc<PublicKeys> {
+        self.published(|p| Arc::clone(&p.keys))
+    }
+
+    /// The kid new receipts are signed with.
+    pub fn active_kid(&self) -> String {
+        self.published(|p| p.active_kid.clone())
+    }
+
+    fn publish(&self, next: Published) {
+        let mut guard = self
+            .published
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *guard = next;
+    }
+
+    /// Picks up a key added by `keys rotate` (on SIGHUP): returns the new kid, or `None` if
+    /// the newest key is the one in use. The new public key is published before the writer
+    /// signs anything with it, and listed first only once it does.
+    pub async fn reload_keys(&self) -> Result<Option<String>, ReloadError> {
+        let dir = self.keys_dir.clone();
+        let ring = web::block(move || Keyring::load(&dir))
+            .await
+            .map_err(|e| ReloadError::Blocking(e.to_string()))??;
+        let signer = ring.signer()?;
+        let current = self.active_kid();
+        if signer.kid() == current {
+            return Ok(None);
+        }
+        let kid = signer.kid().to_owned();
+        self.publish(Published::new(&ring, &current));
+        self.store.set_signer(signer).await?;
+        self.publish(Published::new(&ring, &kid));
+        Ok(Some(kid))
+    }
+
     /// May a page at `origin` call the API at `head`'s path? Site-scoped paths allow that
-    /// site's origins; `/v1/receipts` allows any site's (the handler then checks the body's
-    /// site). A page served by the collector itself (same origin) is always allowed.
+    /// site's origins; `/v1/receipts…` allows any site's (the handler then checks the
+    /// receipt's site). A page served by the collector itself (same origin) is always allowed.
     fn cors_allows(&self, origin: &HeaderValue, head: &RequestHead) -> bool {
         let Ok(origin) = origin.to_str() else {
             return false;
@@ -197,6 +301,125 @@ fn is_same_origin(origin: &str, host: Option<&HeaderValue>) -> bool {
     authority.is_some_and(|a| a.eq_ignore_ascii_case(host))
 }
 
+// ---- the route table -------------------------------------------------------------------
+
+/// Where routes go: the real app ([`Register`]) or a list ([`RouteList`]).
+pub trait RouteSink {
+    fn add<F, Args>(&mut self, method: Method, path: &'static str, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static;
+}
+
+/// Registers each route as its own resource, whose other methods get a problem+json 405.
+pub struct Register<'a>(pub &'a mut web::ServiceConfig);
+
+impl RouteSink for Register<'_> {
+    fn add<F, Args>(&mut self, method: Method, path: &'static str, handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.0
+            .service(resource(path).route(web::method(method).to(handler)));
+    }
+}
+
+/// Records `(method, full path)` of each route; `{name:regex}` segments become `{name}`.
+#[derive(Debug, Default)]
+pub struct RouteList {
+    prefix: &'static str,
+    pub routes: Vec<(Method, String)>,
+}
+
+impl RouteSink for RouteList {
+    fn add<F, Args>(&mut self, method: Method, path: &'static str, _handler: F)
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.routes
+            .push((method, openapi_path(&format!("{}{path}", self.prefix))));
+    }
+}
+
+/// `/{file:kelisim\.[0-9a-f]{16}\.js}` → `/{file}`: the OpenAPI spelling of a path pattern.
+pub fn openapi_path(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut depth = 0usize;
+    let mut skipping = false;
+    for c in pattern.chars() {
+        match c {
+            '{' => {
+                depth += 1;
+                if depth == 1 {
+                    out.push(c);
+                }
+            }
+            '}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    skipping = false;
+                    out.push(c);
+                }
+            }
+            ':' if depth == 1 => skipping = true,
+            _ if skipping || depth > 1 => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The public API under `/v1`.
+pub fn api_routes(r: &mut impl RouteSink) {
+    r.add(Method::GET, "/sites/{site}/config", public::site_config);
+    r.add(
+        Method::GET,
+        "/sites/{site}/policies/{version}",
+        public::policy_text,
+    );
+    r.add(Method::POST, "/receipts", receipts::create_receipt);
+    r.add(Method::GET, "/receipts/{id}", receipts::get_receipt);
+    r.add(
+        Method::POST,
+        "/receipts/{id}/withdraw",
+        receipts::withdraw_receipt,
+    );
+}
+
+/// Everything outside `/v1` (the demo's routes aside).
+pub fn root_routes(r: &mut impl RouteSink) {
+    r.add(Method::GET, "/.well-known/jwks.json", public::jwks);
+    r.add(Method::GET, "/healthz", ops::healthz);
+    r.add(Method::GET, "/readyz", ops::readyz);
+    r.add(Method::GET, "/metrics", ops::metrics);
+    r.add(Method::GET, "/openapi.json", ops::openapi);
+    r.add(Method::GET, "/kelisim-receipt.css", public::receipt_css);
+    r.add(Method::GET, "/kelisim.js", public::widget_loader);
+    r.add(
+        Method::GET,
+        r"/{file:kelisim\.[0-9a-f]{16}\.(?:js|wasm|css)}",
+        public::widget_file,
+    );
+}
+
+/// Every route the app can register (demo mode included), as the OpenAPI document names them.
+pub fn registered_routes() -> Vec<(Method, String)> {
+    let mut list = RouteList {
+        prefix: "/v1",
+        ..RouteList::default()
+    };
+    api_routes(&mut list);
+    list.prefix = "";
+    root_routes(&mut list);
+    crate::demo::routes(&mut list);
+    list.routes
+}
+
 /// The collector's `App`: API routes, widget files, and in demo mode the demo site.
 pub fn build_app(
     state: web::Data<AppState>,
@@ -216,6 +439,7 @@ pub fn build_app(
         .allowed_header(header::CONTENT_TYPE)
         .max_age(86_400);
     let demo_dir = state.demo_dir.clone();
+    let bench = state.bench_endpoints;
     App::new()
         .app_data(state)
         .app_data(error::json_config())
@@ -225,24 +449,16 @@ pub fn build_app(
         .wrap(from_fn(access_log))
         .service(
             web::scope("/v1")
+                .wrap(from_fn(rate_limit))
                 .wrap(cors)
-                .service(resource("/sites/{site}/config").route(web::get().to(public::site_config)))
-                .service(
-                    resource("/sites/{site}/policies/{version}")
-                        .route(web::get().to(public::policy_text)),
-                )
-                .service(resource("/receipts").route(web::post().to(public::create_receipt)))
-                .service(resource("/receipts/{id}").route(web::get().to(public::get_receipt))),
-        )
-        .service(resource("/.well-known/jwks.json").route(web::get().to(public::jwks)))
-        .service(resource("/healthz").route(web::get().to(public::healthz)))
-        .service(resource("/readyz").route(web::get().to(public::readyz)))
-        .service(resource("/kelisim.js").route(web::get().to(public::widget_file)))
-        .service(
-            resource(r"/{file:kelisim\.[0-9a-f]{16}\.(?:js|wasm|css)}")
-                .route(web::get().to(public::widget_file)),
+                .wrap(from_fn(preflight_guard))
+                .configure(|cfg| api_routes(&mut Register(cfg))),
         )
         .configure(|cfg| {
+            root_routes(&mut Register(cfg));
+            if bench {
+                cfg.service(resource("/_bench/echo").route(web::post().to(ops::bench_echo)));
+            }
             if let Some(dir) = &demo_dir {
                 crate::demo::configure(cfg, dir);
             }
@@ -255,23 +471,103 @@ pub fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(public::method_not_allowed))
 }
 
-/// One structured log line per request: method, path (never the query), status, time.
+// ---- middleware ------------------------------------------------------------------------
+
+/// Times every request, records it in the metrics (route pattern, never the path, and the
+/// problem code of a rejection) and logs it: rejections at info, server errors at error,
+/// successes and rate-limit refusals (a flood must not flood the log) at debug. The middleware
+/// inside it answer with responses rather than errors, so every rejection passes here.
 async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.path().to_owned();
     let res = next.call(req).await?;
+    let elapsed = started.elapsed();
     let status = res.status().as_u16();
-    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let method = res.request().method().clone();
+    let path = res.request().path().to_owned();
+    let route = res.request().match_pattern();
+    let code = res.response().extensions().get::<ProblemCode>().copied();
+    if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
+        let route = route.as_deref().map_or("unmatched", openapi_route);
+        state
+            .metrics
+            .request(method.as_str(), route, status, elapsed.as_secs_f64());
+        if let Some(ProblemCode(code)) = code {
+            state.metrics.rejection(code);
+        }
+    }
+    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    let code = code.map_or("-", |c| c.0);
     if status >= 500 {
-        tracing::error!(target: "kelisim::http", %method, path, status, micros, "request");
+        tracing::error!(target: "kelisim::http", %method, path, status, code, micros, "request");
+    } else if status >= 400 && status != 429 {
+        tracing::info!(target: "kelisim::http", %method, path, status, code, micros, "request");
     } else {
-        tracing::info!(target: "kelisim::http", %method, path, status, micros, "request");
+        tracing::debug!(target: "kelisim::http", %method, path, status, micros, "request");
     }
     Ok(res)
+}
+
+/// Route patterns as metric labels: the widget-file regex shortened.
+fn openapi_route(pattern: &str) -> &str {
+    if pattern.starts_with("/{file:") {
+        "/{file}"
+    } else {
+        pattern
+    }
+}
+
+/// CORS preflights from origins the API does not serve get a problem document (403) instead
+/// of actix-cors's plain-text refusal; so do preflights asking for methods or headers the
+/// API does not accept (400).
+async fn preflight_guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, Error> {
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if preflight && let Some(origin) = req.headers().get(header::ORIGIN) {
+        let allowed = req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|state| state.cors_allows(origin, req.head()));
+        if !allowed {
+            let err = ApiError::PreflightOriginNotAllowed {
+                origin: origin.to_str().unwrap_or("<not text>").to_owned(),
+            };
+            return Ok(req.error_response(err).map_into_right_body());
+        }
+    }
+    let res = next.call(req).await?;
+    if preflight && res.status() == StatusCode::BAD_REQUEST {
+        let refusal = ApiError::PreflightRefused.error_response();
+        return Ok(res.into_response(refusal).map_into_right_body());
+    }
+    Ok(res.map_into_left_body())
+}
+
+/// The per-address limit on `/v1`: over it, a 429 problem with `Retry-After`.
+async fn rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, Error> {
+    if let Some(state) = req.app_data::<web::Data<AppState>>() {
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        let client = state.rate_limiter.client(req.peer_addr(), forwarded);
+        if let Err(wait) = state.rate_limiter.check(client) {
+            let err = ApiError::TooManyRequests {
+                retry_after: retry_after_secs(wait),
+            };
+            return Ok(req.error_response(err).map_into_right_body());
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 #[cfg(test)]
@@ -285,5 +581,27 @@ mod tests {
         assert!(!is_same_origin("http://127.0.0.1:8080", Some(&host)));
         assert!(!is_same_origin("null", Some(&host)));
         assert!(!is_same_origin("http://127.0.0.1:41234", None));
+    }
+
+    #[test]
+    fn path_patterns_are_spelled_as_openapi_paths() {
+        assert_eq!(
+            openapi_path(r"/{file:kelisim\.[0-9a-f]{16}\.(?:js|wasm|css)}"),
+            "/{file}"
+        );
+        assert_eq!(
+            openapi_path("/v1/receipts/{id}/withdraw"),
+            "/v1/receipts/{id}/withdraw"
+        );
+        assert_eq!(openapi_path("/healthz"), "/healthz");
+    }
+
+    #[test]
+    fn the_route_table_has_each_route_once() {
+        let routes = registered_routes();
+        let unique: HashSet<_> = routes.iter().collect();
+        assert_eq!(unique.len(), routes.len(), "{routes:?}");
+        assert!(routes.contains(&(Method::POST, "/v1/receipts/{id}/withdraw".to_owned())));
+        assert!(routes.contains(&(Method::POST, "/feedback".to_owned())));
     }
 }

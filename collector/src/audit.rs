@@ -207,7 +207,7 @@ impl Walk<'_> {
         let verified = verify_compact(&row.jws, self.keys).map_err(Problem::Signature)?;
         let payload: ReceiptPayload = serde_json::from_slice(&verified.payload)
             .map_err(|e| Problem::Payload(e.to_string()))?;
-        let columns: [(&'static str, String, String); 12] = [
+        let columns: [(&'static str, String, String); 13] = [
             ("seq", row.seq.to_string(), payload.seq.to_string()),
             ("id", row.id.clone(), payload.id.clone()),
             (
@@ -240,6 +240,11 @@ impl Walk<'_> {
                 payload.subject.browser_id.clone(),
             ),
             ("kid", row.kid.clone(), verified.kid.clone()),
+            (
+                "withdraws",
+                format!("{:?}", row.withdraws),
+                format!("{:?}", payload.withdraws),
+            ),
         ];
         for (field, column, signed) in columns {
             if column != signed {

@@ -65,6 +65,9 @@ pub struct ServeArgs {
         default_value = "./dist"
     )]
     pub widget_dir: PathBuf,
+    /// Also serve `POST /_bench/echo`, the trivial baseline `cargo xtask bench` compares with
+    #[arg(long, hide = true)]
+    pub bench_endpoints: bool,
 }
 
 #[derive(Debug, Args)]
@@ -147,7 +150,8 @@ pub enum KeysCommand {
     Generate(DataDirArgs),
     /// Add a new signing key and make it active; old keys stay in the JWKS
     ///
-    /// A running collector keeps signing with the key it started with until restarted.
+    /// A running collector switches to the new key when it receives SIGHUP (or restarts);
+    /// the new key is in its JWKS before it signs anything with it.
     Rotate(DataDirArgs),
 }
 

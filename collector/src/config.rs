@@ -8,6 +8,9 @@
 //!
 //! ```toml
 //! public_url = "https://consent.example.kz"   # optional; default: the listen address
+//! [rate_limit]                              # optional; per client address, on /v1/…
+//! per_second = 50; burst = 200              # sustained rate and burst (the defaults)
+//! trusted_proxies = ["127.0.0.1"]           # peers whose X-Forwarded-For names the client
 //! [[site]]
 //! id = "demo"
 //! allowed_origins = ["https://example.kz"]
@@ -22,12 +25,15 @@
 //! files = { ru = "policies/consent.ru.md", kk = "…", en = "…" }
 //! [[site.purpose]]
 //! id = "feedback"; required = true
+//! [[site.category]]                         # cookie categories (optional)
+//! id = "necessary"; required = true         # required: cannot be refused
 //! [site.texts.ru]                           # optional overrides of the built-in texts
 //! label = "…"
 //! ```
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -64,7 +70,37 @@ pub struct Config {
     pub file: PathBuf,
     /// Base URL under which visitors reach this collector, without a trailing slash.
     pub public_url: Option<String>,
+    pub rate_limit: RateLimit,
     pub sites: Vec<Site>,
+}
+
+/// Requests per client address on the public API (`/v1/…`), refused with 429 beyond it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained requests per second.
+    pub per_second: u32,
+    /// Requests allowed at once before the sustained rate applies.
+    pub burst: u32,
+    /// Peers (reverse proxies) whose `X-Forwarded-For` names the real client; from any
+    /// other peer the header is ignored, so clients cannot choose their own bucket.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl RateLimit {
+    /// Generous for real visitors (one page sends a handful of requests), tight enough to
+    /// stop one address from filling the log.
+    pub const DEFAULT_PER_SECOND: u32 = 50;
+    pub const DEFAULT_BURST: u32 = 200;
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            per_second: Self::DEFAULT_PER_SECOND,
+            burst: Self::DEFAULT_BURST,
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 /// One website whose forms the widget guards.
@@ -80,6 +116,8 @@ pub struct Site {
     pub operator: Operator,
     pub policies: Vec<Policy>,
     pub purposes: Vec<Purpose>,
+    /// Cookie categories the banner offers; empty if the site records no cookie consent.
+    pub categories: Vec<Category>,
     /// Effective texts per language (built-in defaults merged with the file's overrides).
     pub texts: BTreeMap<String, Texts>,
     /// Index into `policies` of the current policy.
@@ -110,18 +148,29 @@ pub struct PolicyText {
     pub sha256: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Purpose {
     pub id: String,
     pub required: bool,
 }
 
+/// A cookie category; a `required` one (e.g. `necessary`) is always granted.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Category {
+    pub id: String,
+    pub required: bool,
+}
+
 /// What the widget shows in one language.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Texts {
+    /// The exact checkbox label; receipts carry its SHA-256 as `notice.sha256`.
     pub label: String,
+    /// Text of the link to the consent text.
     pub link: String,
+    /// Shown when a visitor submits without ticking.
     pub error: String,
+    /// Text of the "your consent receipt" link.
     pub receipt: String,
     /// Hex SHA-256 of the exact label; stamped into receipts as `notice.sha256`.
     #[serde(skip)]
@@ -200,6 +249,7 @@ impl Site {
             default_language: &self.default_language,
             texts: ViewTexts(self),
             purposes: &self.purposes,
+            categories: &self.categories,
         };
         let hashes: BTreeMap<&str, &str> = policy
             .texts
@@ -217,27 +267,36 @@ impl Site {
     }
 }
 
-#[derive(Serialize)]
-struct ViewDoc<'a> {
+/// `GET /v1/sites/{site}/config` (docs/wire.md).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SiteConfig)]
+pub struct ViewDoc<'a> {
     site: &'a str,
+    /// First 16 hex digits of SHA-256 over everything the visitor sees; also the ETag.
     revision: String,
     operator: ViewOperator<'a>,
     policy: ViewPolicy<'a>,
     languages: &'a [String],
     default_language: &'a str,
+    /// Texts per language, in the site's language order.
+    #[schema(value_type = std::collections::HashMap<String, Texts>)]
     texts: ViewTexts<'a>,
     purposes: &'a [Purpose],
+    categories: &'a [Category],
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ViewOperator<'a> {
     name: &'a str,
+    /// Registration number (BIN in Kazakhstan).
     bin: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ViewPolicy<'a> {
+    /// The current policy version, which receipts must name.
     version: &'a str,
+    /// Where the consent text is served.
     url: &'a str,
 }
 
@@ -289,8 +348,18 @@ fn builtin_texts(lang: &str) -> Option<[&'static str; 4]> {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     public_url: Option<String>,
+    rate_limit: Option<RawRateLimit>,
     #[serde(default)]
     site: Vec<RawSite>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimit {
+    per_second: Option<u32>,
+    burst: Option<u32>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -308,6 +377,8 @@ struct RawSite {
     policy: Vec<RawPolicy>,
     #[serde(default)]
     purpose: Vec<RawPurpose>,
+    #[serde(default)]
+    category: Vec<RawPurpose>,
     #[serde(default)]
     texts: BTreeMap<String, RawTexts>,
 }
@@ -390,6 +461,10 @@ impl Validator<'_> {
                 "no site is configured; add a [[site]] table",
             ));
         }
+        let rate_limit = match raw.rate_limit {
+            Some(r) => self.rate_limit(r)?,
+            None => RateLimit::default(),
+        };
         let mut seen = HashSet::new();
         let mut sites = Vec::with_capacity(raw.site.len());
         for (index, raw_site) in raw.site.into_iter().enumerate() {
@@ -405,7 +480,43 @@ impl Validator<'_> {
         Ok(Config {
             file: self.file.to_owned(),
             public_url,
+            rate_limit,
             sites,
+        })
+    }
+
+    fn rate_limit(&self, raw: RawRateLimit) -> Result<RateLimit, ConfigError> {
+        let key = Key("rate_limit".into());
+        let per_second = raw.per_second.unwrap_or(RateLimit::DEFAULT_PER_SECOND);
+        let burst = raw
+            .burst
+            .unwrap_or(RateLimit::DEFAULT_BURST.max(per_second));
+        if per_second == 0 {
+            return Err(self.err(
+                &key.with("per_second"),
+                "must be at least 1; raise it instead of turning the limit off",
+            ));
+        }
+        if burst == 0 {
+            return Err(self.err(&key.with("burst"), "must be at least 1"));
+        }
+        let trusted_proxies = raw
+            .trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                text.parse::<IpAddr>().map_err(|_| {
+                    self.err(
+                        &key.with(format!("trusted_proxies[{i}]")),
+                        format!("`{text}` is not an IP address like 127.0.0.1 or ::1"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(RateLimit {
+            per_second,
+            burst,
+            trusted_proxies,
         })
     }
 
@@ -444,7 +555,21 @@ impl Validator<'_> {
         }
         let languages = self.languages(&raw, key)?;
         let texts = self.texts(&raw, &languages, key)?;
-        let purposes = self.purposes(&raw.purpose, key)?;
+        let purposes = self.choices(&raw.purpose, key, "purpose")?;
+        if purposes.is_empty() {
+            return Err(self.err(
+                &key.with("purpose"),
+                "declare at least one [[site.purpose]]",
+            ));
+        }
+        let categories = self
+            .choices(&raw.category, key, "category")?
+            .into_iter()
+            .map(|p| Category {
+                id: p.id,
+                required: p.required,
+            })
+            .collect();
         if raw.retention_days == 0 || raw.retention_days > 36_500 {
             return Err(self.err(
                 &key.with("retention_days"),
@@ -483,6 +608,7 @@ impl Validator<'_> {
             operator,
             policies,
             purposes,
+            categories,
             texts,
             current,
         })
@@ -576,26 +702,26 @@ impl Validator<'_> {
         Ok(out)
     }
 
-    fn purposes(&self, raw: &[RawPurpose], key: &Key) -> Result<Vec<Purpose>, ConfigError> {
-        if raw.is_empty() {
-            return Err(self.err(
-                &key.with("purpose"),
-                "declare at least one [[site.purpose]]",
-            ));
-        }
+    /// `[[site.purpose]]` or `[[site.category]]` (`what`): plain unique ids.
+    fn choices(
+        &self,
+        raw: &[RawPurpose],
+        key: &Key,
+        what: &str,
+    ) -> Result<Vec<Purpose>, ConfigError> {
         let mut seen = HashSet::new();
         raw.iter()
             .map(|p| {
                 if !is_site_id(&p.id) {
                     return Err(self.err(
-                        &key.with(format!("purpose[{}].id", p.id)),
+                        &key.with(format!("{what}[{}].id", p.id)),
                         "use 1-64 of a-z, 0-9, '-' and '_'",
                     ));
                 }
                 if !seen.insert(&p.id) {
                     return Err(self.err(
-                        &key.with(format!("purpose[{}]", p.id)),
-                        "this purpose id is used twice",
+                        &key.with(format!("{what}[{}]", p.id)),
+                        format!("this {what} id is used twice"),
                     ));
                 }
                 Ok(Purpose {
@@ -918,6 +1044,66 @@ mod tests {
         assert!(
             got.contains("`site[demo].policy[2026-03].files`: the current policy has no text for language `en`"),
             "{got}"
+        );
+    }
+
+    #[test]
+    fn rate_limit_and_categories_are_validated() {
+        let config = parse(&demo_toml()).expect("valid");
+        assert_eq!(config.rate_limit, RateLimit::default());
+        let text = format!(
+            "[rate_limit]\nper_second = 5000\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]\n{}",
+            demo_toml()
+        );
+        let config = parse(&text).expect("valid");
+        assert_eq!(
+            (config.rate_limit.per_second, config.rate_limit.burst),
+            (5000, 5000),
+            "burst defaults to at least the rate"
+        );
+        assert_eq!(config.rate_limit.trusted_proxies.len(), 2);
+        let bad = format!("[rate_limit]\nper_second = 0\n{}", demo_toml());
+        assert!(
+            invalid(&bad).starts_with("kelisim.toml: `rate_limit.per_second`: must be at least 1"),
+            "{}",
+            invalid(&bad)
+        );
+        let bad = format!(
+            "[rate_limit]\ntrusted_proxies = [\"proxy\"]\n{}",
+            demo_toml()
+        );
+        assert!(
+            invalid(&bad).starts_with(
+                "kelisim.toml: `rate_limit.trusted_proxies[0]`: `proxy` is not an IP address"
+            ),
+            "{}",
+            invalid(&bad)
+        );
+
+        let with_categories = format!(
+            "{}\n[[site.category]]\nid = \"necessary\"\nrequired = true\n\n[[site.category]]\nid = \"analytics\"\n",
+            demo_toml()
+        );
+        let config = parse(&with_categories).expect("valid");
+        let ids: Vec<(&str, bool)> = config.sites[0]
+            .categories
+            .iter()
+            .map(|c| (c.id.as_str(), c.required))
+            .collect();
+        assert_eq!(ids, [("necessary", true), ("analytics", false)]);
+        let view: serde_json::Value =
+            serde_json::from_slice(&config.sites[0].public_view("http://x").json).expect("json");
+        assert_eq!(
+            view["categories"],
+            serde_json::json!([{"id": "necessary", "required": true}, {"id": "analytics", "required": false}])
+        );
+        let twice = format!("{with_categories}\n[[site.category]]\nid = \"analytics\"\n");
+        assert!(
+            invalid(&twice).starts_with(
+                "kelisim.toml: `site[demo].category[analytics]`: this category id is used twice"
+            ),
+            "{}",
+            invalid(&twice)
         );
     }
 

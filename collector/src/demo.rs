@@ -3,8 +3,10 @@
 //! The demo directory is served with a strict Content-Security-Policy (the widget must work
 //! under it) and only web files are exposed — never `kelisim.toml` or the policy sources.
 //! `/feedback` stands in for a site's own form handler: it shows the consent receipt's
-//! reference from the hidden `kelisim_receipt` field and deliberately reads nothing else of
-//! what was typed, so nothing of it can be stored or logged.
+//! reference from the hidden `kelisim_receipt` field — or, when the widget could not load and
+//! the loader's plain checkbox was ticked instead (`kelisim_consent=yes`, no receipt), says
+//! so — and deliberately reads nothing else of what was typed, so nothing of it can be
+//! stored or logged.
 
 use std::path::{Path, PathBuf};
 
@@ -15,9 +17,10 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::app::resource;
+use crate::app::{Register, RouteSink};
 use crate::error::ApiError;
 use crate::hash::is_lower_hex;
+use crate::html::escape;
 
 /// Sent on every demo page.
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
@@ -28,6 +31,11 @@ pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval';
 const SERVED_EXTENSIONS: &[&str] = &[
     "html", "css", "js", "mjs", "wasm", "svg", "png", "jpg", "jpeg", "webp", "ico", "txt", "woff2",
 ];
+
+/// The demo's API routes (the static site aside).
+pub fn routes(r: &mut impl RouteSink) {
+    r.add(actix_web::http::Method::POST, "/feedback", feedback);
+}
 
 /// Adds the demo routes; call last, since the static site is mounted at `/`.
 pub fn configure(cfg: &mut web::ServiceConfig, dir: &Path) {
@@ -41,7 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, dir: &Path) {
                     .add((header::REFERRER_POLICY, "same-origin"))
                     .add((header::CACHE_CONTROL, "no-cache")),
             )
-            .service(resource("/feedback").route(web::post().to(feedback)))
+            .configure(|cfg| routes(&mut Register(cfg)))
             .service(
                 Files::new("/", dir)
                     .index_file("index.html")
@@ -75,23 +83,67 @@ fn is_servable(root: &Path, path: &Path) -> bool {
     }
 }
 
-/// The two fields the thank-you page needs; serde skips every other field of the form
-/// (name, phone, message) without keeping it.
+/// The fields the thank-you page needs; serde skips every other field of the form (name,
+/// phone, message) without keeping it.
 #[derive(Debug, Deserialize)]
 pub struct FeedbackForm {
     lang: Option<String>,
     kelisim_receipt: Option<String>,
+    /// The consent checkbox: the widget's, or the loader's plain fallback box.
+    kelisim_consent: Option<String>,
+}
+
+/// How a submission shows the visitor's consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consent<'a> {
+    /// The widget recorded a signed receipt with this reference.
+    Receipt(&'a str),
+    /// The widget could not load; the loader's plain checkbox was ticked.
+    PlainCheckbox,
+    /// Neither: the form arrived without consent.
+    Missing,
+}
+
+impl<'a> Consent<'a> {
+    fn of(form: &'a FeedbackForm) -> Consent<'a> {
+        match form
+            .kelisim_receipt
+            .as_deref()
+            .filter(|r| is_lower_hex(r, 32))
+        {
+            Some(reference) => Consent::Receipt(reference),
+            None if form.kelisim_consent.as_deref() == Some("yes") => Consent::PlainCheckbox,
+            None => Consent::Missing,
+        }
+    }
 }
 
 /// `POST /feedback` (urlencoded): the thank-you page in the form's language.
-async fn feedback(form: web::Form<FeedbackForm>) -> HttpResponse {
+#[utoipa::path(
+    post,
+    path = "/feedback",
+    tag = "demo",
+    summary = "The demo contact form's thank-you page",
+    description = "Demo only. Reads `lang`, `kelisim_receipt` and `kelisim_consent` and nothing else of the form. \
+                   200 with the receipt reference, or — when the widget could not load and the plain checkbox \
+                   was ticked — a note that consent was given without a signed receipt; 422 without consent.",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Thank-you page", body = String, content_type = "text/html; charset=utf-8"),
+        (status = 422, description = "The form arrived without consent", body = String,
+         content_type = "text/html; charset=utf-8"),
+    )
+)]
+pub async fn feedback(form: web::Form<FeedbackForm>) -> HttpResponse {
     let form = form.into_inner();
-    let reference = form
-        .kelisim_receipt
-        .as_deref()
-        .filter(|r| is_lower_hex(r, 32));
-    let (status, html) = thank_you_page(form.lang.as_deref().unwrap_or("ru"), reference);
-    tracing::info!(receipt = reference.unwrap_or("-"), "demo feedback received");
+    let consent = Consent::of(&form);
+    let (status, html) = thank_you_page(form.lang.as_deref().unwrap_or("ru"), consent);
+    let (receipt, plain_checkbox) = match consent {
+        Consent::Receipt(r) => (r, false),
+        Consent::PlainCheckbox => ("-", true),
+        Consent::Missing => ("-", false),
+    };
+    tracing::info!(receipt, plain_checkbox, "demo feedback received");
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -104,6 +156,7 @@ struct PageTexts {
     thanks: &'static str,
     reference: &'static str,
     receipt_link: &'static str,
+    fallback: &'static str,
     missing: &'static str,
     back: &'static str,
     back_href: &'static str,
@@ -117,6 +170,7 @@ fn page_texts(lang: &str) -> PageTexts {
             thanks: "Хабарламаңызды алдық, жақын арада жауап береміз.",
             reference: "Келісім түбіртегінің нөмірі:",
             receipt_link: "Келісім туралы түбіртекті ашу",
+            fallback: "Келісіміңізді нысанның қарапайым белгісімен бердіңіз: келісім виджеті жүктелмеді, сондықтан қол қойылған түбіртек берілмеді.",
             missing: "Нысан келісім түбіртегінсіз жіберілді: бұл бетте Kelisim виджеті іске қосылмады.",
             back: "Нысанға оралу",
             back_href: "/kk/contact.html",
@@ -127,6 +181,7 @@ fn page_texts(lang: &str) -> PageTexts {
             thanks: "We have received your message and will reply soon.",
             reference: "Consent receipt number:",
             receipt_link: "Open the consent receipt",
+            fallback: "You gave your consent with the form's plain checkbox: the consent widget could not load, so no signed receipt was issued for it.",
             missing: "The form arrived without a consent receipt: the Kelisim widget did not run on the page.",
             back: "Back to the form",
             back_href: "/en/contact.html",
@@ -137,6 +192,7 @@ fn page_texts(lang: &str) -> PageTexts {
             thanks: "Мы получили ваше сообщение и скоро ответим.",
             reference: "Номер квитанции о согласии:",
             receipt_link: "Открыть квитанцию о согласии",
+            fallback: "Вы дали согласие простым флажком формы: виджет согласия не загрузился, поэтому подписанная квитанция не выдана.",
             missing: "Форма пришла без квитанции о согласии: виджет Kelisim не сработал на странице.",
             back: "Вернуться к форме",
             back_href: "/contact.html",
@@ -144,11 +200,11 @@ fn page_texts(lang: &str) -> PageTexts {
     }
 }
 
-/// Renders the page; without a valid reference it explains that consent is missing (422).
-pub fn thank_you_page(lang: &str, reference: Option<&str>) -> (StatusCode, String) {
+/// Renders the page; without consent it explains that consent is missing (422).
+pub fn thank_you_page(lang: &str, consent: Consent<'_>) -> (StatusCode, String) {
     let t = page_texts(lang);
-    let (status, body) = match reference {
-        Some(r) => {
+    let (status, body) = match consent {
+        Consent::Receipt(r) => {
             let r = escape(r);
             (
                 StatusCode::OK,
@@ -158,7 +214,14 @@ pub fn thank_you_page(lang: &str, reference: Option<&str>) -> (StatusCode, Strin
                 ),
             )
         }
-        None => (
+        Consent::PlainCheckbox => (
+            StatusCode::OK,
+            format!(
+                "<p>{}</p>\n<p id=\"consent-fallback\">{}</p>",
+                t.thanks, t.fallback
+            ),
+        ),
+        Consent::Missing => (
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("<p id=\"receipt-missing\">{}</p>", t.missing),
         ),
@@ -176,22 +239,6 @@ pub fn thank_you_page(lang: &str, reference: Option<&str>) -> (StatusCode, Strin
     (status, html)
 }
 
-/// Minimal HTML escaping for text and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The demo directory's config file.
 pub fn config_path(demo_dir: &Path) -> PathBuf {
     demo_dir.join("kelisim.toml")
@@ -204,14 +251,43 @@ mod tests {
     #[test]
     fn thank_you_page_shows_the_reference_in_the_forms_language() {
         let reference = "0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3";
-        let (status, html) = thank_you_page("kk", Some(reference));
+        let (status, html) = thank_you_page("kk", Consent::Receipt(reference));
         assert_eq!(status, StatusCode::OK);
         assert!(html.contains("<html lang=\"kk\">"));
         assert!(html.contains(&format!("<code id=\"receipt-ref\">{reference}</code>")));
         assert!(html.contains(&format!("href=\"/v1/receipts/{reference}\"")));
-        let (status, html) = thank_you_page("xx", None);
+        let (status, html) = thank_you_page("en", Consent::PlainCheckbox);
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("id=\"consent-fallback\"") && html.contains("plain checkbox"));
+        assert!(!html.contains("receipt-ref"));
+        let (status, html) = thank_you_page("xx", Consent::Missing);
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(html.contains("<html lang=\"ru\">") && html.contains("receipt-missing"));
+    }
+
+    #[test]
+    fn consent_is_read_from_the_receipt_or_the_plain_checkbox() {
+        let form = |receipt: Option<&str>, consent: Option<&str>| FeedbackForm {
+            lang: None,
+            kelisim_receipt: receipt.map(str::to_owned),
+            kelisim_consent: consent.map(str::to_owned),
+        };
+        let r = "0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3";
+        assert_eq!(
+            Consent::of(&form(Some(r), Some("yes"))),
+            Consent::Receipt(r)
+        );
+        assert_eq!(
+            Consent::of(&form(None, Some("yes"))),
+            Consent::PlainCheckbox
+        );
+        assert_eq!(
+            Consent::of(&form(Some(""), Some("yes"))),
+            Consent::PlainCheckbox
+        );
+        assert_eq!(Consent::of(&form(Some("<x>"), None)), Consent::Missing);
+        assert_eq!(Consent::of(&form(None, Some("no"))), Consent::Missing);
+        assert_eq!(Consent::of(&form(None, None)), Consent::Missing);
     }
 
     #[test]
@@ -239,13 +315,5 @@ mod tests {
         for path in refused {
             assert!(!is_servable(dir.path(), Path::new(path)), "{path}");
         }
-    }
-
-    #[test]
-    fn escape_covers_html_specials() {
-        assert_eq!(
-            escape(r#"<a href="x">&'"#),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
     }
 }

@@ -4,7 +4,8 @@
 //! extractor configs built here ([`json_config`], [`form_config`], [`path_config`],
 //! [`query_config`]) route actix's own body/path/query errors into it, so a client always
 //! gets the same shape with a stable machine-readable `code`. Internal causes (SQL, IO,
-//! panics) are logged and never put in a response.
+//! panics) are logged and never put in a response. Each problem response carries its code
+//! as a [`ProblemCode`] extension, which the access log counts in the metrics.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -16,6 +17,10 @@ use crate::store::StoreError;
 
 /// Largest accepted `POST /v1/receipts` body (wire contract).
 pub const MAX_RECEIPT_BODY: usize = 16 * 1024;
+
+/// The `code` of a problem response, attached to the response for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemCode(pub &'static str);
 
 /// Base of the `type` URI of every problem document.
 const PROBLEM_TYPE_BASE: &str = "https://kelisim.kz/problems/";
@@ -54,6 +59,24 @@ pub enum ApiError {
          add it to the site's allowed_origins"
     )]
     OriginNotAllowed { origin: String, site: String },
+    #[error(
+        "origin `{origin}` may not call this API from a browser; \
+         add it to the site's allowed_origins"
+    )]
+    PreflightOriginNotAllowed { origin: String },
+    #[error(
+        "the CORS preflight asks for a method or headers this API does not accept; \
+         send GET or POST with only a Content-Type header"
+    )]
+    PreflightRefused,
+    #[error(
+        "too many requests from your address; wait {retry_after} s (see Retry-After) and send again"
+    )]
+    TooManyRequests { retry_after: u64 },
+    #[error("{0}")]
+    NotWithdrawable(String),
+    #[error("{0}")]
+    NotHolder(String),
     #[error("site `{site}` has no policy version `{version}`")]
     UnknownPolicy { site: String, version: String },
     #[error(
@@ -90,7 +113,13 @@ impl ApiError {
             Self::IdempotencyConflict { .. } => "idempotency_conflict",
             Self::UnknownPolicyVersion { .. } => "unknown_policy_version",
             Self::InvalidIdentifier(_) => "invalid_identifier",
-            Self::OriginNotAllowed { .. } => "origin_not_allowed",
+            Self::OriginNotAllowed { .. } | Self::PreflightOriginNotAllowed { .. } => {
+                "origin_not_allowed"
+            }
+            Self::PreflightRefused => "preflight_refused",
+            Self::TooManyRequests { .. } => "too_many_requests",
+            Self::NotWithdrawable(_) => "not_withdrawable",
+            Self::NotHolder(_) => "not_receipt_holder",
             Self::UnknownPolicy { .. } => "unknown_policy",
             Self::UnknownLanguage { .. } => "unknown_language",
             Self::AmbiguousReference(_) => "ambiguous_reference",
@@ -112,7 +141,13 @@ impl ApiError {
             Self::IdempotencyConflict { .. } => "idempotency key conflict",
             Self::UnknownPolicyVersion { .. } => "unknown policy version",
             Self::InvalidIdentifier(_) => "invalid subject identifier",
-            Self::OriginNotAllowed { .. } => "origin not allowed",
+            Self::OriginNotAllowed { .. } | Self::PreflightOriginNotAllowed { .. } => {
+                "origin not allowed"
+            }
+            Self::PreflightRefused => "CORS preflight refused",
+            Self::TooManyRequests { .. } => "too many requests",
+            Self::NotWithdrawable(_) => "consent cannot be withdrawn",
+            Self::NotHolder(_) => "not the holder of this receipt",
             Self::UnknownPolicy { .. } => "unknown policy",
             Self::UnknownLanguage { .. } => "unknown language",
             Self::AmbiguousReference(_) => "ambiguous reference",
@@ -124,28 +159,47 @@ impl ApiError {
     }
 }
 
-/// The RFC 9457 document, field order as in docs/wire.md.
-#[derive(Debug, Serialize)]
-struct Problem<'a> {
+/// An RFC 9457 problem document (`application/problem+json`); field order as in docs/wire.md.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "https://kelisim.kz/problems/unknown_site",
+    "title": "unknown site",
+    "status": 404,
+    "detail": "no site `nope` is configured on this collector; check the script tag's data-site",
+    "code": "unknown_site"
+}))]
+pub struct Problem<'a> {
+    /// `https://kelisim.kz/problems/` followed by the code.
     #[serde(rename = "type")]
     type_: String,
+    /// Short summary, the same for every problem with this code.
     title: &'a str,
+    /// The HTTP status code.
     status: u16,
+    /// What was wrong with this request and how to fix it.
     detail: String,
+    /// Stable machine-readable code (docs/wire.md lists them).
     code: &'a str,
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::InvalidBody(_) | Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Self::OriginNotAllowed { .. } => StatusCode::FORBIDDEN,
+            Self::InvalidBody(_) | Self::InvalidRequest(_) | Self::PreflightRefused => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::OriginNotAllowed { .. }
+            | Self::PreflightOriginNotAllowed { .. }
+            | Self::NotHolder(_) => StatusCode::FORBIDDEN,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnknownSite(_)
             | Self::UnknownPolicy { .. }
             | Self::UnknownLanguage { .. }
             | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::IdempotencyConflict { .. } | Self::AmbiguousReference(_) => StatusCode::CONFLICT,
+            Self::IdempotencyConflict { .. }
+            | Self::AmbiguousReference(_)
+            | Self::NotWithdrawable(_) => StatusCode::CONFLICT,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UnknownPolicyVersion { .. } | Self::InvalidIdentifier(_) => {
@@ -173,10 +227,18 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(status);
         res.insert_header((header::CONTENT_TYPE, "application/problem+json"))
             .insert_header((header::CACHE_CONTROL, "no-store"));
-        if matches!(self, Self::Unavailable) {
-            res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        match self {
+            Self::Unavailable => {
+                res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
+            Self::TooManyRequests { retry_after } => {
+                res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            _ => {}
         }
-        res.body(body)
+        let mut res = res.body(body);
+        res.extensions_mut().insert(ProblemCode(code));
+        res
     }
 }
 
@@ -191,6 +253,8 @@ impl From<ReceiptError> for ApiError {
             err @ ReceiptError::InvalidIdentifier { .. } => {
                 Self::InvalidIdentifier(err.to_string())
             }
+            err @ ReceiptError::NotWithdrawable { .. } => Self::NotWithdrawable(err.to_string()),
+            err @ ReceiptError::NotHolder { .. } => Self::NotHolder(err.to_string()),
         }
     }
 }
@@ -297,6 +361,23 @@ mod tests {
         assert_eq!(ct, "application/problem+json");
         expect_test::expect![[r#"{"type":"https://kelisim.kz/problems/unknown_site","title":"unknown site","status":404,"detail":"no site `nope` is configured on this collector; check the script tag's data-site","code":"unknown_site"}"#]]
             .assert_eq(&json);
+    }
+
+    #[test]
+    fn too_many_requests_says_when_to_retry_and_carries_its_code() {
+        let err = ApiError::TooManyRequests { retry_after: 3 };
+        let res = err.error_response();
+        assert_eq!(res.status().as_u16(), 429);
+        assert_eq!(
+            res.headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("3")
+        );
+        assert_eq!(
+            res.extensions().get::<ProblemCode>(),
+            Some(&ProblemCode("too_many_requests"))
+        );
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! - [`store`]: SQLite — the single writer thread (group commit) and the read pool.
 //! - [`audit`], [`verify`]: offline checks of the whole log and of one receipt.
 //! - [`app`], [`routes`], [`error`]: the actix app, handlers, problem+json errors.
+//! - [`ratelimit`], [`metrics`], [`openapi`]: per-address limits, Prometheus, `/openapi.json`.
+//! - [`receipt_page`], [`html`]: the visitor's receipt page.
 //! - [`assets`], [`demo`], [`negotiate`]: widget files, the demo site, header negotiation.
 //! - [`server`], [`cli`], [`report`], [`datadir`], [`hash`]: process plumbing.
 //!
@@ -25,6 +27,8 @@
 //!   validation happens before a job reaches the writer.
 //! - **Blocking work never runs on the async executor**: reads go through `web::block`,
 //!   writes through the writer thread.
+//! - **The hot path logs nothing at `info`**: receipts and successful requests log at
+//!   `debug`; references, identifiers and form values are never logged.
 
 pub mod app;
 pub mod assets;
@@ -35,8 +39,13 @@ pub mod datadir;
 pub mod demo;
 pub mod error;
 pub mod hash;
+pub mod html;
+pub mod metrics;
 pub mod negotiate;
+pub mod openapi;
+pub mod ratelimit;
 pub mod receipt;
+pub mod receipt_page;
 pub mod report;
 pub mod routes;
 pub mod server;

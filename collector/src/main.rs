@@ -47,6 +47,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 listen: args.listen,
                 widget_dir: args.widget_dir,
                 demo_dir: None,
+                bench_endpoints: args.bench_endpoints,
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -57,6 +58,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 listen: SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
                 widget_dir: args.widget_dir,
                 demo_dir: Some(args.demo_dir),
+                bench_endpoints: false,
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -83,7 +85,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 key.kid,
                 key.path.display()
             );
-            println!("kelisim: restart the collector to sign with it; older keys stay in the JWKS");
+            println!(
+                "kelisim: send SIGHUP to a running collector (or restart it) to sign with it; \
+                 older keys stay in the JWKS"
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,5 +1,5 @@
-//! Content negotiation helpers: `Accept-Encoding`, `Accept-Language`, `If-None-Match`.
-//! Pure functions over header text.
+//! Content negotiation helpers: `Accept`, `Accept-Encoding`, `Accept-Language`,
+//! `If-None-Match`. Pure functions over header text.
 
 /// Parses a `token;q=0.5, other` list into (lower-cased token, q) pairs.
 fn qlist(header: &str) -> Vec<(String, f32)> {
@@ -77,6 +77,20 @@ pub fn pick_language<'a>(accept: Option<&str>, available: &'a [String]) -> Optio
     })
 }
 
+/// True if `accept` asks for HTML rather than JSON: `text/html` is listed by name with a
+/// higher q than `application/json`. Wildcards do not count, so `fetch()` (`*/*`) and curl
+/// get JSON while a browser navigating to the URL gets the page.
+pub fn prefers_html(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else { return false };
+    let list = qlist(accept);
+    let q = |name: &str| {
+        list.iter()
+            .find(|(t, _)| t == name)
+            .map_or(0.0, |(_, q)| *q)
+    };
+    q("text/html") > q("application/json")
+}
+
 /// True if an `If-None-Match` header matches `etag` (a quoted strong tag); weak
 /// comparison, as RFC 9110 prescribes for If-None-Match.
 pub fn etag_matches(if_none_match: Option<&str>, etag: &str) -> bool {
@@ -122,6 +136,18 @@ mod tests {
         assert_eq!(pick("de, fr"), None);
         assert_eq!(pick("kk;q=0, en"), Some("en"));
         assert_eq!(pick_language(None, &available), None);
+    }
+
+    #[test]
+    fn html_is_chosen_only_when_named() {
+        let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        assert!(prefers_html(Some(browser)));
+        assert!(!prefers_html(Some("*/*")));
+        assert!(!prefers_html(Some("application/json")));
+        assert!(!prefers_html(Some("application/json, text/html")));
+        assert!(prefers_html(Some("application/json;q=0.5, text/html")));
+        assert!(!prefers_html(Some("text/html;q=0")));
+        assert!(!prefers_html(None));
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! Consent receipts: the request model (docs/wire.md), its validation, and the signed payload.
+//! Consent receipts: the request model (docs/wire.md), its validation, and the signed payload
+//! (schema v1, docs/receipt.md).
 //!
 //! The path of a receipt is: [`ReceiptRequest`] (exactly what the widget sent, unknown fields
 //! refused) → [`prepare`] (validated against the site's config; identifiers replaced by their
 //! keyed hashes; page URL stripped of query and fragment) → [`PreparedReceipt`] (everything
 //! but the log position) → [`PreparedReceipt::seal`], called by the store's writer once it has
-//! assigned `id`, `seq`, `issued_at` and `prev`. Pure logic, no IO.
+//! assigned `id`, `seq`, `issued_at` and `prev`. A withdrawal is made from the receipt it
+//! withdraws by [`prepare_withdrawal`]. Pure logic, no IO.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -38,10 +40,18 @@ pub enum ReceiptError {
         kind: IdentifierKind,
         source: IdentifierError,
     },
+    #[error(
+        "receipt {id} records `{event}`, which cannot be withdrawn; only `given` and `updated` consents can"
+    )]
+    NotWithdrawable { id: String, event: Event },
+    #[error(
+        "this browser did not give consent {id}; only the browser that gave it can withdraw it here"
+    )]
+    NotHolder { id: String },
 }
 
 /// What kind of consent a receipt records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Form,
@@ -49,7 +59,7 @@ pub enum Kind {
 }
 
 /// What happened to the consent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Event {
     Given,
@@ -67,6 +77,12 @@ impl Kind {
     }
 }
 
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Event {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -80,42 +96,56 @@ impl Event {
 
 // ---- request ---------------------------------------------------------------------------
 
-/// `POST /v1/receipts` body.
-#[derive(Debug, Deserialize)]
+/// `POST /v1/receipts` body: one consent event.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptRequest {
+    /// The site id of the script tag's `data-site`.
     pub site: String,
     pub kind: Kind,
+    /// `given`, `refused` or `updated`; a withdrawal goes to `POST /v1/receipts/{id}/withdraw`.
     pub event: Event,
+    /// Idempotency key and public reference: 32 lower-case hex digits.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     pub key: String,
+    /// The site's current policy version, as the widget's config named it.
     pub policy_version: String,
+    /// The language the visitor saw the label in.
     pub lang: String,
-    pub purposes: Vec<PurposeChoice>,
+    /// `kind: form` only: the choice for each purpose.
+    pub purposes: Option<Vec<Choice>>,
+    /// `kind: cookies` only: the choice for every configured cookie category.
+    pub categories: Option<Vec<Choice>>,
     pub subject: SubjectRequest,
     pub context: ContextRequest,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A visitor's choice for one purpose or cookie category.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PurposeChoice {
+pub struct Choice {
     pub id: String,
     pub granted: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubjectRequest {
+    /// Random per-browser id kept by the widget: 32 lower-case hex digits.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     pub browser_id: String,
+    /// Phone numbers and e-mail addresses the form collected; only their keyed hashes are kept.
     #[serde(default)]
     pub identifiers: Vec<IdentifierRequest>,
 }
 
 /// A raw identifier; its `Debug` never shows the value, so it cannot reach a log.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentifierRequest {
     #[serde(rename = "type")]
     pub kind: IdentifierKind,
+    /// As typed; normalised (E.164 phone, lower-case e-mail), hashed and discarded.
     pub value: String,
 }
 
@@ -128,44 +158,59 @@ impl fmt::Debug for IdentifierRequest {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContextRequest {
+    /// The page's URL; query and fragment are removed before signing.
     pub page_url: String,
     pub form_id: Option<String>,
+    /// The *names* of the form's fields, never their values.
     pub fields: Vec<String>,
+    /// The browser's Global Privacy Control signal.
     pub gpc: bool,
+}
+
+/// `POST /v1/receipts/{id}/withdraw` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    /// Idempotency key and reference of the withdrawal: 32 lower-case hex digits, new.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    pub key: String,
+    /// The withdrawing browser's id; must be the one the withdrawn receipt names.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
+    pub browser_id: String,
 }
 
 // ---- payload parts (signed) ------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PolicyRef {
     pub version: String,
     pub sha256: String,
     pub url: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Notice {
     pub lang: String,
     pub sha256: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HashedIdentifier {
     #[serde(rename = "type")]
     pub kind: IdentifierKind,
     pub hmac: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Subject {
     pub browser_id: String,
     pub identifiers: Vec<HashedIdentifier>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Context {
     pub page_url: String,
     pub form_id: Option<String>,
@@ -181,9 +226,12 @@ pub struct PreparedReceipt {
     pub event: Event,
     /// The idempotency key, also the public reference.
     pub reference: String,
+    /// For a withdrawal: the id of the receipt it withdraws.
+    pub withdraws: Option<String>,
     pub policy: PolicyRef,
     pub notice: Notice,
-    pub purposes: Vec<PurposeChoice>,
+    pub purposes: Option<Vec<Choice>>,
+    pub categories: Option<Vec<Choice>>,
     pub subject: Subject,
     pub context: Context,
     /// Hex SHA-256 of the canonical content (no raw identifiers): equal for a retry of the
@@ -200,23 +248,38 @@ pub struct Stamp {
     pub prev: String,
 }
 
-/// The signed payload as read back (audit, verify). Field order is the wire order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The signed payload (schema v1, docs/receipt.md) as read back (audit, verify, the
+/// receipt page). Field order is the wire order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReceiptPayload {
+    /// Payload schema version: 1.
     pub v: u32,
+    /// UUIDv7, assigned by the collector.
     pub id: String,
+    /// Position in the collector's log, from 1, without gaps.
     pub seq: i64,
+    /// When the collector committed it: RFC 3339 UTC with milliseconds.
     pub issued_at: String,
     pub site: String,
     pub kind: Kind,
     pub event: Event,
+    /// The idempotency key the widget chose: the receipt's public reference.
     #[serde(rename = "ref")]
     pub reference: String,
+    /// `withdrawn` receipts only: the `id` of the receipt withdrawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdraws: Option<String>,
     pub policy: PolicyRef,
     pub notice: Notice,
-    pub purposes: Vec<PurposeChoice>,
+    /// `kind: form`: the choice per purpose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purposes: Option<Vec<Choice>>,
+    /// `kind: cookies`: the choice per cookie category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<Choice>>,
     pub subject: Subject,
     pub context: Context,
+    /// Hex SHA-256 of the previous receipt's compact JWS; 64 zeros for the first.
     pub prev: String,
 }
 
@@ -232,9 +295,14 @@ struct PayloadRef<'a> {
     event: Event,
     #[serde(rename = "ref")]
     reference: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    withdraws: Option<&'a str>,
     policy: &'a PolicyRef,
     notice: &'a Notice,
-    purposes: &'a [PurposeChoice],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    purposes: Option<&'a [Choice]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    categories: Option<&'a [Choice]>,
     subject: &'a Subject,
     context: &'a Context,
     prev: &'a str,
@@ -247,9 +315,11 @@ struct ContentRef<'a> {
     kind: Kind,
     event: Event,
     reference: &'a str,
+    withdraws: Option<&'a str>,
     policy: &'a PolicyRef,
     notice: &'a Notice,
-    purposes: &'a [PurposeChoice],
+    purposes: Option<&'a [Choice]>,
+    categories: Option<&'a [Choice]>,
     subject: &'a Subject,
     context: &'a Context,
 }
@@ -266,9 +336,11 @@ impl PreparedReceipt {
             kind: self.kind,
             event: self.event,
             reference: &self.reference,
+            withdraws: self.withdraws.as_deref(),
             policy: &self.policy,
             notice: &self.notice,
-            purposes: &self.purposes,
+            purposes: self.purposes.as_deref(),
+            categories: self.categories.as_deref(),
             subject: &self.subject,
             context: &self.context,
             prev: &stamp.prev,
@@ -327,7 +399,35 @@ pub fn prepare(
             current: policy.version.clone(),
         });
     }
-    check_purposes(&req, site)?;
+    check_event(&req)?;
+    let (purposes, categories) = match req.kind {
+        Kind::Form => {
+            let purposes = req.purposes.ok_or_else(|| {
+                invalid("a `form` receipt needs `purposes`: the choice for each purpose")
+            })?;
+            if req.categories.is_some() {
+                return Err(invalid(
+                    "`categories` belongs to `cookies` receipts; a `form` receipt lists `purposes`",
+                ));
+            }
+            check_purposes(&purposes, req.event, site)?;
+            (Some(purposes), None)
+        }
+        Kind::Cookies => {
+            let categories = req.categories.ok_or_else(|| {
+                invalid(
+                    "a `cookies` receipt needs `categories`: the choice for every cookie category",
+                )
+            })?;
+            if req.purposes.is_some() {
+                return Err(invalid(
+                    "`purposes` belongs to `form` receipts; a `cookies` receipt lists `categories`",
+                ));
+            }
+            check_categories(&categories, req.event, site)?;
+            (None, Some(categories))
+        }
+    };
     let page_url = clean_page_url(&req.context.page_url)?;
     if let Some(form_id) = &req.context.form_id {
         check_name("context.form_id", form_id)?;
@@ -372,62 +472,208 @@ pub fn prepare(
         fields: req.context.fields,
         gpc: req.context.gpc,
     };
-    let content = ContentRef {
-        site: &site.id,
-        kind: req.kind,
-        event: req.event,
-        reference: &req.key,
-        policy: &policy_ref,
-        notice: &notice,
-        purposes: &req.purposes,
-        subject: &subject,
-        context: &context,
-    };
-    let request_sha256 =
-        sha256_hex(&serde_json::to_vec(&content).expect("receipt content serialises"));
     Ok(PreparedReceipt {
         site: site.id.clone(),
         kind: req.kind,
         event: req.event,
         reference: req.key,
+        withdraws: None,
         policy: policy_ref,
         notice,
-        purposes: req.purposes,
+        purposes,
+        categories,
         subject,
         context,
-        request_sha256,
-    })
+        request_sha256: String::new(),
+    }
+    .with_content_hash())
 }
 
-fn check_purposes(req: &ReceiptRequest, site: &Site) -> Result<(), ReceiptError> {
+/// The withdrawal of `original` (a receipt read back from the log), asked for by the
+/// browser `req.browser_id`. It repeats what was consented to (policy, notice, subject,
+/// context) with every choice now refused — except cookie categories the site requires,
+/// which cannot be refused — and names the withdrawn receipt in `withdraws`.
+pub fn prepare_withdrawal(
+    req: WithdrawRequest,
+    original: &ReceiptPayload,
+    site: &Site,
+) -> Result<PreparedReceipt, ReceiptError> {
+    if !is_lower_hex(&req.key, 32) {
+        return Err(invalid(
+            "`key` must be 32 lower-case hex digits (16 random bytes)",
+        ));
+    }
+    if !is_lower_hex(&req.browser_id, 32) {
+        return Err(invalid("`browser_id` must be 32 lower-case hex digits"));
+    }
+    if !matches!(original.event, Event::Given | Event::Updated) {
+        return Err(ReceiptError::NotWithdrawable {
+            id: original.id.clone(),
+            event: original.event,
+        });
+    }
+    // Not constant-time: a browser id is a pseudonymous label, not a secret credential;
+    // the receipt reference the caller already holds is the capability.
+    if req.browser_id != original.subject.browser_id {
+        return Err(ReceiptError::NotHolder {
+            id: original.id.clone(),
+        });
+    }
+    let refuse = |choices: &Option<Vec<Choice>>, required: &dyn Fn(&str) -> bool| {
+        choices.as_ref().map(|list| {
+            list.iter()
+                .map(|c| Choice {
+                    id: c.id.clone(),
+                    granted: required(&c.id),
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let required_category = |id: &str| site.categories.iter().any(|c| c.id == id && c.required);
+    Ok(PreparedReceipt {
+        site: original.site.clone(),
+        kind: original.kind,
+        event: Event::Withdrawn,
+        reference: req.key,
+        withdraws: Some(original.id.clone()),
+        policy: original.policy.clone(),
+        notice: original.notice.clone(),
+        purposes: refuse(&original.purposes, &|_| false),
+        categories: refuse(&original.categories, &required_category),
+        subject: original.subject.clone(),
+        context: original.context.clone(),
+        request_sha256: String::new(),
+    }
+    .with_content_hash())
+}
+
+impl PreparedReceipt {
+    /// Sets `request_sha256` over the canonical content.
+    fn with_content_hash(mut self) -> Self {
+        let content = ContentRef {
+            site: &self.site,
+            kind: self.kind,
+            event: self.event,
+            reference: &self.reference,
+            withdraws: self.withdraws.as_deref(),
+            policy: &self.policy,
+            notice: &self.notice,
+            purposes: self.purposes.as_deref(),
+            categories: self.categories.as_deref(),
+            subject: &self.subject,
+            context: &self.context,
+        };
+        self.request_sha256 =
+            sha256_hex(&serde_json::to_vec(&content).expect("receipt content serialises"));
+        self
+    }
+}
+
+/// Withdrawals name the receipt they withdraw, so they have their own endpoint.
+fn check_event(req: &ReceiptRequest) -> Result<(), ReceiptError> {
+    if req.event == Event::Withdrawn {
+        return Err(invalid(
+            "a withdrawal must name the receipt it withdraws: send it to \
+             POST /v1/receipts/{id}/withdraw instead",
+        ));
+    }
+    Ok(())
+}
+
+/// Known ids, each at most once.
+fn check_known<'a>(
+    choices: &'a [Choice],
+    known: &[&str],
+    what: &str,
+    site: &str,
+) -> Result<HashSet<&'a str>, ReceiptError> {
     let mut seen = HashSet::new();
-    for choice in &req.purposes {
-        if !site.purposes.iter().any(|p| p.id == choice.id) {
-            let known: Vec<_> = site.purposes.iter().map(|p| p.id.as_str()).collect();
+    for choice in choices {
+        if !known.contains(&choice.id.as_str()) {
             return Err(invalid(format!(
-                "purpose `{}` is not declared for site `{}`; known purposes: {}",
+                "{what} `{}` is not declared for site `{site}`; known: {}",
                 choice.id,
-                site.id,
                 known.join(", ")
             )));
         }
-        if !seen.insert(&choice.id) {
-            return Err(invalid(format!("purpose `{}` is listed twice", choice.id)));
+        if !seen.insert(choice.id.as_str()) {
+            return Err(invalid(format!("{what} `{}` is listed twice", choice.id)));
         }
     }
-    // A form consent that is "given" without a required purpose would prove nothing.
-    if req.kind == Kind::Form && req.event == Event::Given {
-        for required in site.purposes.iter().filter(|p| p.required) {
-            if !req
-                .purposes
-                .iter()
-                .any(|c| c.id == required.id && c.granted)
-            {
+    Ok(seen)
+}
+
+fn check_purposes(choices: &[Choice], event: Event, site: &Site) -> Result<(), ReceiptError> {
+    let known: Vec<&str> = site.purposes.iter().map(|p| p.id.as_str()).collect();
+    check_known(choices, &known, "purpose", &site.id)?;
+    match event {
+        // A form consent that is "given" without a required purpose would prove nothing.
+        Event::Given => {
+            for required in site.purposes.iter().filter(|p| p.required) {
+                if !choices.iter().any(|c| c.id == required.id && c.granted) {
+                    return Err(invalid(format!(
+                        "required purpose `{}` must be granted in a `given` form receipt",
+                        required.id
+                    )));
+                }
+            }
+        }
+        Event::Refused => {
+            if let Some(c) = choices.iter().find(|c| c.granted) {
                 return Err(invalid(format!(
-                    "required purpose `{}` must be granted in a `given` form receipt",
-                    required.id
+                    "a `refused` receipt cannot grant purpose `{}`; send `given` or `updated`",
+                    c.id
                 )));
             }
+        }
+        Event::Updated | Event::Withdrawn => {}
+    }
+    Ok(())
+}
+
+/// A cookie receipt records a choice for every category, so it shows the whole banner state.
+fn check_categories(choices: &[Choice], event: Event, site: &Site) -> Result<(), ReceiptError> {
+    if site.categories.is_empty() {
+        return Err(invalid(format!(
+            "site `{}` has no cookie categories configured; add [[site.category]] to record cookie consent",
+            site.id
+        )));
+    }
+    let known: Vec<&str> = site.categories.iter().map(|c| c.id.as_str()).collect();
+    let seen = check_known(choices, &known, "category", &site.id)?;
+    if let Some(missing) = known.iter().find(|id| !seen.contains(*id)) {
+        return Err(invalid(format!(
+            "category `{missing}` is missing; a cookie receipt lists every category ({})",
+            known.join(", ")
+        )));
+    }
+    for choice in choices {
+        let required = site
+            .categories
+            .iter()
+            .any(|c| c.id == choice.id && c.required);
+        if required && !choice.granted {
+            return Err(invalid(format!(
+                "category `{}` is required and cannot be refused; send it with `granted: true`",
+                choice.id
+            )));
+        }
+        match event {
+            Event::Given if !choice.granted => {
+                return Err(invalid(format!(
+                    "a `given` cookie receipt grants every category, but `{}` is not granted; \
+                     send `updated` for a partial choice",
+                    choice.id
+                )));
+            }
+            Event::Refused if !required && choice.granted => {
+                return Err(invalid(format!(
+                    "a `refused` cookie receipt grants only required categories, but `{}` is granted; \
+                     send `updated` for a partial choice",
+                    choice.id
+                )));
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -509,6 +755,17 @@ fn hash_identifiers(
         }
     }
     Ok(out)
+}
+
+/// The payload of a compact JWS *without* checking its signature: for showing a receipt
+/// whose signature failed, never for deciding anything.
+pub fn decode_unverified(jws: &str) -> Option<ReceiptPayload> {
+    use base64::Engine;
+    let part = jws.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// RFC 3339 UTC with milliseconds: `2026-11-21T09:15:02.123Z`.

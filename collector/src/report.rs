@@ -93,6 +93,7 @@ mod tests {
             form_id: Some("feedback".into()),
             kid: "k".into(),
             jws: "j".into(),
+            withdraws: None,
         };
         expect_test::expect![[r#"
             SEQ  ISSUED_AT                 SITE  KIND  EVENT  REF                               POLICY   LANG  FORM

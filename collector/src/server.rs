@@ -4,7 +4,8 @@
 //! socket is bound before the state is built (with port 0 the real port is only known
 //! then, and policy URLs need it), and on SIGTERM/SIGINT the server stops accepting, lets
 //! in-flight requests finish (their receipts are committed and answered), and only then the
-//! store's writer drains its queue and stops.
+//! store's writer drains its queue and stops. SIGHUP makes the running collector pick up a
+//! key added by `keys rotate` (see `AppState::reload_keys`).
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
@@ -28,6 +29,8 @@ pub struct Launch {
     pub widget_dir: PathBuf,
     /// `demo` mode: serve this directory at `/` and the feedback route.
     pub demo_dir: Option<PathBuf>,
+    /// Serve the benchmark's trivial baseline endpoint.
+    pub bench_endpoints: bool,
 }
 
 /// Runs the collector until SIGTERM or SIGINT.
@@ -58,13 +61,15 @@ pub fn launch(launch: Launch) -> Result<(), StartError> {
         path: launch.data_dir.display().to_string(),
         source,
     })?;
-    let state = web::Data::new(AppState::open(
+    let mut state = AppState::open(
         config,
         &data,
         &launch.widget_dir,
         launch.demo_dir.as_deref(),
         &base_url,
-    )?);
+    )?;
+    state.bench_endpoints = launch.bench_endpoints;
+    let state = web::Data::new(state);
     actix_web::rt::System::new().block_on(run(listener, state, data.root()))
 }
 
@@ -83,12 +88,17 @@ async fn run(
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
         .run();
     let handle = server.handle();
+    // Handlers are installed before the address is announced: a signal sent as soon as the
+    // `listening on` line appears must not meet the default action (terminate).
+    let stop = stop_signal();
+    let hangup = hangup_signal();
     announce(&addr, data_root);
     actix_web::rt::spawn(async move {
-        let signal = wait_for_signal().await;
+        let signal = stop.await;
         tracing::info!(signal, "shutting down: finishing in-flight requests");
         handle.stop(true).await;
     });
+    actix_web::rt::spawn(reload_on_sighup(state.clone(), hangup));
     let result = server.await.map_err(StartError::Server);
     // Every handler has returned; commit whatever is still queued and stop the writer.
     state.store.shutdown();
@@ -105,30 +115,61 @@ fn announce(addr: &SocketAddr, data_root: &Path) {
     let _ = out.flush();
 }
 
-/// Resolves on the first SIGTERM or SIGINT (Ctrl-C elsewhere).
-async fn wait_for_signal() -> &'static str {
+#[cfg(unix)]
+type Hangup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangup = ();
+
+/// Installs the SIGHUP handler now (inside the runtime); `None` if that failed.
+fn hangup_signal() -> Hangup {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => "SIGTERM",
-                    _ = int.recv() => "SIGINT",
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
+        let hup = signal(SignalKind::hangup()).ok();
+        if hup.is_none() {
+            tracing::warn!("cannot listen for SIGHUP; restart the collector after `keys rotate`");
+        }
+        hup
+    }
+}
+
+/// On each SIGHUP, switches to the newest signing key in the key directory.
+async fn reload_on_sighup(state: web::Data<AppState>, hangup: Hangup) {
+    #[cfg(unix)]
+    {
+        let Some(mut hup) = hangup else { return };
+        while hup.recv().await.is_some() {
+            match state.reload_keys().await {
+                Ok(Some(kid)) => tracing::info!(kid, "SIGHUP: signing with the rotated key"),
+                Ok(None) => tracing::info!("SIGHUP: no new signing key; run `keys rotate` first"),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: keeping the current signing key"),
             }
         }
     }
     #[cfg(not(unix))]
+    let _ = (state, hangup);
+}
+
+/// Installs the SIGTERM and SIGINT handlers now (inside the runtime) and returns a future
+/// that resolves on the first of them (Ctrl-C elsewhere).
+fn stop_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = &'static str>>> {
+    #[cfg(unix)]
     {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
+        use tokio::signal::unix::{SignalKind, signal};
+        if let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            return Box::pin(async move {
+                tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                }
+            });
+        }
     }
+    Box::pin(async {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    })
 }

@@ -73,7 +73,7 @@ pub enum JwsError {
 }
 
 /// Public half of a key as published in the JWKS (RFC 7517, RFC 8037).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Jwk {
     pub kty: String,
     pub crv: String,
@@ -85,7 +85,7 @@ pub struct Jwk {
 }
 
 /// `{"keys":[…]}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Jwks {
     pub keys: Vec<Jwk>,
 }
@@ -269,6 +269,15 @@ impl Keyring {
         Jwks {
             keys: self.entries.iter().rev().map(KeyEntry::jwk).collect(),
         }
+    }
+
+    /// Every key, `kid` first, then newest first: what a running collector publishes while
+    /// it still signs with `kid` (a new key is listed before its first use).
+    pub fn jwks_signing_with(&self, kid: &str) -> Jwks {
+        let mut keys = self.jwks().keys;
+        // Stable: the others keep their newest-first order.
+        keys.sort_by_key(|k| k.kid != kid);
+        Jwks { keys }
     }
 
     pub fn public_keys(&self) -> PublicKeys {
@@ -651,6 +660,13 @@ mod tests {
             "active first, old key kept"
         );
         assert_eq!(ring.signer().expect("signer").kid(), rotated.kid);
+        let interim: Vec<_> = ring
+            .jwks_signing_with(&kid1)
+            .keys
+            .into_iter()
+            .map(|k| k.kid)
+            .collect();
+        assert_eq!(interim, [kid1.clone(), rotated.kid.clone()]);
 
         // A key file whose kid does not match its key is refused.
         let path = &ring.entries()[0].path;

@@ -17,7 +17,7 @@ use crate::datadir;
 use crate::hash::{hex, unhex};
 
 /// Which kind of identifier a value is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum IdentifierKind {
     Phone,

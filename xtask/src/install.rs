@@ -11,6 +11,8 @@ use crate::root;
 /// current wasm-bindgen output (see TOOLCHAIN.md).
 const BINARYEN: &str = "binaryen@132.0.0";
 const AXE: &str = "axe-core@4.11.0";
+/// The independent JOSE library the collector's tests verify receipts with.
+const JWCRYPTO: &str = "jwcrypto==1.6.1";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Runs a command, echoing it, and fails with its exit status.
@@ -93,6 +95,42 @@ fn npm(dir: &str, package: &str, marker: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// A Python with jwcrypto, in a venv under the git-ignored `.tools/py`; returns its python.
+pub fn jwcrypto() -> Result<PathBuf> {
+    let venv = root().join(".tools/py");
+    let python = venv.join("bin/python");
+    let has_jwcrypto = || {
+        Command::new(&python)
+            .args(["-c", "import jwcrypto"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if has_jwcrypto() {
+        return Ok(python);
+    }
+    // Debian's python3 needs python3-venv for `-m venv` (ensurepip).
+    let venv_works = Command::new("python3")
+        .args(["-c", "import ensurepip, venv"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !venv_works {
+        apt_install(&["python3", "python3-venv"])?;
+    }
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+        .context("creating the Python venv for jwcrypto")?;
+    run(Command::new(venv.join("bin/pip")).args([
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        JWCRYPTO,
+    ]))
+    .with_context(|| format!("installing {JWCRYPTO} from PyPI"))?;
+    if !has_jwcrypto() {
+        bail!("{} still cannot import jwcrypto", python.display());
+    }
+    Ok(python)
+}
+
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
@@ -111,6 +149,11 @@ pub fn apt(packages: &[(&str, &str)]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
+    apt_install(&missing)
+}
+
+/// `apt-get update` and `apt-get install` of `packages`, with sudo unless root.
+fn apt_install(packages: &[&str]) -> Result<()> {
     let sudo = !is_root();
     let apt_get = |args: &[&str]| {
         let mut cmd = if sudo {
@@ -127,8 +170,8 @@ pub fn apt(packages: &[(&str, &str)]) -> Result<()> {
     };
     run(&mut apt_get(&["update"]))?;
     let mut install = apt_get(&["install", "-y", "--no-install-recommends"]);
-    install.args(&missing);
-    run(&mut install).with_context(|| format!("installing {}", missing.join(" ")))
+    install.args(packages);
+    run(&mut install).with_context(|| format!("installing {}", packages.join(" ")))
 }
 
 fn is_root() -> bool {

@@ -1,5 +1,7 @@
-//! `cargo xtask`: the build steps cargo alone cannot express (wasm pipeline, demo, full test run).
+//! `cargo xtask`: the build steps cargo alone cannot express (wasm pipeline, demo, full test
+//! run, the collector benchmark).
 
+mod bench;
 mod dist;
 mod install;
 mod run;
@@ -32,6 +34,24 @@ enum Command {
     },
     /// Install what the tests need, then run every check and test.
     Test,
+    /// Benchmark the collector with wrk: receipts/s, p50/p99, ratio to a trivial POST.
+    Bench {
+        /// Short runs against the debug build: checks the benchmark works (CI).
+        #[arg(long)]
+        smoke: bool,
+        /// Seconds per measured run.
+        #[arg(long, default_value_t = 15)]
+        duration: u32,
+        /// Seconds of warm-up before measuring.
+        #[arg(long, default_value_t = 3)]
+        warmup: u32,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 64)]
+        connections: u32,
+        /// wrk threads.
+        #[arg(long, default_value_t = 2)]
+        threads: u32,
+    },
     /// Run the widget's wasm tests in headless Chromium.
     WasmTest,
     /// Runner for `cargo test --target wasm32-unknown-unknown` (set by `wasm-test`).
@@ -48,6 +68,24 @@ fn main() -> Result<()> {
         Command::Dist => dist::dist().map(drop),
         Command::Demo { port, data_dir } => run::demo(port, &data_dir),
         Command::Test => test::all(),
+        Command::Bench {
+            smoke,
+            duration,
+            warmup,
+            connections,
+            threads,
+        } => bench::bench(&if smoke {
+            bench::Options::smoke()
+        } else {
+            bench::Options {
+                duration,
+                warmup,
+                connections,
+                threads,
+                smoke,
+                build: true,
+            }
+        }),
         Command::WasmTest => test::wasm(),
         Command::WasmBindgenTestRunner { args } => {
             let argv = std::iter::once("wasm-bindgen-test-runner".to_string()).chain(args);

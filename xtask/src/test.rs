@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use crate::install::{self, CHROMEDRIVER, CHROMIUM, cargo, run};
-use crate::{dist, root};
+use crate::{bench, dist, root};
 
 /// Flags every test browser runs with (no network beyond loopback, no first-run UI).
 pub const CHROMIUM_FLAGS: &[&str] = &[
@@ -24,6 +24,7 @@ pub fn all() -> Result<()> {
     install::wasm_target()?;
     install::chromium()?;
     let axe = install::axe()?;
+    let python = install::jwcrypto()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
         "clippy",
@@ -55,7 +56,13 @@ pub fn all() -> Result<()> {
         .env("KELISIM_TEST_WIDGET_DIR", dist::dist_dir())
         .env("KELISIM_TEST_CHROMIUM", CHROMIUM)
         .env("KELISIM_TEST_CHROMEDRIVER", CHROMEDRIVER)
-        .env("KELISIM_TEST_AXE", axe))?;
+        .env("KELISIM_TEST_AXE", axe)
+        .env("KELISIM_TEST_PYTHON", python))?;
+    // The benchmark's pipeline (wrk, audit of what it stored), short and on the debug build.
+    bench::bench(&bench::Options {
+        build: false,
+        ..bench::Options::smoke()
+    })?;
     wasm()?;
     eprintln!("xtask: every check and test passed");
     Ok(())

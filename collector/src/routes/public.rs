@@ -1,36 +1,41 @@
-//! Public HTTP handlers: site config, policy texts, receipts, JWKS, health, widget files.
+//! Public HTTP handlers: site config, policy texts, the JWKS, widget files, the receipt
+//! page's stylesheet, and the problem+json answers for unknown paths and methods.
 //!
-//! Handlers stay thin: extract, look up, call `receipt`/`store`/`assets`, shape the
-//! response. SQLite reads run in `web::block`; writes go to the store's writer thread.
+//! Handlers stay thin: extract, look up, shape the response. Each carries its OpenAPI
+//! description (`#[utoipa::path]`), collected in `openapi`.
 
-use std::time::Duration;
-
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::error::ApiError;
-use crate::hash::is_lower_hex;
+use crate::error::{ApiError, Problem};
 use crate::negotiate::{etag_matches, pick_language};
-use crate::receipt::{self, ReceiptRequest};
-use crate::store::ReceiptRow;
+use crate::receipt_page;
 
-/// `{ "id", "seq", "jws" }`: the answer to a receipt POST and GET.
-#[derive(Debug, Serialize)]
-pub struct ReceiptBody<'a> {
-    pub id: &'a str,
-    pub seq: i64,
-    pub jws: &'a str,
-}
-
-fn if_none_match(req: &HttpRequest) -> Option<&str> {
+pub(crate) fn if_none_match(req: &HttpRequest) -> Option<&str> {
     req.headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
 }
 
 /// `GET /v1/sites/{site}/config`: the widget's texts and settings.
+#[utoipa::path(
+    get,
+    path = "/v1/sites/{site}/config",
+    tag = "widget",
+    summary = "The site's widget configuration",
+    description = "Texts per language, operator, current policy version and URL, purposes and cookie categories. \
+                   Cached for 5 minutes; revalidate with the ETag (the `revision`).",
+    params(("site" = String, Path, description = "Site id, as in the script tag's data-site")),
+    responses(
+        (status = 200, description = "The configuration", body = crate::config::ViewDoc,
+         headers(("ETag" = String, description = "The quoted revision"))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match"),
+        (status = 404, description = "`unknown_site`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_requests`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn site_config(
     state: web::Data<AppState>,
     site: web::Path<String>,
@@ -53,14 +58,35 @@ pub async fn site_config(
         .body(site.view_json.clone()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PolicyQuery {
+    /// Language of the text; default from Accept-Language, then the site's default.
     lang: Option<String>,
 }
 
 /// `GET /v1/sites/{site}/policies/{version}[?lang=kk]`: the exact consent text whose SHA-256
 /// receipts carry, as `text/plain`. Without `lang`, `Accept-Language` picks, then the
 /// site's default language.
+#[utoipa::path(
+    get,
+    path = "/v1/sites/{site}/policies/{version}",
+    tag = "widget",
+    summary = "The consent text of one policy version",
+    description = "The exact text whose SHA-256 receipts carry as `policy.sha256`, as text/plain.",
+    params(
+        ("site" = String, Path, description = "Site id"),
+        ("version" = String, Path, description = "Policy version, e.g. 2026-03"),
+        PolicyQuery,
+    ),
+    responses(
+        (status = 200, description = "The text", body = String, content_type = "text/plain; charset=utf-8"),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match"),
+        (status = 404, description = "`unknown_site`, `unknown_policy` or `unknown_language`", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_requests`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn policy_text(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
@@ -125,118 +151,75 @@ pub async fn policy_text(
         .body(text.text.clone()))
 }
 
-/// `POST /v1/receipts`: validate, sign, chain, commit; 201 (200 for a replay) only once
-/// the receipt is durable.
-pub async fn create_receipt(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Json<ReceiptRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let site = state.site(&body.site)?;
-    site.check_origin(
-        req.headers().get(header::ORIGIN),
-        req.headers().get(header::HOST),
-    )?;
-    let prepared = receipt::prepare(body, &site.config, &state.base_url, &state.subject_key)?;
-    let issued = state.store.issue(prepared).await?;
-    tracing::info!(site = %site.config.id, seq = issued.seq, id = %issued.id, created = issued.created, "receipt");
-    let status = if issued.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(HttpResponse::build(status)
-        .insert_header((header::LOCATION, format!("/v1/receipts/{}", issued.id)))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(ReceiptBody {
-            id: &issued.id,
-            seq: issued.seq,
-            jws: &issued.jws,
-        }))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ReceiptQuery {
-    site: Option<String>,
-}
-
-/// `GET /v1/receipts/{id-or-ref}`: by UUID, or by the reference a form carried.
-pub async fn get_receipt(
-    state: web::Data<AppState>,
-    key: web::Path<String>,
-    query: web::Query<ReceiptQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let key = key.into_inner();
-    let reader = state.store.reader();
-    // Only the hyphenated form counts as an id: uuid also parses 32 bare hex digits, which
-    // is what a reference looks like.
-    let row: ReceiptRow = if key.len() == 36 && uuid::Uuid::try_parse(&key).is_ok() {
-        let id = key.to_ascii_lowercase();
-        web::block(move || reader.by_id(&id))
-            .await??
-            .ok_or_else(|| ApiError::NotFound(format!("no receipt with id `{key}`")))?
-    } else if is_lower_hex(&key, 32) {
-        let lookup = key.clone();
-        let site = query.into_inner().site;
-        let mut rows = web::block(move || reader.by_ref(&lookup, site.as_deref())).await??;
-        match rows.len() {
-            0 => {
-                return Err(ApiError::NotFound(format!(
-                    "no receipt with reference `{key}`"
-                )));
-            }
-            1 => rows.remove(0),
-            _ => return Err(ApiError::AmbiguousReference(key)),
-        }
-    } else {
-        return Err(ApiError::InvalidRequest(format!(
-            "`{key}` is neither a receipt id (UUID) nor a reference (32 lower-case hex digits)"
-        )));
-    };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
-        .json(ReceiptBody {
-            id: &row.id,
-            seq: row.seq,
-            jws: &row.jws,
-        }))
-}
-
-/// `GET /.well-known/jwks.json`: every key that ever signed, active first.
+/// `GET /.well-known/jwks.json`: every key that ever signed, the signing one first.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "receipts",
+    summary = "The collector's public keys (JWKS, RFC 7517)",
+    description = "Every Ed25519 key that ever signed a receipt, the one signing now first. A key added by \
+                   `keys rotate` appears here before it signs anything. Any origin may read it.",
+    responses((status = 200, description = "The key set", body = crate::sign::Jwks))
+)]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-        .body(state.jwks_json.clone())
+        .body(state.jwks_json())
 }
 
-/// `GET /healthz`: the process answers.
-pub async fn healthz() -> HttpResponse {
+/// `GET /kelisim-receipt.css`: the receipt page's stylesheet.
+#[utoipa::path(
+    get,
+    path = "/kelisim-receipt.css",
+    tag = "receipts",
+    summary = "Stylesheet of the receipt page",
+    responses((status = 200, description = "CSS", body = String, content_type = "text/css; charset=utf-8"))
+)]
+pub async fn receipt_css() -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({"status": "ok"}))
-}
-
-/// `GET /readyz`: the writer commits (an empty batch) within two seconds.
-pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    match actix_web::rt::time::timeout(Duration::from_secs(2), state.store.ping()).await {
-        Ok(Ok(())) => Ok(HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(serde_json::json!({"status": "ready"}))),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "not ready");
-            Err(ApiError::Unavailable)
-        }
-        Err(_) => {
-            tracing::warn!("not ready: the receipt writer did not answer within 2 s");
-            Err(ApiError::Unavailable)
-        }
-    }
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(receipt_page::CSS)
 }
 
 /// `GET /kelisim.js`, `GET /kelisim.<hash>.{js,wasm,css}`.
+#[utoipa::path(
+    get,
+    path = "/kelisim.js",
+    tag = "widget",
+    summary = "The widget's loader script",
+    description = "The one file a site's script tag names. Revalidated on every use (no-cache, ETag); \
+                   served brotli or gzip compressed when Accept-Encoding allows.",
+    responses(
+        (status = 200, description = "The loader", body = String, content_type = "text/javascript; charset=utf-8"),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match"),
+        (status = 404, description = "`not_found`: the widget is not built", body = Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+pub async fn widget_loader(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    widget_file(state, req).await
+}
+
+/// `GET /kelisim.<hash>.{js,wasm,css}`: the content-hashed widget files.
+#[utoipa::path(
+    get,
+    path = "/{file}",
+    tag = "widget",
+    summary = "A content-hashed widget file",
+    description = "`kelisim.<16 hex>.js` (ES module glue), `.wasm` or `.css`, cached forever (immutable).",
+    params(("file" = String, Path, description = "kelisim.<16 hex digits>.{js,wasm,css}")),
+    responses(
+        (status = 200, description = "The file (application/wasm, text/javascript or text/css)"),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn widget_file(
     state: web::Data<AppState>,
     req: HttpRequest,

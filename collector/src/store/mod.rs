@@ -8,10 +8,12 @@
 //! only read-write connection and the signing key. It blocks for a job, drains whatever else
 //! is queued (up to [`MAX_BATCH`]), and handles the batch in one `BEGIN IMMEDIATE`
 //! transaction: per job, in order — idempotency check (same site and key: same content
-//! returns the existing receipt, different content is a conflict), assign `seq`, UUIDv7 `id`,
-//! `issued_at` and `prev` (SHA-256 of the previous receipt's JWS), sign, insert. Replies are
-//! sent only after `COMMIT` returned, so a 201 always means "on disk". One fsync per batch
-//! instead of per receipt is what lets the rate scale with load.
+//! returns the existing receipt, different content is a conflict; a second withdrawal of the
+//! same receipt returns the first), assign `seq`, UUIDv7 `id`, `issued_at` and `prev`
+//! (SHA-256 of the previous receipt's JWS), sign, insert. Replies are sent only after
+//! `COMMIT` returned, so a 201 always means "on disk". One fsync per batch instead of per
+//! receipt is what lets the rate scale with load. A new signing key (after `keys rotate`)
+//! is handed to the writer as a job, so it takes effect at a batch boundary.
 //!
 //! **Reads** use a small pool of separate `query_only` connections ([`Reader`]); callers on
 //! the async executor run them through `web::block`.
@@ -28,6 +30,7 @@ use tokio::sync::oneshot;
 
 use crate::datadir;
 use crate::hash::sha256_hex;
+use crate::metrics::WriterMetrics;
 use crate::receipt::PreparedReceipt;
 use crate::sign::Signer;
 
@@ -38,7 +41,10 @@ pub use reader::Reader;
 use writer::{Tip, Writer};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_withdraws.sql"),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -124,6 +130,9 @@ pub struct ReceiptRow {
     pub form_id: Option<String>,
     pub kid: String,
     pub jws: String,
+    /// For a withdrawal: the id of the receipt it withdraws.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withdraws: Option<String>,
 }
 
 /// One row of the log with everything `audit` cross-checks.
@@ -150,6 +159,11 @@ enum Job {
     },
     Ping {
         reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Sign from now on with this key (after the current batch).
+    SetSigner {
+        signer: Box<Signer>,
+        reply: oneshot::Sender<()>,
     },
     Shutdown,
 }
@@ -194,8 +208,13 @@ impl Inner {
 }
 
 /// Opens (creating and migrating if needed) the database at `path` and starts the writer,
-/// which signs with `signer`.
+/// which signs with `signer`; its batch metrics go nowhere.
 pub fn open(path: &Path, signer: Signer) -> Result<Store, StoreError> {
+    open_with(path, signer, WriterMetrics::unregistered())
+}
+
+/// [`open`], with the writer reporting batch sizes and commit times to `metrics`.
+pub fn open_with(path: &Path, signer: Signer, metrics: WriterMetrics) -> Result<Store, StoreError> {
     let shown = path.display().to_string();
     datadir::touch_private(path).map_err(|source| StoreError::Create {
         path: shown.clone(),
@@ -206,7 +225,12 @@ pub fn open(path: &Path, signer: Signer) -> Result<Store, StoreError> {
     let tip = read_tip(&conn)?;
     let reader = Arc::new(Reader::open_pool(path, READERS)?);
     let (jobs, queue) = crossbeam_channel::bounded(QUEUE_DEPTH);
-    let writer = Writer { conn, signer, tip };
+    let writer = Writer {
+        conn,
+        signer,
+        tip,
+        metrics,
+    };
     let handle = std::thread::Builder::new()
         .name("kelisim-writer".into())
         .spawn(move || writer.run(&queue))
@@ -243,6 +267,16 @@ impl Store {
             reply,
         })?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Hands the writer a new signing key; resolves once receipts are signed with it.
+    pub async fn set_signer(&self, signer: Signer) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::SetSigner {
+            signer: Box::new(signer),
+            reply,
+        })?;
+        answer.await.map_err(|_| StoreError::WriterStopped)
     }
 
     /// Resolves once the writer has committed an (empty) batch: the store is writable.
@@ -382,7 +416,7 @@ mod tests {
 
     use super::*;
     use crate::hash::GENESIS_PREV;
-    use crate::receipt::{Context, Event, Kind, Notice, PolicyRef, PurposeChoice, Subject};
+    use crate::receipt::{Choice, Context, Event, Kind, Notice, PolicyRef, Subject};
     use crate::subject::IdentifierKind;
 
     fn signer() -> Signer {
@@ -395,6 +429,7 @@ mod tests {
             kind: Kind::Form,
             event: Event::Given,
             reference: reference.into(),
+            withdraws: None,
             policy: PolicyRef {
                 version: "2026-03".into(),
                 sha256: "ab".repeat(32),
@@ -404,10 +439,11 @@ mod tests {
                 lang: "ru".into(),
                 sha256: "cd".repeat(32),
             },
-            purposes: vec![PurposeChoice {
+            purposes: Some(vec![Choice {
                 id: "feedback".into(),
                 granted: true,
-            }],
+            }]),
+            categories: None,
             subject: Subject {
                 browser_id: "5f".repeat(16),
                 identifiers: vec![crate::receipt::HashedIdentifier {
@@ -491,7 +527,10 @@ mod tests {
         );
         assert_eq!(reader.by_id(&a.id).expect("by id").map(|r| r.seq), Some(1));
         assert_eq!(
-            reader.by_ref(&"2".repeat(32), None).expect("by ref").len(),
+            reader
+                .by_ref(&"2".repeat(32), &["demo"])
+                .expect("by ref")
+                .len(),
             1
         );
         assert_eq!(
@@ -521,6 +560,43 @@ mod tests {
         let d = block_on(store.issue(receipt(&"4".repeat(32), false))).expect("d");
         assert_eq!(d.seq, 3);
         assert_eq!(payload(&d.jws).prev, sha256_hex(b.jws.as_bytes()));
+    }
+
+    #[test]
+    fn a_new_signer_signs_everything_queued_after_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir.path().join("kelisim.db"), signer()).expect("open");
+        let other = Signer::new(ed25519_dalek::SigningKey::from_bytes(&[6; 32]));
+        let kid_of = |jws: &str| {
+            use base64::Engine;
+            let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(jws.split('.').next().expect("header"))
+                .expect("b64");
+            serde_json::from_slice::<serde_json::Value>(&header).expect("json")["kid"]
+                .as_str()
+                .expect("kid")
+                .to_owned()
+        };
+        let (before, after) = block_on(async {
+            // Queued together (join polls them in order): the switch lands between them,
+            // at a batch boundary.
+            let (before, switched, after) = tokio::join!(
+                store.issue(receipt(&"1".repeat(32), false)),
+                store.set_signer(other.clone()),
+                store.issue(receipt(&"2".repeat(32), false)),
+            );
+            switched.expect("switched");
+            (before.expect("before"), after.expect("after"))
+        });
+        assert_eq!(kid_of(&before.jws), signer().kid());
+        assert_eq!(kid_of(&after.jws), other.kid());
+        assert_eq!(payload(&after.jws).prev, sha256_hex(before.jws.as_bytes()));
+        let rows = store.reader().list(None, 10).expect("list");
+        assert_eq!(
+            rows[0].kid,
+            other.kid(),
+            "the kid column follows the signer"
+        );
     }
 
     #[test]

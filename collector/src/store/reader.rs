@@ -24,8 +24,7 @@ impl std::fmt::Debug for Reader {
     }
 }
 
-const ROW_COLUMNS: &str =
-    "seq, id, issued_at, site, kind, event, ref, policy_version, lang, form_id, kid, jws";
+const ROW_COLUMNS: &str = "seq, id, issued_at, site, kind, event, ref, policy_version, lang, form_id, kid, jws, withdraws";
 
 fn receipt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReceiptRow> {
     Ok(ReceiptRow {
@@ -41,6 +40,7 @@ fn receipt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReceiptRow> {
         form_id: r.get(9)?,
         kid: r.get(10)?,
         jws: r.get(11)?,
+        withdraws: r.get(12)?,
     })
 }
 
@@ -122,18 +122,53 @@ impl Reader {
         })
     }
 
-    /// Receipts with this reference (idempotency key), on `site` if given. More than one
-    /// only if different sites' widgets chose the same key.
-    pub fn by_ref(
+    /// The withdrawal of the receipt `id`, if it was withdrawn.
+    pub fn withdrawal_of(&self, id: &str) -> Result<Option<ReceiptRow>, StoreError> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM receipts WHERE withdraws = ?1"
+            ))?
+            .query_row([id], receipt_row)
+            .optional()
+        })
+    }
+
+    /// Bytes the database occupies on disk, with its write-ahead log.
+    pub fn size_on_disk(&self) -> u64 {
+        let wal = {
+            let mut name = self.path.as_os_str().to_owned();
+            name.push("-wal");
+            PathBuf::from(name)
+        };
+        [self.path.as_path(), wal.as_path()]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Receipts with this reference (idempotency key) on any of `sites` — one index seek
+    /// per site. More than one only if different sites' widgets chose the same key.
+    pub fn by_ref<S: AsRef<str>>(
         &self,
         reference: &str,
-        site: Option<&str>,
+        sites: &[S],
     ) -> Result<Vec<ReceiptRow>, StoreError> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT {ROW_COLUMNS} FROM receipts WHERE ref = ?1 AND (?2 IS NULL OR site = ?2) ORDER BY seq"
+                "SELECT {ROW_COLUMNS} FROM receipts WHERE site = ?1 AND ref = ?2"
             ))?;
-            stmt.query_map(params![reference, site], receipt_row)?.collect()
+            let mut rows = Vec::new();
+            for site in sites {
+                if let Some(row) = stmt
+                    .query_row(params![site.as_ref(), reference], receipt_row)
+                    .optional()?
+                {
+                    rows.push(row);
+                }
+            }
+            rows.sort_by_key(|r| r.seq);
+            Ok(rows)
         })
     }
 
@@ -168,8 +203,8 @@ impl Reader {
             let mut rows = rows_stmt.query([])?;
             while let Some(r) = rows.next()? {
                 let row = receipt_row(r)?;
-                let browser_id: String = r.get(12)?;
-                let jws_sha256: String = r.get(13)?;
+                let browser_id: String = r.get(13)?;
+                let jws_sha256: String = r.get(14)?;
                 // Merge the two seq-ordered scans; hashes of vanished rows are skipped.
                 let mut subject_hmacs = Vec::new();
                 loop {

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 
 use super::{Issued, Job, MAX_BATCH, StoreError};
 use crate::hash::{GENESIS_PREV, sha256_hex};
+use crate::metrics::WriterMetrics;
 use crate::receipt::{PreparedReceipt, Stamp, format_timestamp};
 use crate::sign::Signer;
 
@@ -33,6 +34,7 @@ pub(super) struct Writer {
     pub(super) conn: Connection,
     pub(super) signer: Signer,
     pub(super) tip: Tip,
+    pub(super) metrics: WriterMetrics,
 }
 
 /// What a job gets back once the batch is settled.
@@ -57,14 +59,10 @@ impl Writer {
                 queue.recv().ok()
             };
             let Some(first) = next else { break };
-            match first {
-                Job::Shutdown => stopping = true,
-                job => batch.push(job),
-            }
+            self.take(first, &mut batch, &mut stopping);
             while batch.len() < MAX_BATCH {
                 match queue.try_recv() {
-                    Ok(Job::Shutdown) => stopping = true,
-                    Ok(job) => batch.push(job),
+                    Ok(job) => self.take(job, &mut batch, &mut stopping),
                     Err(_) => break,
                 }
             }
@@ -75,11 +73,33 @@ impl Writer {
         tracing::debug!(seq = self.tip.seq, "receipt writer stopped");
     }
 
+    /// Adds `job` to the batch, or acts on a control job. A new key applies from the next
+    /// receipt on: what was queued before it is committed (and signed) first.
+    fn take(&mut self, job: Job, batch: &mut Vec<Job>, stopping: &mut bool) {
+        match job {
+            Job::Shutdown => *stopping = true,
+            Job::SetSigner { signer, reply } => {
+                if !batch.is_empty() {
+                    self.commit(batch);
+                }
+                tracing::info!(kid = signer.kid(), "now signing receipts with a new key");
+                self.signer = *signer;
+                let _ = reply.send(());
+            }
+            job => batch.push(job),
+        }
+    }
+
     /// Handles `batch` in one transaction and answers every job after the commit.
     fn commit(&mut self, batch: &mut Vec<Job>) {
         let start = self.tip.clone();
+        let started = std::time::Instant::now();
+        self.metrics.batch_size.observe(batch.len() as f64);
         let mut outcomes = Vec::with_capacity(batch.len());
         let result = self.write_batch(batch, &mut outcomes);
+        self.metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
         match result {
             Ok(()) => {
                 for outcome in outcomes {
@@ -149,7 +169,8 @@ impl Writer {
                     outcomes.push(Outcome::Issue(reply, result));
                 }
                 Job::Ping { reply } => outcomes.push(Outcome::Ping(reply)),
-                Job::Shutdown => {}
+                // Handled in `take`, never batched.
+                Job::SetSigner { .. } | Job::Shutdown => {}
             }
         }
         if let Some(e) = failed {
@@ -199,6 +220,21 @@ fn issue_one(
             })
         });
     }
+    if let Some(withdrawn) = &receipt.withdraws {
+        let earlier: Option<(String, i64, String)> = tx
+            .prepare_cached("SELECT id, seq, jws FROM receipts WHERE withdraws = ?1")?
+            .query_row([withdrawn], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        if let Some((id, seq, jws)) = earlier {
+            // A consent is withdrawn once; asking again gets that withdrawal.
+            return Ok(Ok(Issued {
+                id,
+                seq,
+                jws,
+                created: false,
+            }));
+        }
+    }
     let stamp = Stamp {
         id: uuid::Uuid::now_v7().to_string(),
         seq: tip.seq + 1,
@@ -209,8 +245,9 @@ fn issue_one(
     let jws_sha256 = sha256_hex(jws.as_bytes());
     tx.prepare_cached(
         "INSERT INTO receipts (seq, id, site, ref, request_sha256, kind, event, policy_version,
-                               lang, form_id, browser_id, issued_at, kid, jws, jws_sha256)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                               lang, form_id, browser_id, issued_at, kid, jws, jws_sha256,
+                               withdraws)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         stamp.seq,
@@ -228,6 +265,7 @@ fn issue_one(
         signer.kid(),
         jws,
         jws_sha256,
+        receipt.withdraws,
     ])?;
     let mut insert_hash = tx.prepare_cached(
         "INSERT OR IGNORE INTO subject_hashes (hmac, seq, kind) VALUES (?1, ?2, ?3)",

@@ -224,3 +224,99 @@ async fn rotated_keys_keep_old_receipts_verifiable() {
     assert!(report.is_intact(), "{report}");
     assert_eq!(report.last_seq, 5);
 }
+
+#[actix_web::test]
+async fn a_schema_v1_database_is_upgraded_and_its_chain_continues() {
+    let h = log_of_four().await;
+    // Freeze the log as schema v1 had it: no `withdraws` column.
+    tamper(
+        &h,
+        "DROP INDEX receipts_withdraws;
+         ALTER TABLE receipts DROP COLUMN withdraws;
+         CREATE INDEX receipts_ref ON receipts (ref);
+         PRAGMA user_version = 1;",
+    );
+    let err = store::open_reader(&h.data.db_path()).expect_err("old schema");
+    assert!(
+        err.to_string().contains("older than 2"),
+        "the offline tools ask for a migration: {err}"
+    );
+
+    // Starting the collector migrates it; old receipts still verify and the chain goes on.
+    let state = crate::support::open_state(&h.data, None, None);
+    let app = test::init_service(build_app(state.clone())).await;
+    let reply = send(
+        &app,
+        post_receipt(&fixture("receipt_request_minimal.json")).to_request(),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    assert_eq!(reply.json()["seq"], 5);
+    let withdraw = send(
+        &app,
+        crate::support::post_withdraw(
+            &format!("{:032x}", 1),
+            "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0",
+            "5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94",
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(withdraw.status, 201, "{}", withdraw.text());
+    state.store.shutdown();
+    let report = run_audit(&h);
+    assert!(report.is_intact(), "{report}");
+    assert_eq!(report.last_seq, 6);
+    let conn = Connection::open(h.data.db_path()).expect("open db");
+    let (version, ref_index): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version),
+                    (SELECT count(*) FROM sqlite_master WHERE name = 'receipts_ref')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("schema");
+    assert_eq!((version, ref_index), (2, 0), "migrated to v2");
+}
+
+#[actix_web::test]
+async fn an_edited_withdraws_column_is_caught() {
+    let h = Harness::new();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    assert_eq!(
+        send(
+            &app,
+            post_receipt(&fixture("receipt_request_form_given.json")).to_request()
+        )
+        .await
+        .status,
+        201
+    );
+    let reply = send(
+        &app,
+        crate::support::post_withdraw(
+            "0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3",
+            "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0",
+            "5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94",
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(reply.status, 201);
+    h.state.store.shutdown();
+    // Unlinking the withdrawal from its consent, to make the consent look current again.
+    tamper(&h, "UPDATE receipts SET withdraws = NULL WHERE seq = 2");
+    let report = run_audit(&h);
+    let (seq, problem) = first_broken(&report);
+    assert_eq!(seq, 2, "{report}");
+    assert!(
+        matches!(
+            problem,
+            Problem::Mismatch {
+                field: "withdraws",
+                ..
+            }
+        ),
+        "{report}"
+    );
+}

@@ -90,6 +90,11 @@ async fn feedback_shows_the_reference_and_nothing_typed_is_logged() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // tracing-core asks only the registering thread's subscriber about a new callsite while
+    // a single dispatcher exists: another test thread hitting the access log first would
+    // cache "never" for it. A second live dispatcher makes it ask every dispatcher.
+    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
+    tracing::callsite::rebuild_interest_cache();
 
     let site = demo_site();
     let h = Harness::with(None, Some(site.path()));
@@ -140,6 +145,32 @@ async fn feedback_shows_the_reference_and_nothing_typed_is_logged() {
     .await;
     assert_eq!(missing.status, 422);
     assert!(missing.text().contains("<html lang=\"kk\">"));
+
+    // The widget could not load: the loader's plain checkbox was ticked, no receipt exists.
+    let fallback = send(
+        &app,
+        TestRequest::post()
+            .uri("/feedback")
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .set_payload("name=Secretname&message=Privatemessage&lang=ru&kelisim_consent=yes&kelisim_receipt=")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(fallback.status, 200);
+    let html = fallback.text();
+    assert!(html.contains("id=\"consent-fallback\""), "{html}");
+    assert!(!html.contains("receipt-ref") && !html.contains("Secretname"));
+    let unticked = send(
+        &app,
+        TestRequest::post()
+            .uri("/feedback")
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .set_payload("name=Secretname&lang=en&kelisim_receipt=")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(unticked.status, 422);
+    assert_eq!(h.count(), 1, "the demo form stores nothing itself");
 
     let logged = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("utf8 logs");
     assert!(

@@ -1,10 +1,18 @@
 //! Integration tests of the collector: the HTTP API in-process (actix test utilities) with
 //! the real demo config and wire fixtures, audit against a tampered database, widget and
-//! demo serving, and the real binary (`demo`, `verify`, `receipts list`, `audit`, `keys`).
+//! demo serving, and the real binary (`demo`, `verify`, `receipts list`, `audit`, `keys`),
+//! including kill -9 during load (`crash`) and verification of receipts signed before and
+//! after a key rotation by an independent JOSE library in Python (`jose`).
 
 mod audit;
 mod cli;
+mod crash;
 mod demo;
+mod events;
+mod jose;
+mod ops;
+mod page;
+mod process;
 mod receipts;
 mod site;
 mod support;

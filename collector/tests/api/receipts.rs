@@ -280,7 +280,7 @@ async fn every_rejection_is_problem_json_and_changes_nothing() {
         post_receipt(&fixture("receipt_request_unknown_field.json")).to_request(),
     )
     .await;
-    expect_test::expect![[r#"{"type":"https://kelisim.kz/problems/invalid_body","title":"invalid request body","status":400,"detail":"unknown field `phone`, expected one of `site`, `kind`, `event`, `key`, `policy_version`, `lang`, `purposes`, `subject`, `context` at line 11 column 9","code":"invalid_body"}"#]]
+    expect_test::expect![[r#"{"type":"https://kelisim.kz/problems/invalid_body","title":"invalid request body","status":400,"detail":"unknown field `phone`, expected one of `site`, `kind`, `event`, `key`, `policy_version`, `lang`, `purposes`, `categories`, `subject`, `context` at line 11 column 9","code":"invalid_body"}"#]]
         .assert_eq(&reply.text());
     let reply = send(
         &app,

@@ -27,8 +27,29 @@ pub fn demo_dir() -> PathBuf {
     repo_dir().join("demo")
 }
 
+/// Cookie categories the tests' site has on top of the demo config.
+pub const TEST_CATEGORIES: &str = "
+[[site.category]]
+id = \"necessary\"
+required = true
+
+[[site.category]]
+id = \"analytics\"
+
+[[site.category]]
+id = \"marketing\"
+";
+
+/// The demo config with `extra` TOML appended (tables there attach to the demo site).
+pub fn config_with(extra: &str) -> Config {
+    let path = demo_dir().join("kelisim.toml");
+    let text = std::fs::read_to_string(&path).expect("demo config");
+    Config::parse(&format!("{text}\n{extra}"), &path, &demo_dir()).expect("test config is valid")
+}
+
+/// The config the in-process tests run with: the demo's, plus cookie categories.
 pub fn demo_config() -> Config {
-    Config::load(&demo_dir().join("kelisim.toml")).expect("the demo config is valid")
+    config_with(TEST_CATEGORIES)
 }
 
 /// A wire fixture from tests/fixtures/wire.
@@ -51,9 +72,18 @@ impl Harness {
     }
 
     pub fn with(widget_dir: Option<&Path>, demo_dir: Option<&Path>) -> Harness {
+        Harness::build(demo_config(), widget_dir, demo_dir)
+    }
+
+    /// A harness running `config` (no widget, no demo site).
+    pub fn with_config(config: Config) -> Harness {
+        Harness::build(config, None, None)
+    }
+
+    fn build(config: Config, widget_dir: Option<&Path>, demo_dir: Option<&Path>) -> Harness {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = DataDir::create(tmp.path().join("data")).expect("data dir");
-        let state = open_state(&data, widget_dir, demo_dir);
+        let state = open_state_with(config, &data, widget_dir, demo_dir);
         Harness {
             _tmp: tmp,
             data,
@@ -72,11 +102,37 @@ pub fn open_state(
     widget_dir: Option<&Path>,
     demo_dir: Option<&Path>,
 ) -> web::Data<AppState> {
+    open_state_with(demo_config(), data, widget_dir, demo_dir)
+}
+
+fn open_state_with(
+    config: Config,
+    data: &DataDir,
+    widget_dir: Option<&Path>,
+    demo_dir: Option<&Path>,
+) -> web::Data<AppState> {
     let no_widget = data.root().join("no-widget-here");
     let widget_dir = widget_dir.unwrap_or(&no_widget);
-    let state =
-        AppState::open(demo_config(), data, widget_dir, demo_dir, BASE_URL).expect("state opens");
+    let state = AppState::open(config, data, widget_dir, demo_dir, BASE_URL).expect("state opens");
     web::Data::new(state)
+}
+
+/// The payload of a compact JWS, unverified (the tests verify separately).
+pub fn payload_of(jws: &str) -> serde_json::Value {
+    use base64::Engine;
+    let part = jws.split('.').nth(1).expect("payload part");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("payload is JSON")
+}
+
+/// A `POST /v1/receipts/{target}/withdraw` request.
+pub fn post_withdraw(target: &str, key: &str, browser_id: &str) -> actix_web::test::TestRequest {
+    actix_web::test::TestRequest::post()
+        .uri(&format!("/v1/receipts/{target}/withdraw"))
+        .insert_header(("content-type", "application/json"))
+        .set_payload(format!(r#"{{"key":"{key}","browser_id":"{browser_id}"}}"#))
 }
 
 /// A response, read fully.
