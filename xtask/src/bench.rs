@@ -250,16 +250,16 @@ fn wrk(opts: &Options, addr: &str, path: &str, run_id: u32, seconds: u32) -> Res
 
 fn collector_binary(opts: &Options) -> Result<PathBuf> {
     let (profile, dir) = if opts.smoke {
-        (None, "target/debug/kelisim-collector")
+        (None, "debug/kelisim-collector")
     } else {
-        (Some("--release"), "target/release/kelisim-collector")
+        (Some("--release"), "release/kelisim-collector")
     };
     if opts.build {
         run(cargo()
             .args(["build", "--package", "kelisim-collector"])
             .args(profile))?;
     }
-    let bin = root().join(dir);
+    let bin = crate::dist::target_dir().join(dir);
     ensure!(bin.exists(), "{} is not built", bin.display());
     Ok(bin)
 }
@@ -268,7 +268,7 @@ fn collector_binary(opts: &Options) -> Result<PathBuf> {
 pub fn bench(opts: &Options) -> Result<()> {
     install::apt(&[("wrk", "/usr/bin/wrk")])?;
     let bin = collector_binary(opts)?;
-    let work = root().join("target/bench");
+    let work = crate::dist::target_dir().join("bench");
     let data = work.join(if opts.smoke { "data-smoke" } else { "data" });
     if data.exists() {
         std::fs::remove_dir_all(&data)

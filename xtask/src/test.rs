@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use crate::install::{self, CHROMEDRIVER, CHROMIUM, cargo, run};
-use crate::{bench, dist, root};
+use crate::{bench, dist};
 
 /// Flags every test browser runs with (no network beyond loopback, no first-run UI).
 pub const CHROMIUM_FLAGS: &[&str] = &[
@@ -51,7 +51,7 @@ pub fn all() -> Result<()> {
         .args(["test", "--workspace"])
         .env(
             "KELISIM_TEST_COLLECTOR_BIN",
-            root().join("target/debug/kelisim-collector"),
+            dist::target_dir().join("debug/kelisim-collector"),
         )
         .env("KELISIM_TEST_WIDGET_DIR", dist::dist_dir())
         .env("KELISIM_TEST_CHROMIUM", CHROMIUM)
@@ -93,7 +93,7 @@ pub fn wasm() -> Result<()> {
 
 /// Capabilities for the test runner's chromedriver: our Chromium, our flags, a fresh profile.
 fn webdriver_json() -> Result<PathBuf> {
-    let dir = root().join("target/wasm-test");
+    let dir = dist::target_dir().join("wasm-test");
     let profile = dir.join("profile");
     let _ = fs::remove_dir_all(&profile);
     fs::create_dir_all(&profile)?;
