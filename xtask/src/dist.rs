@@ -77,9 +77,10 @@ pub fn dist() -> Result<Vec<Shipped>> {
         .arg("-o")
         .arg(&optimised))?;
 
-    let glue = read(&bindgen_dir.join("kelisim_widget.js"))?;
+    let terser = install::terser()?;
+    let glue = minify(&terser, &bindgen_dir.join("kelisim_widget.js"), true)?;
     let wasm = read(&optimised)?;
-    let css = read(&root().join("widget/css/kelisim.css"))?;
+    let css = minify_css(&root().join("widget/css/kelisim.css"), &bindgen_dir)?;
     let glue_name = hashed("kelisim", "js", &glue);
     let wasm_name = hashed("kelisim", "wasm", &wasm);
     let css_name = hashed("kelisim", "css", &css);
@@ -89,12 +90,15 @@ pub fn dist() -> Result<Vec<Shipped>> {
     let loader = fill(&loader, "__KELISIM_GLUE__", &glue_name)?;
     let loader = fill(&loader, "__KELISIM_WASM__", &wasm_name)?;
     let loader = fill(&loader, "__KELISIM_CSS__", &css_name)?;
+    let filled = bindgen_dir.join("loader.js");
+    fs::write(&filled, loader)?;
+    let loader = minify(&terser, &filled, false)?;
 
     let out = dist_dir();
     let _ = fs::remove_dir_all(&out);
     fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let files = [
-        ("kelisim.js".to_string(), loader.into_bytes()),
+        ("kelisim.js".to_string(), loader),
         (glue_name, glue),
         (wasm_name, wasm),
         (css_name, css),
@@ -105,6 +109,34 @@ pub fn dist() -> Result<Vec<Shipped>> {
     }
     report(&shipped);
     Ok(shipped)
+}
+
+/// Minifies a script with terser: comments and whitespace are bytes every visitor pays for.
+/// The glue is an ES module (`module`); the loader is a classic script, so its top-level
+/// names are left alone.
+fn minify(terser: &Path, script: &Path, module: bool) -> Result<Vec<u8>> {
+    let out = script.with_extension("min.js");
+    let mut cmd = Command::new("node");
+    cmd.arg(terser)
+        .arg(script)
+        .args(["--compress", "--mangle", "--comments", "false"]);
+    if module {
+        cmd.arg("--module");
+    }
+    run(cmd.arg("--output").arg(&out))?;
+    read(&out)
+}
+
+/// Minifies the stylesheet with csso, without restructuring (rule order is the cascade).
+fn minify_css(css: &Path, work: &Path) -> Result<Vec<u8>> {
+    let out = work.join("kelisim.min.css");
+    run(Command::new("node")
+        .arg(install::csso()?)
+        .arg(css)
+        .arg("--no-restructure")
+        .arg("--output")
+        .arg(&out))?;
+    read(&out)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {

@@ -10,6 +10,8 @@ use crate::root;
 /// binaryen from npm: Debian's binaryen and the `wasm-opt` crate are too old for
 /// current wasm-bindgen output (see TOOLCHAIN.md).
 const BINARYEN: &str = "binaryen@132.0.0";
+const TERSER: &str = "terser@5.44.0";
+const CSSO: &str = "csso-cli@4.0.2";
 const AXE: &str = "axe-core@4.11.0";
 /// The independent JOSE library the collector's tests verify receipts with.
 const JWCRYPTO: &str = "jwcrypto==1.6.1";
@@ -63,6 +65,16 @@ pub fn wasm_target() -> Result<()> {
 /// `wasm-opt` from npm's binaryen, installed into the git-ignored `.tools/` on first use.
 pub fn wasm_opt() -> Result<PathBuf> {
     npm("binaryen", BINARYEN, "node_modules/.bin/wasm-opt")
+}
+
+/// terser, the JavaScript minifier for the loader and the glue.
+pub fn terser() -> Result<PathBuf> {
+    npm("terser", TERSER, "node_modules/terser/bin/terser")
+}
+
+/// csso, the CSS minifier for the widget's stylesheet.
+pub fn csso() -> Result<PathBuf> {
+    npm("csso", CSSO, "node_modules/csso-cli/bin/csso")
 }
 
 /// axe-core, the accessibility engine the browser tests inject into pages.
