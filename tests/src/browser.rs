@@ -100,26 +100,50 @@ impl Browser {
     /// Lays pages out as a phone `width` CSS pixels wide would (DevTools device emulation:
     /// a desktop window cannot be made that narrow).
     pub async fn emulate_width(&self, width: u32) -> Result<()> {
+        self.emulate(width, 720, true).await
+    }
+
+    /// Lays pages out in a `width`×`height` CSS-pixel viewport, as a phone (`mobile`) or a
+    /// desktop window.
+    pub async fn emulate(&self, width: u32, height: u32, mobile: bool) -> Result<()> {
         let cdp = ChromeDevTools::new(self.driver.handle.clone());
         cdp.execute_cdp_with_params(
             "Emulation.setDeviceMetricsOverride",
-            json!({ "width": width, "height": 720, "deviceScaleFactor": 1, "mobile": true }),
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile }),
         )
         .await?;
         Ok(())
     }
 
-    /// From the next page on, records every Content-Security-Policy violation a page reports
-    /// (before any of its own scripts run); read them with [`Browser::csp_violations`].
-    pub async fn watch_csp(&self) -> Result<()> {
+    /// From the next page on, runs `source` in every page before any of its own scripts.
+    pub async fn on_every_page(&self, source: &str) -> Result<()> {
         let cdp = ChromeDevTools::new(self.driver.handle.clone());
         cdp.execute_cdp_with_params(
             "Page.addScriptToEvaluateOnNewDocument",
-            json!({ "source": "window.__csp = []; addEventListener('securitypolicyviolation', \
-                e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI), true);" }),
+            json!({ "source": source }),
         )
         .await?;
         Ok(())
+    }
+
+    /// From the next page on, the browser sends Global Privacy Control
+    /// (`navigator.globalPrivacyControl`, which Chromium does not implement itself).
+    pub async fn send_gpc(&self) -> Result<()> {
+        self.on_every_page(
+            "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', \
+             { get: () => true, configurable: true });",
+        )
+        .await
+    }
+
+    /// From the next page on, records every Content-Security-Policy violation a page reports
+    /// (before any of its own scripts run); read them with [`Browser::csp_violations`].
+    pub async fn watch_csp(&self) -> Result<()> {
+        self.on_every_page(
+            "window.__csp = []; addEventListener('securitypolicyviolation', \
+             e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI), true);",
+        )
+        .await
     }
 
     /// The violations the current page reported since it loaded (see [`Browser::watch_csp`]).

@@ -28,7 +28,7 @@ pub fn root() -> PathBuf {
 }
 
 /// A path from an environment variable set by `cargo xtask test`, or a default below the root.
-fn env_path(var: &str, default: &str) -> PathBuf {
+pub fn env_path(var: &str, default: &str) -> PathBuf {
     std::env::var_os(var)
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join(default))

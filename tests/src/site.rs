@@ -1,8 +1,15 @@
 //! A website of its own, on another origin than the collector (as in production): it serves
-//! `tests/fixtures/site/` (with `{{COLLECTOR}}` filled in) under a strict Content-Security-
-//! Policy, self-hosts the built widget under `/widget/` (a test can hold back the wasm to catch
-//! the moment before the widget has loaded), and records what `POST /feedback` receives, so a
-//! test sees exactly what the operator gets. It stays up while the collector is stopped.
+//! `tests/fixtures/site/` (with `{{COLLECTOR}}` and `{{NONCE}}` filled in) under a strict
+//! Content-Security-Policy, self-hosts the built widget under `/widget/` (a test can hold back
+//! the wasm to catch the moment before the widget has loaded), and records what `POST /feedback`
+//! receives, so a test sees exactly what the operator gets. It stays up while the collector is
+//! stopped.
+//!
+//! The CSP depends on the path: pages under `/open/` get none (inline scripts allowed), pages
+//! under `/nonce/` allow scripts carrying the page's nonce, pages under `/embed/` may be framed
+//! by the site itself. `?delay=MS` holds any answer that long (a slow script). Every request's
+//! path is logged, so a test can tell that a gated script or frame was never even fetched.
+//! `/vanilla/` serves vanilla-cookieconsent's npm package (the banner benchmark's reference).
 //!
 //! A minimal HTTP/1.1 server on tokio: one request per connection, enough for a browser.
 
@@ -39,6 +46,8 @@ impl Submission {
 struct State {
     collector: Mutex<String>,
     submissions: Mutex<Vec<Submission>>,
+    /// Every request's method and target, in order.
+    requests: Mutex<Vec<String>>,
     /// `true` while requests for the widget's wasm are held.
     hold_wasm: watch::Sender<bool>,
     fixtures: PathBuf,
@@ -65,6 +74,7 @@ impl Site {
         let state = Arc::new(State {
             collector: Mutex::new(String::new()),
             submissions: Mutex::new(Vec::new()),
+            requests: Mutex::new(Vec::new()),
             hold_wasm: watch::channel(false).0,
             fixtures: root().join("tests/fixtures/site"),
             widget: Collector::widget_dir()?,
@@ -89,6 +99,16 @@ impl Site {
     /// Holds (true) or releases (false) every request for the widget's wasm.
     pub fn hold_wasm(&self, hold: bool) {
         self.state.hold_wasm.send_replace(hold);
+    }
+
+    /// The paths (with query) of every GET so far.
+    pub fn requested(&self) -> Vec<String> {
+        lock(&self.state.requests).clone()
+    }
+
+    /// Whether any GET so far asked for a path starting with `prefix`.
+    pub fn was_requested(&self, prefix: &str) -> bool {
+        self.requested().iter().any(|r| r.starts_with(prefix))
     }
 
     /// Everything `POST /feedback` received so far.
@@ -151,6 +171,16 @@ async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
         body.extend_from_slice(&chunk[..n]);
     }
 
+    if method == "GET" {
+        lock(&state.requests).push(target.clone());
+    }
+    if let Some(ms) = target
+        .split_once('?')
+        .and_then(|(_, query)| query.split('&').find_map(|p| p.strip_prefix("delay=")))
+        .and_then(|ms| ms.parse().ok())
+    {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
     let collector = lock(&state.collector).clone();
     let (status, kind, bytes) = match (method.as_str(), path.as_str()) {
         ("POST", "/feedback") => {
@@ -170,6 +200,15 @@ async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
                  <p>Квитанция: <code id=\"receipt-ref\">{reference}</code></p></body></html>"
             );
             ("200 OK", "text/html; charset=utf-8", page.into_bytes())
+        }
+        ("GET", path) if path.starts_with("/vanilla/") => {
+            let dir = vanilla_dir();
+            match safe_name(&path["/vanilla/".len()..])
+                .and_then(|n| std::fs::read(dir.join(n)).ok())
+            {
+                Some(bytes) => ("200 OK", content_type(path), bytes),
+                None => not_found(),
+            }
         }
         ("GET", path) if path.starts_with("/widget/") => {
             let name = &path["/widget/".len()..];
@@ -193,27 +232,58 @@ async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
                 Some(text) => (
                     "200 OK",
                     content_type(name),
-                    text.replace("{{COLLECTOR}}", &collector).into_bytes(),
+                    text.replace("{{COLLECTOR}}", &collector)
+                        .replace("{{NONCE}}", NONCE)
+                        .into_bytes(),
                 ),
                 None => not_found(),
             }
         }
         _ => ("405 Method Not Allowed", "text/plain", b"method".to_vec()),
     };
-    let csp = format!(
-        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
-         img-src 'self' data:; connect-src 'self' {collector}; base-uri 'self'; \
-         form-action 'self'; frame-ancestors 'none'"
-    );
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
-         Content-Security-Policy: {csp}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-        bytes.len()
+         {}Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+        bytes.len(),
+        csp(&path, &collector),
     );
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(&bytes).await?;
     stream.shutdown().await?;
     Ok(())
+}
+
+/// vanilla-cookieconsent's npm package (`KELISIM_TEST_VANILLA`), served under `/vanilla/`.
+pub fn vanilla_dir() -> PathBuf {
+    crate::env_path(
+        "KELISIM_TEST_VANILLA",
+        ".tools/vanilla-cookieconsent/node_modules/vanilla-cookieconsent",
+    )
+}
+
+/// The nonce of the `/nonce/` pages' CSP (a fixed value: the tests check the mechanism).
+pub const NONCE: &str = "a2VsaXNpbS10ZXN0LW5vbmNl";
+
+/// The `Content-Security-Policy` header line for `path` (see the module doc).
+fn csp(path: &str, collector: &str) -> String {
+    if path.starts_with("/open/") {
+        return String::new();
+    }
+    let nonce = if path.starts_with("/nonce/") {
+        format!(" 'nonce-{NONCE}'")
+    } else {
+        String::new()
+    };
+    let ancestors = if path.starts_with("/embed/") {
+        "'self'"
+    } else {
+        "'none'"
+    };
+    format!(
+        "Content-Security-Policy: default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self' {collector}; \
+         base-uri 'self'; form-action 'self'; frame-ancestors {ancestors}\r\n"
+    )
 }
 
 fn not_found() -> (&'static str, &'static str, Vec<u8>) {
@@ -307,6 +377,19 @@ mod tests {
         );
         assert_eq!(decode("100%"), "100%");
         assert_eq!(decode("%4"), "%4");
+    }
+
+    #[test]
+    fn the_csp_follows_the_path() {
+        assert_eq!(csp("/open/inline.html", "http://c"), "");
+        let strict = csp("/cookies.html", "http://c");
+        assert!(
+            strict.contains("script-src 'self' 'wasm-unsafe-eval'"),
+            "{strict}"
+        );
+        assert!(strict.contains("frame-ancestors 'none'"), "{strict}");
+        assert!(csp("/nonce/inline.html", "http://c").contains(&format!("'nonce-{NONCE}'")));
+        assert!(csp("/embed/frame.html", "http://c").contains("frame-ancestors 'self'"));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 /*! Kelisim loader. <script src=".../kelisim.js" data-site="SITE" defer></script>
- * Owns every listener from its first moment (capture-phase submit/invalid/change on window,
- * a patched HTMLFormElement.prototype.submit, a MutationObserver) and asks the wasm widget,
- * once loaded, what to allow. Until then it holds personal-data forms; if the widget cannot
- * load or breaks, a plain required checkbox guards them. No eval, no inline style (strict CSP).
+ * Pushes Consent Mode's default, then owns every listener (capture-phase submit/invalid/
+ * change/click on window, a patched HTMLFormElement.prototype.submit, a MutationObserver) and
+ * asks the wasm widget, once loaded, what to allow. Until then it holds personal-data forms; if
+ * the widget cannot load or breaks, a plain required checkbox guards them. Gated scripts and
+ * iframes run once the widget grants their category. No eval, no inline style (strict CSP).
  * xtask fills in the __KELISIM_* names (content-hashed, relative to this file). */
 (function () {
   'use strict';
@@ -10,6 +11,16 @@
   var root = document.documentElement;
   if (!script || !script.src || root.hasAttribute('data-kelisim')) return; // loaded twice
   root.setAttribute('data-kelisim', 'loading');
+
+  // Consent Mode v2 default before any tag (ungated tags: put this script first, no defer).
+  function gtag() {
+    (window.dataLayer = window.dataLayer || []).push(arguments); // `arguments`, as gtag.js wants
+  }
+  var D = 'denied';
+  gtag('consent', 'default', {
+    ad_storage: D, ad_user_data: D, ad_personalization: D, analytics_storage: D,
+    wait_for_update: 500
+  });
 
   var base = script.src;
   var data = script.dataset;
@@ -137,13 +148,14 @@
       }
     } else if (widget) {
       try {
-        if (widget.touch(target, event.type === 'invalid')) event.preventDefault();
+        if (event.type === 'click' ? target instanceof Element && widget.click(target)
+          : widget.touch(target, event.type === 'invalid')) event.preventDefault();
       } catch (e) {
         fail(e);
       }
     }
   }
-  ['submit', 'invalid', 'change'].forEach(function (type) {
+  ['submit', 'invalid', 'change', 'click'].forEach(function (type) {
     addEventListener(type, on, true);
   });
 
@@ -154,8 +166,50 @@
     if (pass(this)) nativeSubmit.call(this);
   };
 
-  // Forms added later (single-page apps, modals) are guarded as they appear.
+  // Gating: `granted` is what the widget granted (null before; without it nothing runs). One
+  // element at a time in document order; a src script (not async) loads before the next.
+  var granted = null;
+  var chain = Promise.resolve();
+  var GATED = 'script[type="text/plain"][data-kelisim-category],' +
+    'iframe[data-kelisim-category][data-src]';
+  function allowed(el) {
+    var needs = el.getAttribute('data-kelisim-category').split(/\s+/).filter(Boolean);
+    return needs.length > 0 && needs.every(function (c) { return granted.indexOf(c) >= 0; });
+  }
+  function run(el) {
+    var parent = el.parentNode;
+    if (!parent || !allowed(el)) return void (el.kelisimTaken = 0); // gone, or just revoked
+    if (el.localName === 'iframe') {
+      el.src = el.getAttribute('data-src');
+      return el.removeAttribute('data-src');
+    }
+    var s = document.createElement('script');
+    [].forEach.call(el.attributes, function (a) {
+      if (a.name !== 'type' && a.name !== 'nonce') s.setAttribute(a.name, a.value);
+    });
+    if (el.hasAttribute('data-type')) s.type = el.getAttribute('data-type');
+    s.nonce = el.nonce; // hidden from getAttribute once parsed
+    s.text = el.text;
+    var loaded = s.src && !el.hasAttribute('async'); // script-made scripts are async anyway
+    if (loaded) loaded = new Promise(function (done) { s.onload = s.onerror = done; });
+    parent.replaceChild(s, el);
+    return loaded;
+  }
+  function activate() {
+    [].forEach.call(granted ? document.querySelectorAll(GATED) : [], function (el) {
+      if (el.kelisimTaken || !allowed(el)) return;
+      el.kelisimTaken = 1;
+      chain = chain.then(run.bind(null, el)).catch(function () {}); // one failure stops none
+    });
+  }
+  window.kelisim = {
+    open: function () { if (widget) widget.open(); },
+    granted: function (id) { return granted && granted.indexOf(id) >= 0; }
+  };
+
+  // Forms added later are guarded as they appear, gated elements activated once granted.
   new MutationObserver(function () {
+    activate();
     if (widget) {
       try {
         widget.scan();
@@ -184,6 +238,12 @@
       }).then(function (status) {
         if (widget) widget.ack(key, status);
       });
+    },
+    // Consent Mode hears the choice before any gated tag runs.
+    consent: function (ids, update) {
+      granted = ids;
+      if (update) gtag('consent', 'update', update);
+      activate();
     }
   };
 
@@ -217,9 +277,12 @@
   try {
     if (!site) throw new Error('the script tag has no data-site attribute');
     var css = document.createElement('link');
+    var styled = new Promise(function (resolve) { css.onload = css.onerror = resolve; });
     css.rel = 'stylesheet';
     css.href = url('__KELISIM_CSS__');
     document.head.appendChild(css);
+    var wasm = fetch(url('__KELISIM_WASM__')); // now, not after the glue
+    wasm.catch(function () {}); // reported by the glue's init
 
     // no-cache: revalidated (ETag, a 304) at every page start, so a new policy version
     // counts from the next page view on.
@@ -234,13 +297,14 @@
     });
     settled = configured.catch(function () {});
     var glue = import(url('__KELISIM_GLUE__')).then(function (module) {
-      return module.default({ module_or_path: url('__KELISIM_WASM__') })
+      return module.default({ module_or_path: wasm })
         .then(function () { return module; });
     });
     // A collector that never answers must not hold the forms forever.
     setTimeout(function () { if (!widget) fail('timed out'); }, 15000);
 
-    Promise.all([glue, configured, ready]).then(function (loaded) {
+    // The banner waits for its styles (unstyled, it would flash in the page's flow).
+    Promise.all([glue, configured, ready, styled]).then(function (loaded) {
       if (fallen) return;
       widget = loaded[0].start({
         site: site,

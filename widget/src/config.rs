@@ -110,7 +110,7 @@ impl Options {
 
 /// The texts of one language. The collector hashes `label` into the receipt, so it is shown
 /// verbatim. Fields the widget does not use (operator, …) are ignored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(test, derive(serde::Deserialize))]
 pub struct Texts {
     pub label: String,
@@ -118,6 +118,116 @@ pub struct Texts {
     pub error: String,
     /// Text of the link to the visitor's signed receipt.
     pub receipt: String,
+    /// The cookie banner's texts, when the site has cookie categories (read from JS only).
+    #[cfg_attr(test, serde(skip))]
+    pub cookies: Option<CookieTexts>,
+}
+
+/// One text of the cookie banner (`texts.<lang>.cookies.<key>`, docs/wire.md).
+#[derive(Debug, Clone, Copy)]
+pub enum Text {
+    Title,
+    Body,
+    AcceptAll,
+    RejectAll,
+    Settings,
+    Save,
+    Close,
+    Services,
+    GpcNote,
+    ReloadNote,
+    Open,
+}
+
+/// The wire keys of [`Text`], in its order.
+const TEXT_KEYS: [&str; 11] = [
+    "title",
+    "body",
+    "accept_all",
+    "reject_all",
+    "settings",
+    "save",
+    "close",
+    "services",
+    "gpc_note",
+    "reload_note",
+    "open",
+];
+
+/// The cookie banner's texts in one language: `texts.<lang>.cookies` as the loader parsed it,
+/// checked at start to hold a string for every [`Text`] and a `name` and `description` for
+/// every category. Kept as the JS object and handed to `textContent` as they are: copying
+/// eleven texts per language into Rust strings (and checking each copy) cost about 1 KB of
+/// wasm for nothing the widget computes with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CookieTexts(JsValue);
+
+impl CookieTexts {
+    pub fn get(&self, text: Text) -> JsValue {
+        get(&self.0, TEXT_KEYS[text as usize])
+    }
+
+    /// `name` or `description` of category `id`.
+    pub fn category(&self, id: &str, key: &str) -> JsValue {
+        get(&get(&get(&self.0, "categories"), id), key)
+    }
+}
+
+/// A cookie category (`cookies.categories[]`); a `required` one is always granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+pub struct Category {
+    pub id: String,
+    #[cfg_attr(test, serde(default))]
+    pub required: bool,
+    /// Names of the services (third parties) the category covers.
+    #[cfg_attr(test, serde(default))]
+    pub services: Vec<String>,
+}
+
+/// The site's cookie set-up (`cookies` in the config; `null` when it has no categories).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(test, derive(serde::Deserialize))]
+pub struct Cookies {
+    /// Changes when what the visitor chose about changes: a stored choice of another
+    /// revision is asked again.
+    pub revision: String,
+    pub expiry_days: u32,
+    /// Categories that start refused when the browser sends Global Privacy Control.
+    pub gpc_denies: Vec<String>,
+    /// In the banner's order; the first is `necessary`.
+    pub categories: Vec<Category>,
+}
+
+impl Cookies {
+    /// There are categories, and every id is cookie-safe and unique (the cookie spells the
+    /// choice by id). That every language names every category is checked while reading.
+    fn checked(&self) -> Result<(), ConfigError> {
+        let bad = |id: &str| {
+            Err(ConfigError::Config(
+                [
+                    "cookies: category ids must be unique a-z, 0-9, '-', '_': \"",
+                    id,
+                    "\"",
+                ]
+                .concat(),
+            ))
+        };
+        if self.categories.is_empty() {
+            return bad("");
+        }
+        for (i, category) in self.categories.iter().enumerate() {
+            let id = category.id.as_str();
+            let safe = !id.is_empty()
+                && id
+                    .bytes()
+                    .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'));
+            if !safe || self.categories[..i].iter().any(|c| c.id == id) {
+                return bad(id);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A purpose the consent covers.
@@ -140,6 +250,8 @@ struct WireConfig {
     #[cfg_attr(test, serde(deserialize_with = "texts_from_map"))]
     texts: Vec<(String, Texts)>,
     purposes: Vec<Purpose>,
+    #[cfg_attr(test, serde(default))]
+    cookies: Option<Cookies>,
 }
 
 #[derive(Debug)]
@@ -162,9 +274,32 @@ impl WireConfig {
     fn from_js(value: &JsValue) -> Result<Self, ConfigError> {
         let read = Reader(ConfigError::Config);
         let policy = read.object(value, "policy")?;
-        let languages = read.strings(value, "languages")?;
+        let languages = read.strings(value, "", "languages")?;
         let default_language = read.string(value, "", "default_language")?;
         let all_texts = read.object(value, "texts")?;
+        let cookies = get(value, "cookies");
+        let cookies = if cookies.is_object() {
+            let mut categories = Vec::new();
+            for item in read.array(&cookies, "cookies", "categories")?.iter() {
+                categories.push(Category {
+                    id: read.string(&item, "cookies.categories[]", "id")?,
+                    required: get(&item, "required").as_bool() == Some(true),
+                    services: read.strings(&item, "cookies.categories[]", "services")?,
+                });
+            }
+            Some(Cookies {
+                revision: read.string(&cookies, "cookies", "revision")?,
+                expiry_days: get(&cookies, "expiry_days")
+                    .as_f64()
+                    .filter(|d| *d >= 1.0)
+                    // Whole days, at most about 13 years (what a u32 of seconds holds).
+                    .map_or(182, |d| d.min(49_000.0) as u32),
+                gpc_denies: read.strings(&cookies, "cookies", "gpc_denies")?,
+                categories,
+            })
+        } else {
+            None
+        };
         let mut texts: Vec<(String, Texts)> = Vec::new();
         for lang in languages.iter().chain([&default_language]) {
             let entry = get(&all_texts, lang);
@@ -178,11 +313,15 @@ impl WireConfig {
                 link: read.string(&entry, &path, "link")?,
                 error: read.string(&entry, &path, "error")?,
                 receipt: read.string(&entry, &path, "receipt")?,
+                cookies: match &cookies {
+                    Some(cookies) => Some(read.cookie_texts(&entry, &path, &cookies.categories)?),
+                    None => None,
+                },
             };
             texts.push((lang.clone(), texts_of));
         }
         let mut purposes = Vec::new();
-        for item in read.array(value, "purposes")?.iter() {
+        for item in read.array(value, "", "purposes")?.iter() {
             purposes.push(Purpose {
                 id: read.string(&item, "purposes[]", "id")?,
                 required: get(&item, "required").as_bool() == Some(true),
@@ -190,6 +329,7 @@ impl WireConfig {
         }
         Ok(Self {
             site: read.string(value, "", "site")?,
+            cookies,
             policy: WirePolicy {
                 version: read.string(&policy, "policy", "version")?,
                 url: read.string(&policy, "policy", "url")?,
@@ -247,21 +387,45 @@ impl Reader {
         }
     }
 
-    fn array(&self, object: &JsValue, key: &str) -> Result<Array, ConfigError> {
+    fn array(&self, object: &JsValue, path: &str, key: &str) -> Result<Array, ConfigError> {
         let value = get(object, key);
         if Array::is_array(&value) {
             Ok(value.unchecked_into())
         } else {
-            self.fail("", key, "an array")
+            self.fail(path, key, "an array")
         }
     }
 
-    fn strings(&self, object: &JsValue, key: &str) -> Result<Vec<String>, ConfigError> {
+    /// `texts.<lang>.cookies`: a string for every [`Text`], a name and description for each of
+    /// `categories` (else the error names the first missing one).
+    fn cookie_texts(
+        &self,
+        entry: &JsValue,
+        path: &str,
+        categories: &[Category],
+    ) -> Result<CookieTexts, ConfigError> {
+        let value = get(entry, "cookies");
+        let path = [path, ".cookies"].concat();
+        for key in TEXT_KEYS {
+            self.string(&value, &path, key)?;
+        }
+        let all = get(&value, "categories");
+        for category in categories {
+            let at = [path.as_str(), ".categories.", &category.id].concat();
+            let named = get(&all, &category.id);
+            for key in ["name", "description"] {
+                self.string(&named, &at, key)?;
+            }
+        }
+        Ok(CookieTexts(value))
+    }
+
+    fn strings(&self, object: &JsValue, path: &str, key: &str) -> Result<Vec<String>, ConfigError> {
         let mut out = Vec::new();
-        for item in self.array(object, key)?.iter() {
+        for item in self.array(object, path, key)?.iter() {
             match item.as_string() {
                 Some(s) => out.push(s),
-                None => return self.fail("", key, "an array of strings"),
+                None => return self.fail(path, key, "an array of strings"),
             }
         }
         Ok(out)
@@ -269,7 +433,7 @@ impl Reader {
 }
 
 /// The notice shown in one language.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
     pub lang: String,
     pub texts: Texts,
@@ -286,6 +450,8 @@ pub struct SiteConfig {
     /// The other languages, in the site's order.
     pub others: Vec<Notice>,
     pub purposes: Vec<Purpose>,
+    /// The cookie banner's set-up; every notice then has its texts.
+    pub cookies: Option<Cookies>,
 }
 
 impl SiteConfig {
@@ -317,6 +483,9 @@ impl SiteConfig {
                 others.push(take(lang)?);
             }
         }
+        if let Some(cookies) = &wire.cookies {
+            cookies.checked()?;
+        }
         Ok(Self {
             site: wire.site,
             policy_version: wire.policy.version,
@@ -324,11 +493,19 @@ impl SiteConfig {
             default,
             others,
             purposes: wire.purposes,
+            cookies: wire.cookies,
         })
     }
 
     pub fn supports(&self, lang: &str) -> bool {
         self.default.lang == lang || self.others.iter().any(|n| n.lang == lang)
+    }
+
+    /// The notice to show: in the script tag's `data-lang` (`requested`), else in the page's
+    /// `lang`, whichever the site supports, else in the default language.
+    pub fn notice_for(&self, requested: Option<&str>, page: Option<&str>) -> &Notice {
+        let lang = crate::policy::choose_language(requested, page, |l| self.supports(l));
+        self.notice(lang.as_deref())
     }
 
     /// The notice for `lang`, or the default one.
@@ -395,6 +572,60 @@ mod tests {
             site.notice(Some("ru")).texts.receipt,
             "Квитанция о согласии"
         );
+    }
+
+    const COOKIE_FIXTURE: &str = include_str!("../../tests/fixtures/wire/config_cookies.json");
+
+    #[test]
+    fn cookie_fixture_checks_out() {
+        let site = SiteConfig::checked(wire(COOKIE_FIXTURE), "demo").expect("valid config");
+        let cookies = site.cookies.as_ref().expect("cookies");
+        assert_eq!(cookies.expiry_days, 182);
+        assert_eq!(cookies.gpc_denies, ["marketing"]);
+        assert_eq!(
+            cookies
+                .categories
+                .iter()
+                .map(|c| (c.id.as_str(), c.required))
+                .collect::<Vec<_>>(),
+            [
+                ("necessary", true),
+                ("analytics", false),
+                ("marketing", false),
+                ("session_recording", false)
+            ]
+        );
+        // Without cookies the form guard's config is unchanged.
+        assert!(
+            SiteConfig::checked(wire(WIRE_EXAMPLE), "demo")
+                .expect("valid")
+                .cookies
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn cookie_categories_need_safe_unique_ids() {
+        for (id, bad) in [
+            ("Mar keting", "Mar keting"),
+            ("analytics", "analytics"),
+            ("", ""),
+        ] {
+            let json = COOKIE_FIXTURE.replace(
+                r#""id": "marketing", "required""#,
+                &[r#""id": ""#, id, r#"", "required""#].concat(),
+            );
+            let err = SiteConfig::checked(wire(&json), "demo").expect_err("bad id");
+            assert_eq!(
+                err.message(),
+                [
+                    "invalid site config: cookies: category ids must be unique a-z, 0-9, '-', '_': \"",
+                    bad,
+                    "\"; check GET /v1/sites/{site}/config on the collector"
+                ]
+                .concat()
+            );
+        }
     }
 
     #[test]
@@ -489,6 +720,63 @@ mod browser_tests {
         assert_eq!(site.default.texts.label, "Я согласен(на)");
         assert_eq!(site.notice(Some("kk")).texts.error, "Белгілеңіз");
         assert_eq!(site.granted_purposes().collect::<Vec<_>>(), ["feedback"]);
+    }
+
+    const COOKIE_FIXTURE: &str = include_str!("../../tests/fixtures/wire/config_cookies.json");
+
+    #[wasm_bindgen_test]
+    fn reads_the_cookie_texts_and_names_what_is_missing() {
+        let site = SiteConfig::from_js(&js(COOKIE_FIXTURE), "demo").expect("valid");
+        let kk = site
+            .notice(Some("kk"))
+            .texts
+            .cookies
+            .clone()
+            .expect("kk texts");
+        assert_eq!(
+            kk.get(Text::AcceptAll).as_string().as_deref(),
+            Some("Барлығын қабылдау")
+        );
+        assert_eq!(
+            kk.get(Text::Open).as_string().as_deref(),
+            Some("Cookie баптаулары")
+        );
+        assert_eq!(
+            kk.category("session_recording", "name")
+                .as_string()
+                .as_deref(),
+            Some("Сеанстарды жазу (Вебвизор)")
+        );
+        assert_eq!(
+            site.cookies
+                .as_ref()
+                .map(|c| c.categories[1].services.clone()),
+            Some(vec![
+                "Яндекс Метрика".to_owned(),
+                "Google Analytics 4".to_owned()
+            ])
+        );
+
+        let no_title = COOKIE_FIXTURE.replace(r#""title": "We use cookies","#, "");
+        let err = SiteConfig::from_js(&js(&no_title), "demo").expect_err("no en title");
+        assert!(
+            err.message()
+                .contains("texts.en.cookies.title: expected a string"),
+            "{err:?}"
+        );
+        let unnamed = COOKIE_FIXTURE.replace(
+            r#""session_recording": { "name": "Session recording"#,
+            r#""recording": { "name": "Session recording"#,
+        );
+        let err = SiteConfig::from_js(&js(&unnamed), "demo").expect_err("no en category");
+        assert!(
+            err.message()
+                .contains("texts.en.cookies.categories.session_recording.name: expected a string"),
+            "{err:?}"
+        );
+        // No `cookies`: no banner texts, and the form guard's config as before.
+        let site = SiteConfig::from_js(&js(CONFIG), "demo").expect("valid");
+        assert!(site.cookies.is_none() && site.default.texts.cookies.is_none());
     }
 
     #[wasm_bindgen_test]

@@ -1,6 +1,12 @@
-//! Small DOM helpers shared by the guard, the notice and the outbox. The globals come from
-//! imported statics (one import each) rather than `web_sys::window()`, whose global-object
-//! detection alone adds five imports and their glue.
+//! Small DOM helpers shared by the guard, the banner, the notices and the outbox. The globals
+//! come from imported statics (one import each) rather than `web_sys::window()`, whose
+//! global-object detection alone adds five imports and their glue.
+//!
+//! Building elements goes through imports that do not catch (`createElement` with our own tag
+//! names, `setAttribute` with our own names, `append`/`before`/`after` of nodes we just made
+//! cannot throw): web-sys's catching versions return a `Result` at every call, whose checks
+//! and the glue's `handleError` wrappers cost about 2 KB of wasm across the widget. Should one
+//! throw anyway, the exception reaches the loader, which falls back to its plain checkbox.
 
 use alloc::string::String;
 
@@ -24,6 +30,70 @@ extern "C" {
     type Scrollable;
     #[wasm_bindgen(method, js_name = scrollIntoView)]
     fn scroll_into_view(this: &Scrollable, options: &JsValue);
+
+    /// The document or an element, for the non-catching builders below.
+    type Tree;
+    #[wasm_bindgen(method, js_name = createElement)]
+    fn create(this: &Tree, tag: &str) -> Element;
+    #[wasm_bindgen(method, js_name = setAttribute)]
+    fn set(this: &Tree, name: &str, value: &str);
+    #[wasm_bindgen(method, js_name = append)]
+    fn append_node(this: &Tree, child: &Element);
+    #[wasm_bindgen(method, js_name = prepend)]
+    fn prepend_node(this: &Tree, child: &Element);
+    #[wasm_bindgen(method, js_name = before)]
+    fn before_node(this: &Tree, node: &Element);
+    #[wasm_bindgen(method, js_name = after)]
+    fn after_node(this: &Tree, node: &Element);
+    #[wasm_bindgen(method, setter = textContent)]
+    fn set_text_content(this: &Tree, text: &JsValue);
+    #[wasm_bindgen(method, js_name = querySelector)]
+    fn query_node(this: &Tree, selector: &str) -> Option<Element>;
+    #[wasm_bindgen(method, js_name = closest)]
+    fn closest_node(this: &Tree, selector: &str) -> Option<Element>;
+}
+
+/// Where the widget adds its own blocks: the body (the root element in a page without one).
+pub fn body(document: &Document) -> Option<Element> {
+    document
+        .body()
+        .map(Into::into)
+        .or_else(|| document.document_element())
+}
+
+/// `root.querySelector(selector)` for one of our own (valid) selectors.
+pub fn query(root: &Element, selector: &str) -> Option<Element> {
+    root.unchecked_ref::<Tree>().query_node(selector)
+}
+
+/// `element.closest(selector)` for one of our own (valid) selectors.
+pub fn closest(element: &Element, selector: &str) -> Option<Element> {
+    element.unchecked_ref::<Tree>().closest_node(selector)
+}
+
+/// `element.textContent = text` for a text the config holds as a JS string.
+pub fn set_text(element: &Element, text: &JsValue) {
+    element.unchecked_ref::<Tree>().set_text_content(text);
+}
+
+/// `parent.append(child)`.
+pub fn append(parent: &Element, child: &Element) {
+    parent.unchecked_ref::<Tree>().append_node(child);
+}
+
+/// `parent.prepend(child)`.
+pub fn prepend(parent: &Element, child: &Element) {
+    parent.unchecked_ref::<Tree>().prepend_node(child);
+}
+
+/// `node.before(new)`: `new` goes just before `node`.
+pub fn before(node: &Element, new: &Element) {
+    node.unchecked_ref::<Tree>().before_node(new);
+}
+
+/// `node.after(new)`: `new` goes just after `node`.
+pub fn after(node: &Element, new: &Element) {
+    node.unchecked_ref::<Tree>().after_node(new);
 }
 
 pub fn document() -> Document {
@@ -46,22 +116,23 @@ pub fn attr(element: &Element, name: &str) -> String {
     element.get_attribute(name).unwrap_or_default()
 }
 
-/// Sets attributes that cannot fail on an element we just created (the names are valid).
+/// Sets attributes that cannot fail (the names are ours and valid).
 pub fn set_attrs(element: &Element, attrs: &[(&str, &str)]) {
+    let tree = element.unchecked_ref::<Tree>();
     for (name, value) in attrs {
-        let _ = element.set_attribute(name, value);
+        tree.set(name, value);
     }
 }
 
-/// `<tag class="class">` with attributes and text.
+/// `<tag class="class">` with attributes and text (as text, never HTML).
 pub fn element(
     document: &Document,
     tag: &str,
     class: &str,
     attrs: &[(&str, &str)],
     text: Option<&str>,
-) -> Result<Element, JsValue> {
-    let element = document.create_element(tag)?;
+) -> Element {
+    let element = document.unchecked_ref::<Tree>().create(tag);
     if !class.is_empty() {
         element.set_class_name(class);
     }
@@ -69,7 +140,7 @@ pub fn element(
     if text.is_some() {
         element.set_text_content(text);
     }
-    Ok(element)
+    element
 }
 
 /// Scrolls the least needed to show `element` (focus alone may leave what follows hidden).
@@ -84,37 +155,4 @@ pub fn reveal(element: &Element) {
 /// `console.warn(message, detail)`.
 pub fn warn(message: &str, detail: &str) {
     console_warn(message, detail);
-}
-
-/// `n` in decimal, appended without `format!` (core::fmt is not shipped).
-pub fn push_decimal(out: &mut String, n: u32) {
-    let mut digits = [0u8; 10];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        // n % 10 < 10, so the cast is lossless.
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        out.push(char::from(d));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decimals() {
-        for n in [0, 7, 10, 42, 1000, u32::MAX] {
-            let mut s = String::from("id-");
-            push_decimal(&mut s, n);
-            assert_eq!(s, ["id-".to_owned(), n.to_string()].concat());
-        }
-    }
 }

@@ -1,6 +1,7 @@
 //! The form guard on the page: finds personal-data forms (at start and whenever the DOM
-//! changes), adds the consent box or adopts the site's own, refuses every submission until the
-//! box is ticked, and hands a receipt request to the outbox when it is.
+//! changes), adds the consent box or adopts the site's own, marks its fields for the session
+//! recorders (`recorders`), refuses every submission until the box is ticked, and hands a
+//! receipt request to the outbox when it is.
 //!
 //! The guard registers no listener. The loader's capture-phase listeners on `window` and its
 //! patched `HTMLFormElement.prototype.submit` were in place before any later site script, so
@@ -29,6 +30,7 @@ use crate::policy::{self, Decision, Field, FormInfo};
 use crate::receipt::{
     ConsentEvent, Context, Grant, Identifier, Kind, Outbox, ReceiptRequest, Subject,
 };
+use crate::recorders::{self, Kind as MarkerKind, Role};
 
 /// The controls that submit a form, in the order a browser picks its default button.
 const SUBMIT_BUTTONS: &str =
@@ -40,9 +42,9 @@ const SITE_BOX: &str = "input[type=checkbox][data-kelisim-consent]";
 /// The installed guard.
 pub struct Guard {
     document: Document,
-    site: SiteConfig,
+    site: Rc<SiteConfig>,
     options: Options,
-    outbox: Outbox,
+    outbox: Rc<Outbox>,
     forms: RefCell<Vec<Rc<Guarded>>>,
     next_id: Cell<u32>,
     notice: RefCell<Option<ReceiptNotice>>,
@@ -84,10 +86,13 @@ impl Drop for Guarded {
 }
 
 impl Guard {
-    /// Guards every personal-data form on the page now. Fails (changing nothing that stays)
-    /// when `data-forms` is not a selector or a form cannot get its box, so the loader falls
-    /// back to its plain checkbox.
-    pub fn install(options: Options, site: SiteConfig, outbox: Outbox) -> Result<Self, String> {
+    /// Guards every personal-data form on the page now. Fails (changing nothing) when
+    /// `data-forms` is not a selector, so the loader falls back to its plain checkbox.
+    pub fn install(
+        options: Options,
+        site: Rc<SiteConfig>,
+        outbox: Rc<Outbox>,
+    ) -> Result<Self, String> {
         let document = dom::document();
         if let Some(selector) = &options.forms
             && document.query_selector(selector).is_err()
@@ -108,11 +113,7 @@ impl Guard {
             next_id: Cell::new(0),
             notice: RefCell::new(None),
         };
-        for form in guard.page_forms() {
-            if let Err(e) = guard.consider(&form) {
-                return Err(["could not add the consent box to a form: ", &describe(&e)].concat());
-            }
-        }
+        guard.scan();
         Ok(guard)
     }
 
@@ -135,14 +136,8 @@ impl Guard {
             self.outbox.dismiss();
             return false;
         }
-        let guarded = match self.consider(form) {
-            Ok(Some(guarded)) => guarded,
-            Ok(None) => return true,
-            Err(e) => {
-                // The form needs a box but could not get one: it must not submit without one.
-                dom::warn("kelisim: could not guard a form", &describe(&e));
-                return false;
-            }
+        let Some(guarded) = self.consider(form) else {
+            return true;
         };
         match policy::submit_decision(guarded.checkbox.checked()) {
             Decision::Allow => {
@@ -180,9 +175,7 @@ impl Guard {
     /// Guards forms added since the last scan (single-page apps, modals).
     pub fn scan(&self) {
         for form in self.page_forms() {
-            if let Err(e) = self.consider(&form) {
-                dom::warn("kelisim: could not guard a form", &describe(&e));
-            }
+            self.consider(&form);
         }
     }
 
@@ -203,22 +196,19 @@ impl Guard {
             .document
             .document_element()
             .map(|root| dom::attr(&root, "lang"));
-        let notice = self.site.notice(self.language(page.as_deref()).as_deref());
+        let notice = self
+            .site
+            .notice_for(self.options.lang.as_deref(), page.as_deref());
         let href = policy::receipt_link(&self.options.collector, &reference, &notice.lang);
         // Drop the old notice first: two notices must never be on the page.
         self.notice.replace(None);
-        match ReceiptNotice::show(&self.document, &href, &notice.texts.receipt, &notice.lang) {
-            Ok(shown) => {
-                self.notice.replace(Some(shown));
-            }
-            Err(e) => dom::warn("kelisim: could not show the receipt notice", &describe(&e)),
-        }
-    }
-
-    fn language(&self, page: Option<&str>) -> Option<String> {
-        policy::choose_language(self.options.lang.as_deref(), page, |l| {
-            self.site.supports(l)
-        })
+        let shown = ReceiptNotice::show(
+            &self.document,
+            Some(&href),
+            &notice.texts.receipt,
+            &notice.lang,
+        );
+        self.notice.replace(Some(shown));
     }
 
     fn page_forms(&self) -> Vec<HtmlFormElement> {
@@ -239,14 +229,16 @@ impl Guard {
     }
 
     /// The form's guard, adding one if the form is selected and collects personal data.
-    fn consider(&self, form: &HtmlFormElement) -> Result<Option<Rc<Guarded>>, JsValue> {
+    fn consider(&self, form: &HtmlFormElement) -> Option<Rc<Guarded>> {
         if let Some(guarded) = self.find(form.as_ref(), |g| g.form.as_ref()) {
-            return Ok(Some(guarded));
+            // Fields the site added since the last scan get the recorders' markers too.
+            mark_for_recorders(form);
+            return Some(guarded);
         }
         if let Some(selector) = &self.options.forms {
             // The selector was checked at install; if matching still throws, guard (fail closed).
             if !form.matches(selector).unwrap_or(true) {
-                return Ok(None);
+                return None;
             }
         }
         let info = FormInfo {
@@ -255,33 +247,30 @@ impl Guard {
             fields: controls(form).into_iter().map(|(field, _)| field).collect(),
         };
         if !policy::is_personal_data_form(&info) {
-            return Ok(None);
+            return None;
         }
-        let guarded = Rc::new(self.guard_form(form)?);
+        let guarded = Rc::new(self.guard_form(form));
+        mark_for_recorders(form);
         self.forms.borrow_mut().push(Rc::clone(&guarded));
-        Ok(Some(guarded))
+        Some(guarded)
     }
 
     /// Adds the consent block just before the submit button (the DOM contract end-to-end tests
     /// rely on) or adopts the site's `data-kelisim-consent` box, and adds the hidden receipt
     /// field. An adopted box keeps its own label: the receipt still records the hash of the
     /// configured label, so a site that adopts its box should word it the same.
-    fn guard_form(&self, form: &HtmlFormElement) -> Result<Guarded, JsValue> {
-        let page_lang = form
-            .closest("[lang]")
-            .ok()
-            .flatten()
-            .map(|e| dom::attr(&e, "lang"));
+    fn guard_form(&self, form: &HtmlFormElement) -> Guarded {
+        let page_lang = dom::closest(form, "[lang]").map(|e| dom::attr(&e, "lang"));
         let notice = self
             .site
-            .notice(self.language(page_lang.as_deref()).as_deref());
+            .notice_for(self.options.lang.as_deref(), page_lang.as_deref());
         let texts = &notice.texts;
         let lang = notice.lang.as_str();
 
         let n = self.next_id.get() + 1;
         self.next_id.set(n);
         let mut id = String::from("kelisim-consent-");
-        dom::push_decimal(&mut id, n);
+        policy::push_decimal(&mut id, n);
         let error_id = [id.as_str(), "-error"].concat();
 
         let doc = &self.document;
@@ -291,17 +280,13 @@ impl Guard {
             "kelisim-consent__error",
             &[("id", &error_id), ("lang", lang), ("hidden", "")],
             Some(&texts.error),
-        )?;
-        let (checkbox, added, made_required) = match form.query_selector(SITE_BOX)? {
+        );
+        let (checkbox, added, made_required) = match dom::query(form, SITE_BOX) {
             Some(site_box) => {
                 // The site's own box and label stay as they are; only our message is added,
                 // after the label that holds the box (or the box itself).
-                let anchor = site_box
-                    .closest("label")?
-                    .unwrap_or_else(|| site_box.clone());
-                if let Some(parent) = anchor.parent_node() {
-                    parent.insert_before(&error, anchor.next_sibling().as_ref())?;
-                }
+                let anchor = dom::closest(&site_box, "label").unwrap_or_else(|| site_box.clone());
+                dom::after(&anchor, &error);
                 let made_required = !site_box.has_attribute("required");
                 dom::set_attrs(&site_box, &[("required", "")]);
                 (site_box, error.clone(), made_required)
@@ -319,7 +304,7 @@ impl Guard {
                         ("id", &id),
                     ],
                     None,
-                )?;
+                );
                 // The label is the exact text whose hash the receipt carries: text, never HTML.
                 let label = dom::element(
                     doc,
@@ -327,7 +312,7 @@ impl Guard {
                     "kelisim-consent__label",
                     &[("for", &id)],
                     Some(&texts.label),
-                )?;
+                );
                 let href = policy::policy_link(&self.site.policy_url, lang);
                 let link = dom::element(
                     doc,
@@ -335,17 +320,14 @@ impl Guard {
                     "kelisim-consent__link",
                     &[("href", &href), ("target", "_blank"), ("rel", "noopener")],
                     Some(&texts.link),
-                )?;
-                let block = dom::element(doc, "div", "kelisim-consent", &[("lang", lang)], None)?;
+                );
+                let block = dom::element(doc, "div", "kelisim-consent", &[("lang", lang)], None);
                 for child in [&checkbox, &label, &link, &error] {
-                    block.append_child(child)?;
+                    dom::append(&block, child);
                 }
-                match form
-                    .query_selector(SUBMIT_BUTTONS)?
-                    .and_then(|button| Some((button.parent_node()?, button)))
-                {
-                    Some((parent, button)) => parent.insert_before(&block, Some(&button))?,
-                    None => form.append_child(&block)?,
+                match dom::query(form, SUBMIT_BUTTONS) {
+                    Some(button) => dom::before(&button, &block),
+                    None => dom::append(form, &block),
                 };
                 (checkbox, block, false)
             }
@@ -357,10 +339,10 @@ impl Guard {
             "",
             &[("type", "hidden"), ("name", "kelisim_receipt")],
             None,
-        )?;
-        form.append_child(&receipt)?;
+        );
+        dom::append(form, &receipt);
 
-        Ok(Guarded {
+        Guarded {
             form: form.clone(),
             checkbox: checkbox.unchecked_into(),
             added,
@@ -370,7 +352,7 @@ impl Guard {
             lang: lang.to_owned(),
             made_required,
             recorded: RefCell::new(None),
-        })
+        }
     }
 
     /// A ticked submission: put the reference in the form and queue the receipt request.
@@ -411,14 +393,16 @@ impl Guard {
             key: key.clone(),
             policy_version: self.site.policy_version.clone(),
             lang: guarded.lang.clone(),
-            purposes: self
-                .site
-                .granted_purposes()
-                .map(|id| Grant {
-                    id: id.to_owned(),
-                    granted: true,
-                })
-                .collect(),
+            purposes: Some(
+                self.site
+                    .granted_purposes()
+                    .map(|id| Grant {
+                        id: id.to_owned(),
+                        granted: true,
+                    })
+                    .collect(),
+            ),
+            categories: None,
             subject: Subject {
                 browser_id,
                 identifiers: identifiers
@@ -473,6 +457,44 @@ impl Guarded {
 
 /// The form's controls (including those associated from outside by `form=`), described by
 /// their attributes, each with its element for reading an identifier's value later.
+/// Puts the session recorders' masking markers (`recorders::MARKERS`) on a guarded form and
+/// on each field a visitor types into. Only what is missing is set, so a second pass changes
+/// nothing. The markers stay when the guard is dropped: they only ever protect the visitor,
+/// and a recorder may still be running on the page.
+fn mark_for_recorders(form: &HtmlFormElement) {
+    mark(form, Role::Form);
+    for (field, element) in controls(form) {
+        if let Some(role) = recorders::role(&field) {
+            mark(&element, role);
+        }
+    }
+}
+
+fn mark(element: &Element, role: Role) {
+    let mut classes = dom::attr(element, "class");
+    let before = classes.len();
+    for marker in recorders::markers(role) {
+        match marker.kind {
+            MarkerKind::Class => {
+                if !recorders::has_class(&classes, marker.name) {
+                    if !classes.is_empty() {
+                        classes.push(' ');
+                    }
+                    classes.push_str(marker.name);
+                }
+            }
+            MarkerKind::Attribute => {
+                if !element.has_attribute(marker.name) {
+                    dom::set_attrs(element, &[(marker.name, marker.value)]);
+                }
+            }
+        }
+    }
+    if classes.len() != before {
+        dom::set_attrs(element, &[("class", &classes)]);
+    }
+}
+
 fn controls(form: &HtmlFormElement) -> Vec<(Field, Element)> {
     let elements = form.elements();
     (0..elements.length())
@@ -490,19 +512,13 @@ fn controls(form: &HtmlFormElement) -> Vec<(Field, Element)> {
         .collect()
 }
 
-/// What a thrown JS value says, for the console (`String(e)` for errors and strings).
-fn describe(error: &JsValue) -> String {
-    error
-        .as_string()
-        .or_else(|| config::get(error, "message").as_string())
-        .unwrap_or_default()
-}
-
 /// The guard in a real browser (`cargo xtask wasm-test`): builds forms in the test page's
 /// document and drives them as the loader does (it forwards `submit`, `invalid`, `change` and
 /// `form.submit()`); the loader's own wiring is covered by the end-to-end tests.
 #[cfg(all(test, target_arch = "wasm32"))]
 mod browser_tests {
+    use std::rc::Rc;
+
     use js_sys::{JSON, Reflect};
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_test::wasm_bindgen_test;
@@ -511,6 +527,7 @@ mod browser_tests {
     use super::Guard;
     use crate::config::{Options, SiteConfig};
     use crate::receipt::{self, Outbox, test_host};
+    use crate::recorders::{self, Kind, Role};
 
     const COLLECTOR: &str = "http://127.0.0.1:9";
 
@@ -568,7 +585,8 @@ mod browser_tests {
             .expect("valid config");
         let (host, posts) = test_host::recording();
         let outbox = Outbox::new(&options.collector, host);
-        let guard = Guard::install(options, site, outbox).expect("guard installs");
+        let guard =
+            Guard::install(options, Rc::new(site), Rc::new(outbox)).expect("guard installs");
         (guard, posts)
     }
 
@@ -938,9 +956,13 @@ mod browser_tests {
         let site =
             SiteConfig::from_js(&JSON::parse(CONFIG).expect("JSON"), "demo").expect("config");
         let (host, _) = test_host::recording();
-        let err = Guard::install(options, site, Outbox::new(COLLECTOR, host))
-            .err()
-            .expect("bad selector");
+        let err = Guard::install(
+            options,
+            Rc::new(site),
+            Rc::new(Outbox::new(COLLECTOR, host)),
+        )
+        .err()
+        .expect("bad selector");
         assert!(err.contains("form[["), "{err}");
     }
 
@@ -966,6 +988,93 @@ mod browser_tests {
         drop(guard);
         remove(&late);
         remove(&later);
+    }
+
+    fn classes(element: &Element) -> String {
+        element.get_attribute("class").unwrap_or_default()
+    }
+
+    /// Every marker of `role` is on `element`, each once.
+    fn assert_marked(element: &Element, role: Role) {
+        let class = classes(element);
+        for marker in recorders::markers(role) {
+            match marker.kind {
+                Kind::Class => assert_eq!(
+                    class
+                        .split_ascii_whitespace()
+                        .filter(|c| *c == marker.name)
+                        .count(),
+                    1,
+                    "{} in class {class:?}",
+                    marker.name
+                ),
+                Kind::Attribute => assert_eq!(
+                    element.get_attribute(marker.name).as_deref(),
+                    Some(marker.value),
+                    "{}",
+                    marker.name
+                ),
+            }
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn recorder_markers_go_on_the_form_and_its_typed_fields_also_added_later() {
+        let (guard, _) = install(None);
+        let form = add_form(
+            "t-rec",
+            "en",
+            r#"class="site-form""#,
+            &FEEDBACK.replace(r#"name="name""#, r#"name="name" class="input wide""#),
+        );
+        guard.scan();
+        assert_marked(&form, Role::Form);
+        assert!(
+            classes(&form).starts_with("site-form "),
+            "the site's class kept"
+        );
+        assert!(
+            form.matches(".site-form.ym-disable-submit[data-matomo-ignore]")
+                .expect("valid selector")
+        );
+        for selector in ["[name=name]", "[name=phone]", "[name=message]"] {
+            assert_marked(&field(&form, selector), Role::PersonalData);
+        }
+        let name = field(&form, "[name=name]");
+        assert!(
+            classes(&name).starts_with("input wide "),
+            "the site's classes kept"
+        );
+        assert_eq!(
+            name.get_attribute("data-clarity-mask").as_deref(),
+            Some("true")
+        );
+        // Nothing typed there: the site's hidden field, the consent box, the receipt.
+        for selector in [
+            "[name=lang]",
+            ".kelisim-consent__box",
+            "[name=kelisim_receipt]",
+        ] {
+            let f = field(&form, selector);
+            assert!(!f.has_attribute("data-private"), "{selector}");
+            assert!(!classes(&f).contains("rr-block"), "{selector}");
+        }
+
+        // A field the site adds later is marked by the next scan, and nothing twice.
+        let late = document().create_element("input").expect("input");
+        late.set_attribute("name", "company").expect("name");
+        form.append_child(&late).expect("append");
+        guard.scan();
+        assert_marked(&late, Role::FreeText);
+        let before = classes(&name);
+        guard.scan();
+        assert_eq!(classes(&name), before, "a second scan changes nothing");
+        assert_marked(&name, Role::PersonalData);
+
+        // Markers protect the visitor, so they outlive the guard.
+        drop(guard);
+        assert_marked(&name, Role::PersonalData);
+        remove(&form);
     }
 
     #[wasm_bindgen_test]

@@ -1,11 +1,15 @@
 //! Kelisim consent widget: the loader (`js/loader.js`) calls `start` with the script tag's
-//! options, the site config and its transport, then hands every submission, consent-box event,
-//! DOM change and delivery answer to the returned `Widget`. This file only wires the modules.
+//! options, the site config and its host (transport and gating), then hands every submission,
+//! click, consent-box event, DOM change and delivery answer to the returned `Widget`. This file
+//! only wires the modules: `guard` (forms), `banner` (cookies), `receipt` (the outbox they
+//! share), with their rules in `policy`, `choice` and `recorders` (the session recorders'
+//! masking markers the guard puts on form fields); `redact` is the analytics shield's pure core.
 //!
-//! Architecture invariants: `policy` never touches the DOM; no form value leaves the page
-//! except a phone/e-mail identifier sent to the collector to be hashed; a guarded form never
-//! submits without its box ticked; the loader owns every event listener (so they keep the
-//! place they took before any later site script), the wasm owns every decision.
+//! Architecture invariants: `policy`, `choice`, `recorders` and `redact` never touch the DOM;
+//! no form value leaves the page except a phone/e-mail identifier sent to the collector to be
+//! hashed; a guarded form never submits without its box ticked; a gated script or iframe
+//! never runs before its category is granted; the loader owns every event listener (so they
+//! keep the place they took before any later site script), the wasm owns every decision.
 //!
 //! Release builds for wasm32 are `no_std` with a panic handler that only traps: std's panic
 //! hook formats messages, which linked core::fmt, Unicode tables and panic locations (about
@@ -18,18 +22,27 @@
 
 extern crate alloc;
 
+mod banner;
+mod choice;
 mod config;
 mod dom;
 mod guard;
 mod notice;
 mod policy;
 mod receipt;
+mod recorders;
+// The shield's pure core (issue 6, phase 1): compiled into the tests, and into a build with
+// the `shield` feature, until the DOM side calls it; the shipped wasm leaves it out for now.
+#[cfg(any(test, feature = "shield"))]
+mod redact;
 
+use alloc::rc::Rc;
 use alloc::string::String;
 
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlFormElement;
 
+use crate::banner::Banner;
 use crate::config::{Options, SiteConfig};
 use crate::guard::Guard;
 use crate::receipt::{Host, Outbox};
@@ -54,25 +67,32 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
 // Plain comments on the exports below: wasm-bindgen copies doc comments into the shipped glue.
 
 // The page's widget. The loader keeps it for the page's lifetime; `free()` removes everything
-// it added (consent blocks, receipt fields, the receipt notice).
+// it added (consent blocks, receipt fields, notices, the cookie banner and its controls).
 #[wasm_bindgen]
 pub struct Widget {
     guard: Guard,
+    banner: Option<Banner>,
 }
 
-// Guards the page. `options`: `{site, collector, lang?, forms?}` from the script tag;
-// `config`: the parsed body of `GET /v1/sites/{site}/config`; `host`: the loader's transport
-// (`post(url, body, key)`). Throws, changing nothing, when an input is invalid, so the loader
-// can fall back to its plain checkbox. Sends the receipts earlier pages left queued.
+// Guards the page and shows the cookie banner (or applies the stored choice). `options`:
+// `{site, collector, lang?, forms?}` from the script tag; `config`: the parsed body of
+// `GET /v1/sites/{site}/config`; `host`: the loader's `post(url, body, key)` transport and
+// `consent(granted, update)` gate. Throws, changing nothing, when an input is invalid, so the
+// loader can fall back to its plain checkbox (and nothing gated runs). Sends the receipts
+// earlier pages left queued.
 #[wasm_bindgen]
 pub fn start(options: JsValue, config: JsValue, host: Host) -> Result<Widget, JsError> {
     let options = Options::from_js(&options).map_err(|e| JsError::new(&e.message()))?;
-    let site =
-        SiteConfig::from_js(&config, &options.site).map_err(|e| JsError::new(&e.message()))?;
-    let outbox = Outbox::new(&options.collector, host);
-    let guard = Guard::install(options, site, outbox).map_err(|e| JsError::new(&e))?;
+    let site = Rc::new(
+        SiteConfig::from_js(&config, &options.site).map_err(|e| JsError::new(&e.message()))?,
+    );
+    let outbox = Rc::new(Outbox::new(&options.collector, host.clone()));
+    // The guard first: if it refuses to start, nothing was shown and nothing gated runs.
+    let guard = Guard::install(options.clone(), Rc::clone(&site), Rc::clone(&outbox))
+        .map_err(|e| JsError::new(&e))?;
+    let banner = Banner::start(&options, site, outbox, host);
     guard.flush_and_notify();
-    Ok(Widget { guard })
+    Ok(Widget { guard, banner })
 }
 
 #[wasm_bindgen]
@@ -80,7 +100,27 @@ impl Widget {
     // May `form` be submitted now? For the `submit` event and for `form.submit()`. Guards the
     // form first if it is new; false (and the error shown) while its box is unticked.
     pub fn submit(&self, form: HtmlFormElement) -> bool {
+        if self
+            .banner
+            .as_ref()
+            .is_some_and(|b| b.closes(form.as_ref()))
+        {
+            return false;
+        }
         self.guard.submit(&form)
+    }
+
+    // A click on the element `target`: true when it was one of the banner's controls or a
+    // `data-kelisim-open` element, and its default must be cancelled.
+    pub fn click(&self, target: web_sys::Element) -> bool {
+        self.banner.as_ref().is_some_and(|b| b.click(&target))
+    }
+
+    // Opens the cookie settings (`kelisim.open()`).
+    pub fn open(&self) {
+        if let Some(banner) = &self.banner {
+            banner.open();
+        }
     }
 
     // An `invalid` (`invalid` = true) or `change` event on `target`: true when it was one of

@@ -1,7 +1,9 @@
-//! The visitor's proof: once the collector has acknowledged a receipt, a small notice links to
-//! it (the collector renders the signed receipt as a page in the visitor's language, with the
-//! JWS to download). It appears on the page where the answer arrived, or on the next page view
-//! when the form's navigation left first, and stays until the visitor closes it.
+//! Small notices in a corner of the page. The visitor's proof: once the collector has
+//! acknowledged a receipt, a notice links to it (the collector renders the signed receipt as a
+//! page in the visitor's language, with the JWS to download). It appears on the page where the
+//! answer arrived, or on the next page view when the form's navigation left first, and stays
+//! until the visitor closes it. The cookie banner uses the same notice, without a link, to say
+//! that a revoked category's running scripts stop only with a reload.
 //!
 //! The close button is a `<form method="dialog">`: its submission reaches the guard through the
 //! loader's submit listener like any other, so the notice needs no listener of its own.
@@ -12,7 +14,7 @@ use web_sys::{Document, Element};
 use crate::dom;
 
 /// The close button's accessible name; other languages get the English one.
-fn close_label(lang: &str) -> &'static str {
+pub fn close_label(lang: &str) -> &'static str {
     match lang {
         "kk" => "Жабу",
         "ru" => "Закрыть",
@@ -27,30 +29,33 @@ pub struct ReceiptNotice {
 }
 
 impl ReceiptNotice {
-    /// Adds `<div class="kelisim-notice" role="status">` with a link to `href` reading `text`,
-    /// at the end of the body.
-    pub fn show(document: &Document, href: &str, text: &str, lang: &str) -> Result<Self, JsValue> {
+    /// Adds `<div class="kelisim-notice" role="status">` at the end of the body, with a link to
+    /// `href` reading `text`, or `text` alone.
+    pub fn show(document: &Document, href: Option<&str>, text: &str, lang: &str) -> Self {
         let block = dom::element(
             document,
             "div",
             "kelisim-notice",
             &[("role", "status"), ("lang", lang)],
             None,
-        )?;
-        let link = dom::element(
-            document,
-            "a",
-            "kelisim-notice__link",
-            &[("href", href), ("target", "_blank"), ("rel", "noopener")],
-            Some(text),
-        )?;
+        );
+        let link = match href {
+            Some(href) => dom::element(
+                document,
+                "a",
+                "kelisim-notice__link",
+                &[("href", href), ("target", "_blank"), ("rel", "noopener")],
+                Some(text),
+            ),
+            None => dom::element(document, "span", "kelisim-notice__text", &[], Some(text)),
+        };
         let close = dom::element(
             document,
             "form",
             "kelisim-notice__close",
             &[("method", "dialog")],
             None,
-        )?;
+        );
         let label = close_label(lang);
         let button = dom::element(
             document,
@@ -58,19 +63,15 @@ impl ReceiptNotice {
             "",
             &[("type", "submit"), ("aria-label", label), ("title", label)],
             Some("×"),
-        )?;
-        close.append_child(&button)?;
+        );
+        dom::append(&close, &button);
         for child in [&link, &close] {
-            block.append_child(child)?;
+            dom::append(&block, child);
         }
-        let parent: Element = match document.body() {
-            Some(body) => body.into(),
-            None => document
-                .document_element()
-                .ok_or_else(|| JsValue::from_str("no document element"))?,
-        };
-        parent.append_child(&block)?;
-        Ok(Self { block, close })
+        if let Some(parent) = dom::body(document) {
+            dom::append(&parent, &block);
+        }
+        Self { block, close }
     }
 
     /// Whether `form` is this notice's close button form.

@@ -402,6 +402,30 @@ pub fn delivery(status: u16, has_identifiers: bool) -> Delivery {
     }
 }
 
+/// Whether `s` is a key in the wire format: 32 lower-case hex digits.
+pub fn is_key(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// `n` in decimal, appended without `format!` (core::fmt is not shipped).
+pub fn push_decimal(out: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        // n % 10 < 10, so the cast is lossless.
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -711,6 +735,15 @@ mod tests {
             b = backoff_after_failure(b.next, Some(b));
         }
         assert_eq!(b.delay, RETRY_MAX_MS, "capped at an hour");
+    }
+
+    #[test]
+    fn decimals() {
+        for n in [0, 7, 10, 42, 1000, u32::MAX] {
+            let mut s = String::from("id-");
+            push_decimal(&mut s, n);
+            assert_eq!(s, ["id-".to_owned(), n.to_string()].concat());
+        }
     }
 
     #[test]

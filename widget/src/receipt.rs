@@ -43,7 +43,12 @@ pub struct ReceiptRequest {
     pub key: String,
     pub policy_version: String,
     pub lang: String,
-    pub purposes: Vec<Grant>,
+    /// `kind: form`: the purposes.
+    #[cfg_attr(test, serde(default, skip_serializing_if = "Option::is_none"))]
+    pub purposes: Option<Vec<Grant>>,
+    /// `kind: cookies`: the choice for every category.
+    #[cfg_attr(test, serde(default, skip_serializing_if = "Option::is_none"))]
+    pub categories: Option<Vec<Grant>>,
     pub subject: Subject,
     pub context: Context,
 }
@@ -53,19 +58,16 @@ pub struct ReceiptRequest {
 #[cfg_attr(test, serde(rename_all = "lowercase"))]
 pub enum Kind {
     Form,
-    /// The cookie banner's receipts (a later issue).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// The cookie banner's receipts.
     Cookies,
 }
 
 #[derive(Debug, Clone, Copy)]
 #[cfg_attr(test, derive(serde::Serialize, serde::Deserialize, PartialEq))]
 #[cfg_attr(test, serde(rename_all = "lowercase"))]
-#[cfg_attr(not(test), allow(dead_code))]
 pub enum ConsentEvent {
     Given,
     Refused,
-    Withdrawn,
     Updated,
 }
 
@@ -120,7 +122,6 @@ impl ConsentEvent {
         match self {
             Self::Given => "given",
             Self::Refused => "refused",
-            Self::Withdrawn => "withdrawn",
             Self::Updated => "updated",
         }
     }
@@ -137,14 +138,21 @@ impl ReceiptRequest {
         put(&request, "key", &self.key);
         put(&request, "policy_version", &self.policy_version);
         put(&request, "lang", &self.lang);
-        let purposes = Array::new();
-        for purpose in &self.purposes {
-            let grant = Object::new();
-            put(&grant, "id", &purpose.id);
-            put(&grant, "granted", purpose.granted);
-            purposes.push(&grant);
+        for (key, list) in [
+            ("purposes", &self.purposes),
+            ("categories", &self.categories),
+        ] {
+            if let Some(list) = list {
+                let grants = Array::new();
+                for item in list {
+                    let grant = Object::new();
+                    put(&grant, "id", &item.id);
+                    put(&grant, "granted", item.granted);
+                    grants.push(&grant);
+                }
+                put(&request, key, grants);
+            }
         }
-        put(&request, "purposes", purposes);
         let subject = Object::new();
         put(&subject, "browser_id", &self.subject.browser_id);
         if !self.subject.identifiers.is_empty() {
@@ -193,20 +201,23 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Whether `s` is a key in the wire format: 32 lower-case hex digits.
-pub fn is_key(s: &str) -> bool {
-    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
+pub use crate::policy::is_key;
 
 #[wasm_bindgen]
 extern "C" {
     /// The loader's transport (js/loader.js): `post(url, body, key)` sends `body` with
     /// `fetch(url, {method: 'POST', keepalive: true, credentials: 'omit', headers:
     /// {'content-type': 'application/json'}})` and reports the HTTP status (0 for a network
-    /// error) to `Widget::ack(key, status)`.
+    /// error) to `Widget::ack(key, status)`. `consent(granted, update)`: the cookie categories
+    /// now granted (ids), whose gated scripts and iframes the loader runs, and the Google
+    /// Consent Mode update (`null` before any choice), which it pushes first as
+    /// `gtag('consent', 'update', update)`.
+    #[derive(Clone)]
     pub type Host;
     #[wasm_bindgen(method)]
     fn post(this: &Host, url: &str, body: &str, key: &str);
+    #[wasm_bindgen(method)]
+    pub fn consent(this: &Host, granted: &Array, update: &JsValue);
 
     /// `crypto.getRandomValues`: throws (and we get `Err`) where there is no Web Crypto.
     #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
@@ -264,14 +275,30 @@ impl Outbox {
     /// Queues the request, then sends it. Never waits: the form goes on at once. A new consent
     /// is sent at once even while earlier ones back off.
     pub fn submit(&self, request: &ReceiptRequest) {
-        let body = request.to_js();
+        self.enqueue(&request.key, &request.to_js());
+    }
+
+    /// Queues the withdrawal of the receipt `reference` (`POST /v1/receipts/{ref}/withdraw`
+    /// with `{key, browser_id}`). While that receipt still waits in the queue the withdrawal
+    /// waits too: the collector can only withdraw what it has stored.
+    pub fn withdraw(&self, reference: &str, key: &str, browser_id: &str) {
+        let item = Object::new();
+        put(&item, WITHDRAWS, reference);
+        put(&item, "key", key);
+        put(&item, "browser_id", browser_id);
+        self.enqueue(key, &item);
+    }
+
+    fn enqueue(&self, key: &str, item: &JsValue) {
         let queue = self.load(QUEUE_KEY);
         while queue.length() >= QUEUE_LIMIT {
             queue.shift();
         }
-        queue.push(&body);
+        queue.push(item);
         self.save(QUEUE_KEY, &queue);
-        self.send(&request.key, &body);
+        if !held(&queue, item) {
+            self.send(key, item);
+        }
     }
 
     /// Sends every queued request again, unless the last attempt failed too recently; called at
@@ -281,16 +308,37 @@ impl Outbox {
         if !policy::may_retry(now(), self.backoff()) {
             return;
         }
-        for item in self.load(QUEUE_KEY).iter() {
-            if let Some(key) = key_of(&item) {
+        let queue = self.load(QUEUE_KEY);
+        for item in queue.iter() {
+            if let Some(key) = key_of(&item)
+                && !held(&queue, &item)
+            {
                 self.send(&key, &item);
             }
         }
     }
 
-    fn send(&self, key: &str, body: &JsValue) {
-        if let Some(text) = JSON::stringify(body).ok().and_then(|t| t.as_string()) {
-            self.host.post(&self.endpoint, &text, key);
+    /// Posts a queued item: a receipt request as it is, a withdrawal to its receipt's address.
+    fn send(&self, key: &str, item: &JsValue) {
+        let target = crate::config::get(item, WITHDRAWS).as_string();
+        let body = match &target {
+            Some(_) => {
+                let body = Object::new();
+                put(&body, "key", key);
+                put(&body, "browser_id", crate::config::get(item, "browser_id"));
+                body.into()
+            }
+            None => item.clone(),
+        };
+        let Some(text) = JSON::stringify(&body).ok().and_then(|t| t.as_string()) else {
+            return;
+        };
+        match target {
+            Some(reference) => {
+                let url = [self.endpoint.as_str(), "/", &reference, "/withdraw"].concat();
+                self.host.post(&url, &text, key);
+            }
+            None => self.host.post(&self.endpoint, &text, key),
         }
     }
 
@@ -310,6 +358,22 @@ impl Outbox {
             Delivery::Done => {
                 self.remove(key);
                 self.remove_item(RETRY_KEY);
+                // Withdrawals that waited for this receipt to be stored.
+                for waiting in self.load(QUEUE_KEY).iter() {
+                    if crate::config::get(&waiting, WITHDRAWS)
+                        .as_string()
+                        .as_deref()
+                        == Some(key)
+                        && let Some(own) = key_of(&waiting)
+                    {
+                        self.send(&own, &waiting);
+                    }
+                }
+                // The notice links form receipts; the banner's settings link cookie receipts.
+                let kind = item.as_ref().map(|i| crate::config::get(i, "kind"));
+                if kind.and_then(|k| k.as_string()).as_deref() != Some("form") {
+                    return true;
+                }
                 let acked = self.load(ACKED_KEY);
                 if !acked.iter().any(|r| r.as_string().as_deref() == Some(key)) {
                     acked.push(&JsValue::from_str(key));
@@ -417,6 +481,19 @@ fn key_of(item: &JsValue) -> Option<String> {
     crate::config::get(item, "key").as_string()
 }
 
+/// The queue item's field naming the receipt a withdrawal withdraws.
+const WITHDRAWS: &str = "withdraws";
+
+/// Whether `item` is a withdrawal whose receipt still waits in `queue`.
+fn held(queue: &Array, item: &JsValue) -> bool {
+    let Some(target) = crate::config::get(item, WITHDRAWS).as_string() else {
+        return false;
+    };
+    queue
+        .iter()
+        .any(|other| key_of(&other).as_deref() == Some(target.as_str()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,6 +512,7 @@ mod tests {
         for name in [
             "receipt_request_form_given.json",
             "receipt_request_minimal.json",
+            "receipt_request_cookies_updated.json",
         ] {
             let text = fixture(name);
             let request: ReceiptRequest = serde_json::from_str(&text).expect(name);
@@ -494,18 +572,42 @@ pub mod test_host {
 
     pub type Posts = Rc<RefCell<Vec<Post>>>;
 
+    /// One `consent(granted, update)` call: the ids, and `update` as JSON (`null` before any
+    /// choice).
+    pub type Consents = Rc<RefCell<Vec<(Vec<String>, String)>>>;
+
     /// A host whose `post` only records what it was asked to send.
     pub fn recording() -> (Host, Posts) {
+        let (host, posts, _) = recording_all();
+        (host, posts)
+    }
+
+    /// A host that records what it was asked to send and every consent it was told.
+    pub fn recording_all() -> (Host, Posts, Consents) {
         let posts: Posts = Rc::default();
         let seen = Rc::clone(&posts);
         let post = Closure::<dyn FnMut(String, String, String)>::new(move |url, body, key| {
             seen.borrow_mut().push(Post { url, body, key });
         });
+        let consents: Consents = Rc::default();
+        let told = Rc::clone(&consents);
+        let consent = Closure::<dyn FnMut(js_sys::Array, JsValue)>::new(
+            move |granted: js_sys::Array, update| {
+                let ids = granted.iter().filter_map(|id| id.as_string()).collect();
+                let update = js_sys::JSON::stringify(&update)
+                    .ok()
+                    .and_then(|s| s.as_string())
+                    .unwrap_or_default();
+                told.borrow_mut().push((ids, update));
+            },
+        );
         let host = Object::new();
         Reflect::set(&host, &"post".into(), post.as_ref()).expect("set post");
-        // The test host lives as long as the test page: leaking its closure is harmless here.
+        Reflect::set(&host, &"consent".into(), consent.as_ref()).expect("set consent");
+        // The test host lives as long as the test page: leaking its closures is harmless here.
         post.forget();
-        (host.unchecked_into(), posts)
+        consent.forget();
+        (host.unchecked_into(), posts, consents)
     }
 }
 
@@ -634,12 +736,63 @@ mod browser_tests {
         for fixture in [
             include_str!("../../tests/fixtures/wire/receipt_request_form_given.json"),
             include_str!("../../tests/fixtures/wire/receipt_request_minimal.json"),
+            include_str!("../../tests/fixtures/wire/receipt_request_cookies_updated.json"),
         ] {
             let request: ReceiptRequest = serde_json::from_str(fixture).expect("fixture");
             let written = JSON::stringify(&request.to_js()).expect("JSON");
             let expected = JSON::stringify(&JSON::parse(fixture).expect("JSON")).expect("JSON");
             assert_eq!(written.as_string(), expected.as_string());
         }
+    }
+
+    #[wasm_bindgen_test]
+    fn a_withdrawal_waits_for_its_receipt_then_goes_to_its_address() {
+        clear();
+        let (outbox, posts) = outbox();
+        let bid = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+        outbox.submit(&request(A, false));
+        outbox.withdraw(A, B, bid);
+        assert_eq!(queued_keys(&outbox), [A, B]);
+        assert_eq!(posts.borrow().len(), 1, "held while {A} is not stored");
+        outbox.flush();
+        assert_eq!(
+            posts.borrow().iter().filter(|p| p.key == B).count(),
+            0,
+            "a flush holds it too"
+        );
+        // Stored: the withdrawal goes, to the receipt's own address, with the wire body.
+        assert!(outbox.delivered(A, 201));
+        {
+            let posts = posts.borrow();
+            let sent = posts.iter().find(|p| p.key == B).expect("withdrawal sent");
+            assert_eq!(
+                sent.url,
+                ["http://127.0.0.1:9/v1/receipts/", A, "/withdraw"].concat()
+            );
+            let expected = JSON::parse(include_str!(
+                "../../tests/fixtures/wire/withdraw_request.json"
+            ))
+            .expect("fixture");
+            let expected_bid = crate::config::get(&expected, "browser_id").as_string();
+            assert_eq!(expected_bid.as_deref(), Some(bid));
+            assert_eq!(
+                sent.body,
+                ["{\"key\":\"", B, "\",\"browser_id\":\"", bid, "\"}"].concat()
+            );
+        }
+        assert_eq!(queued_keys(&outbox), [B]);
+        assert!(outbox.delivered(B, 201));
+        assert_eq!(queued_keys(&outbox), Vec::<String>::new());
+        assert_eq!(
+            outbox.last_acked().as_deref(),
+            Some(A),
+            "only form receipts are noticed"
+        );
+        // A withdrawal of a receipt not in the queue goes at once.
+        posts.borrow_mut().clear();
+        outbox.withdraw(B, A, bid);
+        assert_eq!(posts.borrow().len(), 1);
+        clear();
     }
 
     #[wasm_bindgen_test]

@@ -2,5 +2,8 @@
 //!
 //! One test binary (one link step on two cores); a module per part of the product.
 
+mod admin;
+mod banner;
+mod banner_speed;
 mod form_consent;
 mod form_guard;
