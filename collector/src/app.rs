@@ -12,6 +12,8 @@
 //! | `POST /v1/receipts`, `GET /v1/receipts/{id}`, `POST /v1/receipts/{id}/withdraw` | `routes::receipts` |
 //! | `GET /.well-known/jwks.json`, `/kelisim.js`, `/kelisim.<hash>.{js,wasm,css}`, `/kelisim-receipt.css` | `routes::public` |
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json` | `routes::ops` |
+//! | `/v1/admin/sites/{site}/…` (bearer token; no CORS) | `routes::admin` |
+//! | `GET /admin`, `/admin/{file}` (the admin page) | `admin_page` |
 //! | demo only: `POST /feedback`, static demo site at `/` | `demo` |
 //!
 //! Middleware, outermost first: the access log (timing, metrics, one log line); on `/v1`
@@ -38,7 +40,7 @@ use crate::datadir::DataDir;
 use crate::error::{self, ApiError, ProblemCode};
 use crate::metrics::Metrics;
 use crate::ratelimit::{RateLimiter, retry_after_secs};
-use crate::routes::{ops, public, receipts};
+use crate::routes::{admin, ops, public, receipts};
 use crate::sign::{KeyError, Keyring, PublicKeys};
 use crate::store::{self, Store, StoreError};
 use crate::subject::{SubjectKey, SubjectKeyError};
@@ -391,6 +393,32 @@ pub fn api_routes(r: &mut impl RouteSink) {
     );
 }
 
+/// The admin API under `/v1/admin`: every route takes the site in its path, so the token's
+/// site scope is checked the same way everywhere (and tested for every route of this list).
+pub fn admin_routes(r: &mut impl RouteSink) {
+    r.add(Method::GET, "/sites/{site}/receipts", admin::list_receipts);
+    r.add(
+        Method::GET,
+        "/sites/{site}/receipts/{id}",
+        admin::get_receipt,
+    );
+    r.add(Method::GET, "/sites/{site}/export", admin::export_receipts);
+    r.add(Method::GET, "/sites/{site}/stats", admin::stats);
+    r.add(Method::GET, "/sites/{site}/audit", admin::audit_trail);
+    r.add(Method::POST, "/sites/{site}/withdrawals", admin::withdraw);
+    r.add(Method::POST, "/sites/{site}/erasures", admin::erase);
+}
+
+/// Admin routes as the OpenAPI document names them.
+pub fn registered_admin_routes() -> Vec<(Method, String)> {
+    let mut list = RouteList {
+        prefix: "/v1/admin",
+        ..RouteList::default()
+    };
+    admin_routes(&mut list);
+    list.routes
+}
+
 /// Everything outside `/v1` (the demo's routes aside).
 pub fn root_routes(r: &mut impl RouteSink) {
     r.add(Method::GET, "/.well-known/jwks.json", public::jwks);
@@ -414,8 +442,11 @@ pub fn registered_routes() -> Vec<(Method, String)> {
         ..RouteList::default()
     };
     api_routes(&mut list);
+    list.prefix = "/v1/admin";
+    admin_routes(&mut list);
     list.prefix = "";
     root_routes(&mut list);
+    crate::admin_page::routes(&mut list);
     crate::demo::routes(&mut list);
     list.routes
 }
@@ -447,6 +478,13 @@ pub fn build_app(
         .app_data(error::path_config())
         .app_data(error::query_config())
         .wrap(from_fn(access_log))
+        // Before `/v1`, so these paths never pass its CORS middleware: admin routes are
+        // for the admin page (same origin) and scripts, never for other sites' pages.
+        .service(
+            web::scope("/v1/admin")
+                .wrap(from_fn(rate_limit))
+                .configure(|cfg| admin_routes(&mut Register(cfg))),
+        )
         .service(
             web::scope("/v1")
                 .wrap(from_fn(rate_limit))
@@ -456,6 +494,7 @@ pub fn build_app(
         )
         .configure(|cfg| {
             root_routes(&mut Register(cfg));
+            crate::admin_page::routes(&mut Register(cfg));
             if bench {
                 cfg.service(resource("/_bench/echo").route(web::post().to(ops::bench_echo)));
             }

@@ -8,7 +8,12 @@
 //! have exactly the subject hashes its payload lists. Finally the log must end where
 //! `chain_head` says, which catches receipts removed from the end. The report names the
 //! first broken `seq`.
+//!
+//! Lifecycle changes are not breaks: a receipt purged by retention left a tombstone (its
+//! `seq` and JWS hash), which links the chain across the gap; a receipt whose subject index
+//! was erased on request has an `erasures` row, and then must have no subject hashes.
 
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::ops::ControlFlow;
 
@@ -137,9 +142,15 @@ pub fn audit(reader: &Reader, keys: &PublicKeys) -> Result<AuditReport, StoreErr
         keys,
         report: AuditReport::default(),
         prev_hash: GENESIS_PREV.to_owned(),
+        tombstones: reader.tombstones()?,
+        erased: reader.erased()?,
     };
     reader.scan_log(|row| walk.visit(&row))?;
     let head = reader.head()?;
+    if let Some(head) = &head {
+        // Purged receipts at the end of the log.
+        walk.cross_tombstones(head.seq + 1);
+    }
     let last = walk.report.last_seq;
     match head {
         Some(head) if head.seq > last => walk.push(head.seq, Problem::Truncated { last_seq: last }),
@@ -159,6 +170,8 @@ struct Walk<'a> {
     report: AuditReport,
     /// SHA-256 of the previous row's JWS: what this row's `prev` must be.
     prev_hash: String,
+    tombstones: BTreeMap<i64, String>,
+    erased: HashSet<i64>,
 }
 
 impl Walk<'_> {
@@ -170,8 +183,21 @@ impl Walk<'_> {
         }
     }
 
+    /// Steps over tombstones that follow the last position read, up to `until`
+    /// (exclusive): each takes the place of its purged receipt in the chain.
+    fn cross_tombstones(&mut self, until: i64) {
+        while self.report.last_seq + 1 < until {
+            let Some(hash) = self.tombstones.get(&(self.report.last_seq + 1)) else {
+                break;
+            };
+            self.prev_hash = hash.clone();
+            self.report.last_seq += 1;
+        }
+    }
+
     fn visit(&mut self, log: &LogRow) -> ControlFlow<()> {
         let row = &log.row;
+        self.cross_tombstones(row.seq);
         let expected = self.report.last_seq + 1;
         if row.seq > expected {
             self.push(
@@ -266,6 +292,10 @@ impl Walk<'_> {
             .collect();
         signed_hmacs.sort_unstable();
         signed_hmacs.dedup();
+        if self.erased.contains(&row.seq) {
+            // Erased on request: the index must be gone, the signed hashes stay.
+            signed_hmacs.clear();
+        }
         if signed_hmacs
             != log
                 .subject_hmacs

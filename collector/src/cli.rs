@@ -39,6 +39,19 @@ pub enum Command {
     /// Manage the Ed25519 signing keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage admin API tokens (bearer tokens scoped to sites)
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Remove receipts past each site's retention period, leaving tombstones for `audit`
+    Purge(PurgeArgs),
+    /// Erase a data subject's identifiers (the keyed-hash index) on their request
+    Erase(EraseArgs),
+    /// Benchmark only: fill a fresh data directory with generated, signed receipts
+    #[command(hide = true)]
+    BenchGenerate(BenchGenerateArgs),
+    /// Benchmark only: time admin queries and an export on a data directory
+    #[command(hide = true)]
+    BenchAdmin(BenchAdminArgs),
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +81,10 @@ pub struct ServeArgs {
     /// Also serve `POST /_bench/echo`, the trivial baseline `cargo xtask bench` compares with
     #[arg(long, hide = true)]
     pub bench_endpoints: bool,
+    /// Reliability tests only: a file naming store faults to simulate (`full`, `read-only`,
+    /// `slow MS`), re-read before each write batch
+    #[arg(long, hide = true, env = "KELISIM_FAULT_FILE", value_name = "FILE")]
+    pub fault_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +132,12 @@ pub struct VerifyArgs {
 pub enum ReceiptsCommand {
     /// List stored receipts, newest first
     List(ListArgs),
+    /// Show one receipt: its status, decoded payload, or the JWS / Kantara document
+    Show(ShowArgs),
+    /// Export matching receipts (CSV with BOM, NDJSON or Kantara NDJSON), streamed to stdout
+    Export(ExportArgs),
+    /// Count consent events per day, policy version, language and kind
+    Stats(StatsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +176,154 @@ pub enum KeysCommand {
     /// A running collector switches to the new key when it receives SIGHUP (or restarts);
     /// the new key is in its JWKS before it signs anything with it.
     Rotate(DataDirArgs),
+}
+
+// ---- admin commands --------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a token; it is printed once and only its hash is stored
+    Create(TokenCreateArgs),
+    /// List tokens (never their secrets)
+    List(DataDirArgs),
+    /// Revoke a token by its id (the 16 hex digits after `kls_`)
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// A site the token may see (repeat for several)
+    #[arg(long, required = true)]
+    pub site: Vec<String>,
+    /// `read` (query, export, stats) or `admin` (also withdraw and erase)
+    #[arg(long, default_value = "read", value_parser = ["read", "admin"])]
+    pub scope: String,
+    /// Expiry: a duration in days (`90d`) or an RFC 3339 time; never if omitted
+    #[arg(long)]
+    pub expires: Option<String>,
+    /// A note saying who or what the token is for
+    #[arg(long)]
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// The token's id (or the whole token)
+    pub id: String,
+}
+
+/// Filters shared by `receipts export` and `receipts stats`.
+#[derive(Debug, Args, Default)]
+pub struct FilterArgs {
+    /// Only this site
+    #[arg(long, env = "KELISIM_SITE")]
+    pub site: Option<String>,
+    /// Issued at or after (RFC 3339 or YYYY-MM-DD, UTC)
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Issued before (RFC 3339 or YYYY-MM-DD, UTC)
+    #[arg(long)]
+    pub to: Option<String>,
+    /// `form` or `cookies`
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// `given`, `refused`, `withdrawn` or `updated`
+    #[arg(long)]
+    pub event: Option<String>,
+    #[arg(long)]
+    pub policy_version: Option<String>,
+    #[arg(long)]
+    pub form_id: Option<String>,
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// A phone number or e-mail address in any spelling (matched through its keyed hash)
+    #[arg(long)]
+    pub subject: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// Receipt id (UUID)
+    pub id: String,
+    /// `json`, `jws` or `kantara` (needs --config for the operator)
+    #[arg(long, default_value = "json", value_parser = ["json", "jws", "kantara"])]
+    pub format: String,
+    /// Site configuration (operator and retention for `kantara` and the status)
+    #[arg(long, env = "KELISIM_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// `csv`, `ndjson` or `kantara`
+    #[arg(long, default_value = "csv", value_parser = ["csv", "ndjson", "kantara"])]
+    pub format: String,
+    /// Site configuration (operator and retention; required for `kantara`)
+    #[arg(long, env = "KELISIM_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Read through a running collector's admin API instead of the data directory
+    #[arg(long, env = "KELISIM_URL", value_name = "URL", requires = "token")]
+    pub url: Option<String>,
+    /// Admin token for --url
+    #[arg(long, env = "KELISIM_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Site configuration file (each site's retention_days)
+    #[arg(long, env = "KELISIM_CONFIG", value_name = "FILE")]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub data: DataDirArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// The site whose receipts to erase the subject from
+    #[arg(long)]
+    pub site: String,
+    /// The subject's phone number or e-mail address, in any spelling
+    #[arg(long)]
+    pub subject: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchGenerateArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// How many receipts
+    #[arg(long, default_value_t = 1_000_000)]
+    pub count: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchAdminArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// Queries per measurement
+    #[arg(long, default_value_t = 200)]
+    pub queries: u32,
 }
 
 #[cfg(test)]

@@ -25,10 +25,12 @@
 //! files = { ru = "policies/consent.ru.md", kk = "…", en = "…" }
 //! [[site.purpose]]
 //! id = "feedback"; required = true
-//! [[site.category]]                         # cookie categories (optional)
-//! id = "necessary"; required = true         # required: cannot be refused
+//! [[site.category]]                         # cookie categories (optional), see `cookies`
+//! id = "analytics"; services = ["Яндекс Метрика"]
+//! [site.cookies]                            # the cookie banner's settings (optional)
 //! [site.texts.ru]                           # optional overrides of the built-in texts
 //! label = "…"
+//! [site.texts.ru.cookies]                   # … and of the banner's
 //! ```
 
 use std::collections::{BTreeMap, HashSet};
@@ -38,7 +40,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cookies::{self, CookieTexts, Cookies};
 use crate::hash::sha256_hex;
+
+pub use crate::cookies::Category;
 
 /// A config file that cannot be used, and why.
 #[derive(Debug, thiserror::Error)]
@@ -116,8 +121,11 @@ pub struct Site {
     pub operator: Operator,
     pub policies: Vec<Policy>,
     pub purposes: Vec<Purpose>,
-    /// Cookie categories the banner offers; empty if the site records no cookie consent.
+    /// Cookie categories the banner offers, `necessary` first; empty if the site records no
+    /// cookie consent.
     pub categories: Vec<Category>,
+    /// The cookie banner's settings; `None` exactly when there are no categories.
+    pub cookies: Option<Cookies>,
     /// Effective texts per language (built-in defaults merged with the file's overrides).
     pub texts: BTreeMap<String, Texts>,
     /// Index into `policies` of the current policy.
@@ -154,13 +162,6 @@ pub struct Purpose {
     pub required: bool,
 }
 
-/// A cookie category; a `required` one (e.g. `necessary`) is always granted.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Category {
-    pub id: String,
-    pub required: bool,
-}
-
 /// What the widget shows in one language.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Texts {
@@ -175,6 +176,23 @@ pub struct Texts {
     /// Hex SHA-256 of the exact label; stamped into receipts as `notice.sha256`.
     #[serde(skip)]
     pub label_sha256: String,
+    /// The cookie banner's texts, when the site has cookie categories (docs/wire.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub cookies: Option<CookieTexts>,
+}
+
+impl Texts {
+    /// What a receipt of `kind` in this language carries as `notice.sha256`: the hash of the
+    /// checkbox label for a form, of the banner text shown for cookies (with the GPC note
+    /// when the browser sent GPC). `None` for cookies on a site without a banner.
+    pub fn notice_sha256(&self, cookie: bool, gpc: bool) -> Option<&str> {
+        if !cookie {
+            return Some(&self.label_sha256);
+        }
+        let banner = self.cookies.as_ref()?;
+        Some(&banner.notice_sha256[usize::from(gpc)])
+    }
 }
 
 /// The site's public config document (`GET /v1/sites/{site}/config`), rendered once.
@@ -249,7 +267,12 @@ impl Site {
             default_language: &self.default_language,
             texts: ViewTexts(self),
             purposes: &self.purposes,
-            categories: &self.categories,
+            cookies: self.cookies.as_ref().map(|c| ViewCookies {
+                revision: &c.revision,
+                expiry_days: c.expiry_days,
+                gpc_denies: &c.gpc_denies,
+                categories: &self.categories,
+            }),
         };
         let hashes: BTreeMap<&str, &str> = policy
             .texts
@@ -282,6 +305,21 @@ pub struct ViewDoc<'a> {
     #[schema(value_type = std::collections::HashMap<String, Texts>)]
     texts: ViewTexts<'a>,
     purposes: &'a [Purpose],
+    /// The cookie banner; `null` when the site has no cookie categories.
+    cookies: Option<ViewCookies<'a>>,
+}
+
+/// `cookies` of the config document (docs/wire.md).
+#[derive(Serialize, utoipa::ToSchema)]
+struct ViewCookies<'a> {
+    /// First 16 hex digits of SHA-256 over the categories, `gpc_denies` and the file's own
+    /// revision: a choice stored under another revision is asked again.
+    revision: &'a str,
+    /// How long the choice cookie lives.
+    expiry_days: u32,
+    /// Categories refused while the browser sends Global Privacy Control.
+    gpc_denies: &'a [String],
+    /// In the banner's order, `necessary` first.
     categories: &'a [Category],
 }
 
@@ -378,7 +416,8 @@ struct RawSite {
     #[serde(default)]
     purpose: Vec<RawPurpose>,
     #[serde(default)]
-    category: Vec<RawPurpose>,
+    category: Vec<cookies::RawCategory>,
+    cookies: Option<cookies::RawCookies>,
     #[serde(default)]
     texts: BTreeMap<String, RawTexts>,
 }
@@ -416,6 +455,7 @@ struct RawTexts {
     link: Option<String>,
     error: Option<String>,
     receipt: Option<String>,
+    cookies: Option<cookies::RawCookieTexts>,
 }
 
 // ---- validation ------------------------------------------------------------------------
@@ -554,7 +594,7 @@ impl Validator<'_> {
             }
         }
         let languages = self.languages(&raw, key)?;
-        let texts = self.texts(&raw, &languages, key)?;
+        let mut texts = self.texts(&raw, &languages, key)?;
         let purposes = self.choices(&raw.purpose, key, "purpose")?;
         if purposes.is_empty() {
             return Err(self.err(
@@ -562,14 +602,25 @@ impl Validator<'_> {
                 "declare at least one [[site.purpose]]",
             ));
         }
-        let categories = self
-            .choices(&raw.category, key, "category")?
-            .into_iter()
-            .map(|p| Category {
-                id: p.id,
-                required: p.required,
-            })
-            .collect();
+        let banner = cookies::build(
+            raw.category,
+            raw.cookies,
+            &languages,
+            |lang| raw.texts.get(lang).and_then(|t| t.cookies.as_ref()),
+            is_site_id,
+        )
+        .map_err(|e| self.err(&key.with(e.key), e.reason))?;
+        let (categories, cookies) = match banner {
+            Some(banner) => {
+                for (lang, banner_texts) in banner.texts {
+                    if let Some(t) = texts.get_mut(&lang) {
+                        t.cookies = Some(banner_texts);
+                    }
+                }
+                (banner.categories, Some(banner.cookies))
+            }
+            None => (Vec::new(), None),
+        };
         if raw.retention_days == 0 || raw.retention_days > 36_500 {
             return Err(self.err(
                 &key.with("retention_days"),
@@ -609,6 +660,7 @@ impl Validator<'_> {
             policies,
             purposes,
             categories,
+            cookies,
             texts,
             current,
         })
@@ -696,13 +748,14 @@ impl Validator<'_> {
                     error,
                     receipt,
                     label_sha256,
+                    cookies: None,
                 },
             );
         }
         Ok(out)
     }
 
-    /// `[[site.purpose]]` or `[[site.category]]` (`what`): plain unique ids.
+    /// `[[site.purpose]]` (`what`): plain unique ids.
     fn choices(
         &self,
         raw: &[RawPurpose],
@@ -850,7 +903,8 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Site and purpose ids appear in URLs and receipts: keep them plain.
+/// Site, purpose and category ids appear in URLs, receipts and the widget's cookie: keep them
+/// plain.
 fn is_site_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id
@@ -900,6 +954,15 @@ mod tests {
     fn demo_toml() -> String {
         std::fs::read_to_string(demo_dir().join("kelisim.toml"))
             .expect("demo config is in the repo")
+    }
+
+    /// The demo config without its cookie banner (everything from the marker line on).
+    fn demo_without_cookies() -> String {
+        let text = demo_toml();
+        let cut = text
+            .find("# ---- Cookie banner")
+            .expect("the demo marks its cookie part");
+        text[..cut].to_owned()
     }
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
@@ -1082,7 +1145,7 @@ mod tests {
 
         let with_categories = format!(
             "{}\n[[site.category]]\nid = \"necessary\"\nrequired = true\n\n[[site.category]]\nid = \"analytics\"\n",
-            demo_toml()
+            demo_without_cookies()
         );
         let config = parse(&with_categories).expect("valid");
         let ids: Vec<(&str, bool)> = config.sites[0]
@@ -1094,8 +1157,9 @@ mod tests {
         let view: serde_json::Value =
             serde_json::from_slice(&config.sites[0].public_view("http://x").json).expect("json");
         assert_eq!(
-            view["categories"],
-            serde_json::json!([{"id": "necessary", "required": true}, {"id": "analytics", "required": false}])
+            view["cookies"]["categories"],
+            serde_json::json!([{"id": "necessary", "required": true, "services": []},
+                               {"id": "analytics", "required": false, "services": []}])
         );
         let twice = format!("{with_categories}\n[[site.category]]\nid = \"analytics\"\n");
         assert!(
@@ -1120,5 +1184,283 @@ mod tests {
         );
         let text = format!("public_url = \"consent.example.kz\"\n{}", demo_toml());
         assert!(invalid(&text).contains("`public_url`: `consent.example.kz` must start with"));
+    }
+
+    #[test]
+    fn the_demo_serves_its_cookie_banner_in_every_language() {
+        let config = parse(&demo_toml()).expect("valid");
+        let site = &config.sites[0];
+        let view: serde_json::Value =
+            serde_json::from_slice(&site.public_view("http://x").json).expect("json");
+        let cookies = &view["cookies"];
+        assert_eq!(cookies["revision"].as_str().map(str::len), Some(16));
+        assert_eq!(cookies["expiry_days"], 182);
+        assert_eq!(cookies["gpc_denies"], serde_json::json!(["marketing"]));
+        let ids: Vec<&str> = site.categories.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["necessary", "analytics", "marketing", "session_recording"]
+        );
+        assert!(
+            view.get("categories").is_none(),
+            "categories live in `cookies`"
+        );
+        for lang in ["ru", "kk", "en"] {
+            let texts = &view["texts"][lang]["cookies"];
+            for key in cookies::TEXT_KEYS {
+                assert!(
+                    texts[key].as_str().is_some_and(|t| !t.is_empty()),
+                    "{lang}.{key}"
+                );
+            }
+            for id in &ids {
+                assert!(texts["categories"][id]["name"].is_string(), "{lang} {id}");
+                assert!(texts["categories"][id]["description"].is_string());
+            }
+        }
+        // The site's own texts for its own category, the built-in ones for the rest.
+        assert_eq!(
+            view["texts"]["en"]["cookies"]["categories"]["session_recording"]["name"],
+            "Session recording (Webvisor)"
+        );
+        assert_eq!(
+            view["texts"]["ru"]["cookies"]["gpc_note"],
+            "Ваш браузер передаёт сигнал Global Privacy Control, поэтому эти категории \
+             останутся выключенными, даже если вы примете все: «Маркетинг». Включить их можно \
+             в настройках."
+        );
+        // The categories' texts come in the banner's order, not sorted.
+        let text = String::from_utf8(site.public_view("http://x").json).expect("utf8");
+        let at = |s: &str| text.find(s).expect("present");
+        assert!(at("\"necessary\":{\"name\"") < at("\"analytics\":{\"name\""));
+        assert!(at("\"marketing\":{\"name\"") < at("\"session_recording\":{\"name\""));
+    }
+
+    #[test]
+    fn a_site_without_categories_has_no_banner() {
+        let config = parse(&demo_without_cookies()).expect("valid");
+        let view: serde_json::Value =
+            serde_json::from_slice(&config.sites[0].public_view("http://x").json).expect("json");
+        assert_eq!(view["cookies"], serde_json::Value::Null);
+        assert!(view["texts"]["ru"].get("cookies").is_none());
+        assert!(
+            config.sites[0].texts["ru"]
+                .notice_sha256(true, false)
+                .is_none(),
+            "no cookie notice without a banner"
+        );
+    }
+
+    #[test]
+    fn the_cookie_revision_changes_with_what_the_visitor_chooses_about() {
+        let revision = |text: &str| {
+            let config = parse(text).expect("valid");
+            config.sites[0].cookies.clone().expect("a banner").revision
+        };
+        let demo = revision(&demo_toml());
+        let more_services = demo_toml().replace(
+            "services = [\"Kelisim\"]",
+            "services = [\"Kelisim\", \"Cloudflare\"]",
+        );
+        assert_ne!(demo, revision(&more_services), "a new service asks again");
+        let bumped =
+            demo_toml().replace("expiry_days = 182", "expiry_days = 182\nrevision = \"2\"");
+        assert_ne!(demo, revision(&bumped), "the operator may ask again");
+        let gpc = demo_toml().replace(
+            "gpc_denies = [\"marketing\"]",
+            "gpc_denies = [\"marketing\", \"analytics\"]",
+        );
+        assert_ne!(demo, revision(&gpc));
+        let reworded = demo_toml().replace(
+            "name = \"Session recording (Webvisor)\"",
+            "name = \"Session recordings (Webvisor)\"",
+        );
+        assert_eq!(
+            demo,
+            revision(&reworded),
+            "a reworded text does not ask again"
+        );
+        let longer = demo_toml().replace("expiry_days = 182", "expiry_days = 365");
+        assert_eq!(demo, revision(&longer));
+    }
+
+    #[test]
+    fn the_cookie_notice_hash_covers_the_banner_text_shown() {
+        let config = parse(&demo_toml()).expect("valid");
+        let site = &config.sites[0];
+        let en = site.texts["en"].cookies.as_ref().expect("en banner");
+        let mut lines = vec![en.texts[0].clone(), en.texts[1].clone()];
+        for (category, (_, name, description)) in site.categories.iter().zip(&en.categories) {
+            lines.push(name.clone());
+            lines.push(description.clone());
+            if !category.services.is_empty() {
+                lines.push(format!("Services: {}", category.services.join(", ")));
+            }
+        }
+        let without_gpc = lines.join("\n");
+        assert!(without_gpc.contains("\nServices: Яндекс Метрика, Google Analytics 4\n"));
+        assert_eq!(
+            site.texts["en"].notice_sha256(true, false),
+            Some(sha256_hex(without_gpc.as_bytes()).as_str())
+        );
+        lines.insert(2, en.texts[8].clone());
+        assert_eq!(
+            site.texts["en"].notice_sha256(true, true),
+            Some(sha256_hex(lines.join("\n").as_bytes()).as_str()),
+            "with GPC the note is part of what was shown"
+        );
+        assert_eq!(
+            site.texts["en"].notice_sha256(false, true),
+            Some(site.texts["en"].label_sha256.as_str()),
+            "forms keep the label's hash"
+        );
+    }
+
+    #[test]
+    fn cookie_settings_errors_name_file_key_and_reason() {
+        let base = demo_without_cookies();
+        let cases = [
+            (
+                format!("{base}\n[[site.category]]\nid = \"Analytics\"\n"),
+                "kelisim.toml: `site[demo].category[Analytics].id`: use 1-64 of a-z, 0-9, '-' and '_'",
+            ),
+            (
+                format!(
+                    "{base}\n[[site.category]]\nid = \"analytics\"\n[[site.category]]\nid = \"necessary\"\nrequired = true\n"
+                ),
+                "kelisim.toml: `site[demo].category[necessary]`: `necessary` is always the first category",
+            ),
+            (
+                format!("{base}\n[[site.category]]\nid = \"surveys\"\n"),
+                "kelisim.toml: `site[demo].texts.ru.cookies.categories.surveys.name`: category `surveys` has no built-in name in `ru`; set it here, for every language",
+            ),
+            (
+                format!(
+                    "{base}\n[[site.category]]\nid = \"analytics\"\n[site.cookies]\ngpc_denies = [\"ads\"]\n"
+                ),
+                "kelisim.toml: `site[demo].cookies.gpc_denies`: `ads` is not one of the site's [[site.category]] ids",
+            ),
+            (
+                format!(
+                    "{base}\n[[site.category]]\nid = \"analytics\"\n[site.cookies]\ngpc_denies = [\"necessary\"]\n"
+                ),
+                "kelisim.toml: `site[demo].cookies.gpc_denies`: `necessary` is required and cannot be refused",
+            ),
+            (
+                format!(
+                    "{base}\n[[site.category]]\nid = \"analytics\"\n[site.cookies]\nexpiry_days = 800\n"
+                ),
+                "kelisim.toml: `site[demo].cookies.expiry_days`: 800 is out of range; use 1..=400 days",
+            ),
+            (
+                format!("{base}\n[site.cookies]\nexpiry_days = 30\n"),
+                "kelisim.toml: `site[demo].cookies`: cookie settings without any [[site.category]]",
+            ),
+            (
+                format!(
+                    "{base}\n[[site.category]]\nid = \"analytics\"\n[site.texts.en.cookies.categories.ads]\nname = \"Ads\"\n"
+                ),
+                "kelisim.toml: `site[demo].texts.en.cookies.categories.ads`: texts for a category the site does not have",
+            ),
+            (
+                format!(
+                    "{base}\n[[site.category]]\nid = \"analytics\"\n[site.texts.kk.cookies]\ntitle = \" \"\n"
+                ),
+                "kelisim.toml: `site[demo].texts.kk.cookies.title`: must not be empty",
+            ),
+            (
+                format!("{base}\n[[site.category]]\nid = \"analytics\"\nservices = [\"\"]\n"),
+                "kelisim.toml: `site[demo].category[analytics].services`: \"\" is not a service name",
+            ),
+        ];
+        for (text, want) in cases {
+            let got = invalid(&text);
+            assert!(got.starts_with(want), "got: {got}\nwant prefix: {want}");
+        }
+        // A language without built-in texts needs every banner text of its own.
+        let uz = base
+            .replace("languages = [\"ru\", \"kk\", \"en\"]", "languages = [\"ru\", \"kk\", \"en\", \"uz\"]")
+            .replace("[[site.purpose]]", "[site.texts.uz]\nlabel = \"Roziman\"\nlink = \"Matn\"\nerror = \"Belgilang\"\nreceipt = \"Kvitansiya\"\n\n[[site.purpose]]");
+        let got = invalid(&format!("{uz}\n[[site.category]]\nid = \"analytics\"\n"));
+        assert!(
+            got.starts_with(
+                "kelisim.toml: `site[demo].texts.uz.cookies.categories.necessary.name`: \
+                 category `necessary` has no built-in name in `uz`"
+            ),
+            "{got}"
+        );
+    }
+
+    #[test]
+    fn necessary_is_added_first_and_marketing_is_refused_for_gpc_by_default() {
+        let text = format!(
+            "{}\n[[site.category]]\nid = \"analytics\"\n\n[[site.category]]\nid = \"marketing\"\n",
+            demo_without_cookies()
+        );
+        let config = parse(&text).expect("valid");
+        let site = &config.sites[0];
+        let ids: Vec<(&str, bool)> = site
+            .categories
+            .iter()
+            .map(|c| (c.id.as_str(), c.required))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("necessary", true),
+                ("analytics", false),
+                ("marketing", false)
+            ]
+        );
+        let cookies = site.cookies.as_ref().expect("banner");
+        assert_eq!(cookies.gpc_denies, ["marketing"]);
+        assert_eq!(cookies.expiry_days, 182);
+        let only_analytics = format!(
+            "{}\n[[site.category]]\nid = \"analytics\"\n",
+            demo_without_cookies()
+        );
+        let config = parse(&only_analytics).expect("valid");
+        let cookies = config.sites[0].cookies.as_ref().expect("banner");
+        assert!(
+            cookies.gpc_denies.is_empty(),
+            "no marketing, nothing to refuse"
+        );
+        assert_eq!(
+            config.sites[0].texts["en"].notice_sha256(true, true),
+            config.sites[0].texts["en"].notice_sha256(true, false),
+            "no GPC note is shown when GPC refuses nothing"
+        );
+    }
+
+    /// The widget tests against `tests/fixtures/wire/config_cookies.json`: the document the
+    /// collector serves for the demo has exactly its shape (keys and types, in every language).
+    #[test]
+    fn the_served_config_has_the_shape_of_the_wire_fixture() {
+        fn shape(v: &serde_json::Value) -> serde_json::Value {
+            use serde_json::Value;
+            match v {
+                Value::Object(map) => {
+                    Value::Object(map.iter().map(|(k, v)| (k.clone(), shape(v))).collect())
+                }
+                Value::Array(items) => Value::Array(items.first().map(shape).into_iter().collect()),
+                Value::String(_) => Value::String(String::new()),
+                Value::Number(_) => Value::from(0),
+                other => other.clone(),
+            }
+        }
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/wire/config_cookies.json");
+        let fixture: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
+        let config = parse(&demo_toml()).expect("valid");
+        let served: serde_json::Value =
+            serde_json::from_slice(&config.sites[0].public_view("http://x").json).expect("json");
+        assert_eq!(shape(&served), shape(&fixture));
+        let ids = |doc: &serde_json::Value| {
+            doc["cookies"]["categories"]
+                .as_array()
+                .map(|list| list.iter().map(|c| c["id"].clone()).collect::<Vec<_>>())
+        };
+        assert_eq!(ids(&served), ids(&fixture));
     }
 }

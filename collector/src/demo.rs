@@ -85,7 +85,7 @@ fn is_servable(root: &Path, path: &Path) -> bool {
 
 /// The fields the thank-you page needs; serde skips every other field of the form (name,
 /// phone, message) without keeping it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct FeedbackForm {
     lang: Option<String>,
     kelisim_receipt: Option<String>,
@@ -127,9 +127,15 @@ impl<'a> Consent<'a> {
     description = "Demo only. Reads `lang`, `kelisim_receipt` and `kelisim_consent` and nothing else of the form. \
                    200 with the receipt reference, or — when the widget could not load and the plain checkbox \
                    was ticked — a note that consent was given without a signed receipt; 422 without consent.",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = FeedbackForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Thank-you page", body = String, content_type = "text/html; charset=utf-8"),
+        (status = 400, description = "`invalid_body`: the form body does not parse",
+         body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`body_too_large`", body = crate::error::Problem,
+         content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: not a URL-encoded form",
+         body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "The form arrived without consent", body = String,
          content_type = "text/html; charset=utf-8"),
     )

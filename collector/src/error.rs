@@ -94,6 +94,12 @@ pub enum ApiError {
     NotFound(String),
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
+    /// Admin API without a valid bearer token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Admin API with a token that does not cover this site or action.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("the receipt store is not accepting writes right now; retry later")]
     Unavailable,
     /// The cause is logged, never sent.
@@ -125,6 +131,8 @@ impl ApiError {
             Self::AmbiguousReference(_) => "ambiguous_reference",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
             Self::Unavailable => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -153,6 +161,8 @@ impl ApiError {
             Self::AmbiguousReference(_) => "ambiguous reference",
             Self::NotFound(_) => "not found",
             Self::MethodNotAllowed(_) => "method not allowed",
+            Self::Unauthorized(_) => "admin token required",
+            Self::Forbidden(_) => "not allowed with this token",
             Self::Unavailable => "service unavailable",
             Self::Internal(_) => "internal error",
         }
@@ -190,7 +200,9 @@ impl ResponseError for ApiError {
             }
             Self::OriginNotAllowed { .. }
             | Self::PreflightOriginNotAllowed { .. }
-            | Self::NotHolder(_) => StatusCode::FORBIDDEN,
+            | Self::NotHolder(_)
+            | Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnknownSite(_)
             | Self::UnknownPolicy { .. }
@@ -231,6 +243,9 @@ impl ResponseError for ApiError {
             Self::Unavailable => {
                 res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
+            Self::Unauthorized(_) => {
+                res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"kelisim-admin\""));
+            }
             Self::TooManyRequests { retry_after } => {
                 res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
@@ -265,7 +280,9 @@ impl From<StoreError> for ApiError {
             StoreError::IdempotencyConflict { site, key } => {
                 Self::IdempotencyConflict { site, key }
             }
-            StoreError::Busy | StoreError::WriterStopped => Self::Unavailable,
+            StoreError::Busy | StoreError::WriterStopped | StoreError::Unwritable(_) => {
+                Self::Unavailable
+            }
             other => Self::Internal(other.to_string()),
         }
     }

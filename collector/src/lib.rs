@@ -3,7 +3,8 @@
 //!
 //! # Code map
 //!
-//! - [`config`]: the site TOML, parsed once into a validated [`config::Config`].
+//! - [`config`]: the site TOML, parsed once into a validated [`config::Config`]; [`cookies`]:
+//!   its cookie-banner part (categories, GPC, built-in banner texts, revision).
 //! - [`receipt`]: the wire request (docs/wire.md) → validated content → signed payload.
 //! - [`subject`]: phone/e-mail normalisation and their keyed hashes.
 //! - [`sign`]: Ed25519 key files, RFC 7638 kids, compact JWS, JWKS.
@@ -12,6 +13,8 @@
 //! - [`app`], [`routes`], [`error`]: the actix app, handlers, problem+json errors.
 //! - [`ratelimit`], [`metrics`], [`openapi`]: per-address limits, Prometheus, `/openapi.json`.
 //! - [`receipt_page`], [`html`]: the visitor's receipt page.
+//! - [`tokens`], [`auth`], [`routes::admin`], [`export`], [`kantara`], [`admin_page`]: the admin
+//!   API and page (bearer tokens per site, queries, streaming export, withdrawal, erasure).
 //! - [`assets`], [`demo`], [`negotiate`]: widget files, the demo site, header negotiation.
 //! - [`server`], [`cli`], [`report`], [`datadir`], [`hash`]: process plumbing.
 //!
@@ -30,16 +33,23 @@
 //! - **The hot path logs nothing at `info`**: receipts and successful requests log at
 //!   `debug`; references, identifiers and form values are never logged.
 
+pub mod admin_cli;
+pub mod admin_page;
 pub mod app;
 pub mod assets;
 pub mod audit;
+pub mod auth;
+pub mod benchgen;
 pub mod cli;
 pub mod config;
+pub mod cookies;
 pub mod datadir;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod hash;
 pub mod html;
+pub mod kantara;
 pub mod metrics;
 pub mod negotiate;
 pub mod openapi;
@@ -47,11 +57,13 @@ pub mod ratelimit;
 pub mod receipt;
 pub mod receipt_page;
 pub mod report;
+pub mod retention;
 pub mod routes;
 pub mod server;
 pub mod sign;
 pub mod store;
 pub mod subject;
+pub mod tokens;
 pub mod verify;
 
 pub use app::{AppState, StartError, build_app};

@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use kelisim_collector::cli::{
-    Cli, Command, DataDirArgs, KeysCommand, ListArgs, ReceiptsCommand, VerifyArgs,
+    Cli, Command, DataDirArgs, KeysCommand, ListArgs, ReceiptsCommand, TokensCommand, VerifyArgs,
 };
 use kelisim_collector::datadir::DataDir;
 use kelisim_collector::server::{Launch, launch};
 use kelisim_collector::sign::{KeyError, Keyring};
-use kelisim_collector::{audit, demo, report, store, verify};
+use kelisim_collector::{admin_cli, audit, benchgen, demo, report, store, verify};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -48,6 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 widget_dir: args.widget_dir,
                 demo_dir: None,
                 bench_endpoints: args.bench_endpoints,
+                fault_file: args.fault_file,
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -59,11 +60,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 widget_dir: args.widget_dir,
                 demo_dir: Some(args.demo_dir),
                 bench_endpoints: false,
+                fault_file: None,
             })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => Ok(verify_command(&args)),
         Command::Receipts(ReceiptsCommand::List(args)) => list(&args),
+        Command::Receipts(ReceiptsCommand::Show(args)) => done(admin_cli::show(&args)),
+        Command::Receipts(ReceiptsCommand::Export(args)) => done(admin_cli::export(&args)),
+        Command::Receipts(ReceiptsCommand::Stats(args)) => done(admin_cli::stats(&args)),
+        Command::Tokens(TokensCommand::Create(args)) => done(admin_cli::token_create(&args)),
+        Command::Tokens(TokensCommand::List(args)) => done(admin_cli::token_list(&args.data_dir)),
+        Command::Tokens(TokensCommand::Revoke(args)) => done(admin_cli::token_revoke(&args)),
+        Command::Purge(args) => done(admin_cli::purge(&args)),
+        Command::Erase(args) => done(admin_cli::erase(&args)),
+        Command::BenchGenerate(args) => done(benchgen::generate(&args)),
+        Command::BenchAdmin(args) => done(benchgen::measure(&args)),
         Command::Audit(args) => audit_command(&args),
         Command::Keys(KeysCommand::Generate(args)) => {
             let dir =
@@ -92,6 +104,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A command with no verdict: success, or an error (exit 2).
+fn done(result: anyhow::Result<()>) -> anyhow::Result<ExitCode> {
+    result.map(|()| ExitCode::SUCCESS)
 }
 
 fn verify_command(args: &VerifyArgs) -> ExitCode {

@@ -458,9 +458,14 @@ pub fn prepare(
             req.lang
         ),
     };
+    // Cookie receipts reach here only for a site with categories (`check_categories`).
+    let notice_sha256 = texts
+        .notice_sha256(req.kind == Kind::Cookies, req.context.gpc)
+        .unwrap_or_default()
+        .to_owned();
     let notice = Notice {
         lang: req.lang,
-        sha256: texts.label_sha256.clone(),
+        sha256: notice_sha256,
     };
     let subject = Subject {
         browser_id: req.subject.browser_id,
@@ -839,6 +844,31 @@ mod tests {
         );
         let debug = format!("{prepared:?}");
         assert!(!debug.contains("701"), "no raw phone anywhere: {debug}");
+    }
+
+    #[test]
+    fn a_cookie_receipt_names_the_banner_text_shown() {
+        let site = demo_site();
+        // The wire fixture lists the three standard categories; the demo has a fourth.
+        let json = fixture("receipt_request_cookies_updated.json").replace(
+            r#"{ "id": "marketing", "granted": false }"#,
+            r#"{ "id": "marketing", "granted": false }, { "id": "session_recording", "granted": false }"#,
+        );
+        let banner = site.texts["en"]
+            .cookies
+            .clone()
+            .expect("the demo has a banner");
+        let prepared = prepare(request(&json), &site, BASE, &key()).expect("valid");
+        assert_eq!(prepared.notice.lang, "en");
+        assert_eq!(
+            prepared.notice.sha256, banner.notice_sha256[1],
+            "the fixture's browser sent GPC: the note was shown"
+        );
+        let without_gpc = json.replace(r#""gpc": true"#, r#""gpc": false"#);
+        let prepared = prepare(request(&without_gpc), &site, BASE, &key()).expect("valid");
+        assert_eq!(prepared.notice.sha256, banner.notice_sha256[0]);
+        assert_ne!(banner.notice_sha256[0], banner.notice_sha256[1]);
+        assert_ne!(prepared.notice.sha256, site.texts["en"].label_sha256);
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct Launch {
     pub demo_dir: Option<PathBuf>,
     /// Serve the benchmark's trivial baseline endpoint.
     pub bench_endpoints: bool,
+    /// Reliability tests only: simulate the store faults this file names (`store::fault`).
+    pub fault_file: Option<PathBuf>,
 }
 
 /// Runs the collector until SIGTERM or SIGINT.
@@ -69,6 +71,9 @@ pub fn launch(launch: Launch) -> Result<(), StartError> {
         &base_url,
     )?;
     state.bench_endpoints = launch.bench_endpoints;
+    if let Some(path) = &launch.fault_file {
+        state.store.inject_faults_from(path);
+    }
     let state = web::Data::new(state);
     actix_web::rt::System::new().block_on(run(listener, state, data.root()))
 }
@@ -99,6 +104,7 @@ async fn run(
         handle.stop(true).await;
     });
     actix_web::rt::spawn(reload_on_sighup(state.clone(), hangup));
+    actix_web::rt::spawn(crate::retention::daily(state.clone()));
     let result = server.await.map_err(StartError::Server);
     // Every handler has returned; commit whatever is still queued and stop the writer.
     state.store.shutdown();

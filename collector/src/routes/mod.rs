@@ -1,7 +1,9 @@
 //! HTTP handlers, grouped by who calls them: `public` (widgets and visitors: site config,
 //! policy texts, keys, widget files), `receipts` (recording, reading and withdrawing
-//! consent), `ops` (operators' probes, metrics, the OpenAPI document). Issue 7 adds `admin`.
+//! consent), `admin` (site admins with a bearer token: query, export, stats, withdrawal,
+//! erasure, audit trail), `ops` (operators' probes, metrics, the OpenAPI document).
 
+pub mod admin;
 pub mod ops;
 pub mod public;
 pub mod receipts;

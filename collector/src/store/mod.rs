@@ -19,12 +19,13 @@
 //! the async executor run them through `web::block`.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
@@ -34,9 +35,17 @@ use crate::metrics::WriterMetrics;
 use crate::receipt::PreparedReceipt;
 use crate::sign::Signer;
 
+mod admin;
+mod bulk;
+pub mod fault;
 mod reader;
 mod writer;
 
+pub use admin::{
+    AdminRow, Affected, AuditEntry, Counts, Maintenance, ReceiptFilter, Scope, Stats, TokenRecord,
+    maintain_offline,
+};
+pub use bulk::bulk_load;
 pub use reader::Reader;
 use writer::{Tip, Writer};
 
@@ -44,6 +53,7 @@ use writer::{Tip, Writer};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_withdraws.sql"),
+    include_str!("../../migrations/0003_admin.sql"),
 ];
 
 /// The schema version this binary writes.
@@ -100,6 +110,13 @@ pub enum StoreError {
     WriterStopped,
     #[error("could not commit receipts: {0}")]
     Commit(String),
+    /// The disk is full, read-only, failing or locked: a condition that may clear, so
+    /// clients are told to retry (503) rather than that the server is broken (500).
+    #[error(
+        "the database cannot be written now ({0}); check free space, permissions and the \
+         health of the data directory's disk"
+    )]
+    Unwritable(String),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -160,6 +177,11 @@ enum Job {
     Ping {
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// An admin change (token, audit trail, purge, erasure), committed with the batch.
+    Maintain {
+        op: Box<Maintenance>,
+        reply: oneshot::Sender<Result<Affected, StoreError>>,
+    },
     /// Sign from now on with this key (after the current batch).
     SetSigner {
         signer: Box<Signer>,
@@ -186,6 +208,8 @@ struct Inner {
     jobs: Sender<Job>,
     reader: Arc<Reader>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Set once by [`Store::inject_faults_from`] (tests only); the writer reads it.
+    fault_file: Arc<OnceLock<PathBuf>>,
 }
 
 impl Drop for Inner {
@@ -225,11 +249,14 @@ pub fn open_with(path: &Path, signer: Signer, metrics: WriterMetrics) -> Result<
     let tip = read_tip(&conn)?;
     let reader = Arc::new(Reader::open_pool(path, READERS)?);
     let (jobs, queue) = crossbeam_channel::bounded(QUEUE_DEPTH);
+    let fault_file = Arc::new(OnceLock::new());
     let writer = Writer {
         conn,
         signer,
         tip,
         metrics,
+        fault_file: Arc::clone(&fault_file),
+        faults: fault::Faults::default(),
     };
     let handle = std::thread::Builder::new()
         .name("kelisim-writer".into())
@@ -243,6 +270,7 @@ pub fn open_with(path: &Path, signer: Signer, metrics: WriterMetrics) -> Result<
             jobs,
             reader,
             writer: Mutex::new(Some(handle)),
+            fault_file,
         }),
     })
 }
@@ -279,6 +307,16 @@ impl Store {
         answer.await.map_err(|_| StoreError::WriterStopped)
     }
 
+    /// Applies an admin change in the writer's next batch; resolves after its commit.
+    pub async fn maintain(&self, op: Maintenance) -> Result<Affected, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Maintain {
+            op: Box::new(op),
+            reply,
+        })?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
     /// Resolves once the writer has committed an (empty) batch: the store is writable.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
@@ -291,6 +329,14 @@ impl Store {
             TrySendError::Full(_) => StoreError::Busy,
             TrySendError::Disconnected(_) => StoreError::WriterStopped,
         })
+    }
+
+    /// Reliability tests only (hidden `serve --fault-file`): before each batch the writer
+    /// applies the faults `path` names (see [`fault`]). Set once; later calls are ignored.
+    pub fn inject_faults_from(&self, path: &Path) {
+        if self.inner.fault_file.set(path.to_owned()).is_ok() {
+            tracing::warn!(path = %path.display(), "fault injection enabled (tests only)");
+        }
     }
 
     /// The read side; its methods block, so run them off the async executor.
@@ -382,11 +428,19 @@ fn read_tip(conn: &Connection) -> Result<Tip, StoreError> {
             if head.seq > row_tip.seq
                 || (head.seq == row_tip.seq && head.jws_sha256 != row_tip.hash) =>
         {
-            tracing::warn!(
-                head_seq = head.seq,
-                last_row_seq = row_tip.seq,
-                "the receipt log does not end where the chain head says; run `kelisim-collector audit`"
-            );
+            // A tail purged by retention left tombstones: expected, not worth a warning.
+            let purged: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM tombstones WHERE seq = ?1 AND jws_sha256 = ?2)",
+                params![head.seq, head.jws_sha256],
+                |r| r.get(0),
+            )?;
+            if !purged {
+                tracing::warn!(
+                    head_seq = head.seq,
+                    last_row_seq = row_tip.seq,
+                    "the receipt log does not end where the chain head says; run `kelisim-collector audit`"
+                );
+            }
             Ok(Tip {
                 seq: head.seq.max(row_tip.seq),
                 hash: head.jws_sha256,

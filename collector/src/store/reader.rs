@@ -24,9 +24,9 @@ impl std::fmt::Debug for Reader {
     }
 }
 
-const ROW_COLUMNS: &str = "seq, id, issued_at, site, kind, event, ref, policy_version, lang, form_id, kid, jws, withdraws";
+pub(super) const ROW_COLUMNS: &str = "seq, id, issued_at, site, kind, event, ref, policy_version, lang, form_id, kid, jws, withdraws";
 
-fn receipt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReceiptRow> {
+pub(super) fn receipt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReceiptRow> {
     Ok(ReceiptRow {
         seq: r.get(0)?,
         id: r.get(1)?,

@@ -5,11 +5,15 @@
 //! `BEGIN IMMEDIATE` transaction; every job is answered only after `COMMIT` returned, and if
 //! the batch rolls back, every job is told so and the chain tip is restored.
 
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
 use crossbeam_channel::Receiver;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::{Issued, Job, MAX_BATCH, StoreError};
+use super::fault::{self, Faults};
+use super::{Affected, Issued, Job, MAX_BATCH, SCHEMA_VERSION, StoreError};
 use crate::hash::{GENESIS_PREV, sha256_hex};
 use crate::metrics::WriterMetrics;
 use crate::receipt::{PreparedReceipt, Stamp, format_timestamp};
@@ -35,6 +39,9 @@ pub(super) struct Writer {
     pub(super) signer: Signer,
     pub(super) tip: Tip,
     pub(super) metrics: WriterMetrics,
+    /// Tests only: the fault file (see [`fault`]) and the faults applied from it.
+    pub(super) fault_file: Arc<OnceLock<PathBuf>>,
+    pub(super) faults: Faults,
 }
 
 /// What a job gets back once the batch is settled.
@@ -44,6 +51,10 @@ enum Outcome {
         Result<Issued, StoreError>,
     ),
     Ping(oneshot::Sender<Result<(), StoreError>>),
+    Maintain(
+        oneshot::Sender<Result<Affected, StoreError>>,
+        Result<Affected, StoreError>,
+    ),
 }
 
 impl Writer {
@@ -92,6 +103,12 @@ impl Writer {
 
     /// Handles `batch` in one transaction and answers every job after the commit.
     fn commit(&mut self, batch: &mut Vec<Job>) {
+        if let Some(path) = self.fault_file.get() {
+            fault::apply(&self.conn, &mut self.faults, Faults::read(path));
+            if let Some(stall) = self.faults.stall {
+                std::thread::sleep(stall);
+            }
+        }
         let start = self.tip.clone();
         let started = std::time::Instant::now();
         self.metrics.batch_size.observe(batch.len() as f64);
@@ -110,6 +127,9 @@ impl Writer {
                         Outcome::Ping(reply) => {
                             let _ = reply.send(Ok(()));
                         }
+                        Outcome::Maintain(reply, result) => {
+                            let _ = reply.send(result);
+                        }
                     }
                 }
             }
@@ -117,13 +137,23 @@ impl Writer {
                 // Rolled back: nothing of this batch exists, so no job may be acknowledged.
                 tracing::error!(error = %e, jobs = outcomes.len(), "receipt batch rolled back");
                 self.tip = start;
-                let failure = || StoreError::Commit(e.to_string());
+                let transient = is_transient(&e);
+                let failure = || {
+                    if transient {
+                        StoreError::Unwritable(e.to_string())
+                    } else {
+                        StoreError::Commit(e.to_string())
+                    }
+                };
                 for outcome in outcomes {
                     match outcome {
                         Outcome::Issue(reply, _) => {
                             let _ = reply.send(Err(failure()));
                         }
                         Outcome::Ping(reply) => {
+                            let _ = reply.send(Err(failure()));
+                        }
+                        Outcome::Maintain(reply, _) => {
                             let _ = reply.send(Err(failure()));
                         }
                     }
@@ -140,6 +170,7 @@ impl Writer {
         outcomes: &mut Vec<Outcome>,
     ) -> Result<(), rusqlite::Error> {
         let start_seq = self.tip.seq;
+        let mut pinged = false;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate);
@@ -168,7 +199,23 @@ impl Writer {
                     };
                     outcomes.push(Outcome::Issue(reply, result));
                 }
-                Job::Ping { reply } => outcomes.push(Outcome::Ping(reply)),
+                Job::Ping { reply } => {
+                    pinged = true;
+                    outcomes.push(Outcome::Ping(reply));
+                }
+                Job::Maintain { op, reply } => {
+                    let result = match (&tx, &failed) {
+                        (Some(tx), None) => match super::admin::apply(tx, &op) {
+                            Ok(n) => Ok(n),
+                            Err(e) => {
+                                failed = Some(e);
+                                Err(StoreError::WriterStopped)
+                            }
+                        },
+                        _ => Err(StoreError::WriterStopped),
+                    };
+                    outcomes.push(Outcome::Maintain(reply, result));
+                }
                 // Handled in `take`, never batched.
                 Job::SetSigner { .. } | Job::Shutdown => {}
             }
@@ -177,6 +224,11 @@ impl Writer {
             return Err(e);
         }
         let Some(tx) = tx else { return Ok(()) };
+        if pinged {
+            // Readiness means "a write reaches the disk": rewrite the schema version (the same
+            // value), so a read-only or failing store fails the ping, not just the receipts.
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        }
         if self.tip.seq != start_seq {
             tx.prepare_cached(
                 "INSERT INTO chain_head (id, seq, jws_sha256) VALUES (1, ?1, ?2)
@@ -187,6 +239,23 @@ impl Writer {
         // A batch of pings commits an empty write transaction: proof the database is writable.
         tx.commit()
     }
+}
+
+/// Whether a failed batch may succeed later without anyone fixing the collector: the disk is
+/// full, read-only or failing, or the database is locked by another process.
+fn is_transient(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode as C;
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            C::DiskFull
+                | C::ReadOnly
+                | C::SystemIoFailure
+                | C::DatabaseBusy
+                | C::DatabaseLocked
+                | C::CannotOpen
+        )
+    )
 }
 
 /// One job inside the batch's transaction. The outer `Err` aborts the batch; the inner one

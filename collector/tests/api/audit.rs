@@ -228,17 +228,20 @@ async fn rotated_keys_keep_old_receipts_verifiable() {
 #[actix_web::test]
 async fn a_schema_v1_database_is_upgraded_and_its_chain_continues() {
     let h = log_of_four().await;
-    // Freeze the log as schema v1 had it: no `withdraws` column.
+    // Freeze the log as schema v1 had it: no `withdraws` column, no admin tables (v3).
     tamper(
         &h,
-        "DROP INDEX receipts_withdraws;
+        "DROP TABLE admin_tokens; DROP TABLE admin_audit; DROP TABLE tombstones;
+         DROP TABLE erasures; DROP INDEX receipts_admin;
+         DROP INDEX receipts_withdraws;
          ALTER TABLE receipts DROP COLUMN withdraws;
          CREATE INDEX receipts_ref ON receipts (ref);
          PRAGMA user_version = 1;",
     );
     let err = store::open_reader(&h.data.db_path()).expect_err("old schema");
     assert!(
-        err.to_string().contains("older than 2"),
+        err.to_string()
+            .contains(&format!("older than {}", store::SCHEMA_VERSION)),
         "the offline tools ask for a migration: {err}"
     );
 
@@ -276,7 +279,11 @@ async fn a_schema_v1_database_is_upgraded_and_its_chain_continues() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .expect("schema");
-    assert_eq!((version, ref_index), (2, 0), "migrated to v2");
+    assert_eq!(
+        (version, ref_index),
+        (store::SCHEMA_VERSION, 0),
+        "migrated to the current schema"
+    );
 }
 
 #[actix_web::test]

@@ -4,16 +4,20 @@
 //! including kill -9 during load (`crash`) and verification of receipts signed before and
 //! after a key rotation by an independent JOSE library in Python (`jose`).
 
+mod admin;
 mod audit;
 mod cli;
 mod crash;
 mod demo;
 mod events;
+mod faults;
 mod jose;
 mod ops;
 mod page;
 mod process;
 mod receipts;
+mod security;
 mod site;
+mod soak;
 mod support;
 mod widget;

@@ -52,6 +52,10 @@ impl Drop for Running {
 }
 
 impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
@@ -117,7 +121,7 @@ pub fn spawn_serve(config: &Path, data: &Path, log: &Path) -> Running {
 }
 
 /// Starts `cmd` and reads the two lines it announces itself with.
-fn spawn(mut cmd: Command, data: &Path, log: &Path) -> Running {
+pub fn spawn(mut cmd: Command, data: &Path, log: &Path) -> Running {
     let stderr = log.to_owned();
     // Appending: a restarted collector keeps the earlier runs' log.
     let log_file = std::fs::OpenOptions::new()

@@ -40,10 +40,15 @@ id = \"analytics\"
 id = \"marketing\"
 ";
 
-/// The demo config with `extra` TOML appended (tables there attach to the demo site).
+/// The demo config with `extra` TOML appended (tables there attach to the demo site). The
+/// demo's own cookie banner (everything from its `# ---- Cookie banner` line on) is left out:
+/// the tests declare the categories they rely on ([`TEST_CATEGORIES`]).
 pub fn config_with(extra: &str) -> Config {
     let path = demo_dir().join("kelisim.toml");
     let text = std::fs::read_to_string(&path).expect("demo config");
+    let text = text
+        .find("# ---- Cookie banner")
+        .map_or(text.as_str(), |cut| &text[..cut]);
     Config::parse(&format!("{text}\n{extra}"), &path, &demo_dir()).expect("test config is valid")
 }
 

@@ -1,0 +1,321 @@
+//! The admin commands of the CLI: `tokens`, `receipts show|export|stats`, `purge`, `erase`.
+//! They read the data directory directly (the export can also go through a running
+//! collector's API with a token); changes go through `store::maintain_offline`, the same
+//! SQL the running collector's writer executes.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+use crate::cli::{
+    EraseArgs, ExportArgs, FilterArgs, PurgeArgs, ShowArgs, StatsArgs, TokenCreateArgs,
+    TokenRevokeArgs,
+};
+use crate::config::Config;
+use crate::datadir::DataDir;
+use crate::export::{self, Format, SiteInfo};
+use crate::receipt::{self, format_timestamp};
+use crate::retention;
+use crate::store::{self, Maintenance, ReceiptFilter, Scope};
+use crate::subject::{self, IdentifierKind, SubjectKey};
+use crate::{kantara, tokens};
+
+/// `tokens create`: prints the token once.
+pub fn token_create(args: &TokenCreateArgs) -> anyhow::Result<()> {
+    let dir = DataDir::new(&args.data.data_dir);
+    let now = time::OffsetDateTime::now_utc();
+    let expires = args
+        .expires
+        .as_deref()
+        .map(|e| parse_expiry(e, now))
+        .transpose()?;
+    let scope = Scope::parse(&args.scope).context("scope must be read or admin")?;
+    let token = tokens::generate(
+        args.site.clone(),
+        scope,
+        args.label.clone(),
+        format_timestamp(now),
+        expires.clone(),
+    )?;
+    store::maintain_offline(
+        &dir.db_path(),
+        &Maintenance::CreateToken(token.record.clone()),
+    )?;
+    println!("{}", token.text);
+    eprintln!(
+        "kelisim: token {} ({}) for {}{}; it is shown only now, store it safely",
+        token.record.id,
+        scope.as_str(),
+        args.site.join(", "),
+        expires.map_or_else(String::new, |e| format!(", expires {e}"))
+    );
+    Ok(())
+}
+
+/// `90d` from now, or an RFC 3339 time.
+fn parse_expiry(text: &str, now: time::OffsetDateTime) -> anyhow::Result<String> {
+    if let Some(days) = text.strip_suffix('d') {
+        let days: i64 = days
+            .parse()
+            .with_context(|| format!("--expires `{text}`: write days like 90d"))?;
+        return Ok(format_timestamp(now + time::Duration::days(days)));
+    }
+    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .with_context(|| {
+            format!("--expires `{text}`: write 90d or an RFC 3339 time like 2027-01-01T00:00:00Z")
+        })?;
+    Ok(format_timestamp(at))
+}
+
+/// `tokens list`
+pub fn token_list(data_dir: &Path) -> anyhow::Result<()> {
+    let reader = store::open_reader(&DataDir::new(data_dir).db_path())?;
+    let tokens = reader.tokens()?;
+    if tokens.is_empty() {
+        println!("no tokens; create one with `kelisim-collector tokens create --site SITE`");
+    }
+    for t in tokens {
+        let state = match (&t.revoked_at, &t.expires_at) {
+            (Some(at), _) => format!("revoked {at}"),
+            (None, Some(at)) => format!("expires {at}"),
+            (None, None) => "no expiry".into(),
+        };
+        println!(
+            "{}  {:5}  {:20}  created {}  {}  {}",
+            t.id,
+            t.scope.as_str(),
+            t.sites.join(","),
+            t.created_at,
+            state,
+            t.label.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// `tokens revoke`
+pub fn token_revoke(args: &TokenRevokeArgs) -> anyhow::Result<()> {
+    let id = tokens::parse(&args.id).map_or(args.id.as_str(), |(id, _)| id);
+    let at = format_timestamp(time::OffsetDateTime::now_utc());
+    let n = store::maintain_offline(
+        &DataDir::new(&args.data.data_dir).db_path(),
+        &Maintenance::RevokeToken {
+            id: id.to_owned(),
+            at,
+        },
+    )?;
+    if n == 0 {
+        bail!("no active token `{id}`; `tokens list` shows the ids");
+    }
+    println!("kelisim: token {id} revoked");
+    Ok(())
+}
+
+fn load_sites(config: Option<&Path>) -> anyhow::Result<HashMap<String, SiteInfo>> {
+    let Some(path) = config else {
+        return Ok(HashMap::new());
+    };
+    let config = Config::load(path)?;
+    Ok(config
+        .sites
+        .into_iter()
+        .map(|s| {
+            (
+                s.id.clone(),
+                SiteInfo {
+                    operator: s.operator,
+                    retention_days: s.retention_days,
+                },
+            )
+        })
+        .collect())
+}
+
+fn filter_from(dir: &DataDir, args: &FilterArgs) -> anyhow::Result<ReceiptFilter> {
+    let subject_hmacs = match &args.subject {
+        None => None,
+        Some(raw) => {
+            let key = SubjectKey::load(&dir.subject_key_path())?;
+            let kind = if raw.contains('@') {
+                IdentifierKind::Email
+            } else {
+                IdentifierKind::Phone
+            };
+            let normalised = subject::normalize(kind, raw).context("--subject")?;
+            Some(vec![key.hmac_hex(&normalised)])
+        }
+    };
+    Ok(ReceiptFilter {
+        site: args.site.clone(),
+        from: args.from.clone(),
+        to: args.to.clone(),
+        kind: args.kind.clone(),
+        event: args.event.clone(),
+        policy_version: args.policy_version.clone(),
+        form_id: args.form_id.clone(),
+        lang: args.lang.clone(),
+        subject_hmacs,
+    })
+}
+
+/// `receipts show`
+pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
+    let dir = DataDir::new(&args.data.data_dir);
+    let reader = store::open_reader(&dir.db_path())?;
+    let row = reader
+        .admin_get(&args.id)?
+        .with_context(|| format!("no receipt with id `{}`", args.id))?;
+    let sites = load_sites(args.config.as_deref())?;
+    let site = sites.get(&row.row.site);
+    match args.format.as_str() {
+        "jws" => println!("{}", row.row.jws),
+        "kantara" => {
+            let site = site.context("--format kantara needs --config with this receipt's site")?;
+            let payload = receipt::decode_unverified(&row.row.jws).context("unreadable payload")?;
+            let doc = kantara::render(&payload, &row.row.kid, &site.operator, site.retention_days);
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        _ => {
+            let status = export::status(
+                &row,
+                site.map(|s| s.retention_days),
+                time::OffsetDateTime::now_utc(),
+            );
+            let doc = serde_json::json!({
+                "receipt": export::RowWithStatus { row: &row, status },
+                "payload": receipt::decode_unverified(&row.row.jws),
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+    }
+    Ok(())
+}
+
+/// `receipts export`
+pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
+    let format = Format::parse(&args.format).context("unknown format")?;
+    if let (Some(url), Some(token)) = (&args.url, &args.token) {
+        return export_http(url, token, args);
+    }
+    let dir = DataDir::new(&args.data.data_dir);
+    let reader = store::open_reader(&dir.db_path())?;
+    let sites = load_sites(args.config.as_deref())?;
+    if format == Format::Kantara && sites.is_empty() {
+        bail!("--format kantara needs --config (the operator's name, contact and address)");
+    }
+    let filter = filter_from(&dir, &args.filter)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let n = export::write_export(&reader, &filter, format, &sites, &mut out)?;
+    out.flush()?;
+    eprintln!("kelisim: exported {n} receipts");
+    Ok(())
+}
+
+fn export_http(url: &str, token: &str, args: &ExportArgs) -> anyhow::Result<()> {
+    let site = args
+        .filter
+        .site
+        .as_deref()
+        .context("--url needs --site (admin routes are per site)")?;
+    let f = &args.filter;
+    let mut query = vec![("format", args.format.clone())];
+    for (name, value) in [
+        ("from", &f.from),
+        ("to", &f.to),
+        ("kind", &f.kind),
+        ("event", &f.event),
+        ("policy_version", &f.policy_version),
+        ("form_id", &f.form_id),
+        ("lang", &f.lang),
+        ("subject", &f.subject),
+    ] {
+        if let Some(v) = value {
+            query.push((name, v.clone()));
+        }
+    }
+    let endpoint = format!("{}/v1/admin/sites/{site}/export", url.trim_end_matches('/'));
+    let mut req = ureq::get(&endpoint).header("authorization", &format!("Bearer {token}"));
+    for (k, v) in &query {
+        req = req.query(k, v);
+    }
+    let mut res = req.call().with_context(|| format!("GET {endpoint}"))?;
+    let mut body = res.body_mut().as_reader();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    std::io::copy(&mut body, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `receipts stats`
+pub fn stats(args: &StatsArgs) -> anyhow::Result<()> {
+    let dir = DataDir::new(&args.data.data_dir);
+    let reader = store::open_reader(&dir.db_path())?;
+    let filter = filter_from(&dir, &args.filter)?;
+    let stats = reader.admin_stats(&filter)?;
+    println!("{}", serde_json::to_string_pretty(&stats)?);
+    Ok(())
+}
+
+/// `purge`
+pub fn purge(args: &PurgeArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.config)?;
+    let dir = DataDir::new(&args.data.data_dir);
+    let now = time::OffsetDateTime::now_utc();
+    for site in &config.sites {
+        let job = retention::purge_job(&site.id, site.retention_days, now);
+        let n = store::maintain_offline(&dir.db_path(), &job)?;
+        println!(
+            "kelisim: site {}: purged {n} receipts older than {} days after their last event",
+            site.id, site.retention_days
+        );
+    }
+    Ok(())
+}
+
+/// `erase`
+pub fn erase(args: &EraseArgs) -> anyhow::Result<()> {
+    let dir = DataDir::new(&args.data.data_dir);
+    let filter = filter_from(
+        &dir,
+        &FilterArgs {
+            subject: Some(args.subject.clone()),
+            ..FilterArgs::default()
+        },
+    )?;
+    let n = store::maintain_offline(
+        &dir.db_path(),
+        &Maintenance::Erase {
+            site: args.site.clone(),
+            hmacs: filter.subject_hmacs.unwrap_or_default(),
+            at: format_timestamp(time::OffsetDateTime::now_utc()),
+        },
+    )?;
+    println!(
+        "kelisim: erased the subject index of {n} receipts on site {}; the signed receipts stay",
+        args.site
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_is_days_or_a_time() {
+        let now = time::macros::datetime!(2026-11-21 10:00 UTC);
+        assert_eq!(
+            parse_expiry("90d", now).expect("days"),
+            "2027-02-19T10:00:00.000Z"
+        );
+        assert_eq!(
+            parse_expiry("2027-01-01T00:00:00Z", now).expect("time"),
+            "2027-01-01T00:00:00.000Z"
+        );
+        assert!(parse_expiry("soon", now).is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! Admin authentication as an extractor: `Authorization: Bearer kls_…` → the token's
+//! record, or a 401 problem. Site and scope checks (403) are [`Admin::site`] and
+//! [`Admin::require_admin`], called by each handler with what it is about to touch.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::receipt::format_timestamp;
+use crate::store::{Scope, TokenRecord};
+use crate::tokens::{self, Rejection};
+
+/// An authenticated admin request.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub token: TokenRecord,
+}
+
+impl Admin {
+    /// `site` if this token covers it, else 403.
+    pub fn site(&self, site: &str) -> Result<(), ApiError> {
+        if self.token.covers(site) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this token does not cover site `{site}`; create one with \
+                 `kelisim-collector tokens create --site {site}`"
+            )))
+        }
+    }
+
+    /// The sites to query: the one asked for (checked), or all of the token's.
+    pub fn sites(&self, asked: Option<&str>) -> Result<Vec<String>, ApiError> {
+        match asked {
+            Some(site) => self.site(site).map(|()| vec![site.to_owned()]),
+            None => Ok(self.token.sites.clone()),
+        }
+    }
+
+    /// 403 unless the token has the `admin` scope (changes, not just reads).
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.token.scope == Scope::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "this token may only read; withdrawal and erasure need a token created with --scope admin"
+                    .into(),
+            ))
+        }
+    }
+}
+
+fn unauthorized(detail: &str) -> ApiError {
+    ApiError::Unauthorized(format!(
+        "{detail}; send `Authorization: Bearer kls_…` with a token from `kelisim-collector tokens create`"
+    ))
+}
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Admin, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|v| v.trim().to_owned());
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
+            let presented = presented.ok_or_else(|| unauthorized("no admin token"))?;
+            let (id, secret) =
+                tokens::parse(&presented).ok_or_else(|| unauthorized("malformed admin token"))?;
+            let (id, secret) = (id.to_owned(), secret.to_owned());
+            let reader = state.store.reader();
+            let record = web::block(move || reader.token(&id))
+                .await??
+                .ok_or_else(|| unauthorized("unknown admin token"))?;
+            let now = format_timestamp(time::OffsetDateTime::now_utc());
+            match tokens::check(&record, &secret, &now) {
+                Ok(()) => Ok(Admin { token: record }),
+                Err(Rejection::WrongSecret) => Err(unauthorized("unknown admin token")),
+                Err(Rejection::Revoked) => Err(unauthorized("this admin token was revoked")),
+                Err(Rejection::Expired) => Err(unauthorized("this admin token has expired")),
+            }
+        })
+    }
+}

@@ -1,0 +1,699 @@
+//! The admin API under `/v1/admin/sites/{site}/…`: query, read, export and count receipts,
+//! withdraw and erase a data subject's consents, read the admin audit trail.
+//!
+//! Every handler takes the [`Admin`] extractor first (401 without a valid token), checks the
+//! path's site against the token (403), and records what it did in the audit trail before
+//! answering; a failure to record fails the request. Raw phone numbers and e-mail addresses
+//! from a search are hashed at once and never recorded or logged. No CORS: these routes are
+//! registered outside the `/v1` scope's CORS middleware.
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::auth::Admin;
+use crate::error::{ApiError, Problem};
+use crate::export::{self, ChannelWriter, ChunkStream, Format, RowWithStatus, SiteInfo};
+use crate::hash::{hex, sha256_hex};
+use crate::kantara;
+use crate::receipt::{self, ReceiptPayload, WithdrawRequest, format_timestamp};
+use crate::sign::verify_compact;
+use crate::store::{AdminRow, AuditEntry, Maintenance, ReceiptFilter, Stats};
+use crate::subject::{self, IdentifierKind};
+
+/// Largest page.
+const MAX_LIMIT: u32 = 500;
+
+/// A page counts matches up to this many; beyond it `total` is this and `total_exact` false
+/// (the stats and the export give exact numbers for any size).
+pub const COUNT_CAP: u32 = 1_000;
+
+/// Filters shared by list, export and stats.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FilterQuery {
+    /// Issued at or after (RFC 3339 or `YYYY-MM-DD`, UTC).
+    pub from: Option<String>,
+    /// Issued before (RFC 3339 or `YYYY-MM-DD`, UTC; exclusive).
+    pub to: Option<String>,
+    /// `form` or `cookies`.
+    pub kind: Option<String>,
+    /// `given`, `refused`, `withdrawn` or `updated`.
+    pub event: Option<String>,
+    pub policy_version: Option<String>,
+    pub form_id: Option<String>,
+    /// `kk`, `ru` or `en`.
+    pub lang: Option<String>,
+    /// A phone number or e-mail address in any usual spelling; matched through its keyed hash.
+    pub subject: Option<String>,
+    /// Page: receipts with a `seq` below this (the previous page's `next`).
+    pub before: Option<i64>,
+    /// Page size, 1..=500 (default 50).
+    pub limit: Option<u32>,
+    /// Export format: `csv` (default), `ndjson` or `kantara`.
+    pub format: Option<String>,
+}
+
+/// Keyed hashes of every reading of `raw` as an identifier (a phone or an e-mail).
+pub fn subject_hmacs(state: &AppState, raw: &str) -> Result<Vec<String>, ApiError> {
+    let kind = if raw.contains('@') {
+        IdentifierKind::Email
+    } else {
+        IdentifierKind::Phone
+    };
+    let normalised = subject::normalize(kind, raw)
+        .map_err(|e| ApiError::InvalidRequest(format!("`subject`: {e}")))?;
+    Ok(vec![state.subject_key.hmac_hex(&normalised)])
+}
+
+fn filter_for(state: &AppState, site: &str, q: &FilterQuery) -> Result<ReceiptFilter, ApiError> {
+    Ok(ReceiptFilter {
+        site: Some(site.to_owned()),
+        from: q.from.clone(),
+        to: q.to.clone(),
+        kind: q.kind.clone(),
+        event: q.event.clone(),
+        policy_version: q.policy_version.clone(),
+        form_id: q.form_id.clone(),
+        lang: q.lang.clone(),
+        subject_hmacs: q
+            .subject
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| subject_hmacs(state, s))
+            .transpose()?,
+    })
+}
+
+/// What the audit trail records of a query: its filters, with the subject reduced to "given".
+fn describe(q: &FilterQuery) -> String {
+    let mut parts = Vec::new();
+    let mut add = |name: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            parts.push(format!("{name}={v}"));
+        }
+    };
+    add("from", &q.from);
+    add("to", &q.to);
+    add("kind", &q.kind);
+    add("event", &q.event);
+    add("policy_version", &q.policy_version);
+    add("form_id", &q.form_id);
+    add("lang", &q.lang);
+    add("format", &q.format);
+    if q.subject.is_some() {
+        parts.push("subject=(keyed hash)".into());
+    }
+    if let Some(b) = q.before {
+        parts.push(format!("before={b}"));
+    }
+    parts.join(" ")
+}
+
+/// Writes one audit-trail entry; the request fails if it cannot be recorded.
+async fn record(
+    state: &AppState,
+    admin: &Admin,
+    site: &str,
+    action: &str,
+    detail: String,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .maintain(Maintenance::Audit(AuditEntry {
+            at: format_timestamp(time::OffsetDateTime::now_utc()),
+            token_id: admin.token.id.clone(),
+            site: Some(site.to_owned()),
+            action: action.to_owned(),
+            detail,
+        }))
+        .await?;
+    Ok(())
+}
+
+/// The path's site: configured, and covered by the token.
+fn checked_site(state: &AppState, admin: &Admin, site: &str) -> Result<(), ApiError> {
+    admin.site(site)?;
+    state.site(site).map(|_| ())
+}
+
+fn retention(state: &AppState, site: &str) -> Option<u32> {
+    state.site(site).ok().map(|s| s.config.retention_days)
+}
+
+/// A page of receipts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReceiptPage<'a> {
+    /// Newest first; each with `status` and what happened to it later.
+    #[schema(value_type = Vec<Object>)]
+    pub receipts: Vec<RowWithStatus<'a>>,
+    /// How many receipts match the filters (all pages), counted up to 1 000.
+    pub total: i64,
+    /// False when there are more than `total` (1 000) matches.
+    pub total_exact: bool,
+    /// `before` for the next page; absent on the last page.
+    pub next: Option<i64>,
+}
+
+/// `GET /v1/admin/sites/{site}/receipts`
+#[utoipa::path(
+    get,
+    path = "/v1/admin/sites/{site}/receipts",
+    tag = "admin",
+    summary = "Find receipts",
+    description = "Filters by time, kind, event, policy version, form, language and subject (a phone or e-mail in any \
+                   spelling, matched through its keyed hash). Keyset pages, newest first: pass `next` as `before`; \
+                   pages stay stable while receipts are added. Needs a bearer token covering the site.",
+    params(("site" = String, Path, description = "Site id"), FilterQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page", body = ReceiptPage),
+        (status = 400, description = "`invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_receipts(
+    admin: Admin,
+    state: web::Data<AppState>,
+    site: web::Path<String>,
+    query: web::Query<FilterQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let site = site.into_inner();
+    checked_site(&state, &admin, &site)?;
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(50).clamp(1, MAX_LIMIT);
+    let filter = filter_for(&state, &site, &q)?;
+    record(&state, &admin, &site, "list", describe(&q)).await?;
+    let reader = state.store.reader();
+    let before = q.before;
+    let (rows, total) = web::block(move || {
+        let rows = reader.admin_page(&filter, before, limit)?;
+        let total = reader.admin_count(&filter, COUNT_CAP)?;
+        Ok::<_, crate::store::StoreError>((rows, total))
+    })
+    .await??;
+    let days = retention(&state, &site);
+    let now = time::OffsetDateTime::now_utc();
+    let next = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|r| r.row.seq))
+        .flatten();
+    let statuses: Vec<&str> = rows.iter().map(|r| export::status(r, days, now)).collect();
+    let page = ReceiptPage {
+        receipts: rows
+            .iter()
+            .zip(&statuses)
+            .map(|(row, status)| RowWithStatus { row, status })
+            .collect(),
+        total_exact: total < i64::from(COUNT_CAP),
+        total,
+        next,
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(page))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReceiptFormat {
+    /// `json` (default: the receipt, its decoded payload, signature and chain position),
+    /// `jws` (download the signed receipt) or `kantara` (Kantara Consent Receipt v1.1).
+    pub format: Option<String>,
+}
+
+/// One receipt as the admin sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReceiptDetail<'a> {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub row: RowWithStatus<'a>,
+    pub payload: Option<ReceiptPayload>,
+    /// `valid`, or why the signature does not verify.
+    pub signature: String,
+    /// Position in the hash chain: `prev` is the SHA-256 of receipt `seq - 1`'s JWS.
+    pub chain: Chain,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Chain {
+    pub seq: i64,
+    pub prev: Option<String>,
+    pub jws_sha256: String,
+}
+
+/// `GET /v1/admin/sites/{site}/receipts/{id}`
+#[utoipa::path(
+    get,
+    path = "/v1/admin/sites/{site}/receipts/{id}",
+    tag = "admin",
+    summary = "Open a receipt",
+    params(("site" = String, Path), ("id" = String, Path, description = "Receipt UUID"), ReceiptFormat),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The receipt", content(
+            (ReceiptDetail = "application/json"),
+            (String = "application/jose"),
+        )),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_receipt(
+    admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    query: web::Query<ReceiptFormat>,
+) -> Result<HttpResponse, ApiError> {
+    let (site, id) = path.into_inner();
+    checked_site(&state, &admin, &site)?;
+    let format = query.into_inner().format.unwrap_or_else(|| "json".into());
+    if !matches!(format.as_str(), "json" | "jws" | "kantara") {
+        return Err(ApiError::InvalidRequest(format!(
+            "`format={format}` is not supported; use json, jws or kantara"
+        )));
+    }
+    record(
+        &state,
+        &admin,
+        &site,
+        "open",
+        format!("id={id} format={format}"),
+    )
+    .await?;
+    let reader = state.store.reader();
+    let lookup = id.clone();
+    let row = web::block(move || reader.admin_get(&lookup))
+        .await??
+        .filter(|r| r.row.site == site)
+        .ok_or_else(|| ApiError::NotFound(format!("site `{site}` has no receipt `{id}`")))?;
+    render_receipt(&state, &site, &row, &format)
+}
+
+fn render_receipt(
+    state: &AppState,
+    site: &str,
+    row: &AdminRow,
+    format: &str,
+) -> Result<HttpResponse, ApiError> {
+    let keys = state.public_keys();
+    let (payload, signature) = match verify_compact(&row.row.jws, &keys) {
+        Ok(v) => (
+            serde_json::from_slice::<ReceiptPayload>(&v.payload).ok(),
+            "valid".to_owned(),
+        ),
+        Err(e) => (receipt::decode_unverified(&row.row.jws), e.to_string()),
+    };
+    match format {
+        "jws" => Ok(HttpResponse::Ok()
+            .content_type("application/jose")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"kelisim-receipt-{}.jws\"",
+                    row.row.reference
+                ),
+            ))
+            .body(row.row.jws.clone())),
+        "kantara" => {
+            let payload = payload.ok_or_else(|| {
+                ApiError::Internal(format!("receipt {} has no readable payload", row.row.id))
+            })?;
+            let site_state = state.site(site)?;
+            let doc = kantara::render(
+                &payload,
+                &row.row.kid,
+                &site_state.config.operator,
+                site_state.config.retention_days,
+            );
+            Ok(HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((
+                    header::CONTENT_DISPOSITION,
+                    format!(
+                        "attachment; filename=\"kelisim-receipt-{}.kantara.json\"",
+                        row.row.id
+                    ),
+                ))
+                .json(doc))
+        }
+        _ => {
+            let status =
+                export::status(row, retention(state, site), time::OffsetDateTime::now_utc());
+            let chain = Chain {
+                seq: row.row.seq,
+                prev: payload.as_ref().map(|p| p.prev.clone()),
+                jws_sha256: sha256_hex(row.row.jws.as_bytes()),
+            };
+            Ok(HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(ReceiptDetail {
+                    row: RowWithStatus { row, status },
+                    payload,
+                    signature,
+                    chain,
+                }))
+        }
+    }
+}
+
+/// `GET /v1/admin/sites/{site}/export`
+#[utoipa::path(
+    get,
+    path = "/v1/admin/sites/{site}/export",
+    tag = "admin",
+    summary = "Export receipts",
+    description = "Streams every matching receipt in log order, in constant memory: `csv` (UTF-8 with BOM, CRLF; opens \
+                   in Excel with Cyrillic intact), `ndjson` (one receipt with status per line) or `kantara` (one \
+                   Kantara Consent Receipt v1.1 per line). Same filters as the list (`before`/`limit` ignored).",
+    params(("site" = String, Path), FilterQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The export", content(
+            (String = "text/csv; charset=utf-8"),
+            (String = "application/x-ndjson"),
+        )),
+        (status = 400, description = "`invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn export_receipts(
+    admin: Admin,
+    state: web::Data<AppState>,
+    site: web::Path<String>,
+    query: web::Query<FilterQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let site = site.into_inner();
+    checked_site(&state, &admin, &site)?;
+    let q = query.into_inner();
+    let format_name = q.format.clone().unwrap_or_else(|| "csv".into());
+    let format = Format::parse(&format_name).ok_or_else(|| {
+        ApiError::InvalidRequest(format!(
+            "`format={format_name}` is not supported; use csv, ndjson or kantara"
+        ))
+    })?;
+    let filter = filter_for(&state, &site, &q)?;
+    record(&state, &admin, &site, "export", describe(&q)).await?;
+    let site_state = state.site(&site)?;
+    let sites: HashMap<String, SiteInfo> = [(
+        site.clone(),
+        SiteInfo {
+            operator: site_state.config.operator.clone(),
+            retention_days: site_state.config.retention_days,
+        },
+    )]
+    .into();
+    let reader = state.store.reader();
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    actix_web::rt::task::spawn_blocking(move || {
+        let mut out = ChannelWriter::new(tx.clone());
+        if let Err(e) = export::write_export(&reader, &filter, format, &sites, &mut out) {
+            // The status line is gone: end the body with an error so the client sees a
+            // broken transfer rather than a short file that looks complete.
+            tracing::warn!(error = %e, "export stopped");
+            let _ = tx.blocking_send(Err(std::io::Error::other("export stopped")));
+        }
+    });
+    let stamp = format_timestamp(time::OffsetDateTime::now_utc());
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"kelisim-{site}-{}.{}\"",
+                &stamp[..10],
+                format.extension()
+            ),
+        ))
+        .streaming(ChunkStream(rx)))
+}
+
+/// `GET /v1/admin/sites/{site}/stats`
+#[utoipa::path(
+    get,
+    path = "/v1/admin/sites/{site}/stats",
+    tag = "admin",
+    summary = "Consent statistics",
+    description = "Consents given, refused, withdrawn and updated: in total, per day (UTC), per policy version, per \
+                   language and per kind (form or cookies). Same filters as the list.",
+    params(("site" = String, Path), FilterQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Counts", body = Stats),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn stats(
+    admin: Admin,
+    state: web::Data<AppState>,
+    site: web::Path<String>,
+    query: web::Query<FilterQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let site = site.into_inner();
+    checked_site(&state, &admin, &site)?;
+    let q = query.into_inner();
+    let filter = filter_for(&state, &site, &q)?;
+    record(&state, &admin, &site, "stats", describe(&q)).await?;
+    let reader = state.store.reader();
+    let stats = web::block(move || reader.admin_stats(&filter)).await??;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(stats))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// At most this many entries, newest first (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// `GET /v1/admin/sites/{site}/audit`
+#[utoipa::path(
+    get,
+    path = "/v1/admin/sites/{site}/audit",
+    tag = "admin",
+    summary = "The admin audit trail",
+    description = "Every admin read and change on this site: when, by which token (its public id), what. Reading it \
+                   is recorded too.",
+    params(("site" = String, Path), AuditQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Entries, newest first", body = Vec<AuditEntry>),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn audit_trail(
+    admin: Admin,
+    state: web::Data<AppState>,
+    site: web::Path<String>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let site = site.into_inner();
+    checked_site(&state, &admin, &site)?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    record(&state, &admin, &site, "audit", format!("limit={limit}")).await?;
+    let reader = state.store.reader();
+    let entries = web::block(move || reader.admin_audit(&site, limit)).await??;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(entries))
+}
+
+/// What to withdraw or erase: a data subject (phone/e-mail) or one receipt.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectRequest {
+    /// A phone number or e-mail address in any usual spelling.
+    pub subject: Option<String>,
+    /// Withdrawals only: one receipt's UUID instead of a subject.
+    pub receipt: Option<String>,
+}
+
+fn parse_body(body: &[u8]) -> Result<SubjectRequest, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::InvalidBody(format!("request body: {e}")))
+}
+
+/// The answer to a withdrawal.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Withdrawn {
+    /// Ids of the withdrawal receipts issued now.
+    pub withdrawals: Vec<String>,
+    /// Consents that were already withdrawn (or superseded by a refusal) and were left alone.
+    pub already: u64,
+}
+
+/// `POST /v1/admin/sites/{site}/withdrawals`
+#[utoipa::path(
+    post,
+    path = "/v1/admin/sites/{site}/withdrawals",
+    tag = "admin",
+    summary = "Withdraw a data subject's consents",
+    description = "On the data subject's request: every `given`/`updated` consent of the subject (phone or e-mail, any \
+                   spelling) or one receipt gets a signed `withdrawn` receipt, exactly as if their browser had \
+                   withdrawn it. Needs a token with scope `admin`.",
+    params(("site" = String, Path)),
+    request_body(content = SubjectRequest, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Withdrawn", body = Withdrawn),
+        (status = 400, description = "`invalid_body` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn withdraw(
+    admin: Admin,
+    state: web::Data<AppState>,
+    site: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let site = site.into_inner();
+    checked_site(&state, &admin, &site)?;
+    admin.require_admin()?;
+    let req = parse_body(&body)?;
+    let reader = state.store.reader();
+    let (rows, what) = match (&req.subject, &req.receipt) {
+        (Some(subject), None) => {
+            let filter = ReceiptFilter {
+                site: Some(site.clone()),
+                subject_hmacs: Some(subject_hmacs(&state, subject)?),
+                ..ReceiptFilter::default()
+            };
+            let rows = web::block(move || reader.admin_chunk(&filter, 0, 10_000)).await??;
+            (rows, "subject=(keyed hash)".to_owned())
+        }
+        (None, Some(id)) => {
+            let lookup = id.clone();
+            let row = web::block(move || reader.admin_get(&lookup))
+                .await??
+                .filter(|r| r.row.site == site)
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!("site `{site}` has no receipt `{id}`"))
+                })?;
+            (vec![row], format!("receipt={id}"))
+        }
+        _ => {
+            return Err(ApiError::InvalidBody(
+                "send exactly one of `subject` (phone or e-mail) and `receipt` (id)".into(),
+            ));
+        }
+    };
+    let site_state = state.site(&site)?;
+    let mut withdrawals = Vec::new();
+    let mut already = 0;
+    for row in rows
+        .iter()
+        .filter(|r| matches!(r.row.event.as_str(), "given" | "updated"))
+    {
+        if row.withdrawn_by.is_some() {
+            already += 1;
+            continue;
+        }
+        let payload = receipt::decode_unverified(&row.row.jws).ok_or_else(|| {
+            ApiError::Internal(format!("receipt {} has no readable payload", row.row.id))
+        })?;
+        let mut key = [0u8; 16];
+        getrandom::fill(&mut key).map_err(|e| ApiError::Internal(format!("no random key: {e}")))?;
+        let request = WithdrawRequest {
+            key: hex(&key),
+            browser_id: payload.subject.browser_id.clone(),
+        };
+        let prepared = receipt::prepare_withdrawal(request, &payload, &site_state.config)?;
+        let issued = state.store.issue(prepared).await?;
+        if issued.created {
+            state
+                .metrics
+                .receipt_created(&site, &row.row.kind, "withdrawn");
+        }
+        withdrawals.push(issued.id);
+    }
+    record(
+        &state,
+        &admin,
+        &site,
+        "withdraw",
+        format!("{what} withdrawn={} already={already}", withdrawals.len()),
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Withdrawn {
+            withdrawals,
+            already,
+        }))
+}
+
+/// The answer to an erasure.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Erased {
+    /// Receipts whose subject index was destroyed.
+    pub receipts: u64,
+}
+
+/// `POST /v1/admin/sites/{site}/erasures`
+#[utoipa::path(
+    post,
+    path = "/v1/admin/sites/{site}/erasures",
+    tag = "admin",
+    summary = "Erase a data subject's identifiers",
+    description = "Destroys the keyed-hash index linking the subject's phone/e-mail to their receipts; the signed \
+                   receipts stay (they remain evidence, and the chain verifies). Afterwards a search by that phone or \
+                   e-mail finds nothing. See docs/receipt.md, \"Erasure\". Needs a token with scope `admin`.",
+    params(("site" = String, Path)),
+    request_body(content = SubjectRequest, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Erased", body = Erased),
+        (status = 400, description = "`invalid_body` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn erase(
+    admin: Admin,
+    state: web::Data<AppState>,
+    site: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let site = site.into_inner();
+    checked_site(&state, &admin, &site)?;
+    admin.require_admin()?;
+    let req = parse_body(&body)?;
+    let (Some(subject), None) = (&req.subject, &req.receipt) else {
+        return Err(ApiError::InvalidBody(
+            "send `subject` (the phone or e-mail to erase)".into(),
+        ));
+    };
+    let hmacs = subject_hmacs(&state, subject)?;
+    let at = format_timestamp(time::OffsetDateTime::now_utc());
+    let receipts = state
+        .store
+        .maintain(Maintenance::Erase {
+            site: site.clone(),
+            hmacs,
+            at,
+        })
+        .await?;
+    record(
+        &state,
+        &admin,
+        &site,
+        "erase",
+        format!("subject=(keyed hash) receipts={receipts}"),
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Erased { receipts }))
+}
