@@ -12,6 +12,7 @@ use crate::root;
 const BINARYEN: &str = "binaryen@132.0.0";
 const TERSER: &str = "terser@5.44.0";
 const CSSO: &str = "csso-cli@4.0.2";
+const VANILLA: &str = "vanilla-cookieconsent@3.1.0";
 const AXE: &str = "axe-core@4.11.0";
 /// The independent JOSE library the collector's tests verify receipts with.
 const JWCRYPTO: &str = "jwcrypto==1.6.1";
@@ -75,6 +76,16 @@ pub fn terser() -> Result<PathBuf> {
 /// csso, the CSS minifier for the widget's stylesheet.
 pub fn csso() -> Result<PathBuf> {
     npm("csso", CSSO, "node_modules/csso-cli/bin/csso")
+}
+
+/// vanilla-cookieconsent, the reference banner the banner benchmark races against.
+pub fn vanilla_cookieconsent() -> Result<PathBuf> {
+    let package = npm(
+        "vanilla-cookieconsent",
+        VANILLA,
+        "node_modules/vanilla-cookieconsent/package.json",
+    )?;
+    Ok(package.parent().map(PathBuf::from).unwrap_or(package))
 }
 
 /// axe-core, the accessibility engine the browser tests inject into pages.
@@ -141,6 +152,40 @@ pub fn jwcrypto() -> Result<PathBuf> {
         bail!("{} still cannot import jwcrypto", python.display());
     }
     Ok(python)
+}
+
+/// The OpenAPI contract tester `cargo xtask contract` runs (PyPI, pinned).
+const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
+/// schemathesis's `st` in the `.tools/py` venv (created with jwcrypto); returns its path.
+pub fn schemathesis() -> Result<PathBuf> {
+    let python = jwcrypto()?;
+    let st = root().join(".tools/py/bin/st");
+    let installed = || {
+        Command::new(&python)
+            .args(["-m", "pip", "show", "schemathesis"])
+            .output()
+            .is_ok_and(|o| {
+                o.status.success()
+                    && String::from_utf8_lossy(&o.stdout).contains(&format!(
+                        "Version: {}",
+                        SCHEMATHESIS.trim_start_matches("schemathesis==")
+                    ))
+            })
+    };
+    if installed() && st.exists() {
+        return Ok(st);
+    }
+    run(Command::new(&python).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        SCHEMATHESIS,
+    ]))
+    .with_context(|| format!("installing {SCHEMATHESIS} from PyPI"))?;
+    Ok(st)
 }
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";

@@ -2,14 +2,20 @@
 //! run, the collector benchmark).
 
 mod bench;
+mod bench_admin;
+mod contract;
 mod dist;
+mod fuzz;
 mod install;
 mod run;
+mod soak;
 mod test;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+
+use crate::install::run;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -52,6 +58,42 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         threads: u32,
     },
+    /// Benchmark the admin side over a generated store: page and subject queries, export.
+    BenchAdmin {
+        /// Receipts in the generated store (BENCHMARKS.md uses 1 000 000).
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+        /// Debug build and fewer queries: checks the benchmark works (CI).
+        #[arg(long)]
+        smoke: bool,
+    },
+    /// Fuzz every input parser with libFuzzer (nightly, installed if missing).
+    Fuzz {
+        /// Minutes per target.
+        #[arg(long, default_value_t = 5, conflicts_with = "seconds")]
+        minutes: u64,
+        /// Seconds per target instead (the smoke run in `test` uses 20).
+        #[arg(long)]
+        seconds: Option<u64>,
+        /// Only these targets (default: all).
+        #[arg(long = "target")]
+        targets: Vec<String>,
+        /// The CI smoke run of `test`: the quick-to-build profile, 20 s per target.
+        #[arg(long, conflicts_with_all = ["minutes", "seconds"])]
+        smoke: bool,
+    },
+    /// Test the HTTP API against its OpenAPI document with schemathesis.
+    Contract {
+        /// Examples per operation and phase.
+        #[arg(long, default_value_t = contract::MAX_EXAMPLES)]
+        max_examples: u32,
+    },
+    /// Run the soak test: steady mixed load on the collector, memory, latency, audit.
+    Soak {
+        /// How long (`test` runs 60 s; the documented long run is 600).
+        #[arg(long, default_value_t = 600)]
+        seconds: u64,
+    },
     /// Run the widget's wasm tests in headless Chromium.
     WasmTest,
     /// Runner for `cargo test --target wasm32-unknown-unknown` (set by `wasm-test`).
@@ -86,6 +128,28 @@ fn main() -> Result<()> {
                 build: true,
             }
         }),
+        Command::BenchAdmin { count, smoke } => bench_admin::bench_admin(count, smoke),
+        Command::Fuzz {
+            minutes,
+            seconds,
+            targets,
+            smoke,
+        } => {
+            if smoke {
+                fuzz::fuzz(fuzz::SMOKE_SECONDS, &targets, fuzz::Build::Smoke)
+            } else {
+                fuzz::fuzz(
+                    seconds.unwrap_or(minutes * 60),
+                    &targets,
+                    fuzz::Build::Release,
+                )
+            }
+        }
+        Command::Contract { max_examples } => {
+            run(install::cargo().args(["build", "--package", "kelisim-collector"]))
+                .and_then(|()| contract::contract(&soak::collector_bin(), max_examples))
+        }
+        Command::Soak { seconds } => soak::soak(seconds),
         Command::WasmTest => test::wasm(),
         Command::WasmBindgenTestRunner { args } => {
             let argv = std::iter::once("wasm-bindgen-test-runner".to_string()).chain(args);

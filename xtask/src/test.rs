@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use crate::install::{self, CHROMEDRIVER, CHROMIUM, cargo, run};
-use crate::{bench, dist};
+use crate::{bench, contract, dist, fuzz, soak};
 
 /// Flags every test browser runs with (no network beyond loopback, no first-run UI).
 pub const CHROMIUM_FLAGS: &[&str] = &[
@@ -24,6 +24,7 @@ pub fn all() -> Result<()> {
     install::wasm_target()?;
     install::chromium()?;
     let axe = install::axe()?;
+    let vanilla = install::vanilla_cookieconsent()?;
     let python = install::jwcrypto()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
@@ -57,12 +58,20 @@ pub fn all() -> Result<()> {
         .env("KELISIM_TEST_CHROMIUM", CHROMIUM)
         .env("KELISIM_TEST_CHROMEDRIVER", CHROMEDRIVER)
         .env("KELISIM_TEST_AXE", axe)
+        .env("KELISIM_TEST_VANILLA", vanilla)
         .env("KELISIM_TEST_PYTHON", python))?;
+    // Reliability (RELIABILITY.md): the API against its OpenAPI document, a 60 s soak alone on
+    // the machine, and every fuzz target for a short while.
+    contract::contract(&soak::collector_bin(), contract::MAX_EXAMPLES)?;
+    soak::soak(60)?;
+    fuzz::fuzz(fuzz::SMOKE_SECONDS, &[], fuzz::Build::Smoke)?;
     // The benchmark's pipeline (wrk, audit of what it stored), short and on the debug build.
     bench::bench(&bench::Options {
         build: false,
         ..bench::Options::smoke()
     })?;
+    // The admin benchmark's pipeline on a small generated store.
+    crate::bench_admin::bench_admin(5_000, true)?;
     wasm()?;
     eprintln!("xtask: every check and test passed");
     Ok(())
