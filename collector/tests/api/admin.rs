@@ -50,6 +50,11 @@ fn form_request(key: &str, phone: &str) -> String {
     body.to_string()
 }
 
+/// `POST /v1/receipts` of a form consent typed with `phone`, under `key`.
+fn consent(key: &str, phone: &str) -> TestRequest {
+    post_receipt(&form_request(key, phone))
+}
+
 fn intact(h: &Harness) -> audit::AuditReport {
     let keys = h.state.public_keys();
     audit::audit(&h.state.store.reader(), &keys).expect("audit runs")
@@ -155,14 +160,14 @@ async fn a_phone_typed_another_way_finds_the_receipt_and_the_exports_carry_it() 
     let app = test::init_service(build_app(h.state.clone())).await;
     let created = send(
         &app,
-        post_receipt(&form_request(&"a".repeat(32), "8 (701) 123-45-67")).to_request(),
+        consent(&"a".repeat(32), "8 (701) 123-45-67").to_request(),
     )
     .await;
     assert_eq!(created.status, 201, "{}", created.text());
     let id = created.json()["id"].as_str().expect("id").to_owned();
     send(
         &app,
-        post_receipt(&form_request(&"b".repeat(32), "+7 702 000 00 00")).to_request(),
+        consent(&"b".repeat(32), "+7 702 000 00 00").to_request(),
     )
     .await;
     let read = token(&h, &["demo"], Scope::Read, None).await;
@@ -337,15 +342,11 @@ async fn withdrawal_on_request_is_signed_and_shows_as_status() {
     let app = test::init_service(build_app(h.state.clone())).await;
     let created = send(
         &app,
-        post_receipt(&form_request(&"a".repeat(32), "8 701 123 45 67")).to_request(),
+        consent(&"a".repeat(32), "8 701 123 45 67").to_request(),
     )
     .await;
     let id = created.json()["id"].as_str().expect("id").to_owned();
-    send(
-        &app,
-        post_receipt(&form_request(&"b".repeat(32), "+77011234567")).to_request(),
-    )
-    .await;
+    send(&app, consent(&"b".repeat(32), "+77011234567").to_request()).await;
     let admin = token(&h, &["demo"], Scope::Admin, None).await;
     let withdraw = |subject: &str| {
         TestRequest::post()
@@ -410,11 +411,7 @@ async fn erasure_forgets_the_subject_and_keeps_the_chain() {
         ("b", "+7 701 123 45 67"),
         ("c", "+7 702 000 00 00"),
     ] {
-        let r = send(
-            &app,
-            post_receipt(&form_request(&key.repeat(32), phone)).to_request(),
-        )
-        .await;
+        let r = send(&app, consent(&key.repeat(32), phone).to_request()).await;
         assert_eq!(r.status, 201, "{}", r.text());
     }
     let admin = token(&h, &["demo"], Scope::Admin, None).await;
@@ -463,19 +460,13 @@ async fn erasure_forgets_the_subject_and_keeps_the_chain() {
 async fn purge_leaves_tombstones_that_audit_links_across() {
     let h = harness();
     let app = test::init_service(build_app(h.state.clone())).await;
-    let a = send(
-        &app,
-        post_receipt(&form_request(&"a".repeat(32), "87011234567")).to_request(),
-    )
-    .await
-    .json();
+    let a = send(&app, consent(&"a".repeat(32), "87011234567").to_request())
+        .await
+        .json();
     std::thread::sleep(std::time::Duration::from_millis(5));
-    let b = send(
-        &app,
-        post_receipt(&form_request(&"b".repeat(32), "87011234568")).to_request(),
-    )
-    .await
-    .json();
+    let b = send(&app, consent(&"b".repeat(32), "87011234568").to_request())
+        .await
+        .json();
     let b_at = payload_of(b["jws"].as_str().expect("jws"))["issued_at"]
         .as_str()
         .expect("issued_at")
@@ -519,11 +510,7 @@ async fn purge_leaves_tombstones_that_audit_links_across() {
     assert!(report.is_intact(), "{report}");
     assert_eq!(report.last_seq, 3);
     // The log continues after the tombstones, and still verifies.
-    let c = send(
-        &app,
-        post_receipt(&form_request(&"c".repeat(32), "87011234569")).to_request(),
-    )
-    .await;
+    let c = send(&app, consent(&"c".repeat(32), "87011234569").to_request()).await;
     assert_eq!(c.json()["seq"], 4);
     let report = intact(&h);
     assert!(report.is_intact(), "{report}");
@@ -537,7 +524,7 @@ async fn pages_are_stable_while_receipts_arrive() {
     for i in 0..5 {
         send(
             &app,
-            post_receipt(&form_request(&format!("{i:032x}"), "87011234567")).to_request(),
+            consent(&format!("{i:032x}"), "87011234567").to_request(),
         )
         .await;
     }
@@ -565,7 +552,7 @@ async fn pages_are_stable_while_receipts_arrive() {
     for i in 5..7 {
         send(
             &app,
-            post_receipt(&form_request(&format!("{i:032x}"), "87011234567")).to_request(),
+            consent(&format!("{i:032x}"), "87011234567").to_request(),
         )
         .await;
     }
@@ -638,17 +625,9 @@ async fn the_cli_manages_tokens_and_exports_erases_and_purges_offline() {
     use crate::process::{run, stderr, stdout};
     let h = harness();
     let app = test::init_service(build_app(h.state.clone())).await;
-    let created = send(
-        &app,
-        post_receipt(&form_request(&"a".repeat(32), "87011234567")).to_request(),
-    )
-    .await;
+    let created = send(&app, consent(&"a".repeat(32), "87011234567").to_request()).await;
     let id = created.json()["id"].as_str().expect("id").to_owned();
-    send(
-        &app,
-        post_receipt(&form_request(&"b".repeat(32), "87021234567")).to_request(),
-    )
-    .await;
+    send(&app, consent(&"b".repeat(32), "87021234567").to_request()).await;
     h.state.store.shutdown();
     let dir = h.data.root().to_str().expect("utf-8 path").to_owned();
     let config = crate::support::demo_dir().join("kelisim.toml");
