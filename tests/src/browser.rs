@@ -152,6 +152,14 @@ impl Browser {
             .await
     }
 
+    /// Runs `test` with this browser, then quits it whatever the outcome, and returns the
+    /// test's result: no test leaves a Chromium behind.
+    pub async fn run(self, test: impl AsyncFnOnce(&Browser) -> Result<()>) -> Result<()> {
+        let result = test(&self).await;
+        self.quit().await?;
+        result
+    }
+
     /// Ends the session and the driver (Chromium's children go with it).
     pub async fn quit(mut self) -> Result<()> {
         self.driver.clone().quit().await?;
