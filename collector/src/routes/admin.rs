@@ -519,7 +519,16 @@ pub struct SubjectRequest {
     pub receipt: Option<String>,
 }
 
-fn parse_body(body: &[u8]) -> Result<SubjectRequest, ApiError> {
+/// The gate of every admin change: the token covers `site` with scope `admin`, and the body
+/// is a [`SubjectRequest`] (checked in this order, so a bad token never learns about bodies).
+fn admin_change(
+    state: &AppState,
+    admin: &Admin,
+    site: &str,
+    body: &[u8],
+) -> Result<SubjectRequest, ApiError> {
+    checked_site(state, admin, site)?;
+    admin.require_admin()?;
     serde_json::from_slice(body).map_err(|e| ApiError::InvalidBody(format!("request body: {e}")))
 }
 
@@ -559,9 +568,7 @@ pub async fn withdraw(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let site = site.into_inner();
-    checked_site(&state, &admin, &site)?;
-    admin.require_admin()?;
-    let req = parse_body(&body)?;
+    let req = admin_change(&state, &admin, &site, &body)?;
     let reader = state.store.reader();
     let (rows, what) = match (&req.subject, &req.receipt) {
         (Some(subject), None) => {
@@ -667,9 +674,7 @@ pub async fn erase(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let site = site.into_inner();
-    checked_site(&state, &admin, &site)?;
-    admin.require_admin()?;
-    let req = parse_body(&body)?;
+    let req = admin_change(&state, &admin, &site, &body)?;
     let (Some(subject), None) = (&req.subject, &req.receipt) else {
         return Err(ApiError::InvalidBody(
             "send `subject` (the phone or e-mail to erase)".into(),
