@@ -12,9 +12,15 @@
   if (!script || !script.src || root.hasAttribute('data-kelisim')) return; // loaded twice
   root.setAttribute('data-kelisim', 'loading');
 
+  var own = false; // the loader's own Consent Mode calls: nothing personal, never held
   // Consent Mode v2 default before any tag (ungated tags: put this script first, no defer).
   function gtag() {
-    (window.dataLayer = window.dataLayer || []).push(arguments); // `arguments`, as gtag.js wants
+    own = true;
+    try {
+      (window.dataLayer = window.dataLayer || []).push(arguments); // `arguments`, as gtag.js wants
+    } finally {
+      own = false;
+    }
   }
   var D = 'denied';
   gtag('consent', 'default', {
@@ -147,15 +153,18 @@
         event.stopImmediatePropagation();
       }
     } else if (widget) {
+      var type = event.type;
       try {
-        if (event.type === 'click' ? target instanceof Element && widget.click(target)
-          : widget.touch(target, event.type === 'invalid')) event.preventDefault();
+        // What a visitor types is what the shield looks for, before anything is committed.
+        if (type === 'input' || type === 'change') widget.typed(target, type === 'change');
+        if (type !== 'input' && (type === 'click' ? target instanceof Element && widget.click(target)
+          : widget.touch(target, type === 'invalid'))) event.preventDefault();
       } catch (e) {
         fail(e);
       }
     }
   }
-  ['submit', 'invalid', 'change', 'click'].forEach(function (type) {
+  ['submit', 'invalid', 'change', 'click', 'input'].forEach(function (type) {
     addEventListener(type, on, true);
   });
 
@@ -165,6 +174,126 @@
   proto.submit = function () {
     if (pass(this)) nativeSubmit.call(this);
   };
+
+  // The analytics shield: every call analytics receives data through — whether defined
+  // before this script or assigned later — hands its arguments to `clean`, which asks the
+  // widget about each string and number (shield.rs, redact.rs). Calls wait, in order, until
+  // the widget can answer; without a widget they are never sent (fail closed, as gating is).
+  // Only arrays, `arguments` and plain objects are copied, and only when something in them
+  // changed: dates, elements and callbacks reach analytics as they were.
+  var TOKEN = '[kelisim:redacted]';
+  var held = []; // [target, this, arguments] of calls made before the widget could answer
+  var shielded = new WeakSet();
+  var typed = []; // values a guarded GET form carried here in the address
+  function args() { return arguments; }
+  function text(s) {
+    if (s.length < 3) return s; // shorter than anything redact.rs looks for
+    var redacted = widget.redact(s);
+    return redacted === undefined ? s : redacted;
+  }
+  function clean(value, depth) {
+    var type = typeof value;
+    if (type === 'string') return text(value);
+    if (type === 'number') return widget.redact_number(value) ? TOKEN : value;
+    if (!value || type !== 'object' || depth > 8) return value;
+    var proto = Object.getPrototypeOf(value);
+    var list = Array.isArray(value) || Object.prototype.toString.call(value) === '[object Arguments]';
+    if (!list && proto !== Object.prototype && proto !== null) return value;
+    var changed = false;
+    var out = list ? [] : {};
+    function put(key, item) {
+      var k = list ? key : text(key);
+      out[k] = clean(item, depth + 1);
+      changed = changed || k !== key || !Object.is(out[k], item);
+    }
+    if (list) for (var i = 0; i < value.length; i++) put(i, value[i]);
+    else Object.keys(value).forEach(function (key) { put(key, value[key]); });
+    if (!changed) return value;
+    return list && !Array.isArray(value) ? args.apply(null, out) : out; // gtag.js wants `arguments`
+  }
+  function call(target, self, list) {
+    if (own) return target.apply(self, list);
+    if (widget) {
+      try {
+        var safe = clean(list, 0);
+      } catch (e) {
+        fail(e); // the wasm broke: held, like the calls before it
+      }
+      if (widget) return target.apply(self, safe);
+    }
+    if (held.length < 1000) held.push([target, self, list]); // bounded on a broken page
+  }
+  function release() {
+    held.splice(0).forEach(function (c) {
+      try {
+        call(c[0], c[1], c[2]);
+      } catch (e) {
+        setTimeout(function () { throw e; }); // the site's error, reported as if unwrapped
+      }
+    });
+  }
+  function shieldFunction(fn) {
+    if (typeof fn !== 'function' || shielded.has(fn)) return fn;
+    var proxy = new Proxy(fn, { apply: call }); // properties (ym.a, ym.l) stay the target's
+    shielded.add(proxy);
+    return proxy;
+  }
+  function shieldMethod(name) {
+    return function (object) {
+      if (!object || (typeof object !== 'object' && typeof object !== 'function') ||
+        shielded.has(object)) return object;
+      shielded.add(object);
+      var fn = shieldFunction(object[name]);
+      try {
+        Object.defineProperty(object, name, {
+          configurable: true,
+          get: function () { return fn; },
+          set: function (value) { fn = shieldFunction(value); } // gtag.js and gtm.js replace push
+        });
+      } catch (e) { /* a frozen object: nothing can be handed through it later either */ }
+      return object;
+    };
+  }
+  function shieldGlobal(name, wrap) {
+    var value = wrap(window[name]);
+    try {
+      Object.defineProperty(window, name, {
+        configurable: true,
+        enumerable: true,
+        get: function () { return value; },
+        set: function (next) { value = wrap(next); }
+      });
+    } catch (e) {
+      try {
+        window[name] = value; // declared non-configurable before this script: shield its value
+      } catch (e2) { /* read-only: left as it is */ }
+    }
+  }
+  shieldGlobal('ym', shieldFunction);
+  shieldGlobal('gtag', shieldFunction); // a later `function gtag` wins, but pushes to dataLayer
+  shieldGlobal('dataLayer', shieldMethod('push'));
+  shieldGlobal('_paq', shieldMethod('push'));
+  shieldGlobal('posthog', shieldMethod('capture'));
+
+  // A guarded GET form's typed fields (the note shield.rs left) come out of this page's
+  // address before analytics reads it; the server already had them.
+  try {
+    var note = sessionStorage.getItem('kelisim_get');
+    if (note !== null) {
+      sessionStorage.removeItem('kelisim_get');
+      var names = note.split('\n');
+      var page = location.href.split(/[?#]/)[0];
+      if (names.shift() === page && location.search) {
+        var query = new URLSearchParams(location.search);
+        names.forEach(function (name) {
+          typed.push.apply(typed, query.getAll(name));
+          query.delete(name);
+        });
+        query = '' + query;
+        history.replaceState(history.state, '', page + (query && '?' + query) + location.hash);
+      }
+    }
+  } catch (e) { /* no storage: no note */ }
 
   // Gating: `granted` is what the widget granted (null before; without it nothing runs). One
   // element at a time in document order; a src script (not async) loads before the next.
@@ -312,7 +441,9 @@
         lang: data.lang || undefined,
         forms: only || undefined
       }, loaded[1], host);
+      typed.forEach(function (value) { widget.learn(value); });
       root.setAttribute('data-kelisim', 'ready');
+      release();
     }).catch(fail);
   } catch (error) {
     fail(error);

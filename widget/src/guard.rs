@@ -31,6 +31,7 @@ use crate::receipt::{
     ConsentEvent, Context, Grant, Identifier, Kind, Outbox, ReceiptRequest, Subject,
 };
 use crate::recorders::{self, Kind as MarkerKind, Role};
+use crate::shield::{self, Shield};
 
 /// The controls that submit a form, in the order a browser picks its default button.
 const SUBMIT_BUTTONS: &str =
@@ -48,6 +49,7 @@ pub struct Guard {
     forms: RefCell<Vec<Rc<Guarded>>>,
     next_id: Cell<u32>,
     notice: RefCell<Option<ReceiptNotice>>,
+    shield: Shield,
 }
 
 /// One guarded form and what the guard added to it.
@@ -112,6 +114,7 @@ impl Guard {
             forms: RefCell::new(Vec::new()),
             next_id: Cell::new(0),
             notice: RefCell::new(None),
+            shield: Shield::default(),
         };
         guard.scan();
         Ok(guard)
@@ -142,6 +145,10 @@ impl Guard {
         match policy::submit_decision(guarded.checkbox.checked()) {
             Decision::Allow => {
                 self.record(&guarded);
+                if form.method().eq_ignore_ascii_case("get") {
+                    let names: Vec<String> = typed_fields(form).map(|(f, _, _)| f.name).collect();
+                    shield::note_get(&form.action(), &names);
+                }
                 true
             }
             Decision::Block => {
@@ -170,6 +177,25 @@ impl Guard {
             guarded.receipt.set_value("");
         }
         false
+    }
+
+    /// An `input` or `change` (`committed`) event on `target`: a field of a guarded form that
+    /// a visitor types into tells the shield what it holds now.
+    pub fn typed(&self, target: &JsValue, committed: bool) {
+        let form = config::get(target, "form");
+        if self.find(&form, |g| g.form.as_ref()).is_none() {
+            return;
+        }
+        let element: &Element = target.unchecked_ref();
+        if recorders::role(&describe(element)).is_some() {
+            let value = config::get(target, "value").as_string().unwrap_or_default();
+            self.shield.typed(element, &value, committed);
+        }
+    }
+
+    /// The analytics shield, which knows what the visitor typed into guarded forms.
+    pub fn shield(&self) -> &Shield {
+        &self.shield
     }
 
     /// Guards forms added since the last scan (single-page apps, modals).
@@ -251,6 +277,11 @@ impl Guard {
         }
         let guarded = Rc::new(self.guard_form(form));
         mark_for_recorders(form);
+        // What the fields already hold (filled in by the server or the browser) is protected
+        // from the start, as if typed.
+        for (_, element, value) in typed_fields(form) {
+            self.shield.typed(&element, &value, true);
+        }
         self.forms.borrow_mut().push(Rc::clone(&guarded));
         Some(guarded)
     }
@@ -455,8 +486,6 @@ impl Guarded {
     }
 }
 
-/// The form's controls (including those associated from outside by `form=`), described by
-/// their attributes, each with its element for reading an identifier's value later.
 /// Puts the session recorders' masking markers (`recorders::MARKERS`) on a guarded form and
 /// on each field a visitor types into. Only what is missing is set, so a second pass changes
 /// nothing. The markers stay when the guard is dropped: they only ever protect the visitor,
@@ -495,21 +524,36 @@ fn mark(element: &Element, role: Role) {
     }
 }
 
+/// The form's controls (including those associated from outside by `form=`), described by
+/// their attributes, each with its element for reading an identifier's value later.
 fn controls(form: &HtmlFormElement) -> Vec<(Field, Element)> {
     let elements = form.elements();
     (0..elements.length())
         .filter_map(|i| elements.item(i))
-        .map(|element| {
-            let field = Field {
-                tag: element.local_name(),
-                kind: dom::attr(&element, "type"),
-                name: dom::attr(&element, "name"),
-                id: dom::attr(&element, "id"),
-                autocomplete: dom::attr(&element, "autocomplete"),
-            };
-            (field, element)
-        })
+        .map(|element| (describe(&element), element))
         .collect()
+}
+
+/// A form control described by its attributes.
+fn describe(element: &Element) -> Field {
+    Field {
+        tag: element.local_name(),
+        kind: dom::attr(element, "type"),
+        name: dom::attr(element, "name"),
+        id: dom::attr(element, "id"),
+        autocomplete: dom::attr(element, "autocomplete"),
+    }
+}
+
+/// The form's controls a visitor types into (those the recorders mask), with their values.
+fn typed_fields(form: &HtmlFormElement) -> impl Iterator<Item = (Field, Element, String)> {
+    controls(form).into_iter().filter_map(|(field, element)| {
+        recorders::role(&field)?;
+        let value = config::get(&element, "value")
+            .as_string()
+            .unwrap_or_default();
+        Some((field, element, value))
+    })
 }
 
 /// The guard in a real browser (`cargo xtask wasm-test`): builds forms in the test page's

@@ -3,7 +3,8 @@
 //! click, consent-box event, DOM change and delivery answer to the returned `Widget`. This file
 //! only wires the modules: `guard` (forms), `banner` (cookies), `receipt` (the outbox they
 //! share), with their rules in `policy`, `choice` and `recorders` (the session recorders'
-//! masking markers the guard puts on form fields); `redact` is the analytics shield's pure core.
+//! masking markers the guard puts on form fields) and `redact` (the analytics shield's pure
+//! core, which `shield` feeds with what the visitor types).
 //!
 //! Architecture invariants: `policy`, `choice`, `recorders` and `redact` never touch the DOM;
 //! no form value leaves the page except a phone/e-mail identifier sent to the collector to be
@@ -31,10 +32,8 @@ mod notice;
 mod policy;
 mod receipt;
 mod recorders;
-// The shield's pure core (issue 6, phase 1): compiled into the tests, and into a build with
-// the `shield` feature, until the DOM side calls it; the shipped wasm leaves it out for now.
-#[cfg(any(test, feature = "shield"))]
 mod redact;
+mod shield;
 
 use alloc::rc::Rc;
 use alloc::string::String;
@@ -132,6 +131,28 @@ impl Widget {
     // The DOM changed: guard forms that appeared since.
     pub fn scan(&self) {
         self.guard.scan();
+    }
+
+    // An `input` (`committed` = false) or `change` event on `target`: a guarded field's value
+    // is what the analytics shield looks for from now on.
+    pub fn typed(&self, target: JsValue, committed: bool) {
+        self.guard.typed(&target, committed);
+    }
+
+    // The analytics shield: `s` with every typed value, e-mail, phone and IIN/BIN replaced by
+    // `[kelisim:redacted]`, or undefined when `s` may go to analytics as it is.
+    pub fn redact(&self, s: &str) -> Option<String> {
+        self.guard.shield().redact(s)
+    }
+
+    // The analytics shield: whether the number `n` must not reach analytics.
+    pub fn redact_number(&self, n: f64) -> bool {
+        self.guard.shield().redact_number(n)
+    }
+
+    // A value the visitor typed on an earlier page, found in this page's address.
+    pub fn learn(&self, value: &str) {
+        self.guard.shield().learn(value);
     }
 
     // The collector answered (HTTP status, 0 for no answer) the receipt request with `key`.

@@ -299,6 +299,22 @@ pub fn choose_language(
         .find(|lang| supported(lang))
 }
 
+/// The note a guarded GET form leaves for the page it lands on (`shield::GET_NOTE`): the
+/// address it goes to (the action without query or fragment, which a GET submission replaces)
+/// and the names of its typed fields, one per line. Names with a line break cannot be told
+/// apart from the next one, so they are left out (and stay in the address).
+pub fn get_note(action: &str, names: &[String]) -> String {
+    let end = action.find(['?', '#']).unwrap_or(action.len());
+    let mut note = String::from(&action[..end]);
+    for name in names {
+        if !name.is_empty() && !name.bytes().any(|b| b == b'\n' || b == b'\r') {
+            note.push('\n');
+            note.push_str(name);
+        }
+    }
+    note
+}
+
 /// The page address a receipt may carry: no query or fragment (they can hold what a visitor
 /// typed into a search or a GET form) and no user name or password.
 pub fn clean_page_url(href: &str) -> String {
@@ -452,6 +468,22 @@ mod tests {
             fields,
             ..FormInfo::default()
         }
+    }
+
+    #[test]
+    fn get_note_names_the_typed_fields_of_the_action() {
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            get_note(
+                "http://127.0.0.1:8080/track?old=1#x",
+                &names(&["phone", "name"])
+            ),
+            "http://127.0.0.1:8080/track\nphone\nname"
+        );
+        assert_eq!(
+            get_note("https://example.kz/s", &names(&["", "a\nb", "q"])),
+            "https://example.kz/s\nq"
+        );
     }
 
     #[test]
