@@ -9,7 +9,7 @@
 //! | route | module |
 //! |---|---|
 //! | `GET /v1/sites/{site}/config`, `GET /v1/sites/{site}/policies/{version}` | `routes::public` |
-//! | `POST /v1/receipts`, `GET /v1/receipts/{id}`, `POST /v1/receipts/{id}/withdraw` | `routes::receipts` |
+//! | `POST /v1/receipts`, `GET /v1/receipts/{id}`, `GET /v1/receipts/{id}/status`, `POST /v1/receipts/{id}/withdraw` | `routes::receipts` |
 //! | `GET /.well-known/jwks.json`, `/kelisim.js`, `/kelisim.<hash>.{js,wasm,css}`, `/kelisim-receipt.css` | `routes::public` |
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json` | `routes::ops` |
 //! | `/v1/admin/sites/{site}/…` (bearer token; no CORS) | `routes::admin` |
@@ -386,6 +386,11 @@ pub fn api_routes(r: &mut impl RouteSink) {
     );
     r.add(Method::POST, "/receipts", receipts::create_receipt);
     r.add(Method::GET, "/receipts/{id}", receipts::get_receipt);
+    r.add(
+        Method::GET,
+        "/receipts/{id}/status",
+        receipts::receipt_status,
+    );
     r.add(
         Method::POST,
         "/receipts/{id}/withdraw",

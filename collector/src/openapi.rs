@@ -24,6 +24,7 @@ use crate::routes::{admin, ops, public, receipts};
         public::policy_text,
         receipts::create_receipt,
         receipts::get_receipt,
+        receipts::receipt_status,
         receipts::withdraw_receipt,
         public::jwks,
         public::receipt_css,

@@ -425,6 +425,24 @@
       return (config = body);
     });
     settled = configured.catch(function () {});
+    // A stored cookie choice (choice.rs: `1.<revision>.<ref>.<choices>`) withdrawn at the
+    // collector — by the site's admin, on the visitor's request — is asked again. Checked once
+    // per browsing session; no answer leaves the choice as it is.
+    var stored = /(?:^|;\s*)kelisim_cookies=1\.[^.;]*\.([0-9a-f]{32})\./.exec(document.cookie);
+    var session = {};
+    try {
+      session = sessionStorage;
+    } catch (e) { /* storage refused: checked at every page */ }
+    var withdrawn = stored && session.kelisim_checked !== stored[1] && fetch(collector +
+      '/v1/receipts/' + stored[1] + '/status?site=' + encodeURIComponent(site), {
+      credentials: 'omit',
+      cache: 'no-store'
+    }).then(function (response) {
+      return response.ok && response.json();
+    }).then(function (body) {
+      if (body && body.status === 'withdrawn') return stored[1];
+      if (body) session.kelisim_checked = stored[1];
+    }, function () {});
     var glue = import(url('__KELISIM_GLUE__')).then(function (module) {
       return module.default({ module_or_path: wasm })
         .then(function () { return module; });
@@ -433,13 +451,14 @@
     setTimeout(function () { if (!widget) fail('timed out'); }, 15000);
 
     // The banner waits for its styles (unstyled, it would flash in the page's flow).
-    Promise.all([glue, configured, ready, styled]).then(function (loaded) {
+    Promise.all([glue, configured, ready, styled, withdrawn]).then(function (loaded) {
       if (fallen) return;
       widget = loaded[0].start({
         site: site,
         collector: collector,
         lang: data.lang || undefined,
-        forms: only || undefined
+        forms: only || undefined,
+        withdrawn: loaded[4] || undefined
       }, loaded[1], host);
       typed.forEach(function (value) { widget.learn(value); });
       root.setAttribute('data-kelisim', 'ready');

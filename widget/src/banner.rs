@@ -99,6 +99,15 @@ impl Banner {
         let stored = choice::cookie_value(&header, choice::COOKIE)
             .and_then(|value| choice::stored(value, &cookies.revision, &cookies.categories))
             .map(|(grants, reference)| (grants, reference.map(ToOwned::to_owned)));
+        // Withdrawn at the collector: forgotten here too, so every page asks until answered.
+        let stored = stored.filter(|(_, reference)| {
+            let given = choice::still_given(reference.as_deref(), options.withdrawn.as_deref());
+            if !given {
+                let line = [choice::COOKIE, "=; Path=/; Max-Age=0"].concat();
+                let _ = Reflect::set(&document, &"cookie".into(), &line.into());
+            }
+            given
+        });
         let banner = Self {
             document,
             site: Rc::clone(&site),

@@ -69,6 +69,12 @@ pub fn stored<'a>(
     Some((grants, reference))
 }
 
+/// Whether a stored choice recorded by `reference` still stands, given the reference the
+/// collector reports withdrawn (`withdrawn`): a choice without a receipt cannot have been.
+pub fn still_given(reference: Option<&str>, withdrawn: Option<&str>) -> bool {
+    reference.is_none() || reference != withdrawn
+}
+
 /// The cookie's value for `grants` given under `revision`, recorded by `reference`.
 pub fn cookie(
     revision: &str,
@@ -220,6 +226,17 @@ mod tests {
     }
 
     const REF: &str = "0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3";
+
+    #[test]
+    fn a_choice_withdrawn_at_the_collector_no_longer_stands() {
+        let a = "0123456789abcdef0123456789abcdef";
+        let b = "fedcba9876543210fedcba9876543210";
+        assert!(still_given(Some(a), None));
+        assert!(still_given(Some(a), Some(b)));
+        assert!(!still_given(Some(a), Some(a)));
+        assert!(still_given(None, None));
+        assert!(still_given(None, Some(a)));
+    }
 
     #[test]
     fn the_cookie_round_trips() {

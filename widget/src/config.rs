@@ -80,6 +80,9 @@ pub struct Options {
     pub lang: Option<String>,
     /// `data-forms`: a CSS selector narrowing which forms are guarded.
     pub forms: Option<String>,
+    /// The reference of the stored cookie choice's receipt, when the collector reports it
+    /// withdrawn (by the site's admin, on the visitor's request): the banner asks again.
+    pub withdrawn: Option<String>,
 }
 
 impl Options {
@@ -90,6 +93,7 @@ impl Options {
             collector: read.string(value, "", "collector")?,
             lang: read.optional_string(value, "lang")?,
             forms: read.optional_string(value, "forms")?,
+            withdrawn: read.optional_string(value, "withdrawn")?,
         };
         options.checked()
     }
@@ -677,6 +681,7 @@ mod tests {
             collector: "http://127.0.0.1:8080".into(),
             lang: Some(" ".into()),
             forms: Some("".into()),
+            withdrawn: None,
         }
         .checked()
         .expect("valid options");
@@ -686,6 +691,7 @@ mod tests {
             collector: "x".into(),
             lang: None,
             forms: None,
+            withdrawn: None,
         }
         .checked()
         .expect_err("no site");

@@ -294,6 +294,67 @@ async fn render_page(
     Ok(receipt_page::render(&page))
 }
 
+/// `{ "id", "status", "withdrawn_at"? }`: whether a consent still stands.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatusBody<'a> {
+    /// The receipt's UUIDv7.
+    pub id: &'a str,
+    /// `withdrawn` once a withdrawal names this receipt (by the browser that gave it, or by
+    /// the site's admin on the visitor's request); otherwise the receipt's own event.
+    #[schema(example = "given")]
+    pub status: &'a str,
+    /// When it was withdrawn (RFC 3339), for `withdrawn`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withdrawn_at: Option<&'a str>,
+}
+
+/// `GET /v1/receipts/{id-or-ref}/status`: what the widget asks about the cookie choice it
+/// holds, once per browsing session, so that a withdrawal made by the site's admin reaches
+/// the visitor's browser at the next visit.
+#[utoipa::path(
+    get,
+    path = "/v1/receipts/{id}/status",
+    tag = "receipts",
+    summary = "Whether a consent still stands",
+    description = "By UUID or reference, like `GET /v1/receipts/{id}`, but only the status: `withdrawn` (with \
+                   `withdrawn_at`) once any withdrawal names the receipt, otherwise the receipt's own event \
+                   (`given`, `refused`, `updated`, `withdrawn`). The widget asks this about its stored cookie \
+                   choice and shows the banner again when it was withdrawn. CORS: the sites' allowed origins.",
+    params(
+        ("id" = String, Path, description = "Receipt UUID, or its 32-hex reference"),
+        SiteQuery,
+    ),
+    responses(
+        (status = 200, description = "The status", body = StatusBody),
+        (status = 400, description = "`invalid_request`: not an id or reference", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`ambiguous_reference`: add ?site=", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_requests`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn receipt_status(
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+    query: web::Query<SiteQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let row = find(&state, key.into_inner(), query.into_inner().site).await?;
+    let reader = state.store.reader();
+    let id = row.id.clone();
+    let withdrawal = web::block(move || reader.withdrawal_of(&id)).await??;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .json(StatusBody {
+            id: &row.id,
+            status: if withdrawal.is_some() {
+                "withdrawn"
+            } else {
+                &row.event
+            },
+            withdrawn_at: withdrawal.as_ref().map(|w| w.issued_at.as_str()),
+        }))
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SiteQuery {

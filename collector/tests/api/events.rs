@@ -176,6 +176,17 @@ async fn a_withdrawal_is_its_own_signed_receipt_naming_the_one_it_withdraws() {
     let original = given.json();
     let original_id = original["id"].as_str().expect("id");
     let withdraw_key = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0";
+    let status = |key: &str| {
+        TestRequest::get()
+            .uri(&format!("/v1/receipts/{key}/status"))
+            .to_request()
+    };
+    let before = send(&app, status(GIVEN_REF)).await;
+    assert_eq!(before.status, 200, "{}", before.text());
+    assert_eq!(
+        before.json(),
+        serde_json::json!({ "id": original_id, "status": "given" })
+    );
 
     // By reference, as the visitor's page knows it.
     let reply = send(
@@ -223,6 +234,27 @@ async fn a_withdrawal_is_its_own_signed_receipt_naming_the_one_it_withdraws() {
         assert_eq!(again.json(), withdrawal);
     }
     assert_eq!(h.count(), 2);
+
+    // What the widget asks about its stored choice: withdrawn, by reference or by id, with
+    // the withdrawal's time; the withdrawal itself is just that; unknown keys are 404/400.
+    let withdrawn_at = payload_of(withdrawal["jws"].as_str().expect("jws"))["issued_at"].clone();
+    for key in [GIVEN_REF, original_id] {
+        let after = send(&app, status(key)).await;
+        assert_eq!(after.status, 200, "{key}");
+        assert_eq!(
+            after.json(),
+            serde_json::json!({ "id": original_id, "status": "withdrawn", "withdrawn_at": withdrawn_at }),
+            "{key}"
+        );
+    }
+    let of_withdrawal = send(&app, status(withdraw_key)).await;
+    assert_eq!(of_withdrawal.json()["status"], "withdrawn");
+    send(&app, status("ffffffffffffffffffffffffffffffff"))
+        .await
+        .assert_problem(404, "not_found");
+    send(&app, status("nope"))
+        .await
+        .assert_problem(400, "invalid_request");
 
     let report = kelisim_collector::audit::audit(&h.state.store.reader(), &h.state.public_keys())
         .expect("audit runs");

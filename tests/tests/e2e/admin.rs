@@ -1,7 +1,8 @@
 //! The admin side as a new user tries it (issue 7): create a token with the CLI, submit the
 //! demo form with a phone number, sign in on /admin, find the receipt by typing the phone
 //! another way, open it, export CSV and Kantara JSON, withdraw it with confirmation — and
-//! the next visit to the form asks for consent again. axe-core checks the admin page.
+//! the next visit to the form asks for consent again, and so does the cookie banner the
+//! visitor had answered "Accept all" in the same browser. axe-core checks the admin page.
 
 use std::time::Duration;
 
@@ -50,6 +51,9 @@ async fn walk_through(collector: &Collector, browser: &Browser, token: &str) -> 
         .goto(format!("{}/contact.html", collector.url))
         .await?;
     widget_ready(driver).await?;
+    // The visitor also answers the cookie banner: "Accept all".
+    driver.find(By::Css(ACCEPT_ALL)).await?.click().await?;
+    ensure!(granted(driver, "analytics").await?, "analytics granted");
     fill_form(driver).await?;
     driver
         .find(By::Css("#feedback .kelisim-consent__box"))
@@ -202,11 +206,23 @@ async fn walk_through(collector: &Collector, browser: &Browser, token: &str) -> 
         "status after withdrawal: {detail}"
     );
 
-    // 7. The visitor's next visit: the form asks for consent again (never pre-ticked).
+    // 7. The visitor's next visit (a new tab: a new browsing session): the cookie banner
+    // asks again, with only the necessary cookies until answered, and the form asks for
+    // consent again (never pre-ticked).
+    let tab = driver.new_tab().await?;
+    driver.switch_to_window(tab).await?;
     driver
         .goto(format!("{}/contact.html", collector.url))
         .await?;
     widget_ready(driver).await?;
+    ensure!(
+        !driver.find_all(By::Css(ACCEPT_ALL)).await?.is_empty(),
+        "the cookie banner asks again after the admin's withdrawal"
+    );
+    ensure!(
+        !granted(driver, "analytics").await?,
+        "analytics no longer granted"
+    );
     let box_ = driver
         .find(By::Css("#feedback .kelisim-consent__box"))
         .await?;
@@ -266,6 +282,19 @@ async fn rows(driver: &WebDriver, count: usize) -> Result<Vec<String>> {
         Ok((texts.len() == count).then_some(texts))
     })
     .await
+}
+
+const ACCEPT_ALL: &str = "section.kelisim-banner [data-kelisim-action=accept]";
+
+/// Whether the widget granted cookie category `id` on this page.
+async fn granted(driver: &WebDriver, id: &str) -> Result<bool> {
+    let answer = driver
+        .execute(
+            "return window.kelisim.granted(arguments[0]) === true",
+            vec![id.into()],
+        )
+        .await?;
+    Ok(answer.json() == &Value::Bool(true))
 }
 
 async fn widget_ready(driver: &WebDriver) -> Result<()> {
