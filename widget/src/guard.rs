@@ -947,6 +947,76 @@ mod browser_tests {
         remove(&form);
     }
 
+    #[wasm_bindgen_test]
+    fn the_shield_learns_what_is_typed_into_guarded_fields_only() {
+        clear_storage();
+        let form = add_form(
+            "t-shield",
+            "ru",
+            "",
+            r#"<input name="name" value="Prefilled Servername">
+               <input name="phone" type="tel"><textarea name="message"></textarea>
+               <input type="hidden" name="campaign" value="spring-promo">
+               <button type="submit">Go</button>"#,
+        );
+        let other = add_form(
+            "t-other",
+            "ru",
+            r#"role="search""#,
+            r#"<input name="q" type="search"><button>Search</button>"#,
+        );
+        let (guard, _) = install(None);
+        let shield = guard.shield();
+        // What the server filled in is protected from the start.
+        assert!(shield.redact("hello prefilled servername").is_some());
+        // Typing, forwarded as the loader forwards `input` events.
+        type_into(&form, "message", "Жеткізу Алматыдан");
+        guard.typed(field(&form, "[name=message]").as_ref(), false);
+        assert_eq!(
+            shield.redact("msg=Жеткізу алматыдан!").as_deref(),
+            Some("msg=[kelisim:redacted]!")
+        );
+        // The field changed before it was committed: the old value is free again.
+        type_into(&form, "message", "Другой текст");
+        guard.typed(field(&form, "[name=message]").as_ref(), true);
+        assert!(shield.redact("Жеткізу Алматыдан").is_none());
+        assert!(shield.redact("другой текст").is_some());
+        // Hidden fields, the consent box and forms without personal data teach nothing.
+        guard.typed(field(&form, "[name=campaign]").as_ref(), true);
+        assert!(shield.redact("spring-promo").is_none());
+        type_into(&other, "q", "Караганда");
+        guard.typed(field(&other, "[name=q]").as_ref(), true);
+        assert!(shield.redact("Караганда").is_none());
+        guard.typed(checkbox(&form).as_ref(), true);
+        // Phones need no typing: a number written as one is personal data.
+        assert!(shield.redact_number(87_011_234_567.0));
+        assert!(!shield.redact_number(98_765_432.0));
+
+        // A GET submission leaves the note naming its typed fields, for the next page.
+        form.set_method("get");
+        form.set_action("/landing?old=1");
+        let session = crate::dom::global("sessionStorage").unchecked_into::<web_sys::Storage>();
+        session
+            .remove_item(crate::shield::GET_NOTE)
+            .expect("removable");
+        tick(&guard, &checkbox(&form));
+        assert!(guard.submit(&form));
+        let note = session
+            .get_item(crate::shield::GET_NOTE)
+            .expect("readable")
+            .expect("a note");
+        let action = form.action();
+        let action = action.strip_suffix("?old=1").expect("the action as set");
+        assert_eq!(note, [action, "\nname\nphone\nmessage"].concat());
+        session
+            .remove_item(crate::shield::GET_NOTE)
+            .expect("removable");
+
+        drop(guard);
+        remove(&form);
+        remove(&other);
+    }
+
     /// The page address the receipt must carry: the test page's, without query or fragment.
     fn page_url() -> String {
         crate::policy::clean_page_url(&document().url().expect("url"))
