@@ -14,7 +14,7 @@
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json` | `routes::ops` |
 //! | `/v1/admin/sites/{site}/…` (bearer token; no CORS) | `routes::admin` |
 //! | `GET /admin`, `/admin/{file}` (the admin page) | `admin_page` |
-//! | demo only: `POST /feedback`, static demo site at `/` | `demo` |
+//! | demo only: `POST /feedback`, `GET /track`, static demo site at `/` | `demo` |
 //!
 //! Middleware, outermost first: the access log (timing, metrics, one log line); on `/v1`
 //! only: the preflight guard (CORS refusals as problem+json), CORS for each site's

@@ -1,4 +1,5 @@
-//! Demo mode only: the static demo site at `/` and its `POST /feedback` thank-you page.
+//! Demo mode only: the static demo site at `/`, its `POST /feedback` thank-you page and the
+//! `GET /track` shipment-tracking answer.
 //!
 //! The demo directory is served with a strict Content-Security-Policy (the widget must work
 //! under it) and only web files are exposed — never `kelisim.toml` or the policy sources.
@@ -6,7 +7,10 @@
 //! reference from the hidden `kelisim_receipt` field — or, when the widget could not load and
 //! the loader's plain checkbox was ticked instead (`kelisim_consent=yes`, no receipt), says
 //! so — and deliberately reads nothing else of what was typed, so nothing of it can be
-//! stored or logged.
+//! stored or logged. `/track` answers the demo's GET form (`track.html`): like a real
+//! tracker it reads the waybill number and the phone from the query and renders a page of its
+//! own, which carries the widget (it cleans that URL of what was typed, issue 6), the gated
+//! analytics and the panel showing what they received; it logs neither.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +39,7 @@ const SERVED_EXTENSIONS: &[&str] = &[
 /// The demo's API routes (the static site aside).
 pub fn routes(r: &mut impl RouteSink) {
     r.add(actix_web::http::Method::POST, "/feedback", feedback);
+    r.add(actix_web::http::Method::GET, "/track", track);
 }
 
 /// Adds the demo routes; call last, since the static site is mounted at `/`.
@@ -245,6 +250,186 @@ pub fn thank_you_page(lang: &str, consent: Consent<'_>) -> (StatusCode, String) 
     (status, html)
 }
 
+/// The tracking form's query: what `/track` reads, nothing else.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TrackQuery {
+    /// The page's language (`kk`, `ru`, `en`; default `ru`).
+    lang: Option<String>,
+    /// The waybill number the visitor typed.
+    number: Option<String>,
+    /// The phone given on the waybill; only its last two digits are shown back.
+    phone: Option<String>,
+}
+
+/// `GET /track`: where a shipment is, in the form's language.
+#[utoipa::path(
+    get,
+    path = "/track",
+    tag = "demo",
+    summary = "The demo's shipment tracking answer (a GET form)",
+    description = "Demo only. Reads `lang`, `number` and `phone` from the query (any other parameter, such as \
+                   the consent fields the widget adds, is ignored) and renders the result page, which carries \
+                   the widget and the gated analytics. The status is made up from the number; the phone is shown \
+                   back as its last two digits only. Nothing is stored or logged.",
+    params(TrackQuery),
+    responses(
+        (status = 200, description = "Result page", body = String, content_type = "text/html; charset=utf-8"),
+        (status = 400, description = "`invalid_request`: the query string does not parse",
+         body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn track(query: web::Query<TrackQuery>) -> HttpResponse {
+    let query = query.into_inner();
+    tracing::info!("demo tracking request");
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(track_page(&query))
+}
+
+struct TrackTexts {
+    lang: &'static str,
+    title: &'static str,
+    waybill: &'static str,
+    status: &'static str,
+    statuses: [&'static str; 3],
+    /// The text before and after the phone's last two digits.
+    sms: (&'static str, &'static str),
+    no_phone: &'static str,
+    no_number: &'static str,
+    another: &'static str,
+    another_href: &'static str,
+}
+
+fn track_texts(lang: &str) -> TrackTexts {
+    match lang {
+        "kk" => TrackTexts {
+            lang: "kk",
+            title: "Жүкті бақылау",
+            waybill: "Жүкқұжат",
+            status: "Мәртебесі",
+            statuses: [
+                "Алматыдағы қоймаға қабылданды",
+                "Жолда: Алматы → Астана",
+                "Алушыға жеткізілді",
+            ],
+            sms: (
+                "Мәртебе өзгергені туралы SMS соңы ",
+                " болатын нөмірге келеді.",
+            ),
+            no_phone: "Телефон танылмады: SMS жіберілмейді.",
+            no_number: "Жүкқұжат нөмірін көрсетіңіз.",
+            another: "Басқа жүкті бақылау",
+            another_href: "/kk/track.html",
+        },
+        "en" => TrackTexts {
+            lang: "en",
+            title: "Shipment tracking",
+            waybill: "Waybill",
+            status: "Status",
+            statuses: [
+                "Received at the Almaty warehouse",
+                "In transit: Almaty → Astana",
+                "Delivered to the recipient",
+            ],
+            sms: (
+                "Status updates will be texted to the number ending in ",
+                ".",
+            ),
+            no_phone: "The phone was not recognised: no texts will be sent.",
+            no_number: "Enter a waybill number.",
+            another: "Track another shipment",
+            another_href: "/en/track.html",
+        },
+        _ => TrackTexts {
+            lang: "ru",
+            title: "Отслеживание груза",
+            waybill: "Накладная",
+            status: "Статус",
+            statuses: [
+                "Принят на складе в Алматы",
+                "В пути: Алматы → Астана",
+                "Доставлен получателю",
+            ],
+            sms: (
+                "SMS о смене статуса придут на номер, оканчивающийся на ",
+                ".",
+            ),
+            no_phone: "Телефон не распознан: SMS отправляться не будут.",
+            no_number: "Укажите номер накладной.",
+            another: "Отследить другой груз",
+            another_href: "/track.html",
+        },
+    }
+}
+
+/// Longest waybill number shown back (characters).
+const MAX_NUMBER_CHARS: usize = 32;
+
+/// The result page: a made-up status for the number, the phone's last two digits, the shield
+/// panel, and the same widget and gated analytics as the static pages.
+pub fn track_page(query: &TrackQuery) -> String {
+    let t = track_texts(query.lang.as_deref().unwrap_or("ru"));
+    let number: String = query
+        .number
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(MAX_NUMBER_CHARS)
+        .collect();
+    let result = if number.is_empty() {
+        format!("<p id=\"track-missing\">{}</p>", t.no_number)
+    } else {
+        // The same number always gets the same status.
+        let pick = number.bytes().map(usize::from).sum::<usize>() % t.statuses.len();
+        let digits: Vec<char> = query
+            .phone
+            .as_deref()
+            .unwrap_or_default()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        let sms = match digits.len() {
+            // A phone number has at least six digits; show back only the last two.
+            6.. => {
+                let last: String = digits[digits.len() - 2..].iter().collect();
+                format!("{}{last}{}", t.sms.0, t.sms.1)
+            }
+            _ => t.no_phone.to_owned(),
+        };
+        format!(
+            "<dl>\n<div><dt>{}</dt><dd id=\"track-number\">{}</dd></div>\n\
+             <div><dt>{}</dt><dd id=\"track-status\">{}</dd></div>\n</dl>\n\
+             <p id=\"track-sms\">{sms}</p>",
+            t.waybill,
+            escape(&number),
+            t.status,
+            t.statuses[pick],
+        )
+    };
+    format!(
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title}</title>\n\
+         <link rel=\"icon\" href=\"/assets/logo.svg\" type=\"image/svg+xml\">\n\
+         <link rel=\"stylesheet\" href=\"/assets/site.css\">\n\
+         <script src=\"/kelisim.js\" data-site=\"demo\" defer></script>\n</head>\n<body>\n\
+         <main id=\"main\" class=\"wrap\">\n<h1>{title}</h1>\n<div class=\"contact-grid\">\n\
+         <div class=\"track-result\">\n{result}\n<p><a href=\"{another_href}\">{another}</a></p>\n</div>\n\
+         <aside id=\"shield-panel\" class=\"shield-panel\"></aside>\n</div>\n</main>\n\
+         <script type=\"text/plain\" data-kelisim-category=\"analytics\" src=\"/assets/analytics/gtag.js\"></script>\n\
+         <script type=\"text/plain\" data-kelisim-category=\"analytics\" src=\"/assets/analytics/ga4.js\"></script>\n\
+         <script type=\"text/plain\" data-kelisim-category=\"analytics\" src=\"/assets/analytics/metrika.js\"></script>\n\
+         <script src=\"/assets/shield-panel.js\" defer></script>\n</body>\n</html>\n",
+        lang = t.lang,
+        title = t.title,
+        another_href = t.another_href,
+        another = t.another,
+    )
+}
+
 /// The demo directory's config file.
 pub fn config_path(demo_dir: &Path) -> PathBuf {
     demo_dir.join("kelisim.toml")
@@ -294,6 +479,32 @@ mod tests {
         assert_eq!(Consent::of(&form(Some("<x>"), None)), Consent::Missing);
         assert_eq!(Consent::of(&form(None, Some("no"))), Consent::Missing);
         assert_eq!(Consent::of(&form(None, None)), Consent::Missing);
+    }
+
+    #[test]
+    fn the_tracking_answer_shows_the_number_and_only_the_phones_last_digits() {
+        let query = |lang: &str, number: &str, phone: &str| TrackQuery {
+            lang: Some(lang.to_owned()),
+            number: Some(number.to_owned()),
+            phone: Some(phone.to_owned()),
+        };
+        let html = track_page(&query("kk", "AZ-240517", "8 (701) 734-29-51"));
+        assert!(html.contains("<html lang=\"kk\">"));
+        assert!(html.contains("<dd id=\"track-number\">AZ-240517</dd>"));
+        assert!(html.contains("соңы 51 болатын"), "{html}");
+        assert!(!html.contains("734") && !html.contains("8 (701)"));
+        assert!(html.contains("<script src=\"/kelisim.js\" data-site=\"demo\" defer>"));
+        assert!(html.contains("id=\"shield-panel\""));
+        let html = track_page(&query("en", "<b>AZ</b>", "12"));
+        assert!(html.contains("&lt;b&gt;AZ&lt;/b&gt;") && !html.contains("<b>"));
+        assert!(html.contains("not recognised"));
+        let html = track_page(&TrackQuery::default());
+        assert!(html.contains("<html lang=\"ru\">") && html.contains("track-missing"));
+        let long = "X".repeat(100);
+        let html = track_page(&query("ru", &long, "+7 701 1234567"));
+        assert!(html.contains(&"X".repeat(MAX_NUMBER_CHARS)));
+        assert!(!html.contains(&"X".repeat(MAX_NUMBER_CHARS + 1)));
+        assert!(html.contains("оканчивающийся на 67."));
     }
 
     #[test]

@@ -35,6 +35,7 @@ use crate::routes::{admin, ops, public, receipts};
         ops::metrics,
         ops::openapi,
         crate::demo::feedback,
+        crate::demo::track,
         admin::list_receipts,
         admin::get_receipt,
         admin::export_receipts,

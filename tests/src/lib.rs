@@ -3,17 +3,20 @@
 //! Tests get a [`Collector`] (the release or debug binary, in demo mode or serving a test
 //! config, on a free port with a temporary data directory, restartable on the same port), a
 //! [`Browser`] (chromedriver + Debian's Chromium with a fresh profile) and, when the site must
-//! live apart from the collector, a [`Site`] (a small web server of the test's own). All are
+//! live apart from the collector, a [`Site`] (a small web server of the test's own), and for
+//! real recorders and trackers a [`Capture`] endpoint that keeps what they send. All are
 //! stopped when dropped, so a failing test leaves no process behind.
 
 pub mod axe;
 mod browser;
+pub mod capture;
 mod collector;
 pub mod jose;
 pub mod site;
 pub mod wait;
 
 pub use browser::Browser;
+pub use capture::Capture;
 pub use collector::Collector;
 pub use site::Site;
 

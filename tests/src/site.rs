@@ -11,6 +11,12 @@
 //! path is logged, so a test can tell that a gated script or frame was never even fetched.
 //! `/vanilla/` serves vanilla-cookieconsent's npm package (the banner benchmark's reference).
 //!
+//! For the analytics shield (issue 6): `/npm/rrweb/` and `/npm/posthog-js/` serve those npm
+//! packages, and `/demo/PAGE` serves the real demo site's page as a site running them would:
+//! the widget self-hosted and naming the collector, `recorders/head.html` (rrweb and PostHog,
+//! sending to the test's [`crate::Capture`], named by `{{CAPTURE}}`) added to its head, and
+//! the demo's `/assets/`. The capture endpoint is allowed in every page's `connect-src`.
+//!
 //! A minimal HTTP/1.1 server on tokio: one request per connection, enough for a browser.
 
 use std::path::PathBuf;
@@ -45,6 +51,8 @@ impl Submission {
 
 struct State {
     collector: Mutex<String>,
+    /// The capture endpoint pages may send to (empty: none).
+    capture: Mutex<String>,
     submissions: Mutex<Vec<Submission>>,
     /// Every request's method and target, in order.
     requests: Mutex<Vec<String>>,
@@ -73,6 +81,7 @@ impl Site {
         let url = format!("http://{}", listener.local_addr()?);
         let state = Arc::new(State {
             collector: Mutex::new(String::new()),
+            capture: Mutex::new(String::new()),
             submissions: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
             hold_wasm: watch::channel(false).0,
@@ -94,6 +103,11 @@ impl Site {
     /// The collector the pages' script tags name (`data-collector`).
     pub fn set_collector(&self, url: &str) {
         *lock(&self.state.collector) = url.to_owned();
+    }
+
+    /// The capture endpoint (`{{CAPTURE}}` in fixtures; allowed in `connect-src`).
+    pub fn set_capture(&self, url: &str) {
+        *lock(&self.state.capture) = url.to_owned();
     }
 
     /// Holds (true) or releases (false) every request for the widget's wasm.
@@ -182,6 +196,12 @@ async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
     let collector = lock(&state.collector).clone();
+    let capture = lock(&state.capture).clone();
+    let fill = |text: String| {
+        text.replace("{{COLLECTOR}}", &collector)
+            .replace("{{CAPTURE}}", &capture)
+            .replace("{{NONCE}}", NONCE)
+    };
     let (status, kind, bytes) = match (method.as_str(), path.as_str()) {
         ("POST", "/feedback") => {
             let fields = parse_form(&String::from_utf8_lossy(&body));
@@ -202,12 +222,31 @@ async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
             ("200 OK", "text/html; charset=utf-8", page.into_bytes())
         }
         ("GET", path) if path.starts_with("/vanilla/") => {
-            let dir = vanilla_dir();
-            match safe_name(&path["/vanilla/".len()..])
-                .and_then(|n| std::fs::read(dir.join(n)).ok())
-            {
-                Some(bytes) => ("200 OK", content_type(path), bytes),
-                None => not_found(),
+            serve_file(&vanilla_dir(), &path["/vanilla/".len()..])
+        }
+        ("GET", path) if path.starts_with("/npm/rrweb/") => {
+            serve_file(&rrweb_dir(), &path["/npm/rrweb/".len()..])
+        }
+        ("GET", path) if path.starts_with("/npm/posthog-js/") => {
+            serve_file(&posthog_dir(), &path["/npm/posthog-js/".len()..])
+        }
+        ("GET", path) if path.starts_with("/assets/") => {
+            serve_file(&root().join("demo/assets"), &path["/assets/".len()..])
+        }
+        ("GET", path) if path.starts_with("/demo/") => {
+            let page = safe_name(&path["/demo/".len()..])
+                .and_then(|n| std::fs::read_to_string(root().join("demo").join(n)).ok());
+            let head = std::fs::read_to_string(state.fixtures.join("recorders/head.html"));
+            match (page, head) {
+                (Some(page), Ok(head)) => match with_recorders(&page, &head) {
+                    Some(page) => ("200 OK", content_type(path), fill(page).into_bytes()),
+                    None => (
+                        "500 Internal Server Error",
+                        "text/plain",
+                        b"the demo page has no widget script tag to replace".to_vec(),
+                    ),
+                },
+                _ => not_found(),
             }
         }
         ("GET", path) if path.starts_with("/widget/") => {
@@ -229,13 +268,7 @@ async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
             };
             match safe_name(name).and_then(|n| std::fs::read_to_string(state.fixtures.join(n)).ok())
             {
-                Some(text) => (
-                    "200 OK",
-                    content_type(name),
-                    text.replace("{{COLLECTOR}}", &collector)
-                        .replace("{{NONCE}}", NONCE)
-                        .into_bytes(),
-                ),
+                Some(text) => ("200 OK", content_type(name), fill(text).into_bytes()),
                 None => not_found(),
             }
         }
@@ -245,7 +278,7 @@ async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
         "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
          {}Cache-Control: no-store\r\nConnection: close\r\n\r\n",
         bytes.len(),
-        csp(&path, &collector),
+        csp(&path, &format!("{collector} {capture}")),
     );
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(&bytes).await?;
@@ -261,11 +294,52 @@ pub fn vanilla_dir() -> PathBuf {
     )
 }
 
+/// rrweb's npm package (`KELISIM_TEST_RRWEB`), served under `/npm/rrweb/`.
+pub fn rrweb_dir() -> PathBuf {
+    crate::env_path("KELISIM_TEST_RRWEB", ".tools/rrweb/node_modules/rrweb")
+}
+
+/// posthog-js's npm package (`KELISIM_TEST_POSTHOG`), served under `/npm/posthog-js/`.
+pub fn posthog_dir() -> PathBuf {
+    crate::env_path(
+        "KELISIM_TEST_POSTHOG",
+        ".tools/posthog-js/node_modules/posthog-js",
+    )
+}
+
+/// A file below `dir`, or 404.
+fn serve_file(dir: &std::path::Path, name: &str) -> (&'static str, &'static str, Vec<u8>) {
+    match safe_name(name).and_then(|n| std::fs::read(dir.join(n)).ok()) {
+        Some(bytes) => ("200 OK", content_type(name), bytes),
+        None => not_found(),
+    }
+}
+
+/// The demo's widget tag, as every demo page has it.
+const DEMO_WIDGET_TAG: &str = r#"<script src="/kelisim.js" data-site="demo" defer></script>"#;
+
+/// A demo page as a site of its own hosts it: the widget from `/widget/`, naming the collector,
+/// and `head` (the recorders) right after it. `None` if the page has no widget tag.
+fn with_recorders(page: &str, head: &str) -> Option<String> {
+    page.contains(DEMO_WIDGET_TAG).then(|| {
+        page.replacen(
+            DEMO_WIDGET_TAG,
+            &format!(
+                "<script src=\"/widget/kelisim.js\" data-site=\"demo\" \
+                 data-collector=\"{{{{COLLECTOR}}}}\" defer></script>\n{}",
+                head.trim_end()
+            ),
+            1,
+        )
+    })
+}
+
 /// The nonce of the `/nonce/` pages' CSP (a fixed value: the tests check the mechanism).
 pub const NONCE: &str = "a2VsaXNpbS10ZXN0LW5vbmNl";
 
-/// The `Content-Security-Policy` header line for `path` (see the module doc).
-fn csp(path: &str, collector: &str) -> String {
+/// The `Content-Security-Policy` header line for `path` (see the module doc); `connect` lists
+/// the other origins pages may send to (the collector, the capture endpoint).
+fn csp(path: &str, connect: &str) -> String {
     if path.starts_with("/open/") {
         return String::new();
     }
@@ -281,7 +355,7 @@ fn csp(path: &str, collector: &str) -> String {
     };
     format!(
         "Content-Security-Policy: default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self' {collector}; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self' {connect}; \
          base-uri 'self'; form-action 'self'; frame-ancestors {ancestors}\r\n"
     )
 }
@@ -299,7 +373,8 @@ fn safe_name(name: &str) -> Option<&str> {
 fn content_type(name: &str) -> &'static str {
     match name.rsplit('.').next() {
         Some("html") => "text/html; charset=utf-8",
-        Some("js") => "text/javascript; charset=utf-8",
+        Some("js" | "cjs") => "text/javascript; charset=utf-8",
+        Some("svg") => "image/svg+xml",
         Some("css") => "text/css; charset=utf-8",
         Some("wasm") => "application/wasm",
         _ => "application/octet-stream",
@@ -390,6 +465,18 @@ mod tests {
         assert!(strict.contains("frame-ancestors 'none'"), "{strict}");
         assert!(csp("/nonce/inline.html", "http://c").contains(&format!("'nonce-{NONCE}'")));
         assert!(csp("/embed/frame.html", "http://c").contains("frame-ancestors 'self'"));
+    }
+
+    #[test]
+    fn demo_pages_get_the_self_hosted_widget_and_the_recorders() {
+        let page = format!("<head>\n{DEMO_WIDGET_TAG}\n</head>");
+        let served = with_recorders(&page, "<script src=\"/r.js\"></script>\n").expect("a tag");
+        assert_eq!(
+            served,
+            "<head>\n<script src=\"/widget/kelisim.js\" data-site=\"demo\" \
+             data-collector=\"{{COLLECTOR}}\" defer></script>\n<script src=\"/r.js\"></script>\n</head>"
+        );
+        assert_eq!(with_recorders("<head></head>", "x"), None);
     }
 
     #[test]

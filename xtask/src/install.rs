@@ -14,6 +14,9 @@ const TERSER: &str = "terser@5.44.0";
 const CSSO: &str = "csso-cli@4.0.2";
 const VANILLA: &str = "vanilla-cookieconsent@3.1.0";
 const AXE: &str = "axe-core@4.11.0";
+/// The session recorder and the product-analytics tracker the shield's browser tests run.
+const RRWEB: &str = "rrweb@2.2.2";
+const POSTHOG: &str = "posthog-js@1.449.2";
 /// The independent JOSE library the collector's tests verify receipts with.
 const JWCRYPTO: &str = "jwcrypto==1.6.1";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -91,6 +94,28 @@ pub fn vanilla_cookieconsent() -> Result<PathBuf> {
 /// axe-core, the accessibility engine the browser tests inject into pages.
 pub fn axe() -> Result<PathBuf> {
     npm("axe-core", AXE, "node_modules/axe-core/axe.min.js")
+}
+
+/// rrweb's package: `dist/rrweb.umd.min.cjs`, its UMD build (sets `window.rrweb`).
+pub fn rrweb() -> Result<PathBuf> {
+    package("rrweb", RRWEB, "dist/rrweb.umd.min.cjs")
+}
+
+/// posthog-js's package: `dist/array.full.js`, the script-tag build with session recording
+/// bundled (sets `window.posthog`).
+pub fn posthog() -> Result<PathBuf> {
+    package("posthog-js", POSTHOG, "dist/array.full.js")
+}
+
+/// The directory of npm package `name` installed under `.tools/<name>/`, checked by `file`.
+fn package(name: &str, pinned: &str, file: &str) -> Result<PathBuf> {
+    let marker = format!("node_modules/{name}/{file}");
+    npm(name, pinned, &marker)?;
+    Ok(root()
+        .join(".tools")
+        .join(name)
+        .join("node_modules")
+        .join(name))
 }
 
 /// Installs a pinned npm package into `.tools/<dir>/` unless `marker` (relative to it)

@@ -1,8 +1,9 @@
 //! `cargo xtask`: the build steps cargo alone cannot express (wasm pipeline, demo, full test
-//! run, the collector benchmark).
+//! run, the benchmarks).
 
 mod bench;
 mod bench_admin;
+mod bench_shield;
 mod contract;
 mod dist;
 mod fuzz;
@@ -67,6 +68,12 @@ enum Command {
         #[arg(long)]
         smoke: bool,
     },
+    /// Benchmark the analytics shield: wrapped against unwrapped dataLayer.push in Chromium.
+    BenchShield {
+        /// Measured rounds (500 ms per side each).
+        #[arg(long, default_value_t = bench_shield::ROUNDS)]
+        rounds: u32,
+    },
     /// Fuzz every input parser with libFuzzer (nightly, installed if missing).
     Fuzz {
         /// Minutes per target.
@@ -129,6 +136,7 @@ fn main() -> Result<()> {
             }
         }),
         Command::BenchAdmin { count, smoke } => bench_admin::bench_admin(count, smoke),
+        Command::BenchShield { rounds } => bench_shield::bench_shield(rounds),
         Command::Fuzz {
             minutes,
             seconds,

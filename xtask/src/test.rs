@@ -25,6 +25,8 @@ pub fn all() -> Result<()> {
     install::chromium()?;
     let axe = install::axe()?;
     let vanilla = install::vanilla_cookieconsent()?;
+    let rrweb = install::rrweb()?;
+    let posthog = install::posthog()?;
     let python = install::jwcrypto()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
@@ -59,6 +61,8 @@ pub fn all() -> Result<()> {
         .env("KELISIM_TEST_CHROMEDRIVER", CHROMEDRIVER)
         .env("KELISIM_TEST_AXE", axe)
         .env("KELISIM_TEST_VANILLA", vanilla)
+        .env("KELISIM_TEST_RRWEB", rrweb)
+        .env("KELISIM_TEST_POSTHOG", posthog)
         .env("KELISIM_TEST_PYTHON", python))?;
     // Reliability (RELIABILITY.md): the API against its OpenAPI document, a 60 s soak alone on
     // the machine, and every fuzz target for a short while.

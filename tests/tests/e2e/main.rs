@@ -7,3 +7,5 @@ mod banner;
 mod banner_speed;
 mod form_consent;
 mod form_guard;
+mod shield;
+mod shield_speed;
