@@ -156,7 +156,10 @@
       var type = event.type;
       try {
         // What a visitor types is what the shield looks for, before anything is committed.
-        if (type === 'input' || type === 'change') widget.typed(target, type === 'change');
+        if (type === 'input' || type === 'change') {
+          widget.typed(target, type === 'change');
+          answers.clear();
+        }
         if (type !== 'input' && (type === 'click' ? target instanceof Element && widget.click(target)
           : widget.touch(target, type === 'invalid'))) event.preventDefault();
       } catch (e) {
@@ -186,15 +189,31 @@
   var shielded = new WeakSet();
   var typed = []; // values a guarded GET form carried here in the address
   function args() { return arguments; }
-  function text(s) {
-    if (s.length < 3) return s; // shorter than anything redact.rs looks for
+  // Analytics repeats its names and values: answers are kept until what was typed changes.
+  var answers = new Map();
+  function ask(value, question) {
+    var answer = answers.get(value);
+    if (answer === undefined) {
+      answer = question(value);
+      if (answers.size > 999) answers.clear();
+      if (value.length === undefined || value.length < 300) answers.set(value, answer);
+    }
+    return answer;
+  }
+  function redactString(s) {
     var redacted = widget.redact(s);
     return redacted === undefined ? s : redacted;
+  }
+  function redactNumber(n) {
+    return widget.redact_number(n) ? TOKEN : n;
+  }
+  function text(s) {
+    return s.length < 3 ? s : ask(s, redactString); // shorter than anything redact.rs seeks
   }
   function clean(value, depth) {
     var type = typeof value;
     if (type === 'string') return text(value);
-    if (type === 'number') return widget.redact_number(value) ? TOKEN : value;
+    if (type === 'number') return ask(value, redactNumber);
     if (!value || type !== 'object' || depth > 8) return value;
     var proto = Object.getPrototypeOf(value);
     var list = Array.isArray(value) || Object.prototype.toString.call(value) === '[object Arguments]';
@@ -342,6 +361,7 @@
     if (widget) {
       try {
         widget.scan();
+        answers.clear(); // a new form's prefilled values are looked for now
       } catch (e) {
         fail(e);
       }
@@ -461,6 +481,7 @@
         withdrawn: loaded[4] || undefined
       }, loaded[1], host);
       typed.forEach(function (value) { widget.learn(value); });
+      answers.clear();
       root.setAttribute('data-kelisim', 'ready');
       release();
     }).catch(fail);

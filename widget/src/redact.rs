@@ -268,13 +268,14 @@ impl<'a> Text<'a> {
 
     /// Where [`TOKEN`] already stands: nothing inside it is redacted again.
     fn token_spans(&self) -> Vec<(usize, usize)> {
-        let token: Vec<char> = TOKEN.chars().collect();
+        // TOKEN is ASCII: its length in chars is its length in bytes.
+        let n = TOKEN.len();
         let mut out = Vec::new();
         let mut i = 0;
-        while i + token.len() <= self.chars.len() {
-            if self.chars[i..i + token.len()] == token[..] {
-                out.push((i, i + token.len()));
-                i += token.len();
+        while i + n <= self.chars.len() {
+            if self.chars[i..i + n].iter().copied().eq(TOKEN.chars()) {
+                out.push((i, i + n));
+                i += n;
             } else {
                 i += 1;
             }

@@ -112,7 +112,8 @@ async fn walk_through(collector: &Collector, browser: &Browser, token: &str) -> 
         .await?
         .click()
         .await?;
-    rows(driver, 1).await?;
+    // Two receipts: the cookie choice and the form's consent.
+    rows(driver, 2).await?;
 
     // 4. Find it by typing the phone another way.
     let subject = driver.find(By::Id("f-subject")).await?;
