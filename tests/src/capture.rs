@@ -7,17 +7,17 @@
 //! `{"status":1}`. Bodies are kept decoded: gzip (PostHog's `compression=gzip-js`, or native
 //! `gzip`) is inflated, and so is any JSON string holding gzip as byte-valued characters
 //! (PostHog's recorder sends each snapshot's `data` that way); a JSON body is re-serialised so
-//! `\u` escapes read as the characters they stand for. A minimal HTTP/1.1 server on tokio, one request per connection, like
-//! [`crate::Site`].
+//! `\u` escapes read as the characters they stand for. A minimal HTTP/1.1 server (the harness's
+//! `http` module), like [`crate::Site`].
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
+
+use crate::http::{Server, lock, read_request, respond};
 
 /// One request as the endpoint received it.
 #[derive(Debug, Clone)]
@@ -38,34 +38,23 @@ impl Captured {
 pub struct Capture {
     pub url: String,
     received: Arc<Mutex<Vec<Captured>>>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _server: Server,
 }
 
 impl Capture {
     /// Starts the endpoint on a free loopback port.
     pub async fn start() -> Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
         let received = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::clone(&received);
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let received = Arc::clone(&shared);
-                tokio::spawn(async move {
-                    let _ = serve(stream, &received).await;
-                });
-            }
-        });
+        let server = Server::start(move |stream| {
+            let received = Arc::clone(&shared);
+            async move { serve(stream, &received).await }
+        })
+        .await?;
         Ok(Self {
-            url,
+            url: server.url.clone(),
             received,
-            task,
+            _server: server,
         })
     }
 
@@ -81,12 +70,6 @@ impl Capture {
             .filter(|c| c.path().starts_with(prefix))
             .collect()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// PostHog's remote config (`/array/{token}/config`) and flags (`/flags/`): session recording
@@ -108,57 +91,26 @@ fn posthog_config() -> Value {
 }
 
 async fn serve(mut stream: TcpStream, received: &Mutex<Vec<Captured>>) -> Result<()> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16384];
-    let head_end = loop {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        anyhow::ensure!(buf.len() <= 65_536, "request head too large");
+    let Some(request) = read_request(&mut stream).await? else {
+        return Ok(());
     };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut words = head.split_whitespace();
-    let method = words.next().unwrap_or_default().to_owned();
-    let target = words.next().unwrap_or_default().to_owned();
-    let header = |name: &str| {
-        head.lines().find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_owned())
-        })
-    };
-    let length: usize = header("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = buf[head_end..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    let origin = header("origin").unwrap_or_else(|| "*".to_owned());
+    let origin = request.header("origin").unwrap_or("*");
     let cors = format!(
         "Access-Control-Allow-Origin: {origin}\r\nAccess-Control-Allow-Credentials: true\r\n\
          Access-Control-Allow-Methods: GET, POST, OPTIONS\r\nAccess-Control-Allow-Headers: {}\r\n\
          Vary: Origin\r\n",
-        header("access-control-request-headers").unwrap_or_else(|| "content-type".to_owned())
+        request
+            .header("access-control-request-headers")
+            .unwrap_or("content-type")
     );
-    let path = target.split('?').next().unwrap_or_default().to_owned();
-    let (status, answer) = if method == "OPTIONS" {
+    let path = request.path();
+    let (status, answer) = if request.method == "OPTIONS" {
         ("204 No Content", String::new())
     } else {
         lock(received).push(Captured {
-            method: method.clone(),
-            target: target.clone(),
-            body: decode(&body),
+            method: request.method.clone(),
+            target: request.target.clone(),
+            body: decode(&request.body),
         });
         let remote_config = path.starts_with("/array/") && path.ends_with("/config");
         if path.starts_with("/flags") || path.starts_with("/decide") || remote_config {
@@ -170,15 +122,14 @@ async fn serve(mut stream: TcpStream, received: &Mutex<Vec<Captured>>) -> Result
             ("200 OK", json!({ "status": 1 }).to_string())
         }
     };
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{cors}\
-         Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-        answer.len()
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(answer.as_bytes()).await?;
-    stream.shutdown().await?;
-    Ok(())
+    respond(
+        &mut stream,
+        status,
+        "application/json",
+        &cors,
+        answer.as_bytes(),
+    )
+    .await
 }
 
 /// The body as text: inflated if it is gzip, JSON re-serialised (escapes resolved, gzipped

@@ -1,17 +1,19 @@
 //! A real collector process on a loopback port with a temporary data dir: in demo mode (it
 //! serves the demo site too), or in serve mode with a config of the test's own, and restartable
-//! on the same port and data dir (an outage the widget must ride out).
+//! on the same port and data dir (an outage the widget must ride out). What tests ask it over
+//! HTTP, receipts verified with [`crate::jose`] above all, is asked here.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use jsonwebtoken::jwk::JwkSet;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::{env_path, root};
+use crate::{env_path, jose, root, wait};
 
 pub struct Collector {
     child: Child,
@@ -122,6 +124,54 @@ impl Collector {
         }
         let rows: Value = serde_json::from_slice(&out.stdout).context("receipts list --json")?;
         Ok(rows.as_array().cloned().unwrap_or_default())
+    }
+
+    /// The receipt `reference` as `GET /v1/receipts/{reference}` answers it in JSON, or `None`
+    /// while the collector has not stored it.
+    pub async fn receipt(&self, reference: &str) -> Result<Option<Value>> {
+        let resp = reqwest::Client::new()
+            .get(format!("{}/v1/receipts/{reference}", self.url))
+            .header("accept", "application/json")
+            .send()
+            .await?;
+        Ok(if resp.status().is_success() {
+            Some(resp.json().await?)
+        } else {
+            None
+        })
+    }
+
+    /// The receipt `reference` once the collector has stored it: the widget sends it with fetch
+    /// keepalive while the page navigates, so this waits (15 s at most).
+    pub async fn stored_receipt(&self, reference: &str) -> Result<Value> {
+        wait::until("the receipt to be stored", Duration::from_secs(15), || {
+            self.receipt(reference)
+        })
+        .await
+    }
+
+    /// The keys receipts are signed with, `GET /.well-known/jwks.json`.
+    pub async fn jwks(&self) -> Result<JwkSet> {
+        Ok(reqwest::get(format!("{}/.well-known/jwks.json", self.url))
+            .await?
+            .json()
+            .await?)
+    }
+
+    /// The payload of the receipt `reference`, once stored, its JWS verified against the JWKS
+    /// with an independent JOSE library ([`jose::verify`]).
+    pub async fn verified_receipt(&self, reference: &str) -> Result<Value> {
+        let stored = self.stored_receipt(reference).await?;
+        let jws = stored["jws"].as_str().context("stored receipt has a jws")?;
+        jose::verify(jws, &self.jwks().await?)
+    }
+
+    /// The config the widget fetches for `site`, `GET /v1/sites/{site}/config`.
+    pub async fn site_config(&self, site: &str) -> Result<Value> {
+        Ok(reqwest::get(format!("{}/v1/sites/{site}/config", self.url))
+            .await?
+            .json()
+            .await?)
     }
 
     /// Stops the collector with SIGTERM (graceful shutdown) and waits for it to exit.

@@ -3,14 +3,17 @@
 //! Tests get a [`Collector`] (the release or debug binary, in demo mode or serving a test
 //! config, on a free port with a temporary data directory, restartable on the same port), a
 //! [`Browser`] (chromedriver + Debian's Chromium with a fresh profile) and, when the site must
-//! live apart from the collector, a [`Site`] (a small web server of the test's own), and for
-//! real recorders and trackers a [`Capture`] endpoint that keeps what they send. All are
-//! stopped when dropped, so a failing test leaves no process behind.
+//! live apart from the collector, a [`Site`] (a small web server of the test's own; [`Apart`]:
+//! one with its collector), and for real recorders and trackers a [`Capture`] endpoint that
+//! keeps what they send. All are stopped when dropped, so a failing test leaves no process
+//! behind. The benchmarks' shared arithmetic is in [`bench`].
 
 pub mod axe;
+pub mod bench;
 mod browser;
 pub mod capture;
 mod collector;
+mod http;
 pub mod jose;
 pub mod site;
 pub mod wait;
@@ -18,7 +21,7 @@ pub mod wait;
 pub use browser::Browser;
 pub use capture::Capture;
 pub use collector::Collector;
-pub use site::Site;
+pub use site::{Apart, Site};
 
 use std::path::PathBuf;
 

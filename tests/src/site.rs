@@ -17,19 +17,22 @@
 //! sending to the test's [`crate::Capture`], named by `{{CAPTURE}}`) added to its head, and
 //! the demo's `/assets/`. The capture endpoint is allowed in every page's `connect-src`.
 //!
-//! A minimal HTTP/1.1 server on tokio: one request per connection, enough for a browser.
+//! [`Apart`] is the usual setup of a test on such a site: the site plus a collector serving
+//! [`write_config`]'s config for it, which the test may stop and restart.
+//!
+//! A minimal HTTP/1.1 server on tokio (the harness's `http` module): one request per
+//! connection, enough for a browser.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::collector::Collector;
+use crate::http::{Server, lock, read_request, respond};
 use crate::root;
 
 /// One form submission as the site received it.
@@ -65,20 +68,12 @@ struct State {
 pub struct Site {
     pub url: String,
     state: Arc<State>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    _server: Server,
 }
 
 impl Site {
     /// Starts the site on a free loopback port.
     pub async fn start() -> Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
         let state = Arc::new(State {
             collector: Mutex::new(String::new()),
             capture: Mutex::new(String::new()),
@@ -89,15 +84,16 @@ impl Site {
             widget: Collector::widget_dir()?,
         });
         let shared = Arc::clone(&state);
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let state = Arc::clone(&shared);
-                tokio::spawn(async move {
-                    let _ = serve(stream, &state).await;
-                });
-            }
-        });
-        Ok(Self { url, state, task })
+        let server = Server::start(move |stream| {
+            let state = Arc::clone(&shared);
+            async move { serve(stream, &state).await }
+        })
+        .await?;
+        Ok(Self {
+            url: server.url.clone(),
+            state,
+            _server: server,
+        })
     }
 
     /// The collector the pages' script tags name (`data-collector`).
@@ -141,50 +137,11 @@ impl Site {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        if buf.len() > 65_536 {
-            anyhow::bail!("request head too large");
-        }
+    let Some(request) = read_request(&mut stream).await? else {
+        return Ok(());
     };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut words = head.split_whitespace();
-    let method = words.next().unwrap_or_default().to_owned();
-    let target = words.next().unwrap_or_default().to_owned();
-    let path = target.split('?').next().unwrap_or_default().to_owned();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse().ok())?
-        })
-        .unwrap_or(0);
-    let mut body = buf[head_end..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-
+    let (method, target, path) = (request.method.as_str(), &request.target, request.path());
     if method == "GET" {
         lock(&state.requests).push(target.clone());
     }
@@ -202,9 +159,9 @@ async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
             .replace("{{CAPTURE}}", &capture)
             .replace("{{NONCE}}", NONCE)
     };
-    let (status, kind, bytes) = match (method.as_str(), path.as_str()) {
+    let (status, kind, bytes) = match (method, path) {
         ("POST", "/feedback") => {
-            let fields = parse_form(&String::from_utf8_lossy(&body));
+            let fields = parse_form(&String::from_utf8_lossy(&request.body));
             let reference = fields
                 .iter()
                 .find(|(n, _)| n == "kelisim_receipt")
@@ -274,16 +231,8 @@ async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
         }
         _ => ("405 Method Not Allowed", "text/plain", b"method".to_vec()),
     };
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
-         {}Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-        bytes.len(),
-        csp(&path, &format!("{collector} {capture}")),
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(&bytes).await?;
-    stream.shutdown().await?;
-    Ok(())
+    let csp = csp(path, &format!("{collector} {capture}"));
+    respond(&mut stream, status, kind, &csp, &bytes).await
 }
 
 /// vanilla-cookieconsent's npm package (`KELISIM_TEST_VANILLA`), served under `/vanilla/`.
@@ -433,6 +382,60 @@ pub fn write_config(dir: &std::path::Path, site_origin: &str, policy: &str) -> R
     let path = dir.join("kelisim.toml");
     std::fs::write(&path, text)?;
     Ok(path)
+}
+
+/// The policy version [`Apart::start`] serves (the fixtures' current one).
+pub const POLICY: &str = "2026-03";
+
+/// A [`Site`] and, on another origin as in production, a collector serving the config
+/// [`write_config`] wrote for it. The collector can be stopped and restarted on the same port
+/// and data dir (an outage, a new policy version) while the site stays up.
+pub struct Apart {
+    pub site: Site,
+    collector: Option<Collector>,
+    config_dir: tempfile::TempDir,
+}
+
+impl Apart {
+    /// Starts the site, then a collector for it serving [`POLICY`], and points the site's pages
+    /// at the collector.
+    pub async fn start() -> Result<Self> {
+        let site = Site::start().await?;
+        let config_dir = tempfile::tempdir()?;
+        let config = write_config(config_dir.path(), &site.url, POLICY)?;
+        let collector = Collector::serve(&config, tempfile::tempdir()?, 0).await?;
+        site.set_collector(&collector.url);
+        Ok(Self {
+            site,
+            collector: Some(collector),
+            config_dir,
+        })
+    }
+
+    /// The collector, unless it is stopped.
+    pub fn collector(&self) -> Result<&Collector> {
+        self.collector.as_ref().context("the collector is stopped")
+    }
+
+    /// Stops the collector (SIGTERM); returns its data dir and port for
+    /// [`Apart::restart_collector`].
+    pub async fn stop_collector(&mut self) -> Result<(tempfile::TempDir, u16)> {
+        let collector = self.collector.take().context("already stopped")?;
+        let port = collector.port()?;
+        Ok((collector.stop().await?, port))
+    }
+
+    /// Restarts the collector on `port` with `data`, serving `policy` as the current version.
+    pub async fn restart_collector(
+        &mut self,
+        data: tempfile::TempDir,
+        port: u16,
+        policy: &str,
+    ) -> Result<()> {
+        let config = write_config(self.config_dir.path(), &self.site.url, policy)?;
+        self.collector = Some(Collector::serve(&config, data, port).await?);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -12,32 +12,9 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use jsonwebtoken::jwk::JwkSet;
-use kelisim_tests::{Browser, Collector, Site, axe, jose, site, wait};
+use kelisim_tests::{Apart, Browser, Collector, axe, wait};
 use serde_json::{Value, json};
 use thirtyfour::prelude::*;
-
-/// The test site with a collector serving `tests/fixtures/site/kelisim.toml` for it.
-struct Apart {
-    site: Site,
-    collector: Collector,
-    _config: tempfile::TempDir,
-}
-
-impl Apart {
-    async fn start() -> Result<Self> {
-        let site = Site::start().await?;
-        let dir = tempfile::tempdir()?;
-        let config = site::write_config(dir.path(), &site.url, "2026-03")?;
-        let collector = Collector::serve(&config, tempfile::tempdir()?, 0).await?;
-        site.set_collector(&collector.url);
-        Ok(Self {
-            site,
-            collector,
-            _config: dir,
-        })
-    }
-}
 
 /// What the gated fixture scripts recorded, in the order they ran.
 async fn ran(browser: &Browser) -> Result<Value> {
@@ -134,34 +111,6 @@ async fn cookie_receipts(collector: &Collector, count: usize) -> Result<Vec<(Str
     .await
 }
 
-/// The receipt `reference`, verified against the JWKS with an independent JOSE library.
-async fn verified(collector: &Collector, reference: &str) -> Result<Value> {
-    let http = reqwest::Client::new();
-    let stored: Value = http
-        .get(format!("{}/v1/receipts/{reference}", collector.url))
-        .header("accept", "application/json")
-        .send()
-        .await?
-        .json()
-        .await?;
-    let jwks: JwkSet = http
-        .get(format!("{}/.well-known/jwks.json", collector.url))
-        .send()
-        .await?
-        .json()
-        .await?;
-    jose::verify(stored["jws"].as_str().context("a jws")?, &jwks)
-}
-
-async fn config(collector: &Collector) -> Result<Value> {
-    Ok(
-        reqwest::get(format!("{}/v1/sites/demo/config", collector.url))
-            .await?
-            .json()
-            .await?,
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gated_scripts_and_frames_wait_for_their_category_and_run_in_document_order() -> Result<()>
 {
@@ -208,7 +157,7 @@ async fn gated_scripts_and_frames_wait_for_their_category_and_run_in_document_or
                 "section.kelisim-banner [data-kelisim-action=reject]",
             )
             .await?;
-            let receipts = cookie_receipts(&apart.collector, 1).await?;
+            let receipts = cookie_receipts(apart.collector()?, 1).await?;
             assert_eq!(receipts[0].0, "refused");
             browser.driver.goto(&page).await?;
             browser.widget_state("ready").await?;
@@ -277,7 +226,7 @@ async fn gated_scripts_and_frames_wait_for_their_category_and_run_in_document_or
             open_settings(browser, ".kelisim-open").await?;
             click(browser, "#kelisim-cat-marketing").await?;
             click(browser, "dialog [data-kelisim-action=save]").await?;
-            let texts = config(&apart.collector).await?;
+            let texts = apart.collector()?.site_config("demo").await?;
             let note = browser
                 .driver
                 .find(By::Css(
@@ -300,10 +249,10 @@ async fn gated_scripts_and_frames_wait_for_their_category_and_run_in_document_or
             ensure!(!ran(browser).await?.to_string().contains("revoked"));
 
             // Every choice is a signed receipt of the whole banner state.
-            let receipts = cookie_receipts(&apart.collector, 4).await?;
+            let receipts = cookie_receipts(apart.collector()?, 4).await?;
             let events: Vec<&str> = receipts.iter().map(|(e, _)| e.as_str()).collect();
             assert_eq!(events, ["refused", "updated", "given", "updated"]);
-            let payload = verified(&apart.collector, &receipts[3].1).await?;
+            let payload = apart.collector()?.verified_receipt(&receipts[3].1).await?;
             assert_eq!(payload["kind"], "cookies");
             assert_eq!(payload["notice"]["lang"], "en");
             assert_eq!(
@@ -447,7 +396,7 @@ async fn consent_mode_default_comes_first_and_its_update_follows_the_choice() ->
             .await?;
         browser.widget_state("ready").await?;
         banner(&browser).await?;
-        let texts = config(&collector).await?;
+        let texts = collector.site_config("demo").await?;
         let note = browser
             .driver
             .find(By::Css("section.kelisim-banner .kelisim-banner__gpc"))
@@ -475,7 +424,7 @@ async fn consent_mode_default_comes_first_and_its_update_follows_the_choice() ->
                    "ad_personalization": "denied", "analytics_storage": "granted"})
         );
         let receipts = cookie_receipts(&collector, 2).await?;
-        let payload = verified(&collector, &receipts[1].1).await?;
+        let payload = collector.verified_receipt(&receipts[1].1).await?;
         assert_eq!(payload["event"], "updated");
         assert_eq!(payload["context"]["gpc"], true);
         let marketing = payload["categories"]
@@ -572,7 +521,7 @@ async fn accept_and_reject_are_equal_visible_accessible_and_keyboard_operable() 
                 .await?;
             browser.widget_state("ready").await?;
             banner(browser).await?;
-            let texts = config(&collector).await?;
+            let texts = collector.site_config("demo").await?;
             let title = driver
                 .find(By::Css("#kelisim-banner-title"))
                 .await?

@@ -20,7 +20,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use kelisim_tests::{Browser, Collector, Site, site, wait};
+use kelisim_tests::{Apart, Browser, bench, site, wait};
 use serde_json::Value;
 
 /// Runs in every page before its own scripts: records when a banner's accept button first
@@ -56,11 +56,7 @@ const PROBE: &str = "
 
 /// Navigations per widget: a smoke run unless `KELISIM_BENCH_BANNER` asks for more.
 fn navigations() -> usize {
-    std::env::var("KELISIM_BENCH_BANNER")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(3)
+    bench::rounds("KELISIM_BENCH_BANNER").unwrap_or(3)
 }
 
 /// Loads `url` and returns the ms from navigation start to a visible, clickable banner, and to
@@ -83,16 +79,6 @@ async fn time_to_banner(browser: &Browser, url: &str) -> Result<(f64, f64)> {
     .await
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len().is_multiple_of(2) {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_to_a_clickable_banner_against_vanilla_cookieconsent() -> Result<()> {
     // Without the package the page could only time out: say what is missing instead.
@@ -103,11 +89,8 @@ async fn time_to_a_clickable_banner_against_vanilla_cookieconsent() -> Result<()
          .tools/vanilla-cookieconsent vanilla-cookieconsent@3.1.0` or set KELISIM_TEST_VANILLA",
         vanilla.display()
     );
-    let site = Site::start().await?;
-    let dir = tempfile::tempdir()?;
-    let config = site::write_config(dir.path(), &site.url, "2026-03")?;
-    let collector = Collector::serve(&config, tempfile::tempdir()?, 0).await?;
-    site.set_collector(&collector.url);
+    let apart = Apart::start().await?;
+    let site = &apart.site;
     let browser = Browser::start().await?;
     let result = async {
         browser.on_every_page(PROBE).await?;
@@ -132,8 +115,8 @@ async fn time_to_a_clickable_banner_against_vanilla_cookieconsent() -> Result<()
                 clickable[i].push(first);
             }
         }
-        let [ours, theirs] = visible.map(|mut v| median(&mut v));
-        let [ours_first, theirs_first] = clickable.map(|mut v| median(&mut v));
+        let [ours, theirs] = visible.map(|mut v| bench::median(&mut v));
+        let [ours_first, theirs_first] = clickable.map(|mut v| bench::median(&mut v));
         eprintln!(
             "banner benchmark, {n} navigations each, median ms from navigation start to a \
              visible, clickable banner: {} {ours:.1}, {} {theirs:.1}, ratio {:.2} \

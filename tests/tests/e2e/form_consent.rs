@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use jsonwebtoken::jwk::JwkSet;
 use kelisim_tests::{Browser, Collector, jose, wait};
 use serde_json::Value;
 use thirtyfour::prelude::*;
@@ -22,28 +21,10 @@ async fn demo_form_needs_consent_and_yields_a_verifiable_receipt() -> Result<()>
     browser.quit().await?;
     let receipt_ref = result?;
 
-    let http = reqwest::Client::new();
-    // The receipt is sent with fetch keepalive while the page navigates: give it bounded time.
-    let stored: Value = wait::until("the receipt to be stored", Duration::from_secs(15), || {
-        let url = format!("{}/v1/receipts/{receipt_ref}", collector.url);
-        let http = http.clone();
-        async move {
-            let resp = http.get(url).send().await?;
-            Ok(if resp.status().is_success() {
-                Some(resp.json().await?)
-            } else {
-                None
-            })
-        }
-    })
-    .await?;
+    // The receipt is sent with fetch keepalive while the page navigates: bounded time to arrive.
+    let stored = collector.stored_receipt(&receipt_ref).await?;
     let jws = stored["jws"].as_str().context("stored receipt has a jws")?;
-    let jwks: JwkSet = http
-        .get(format!("{}/.well-known/jwks.json", collector.url))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let jwks = collector.jwks().await?;
     let payload = jose::verify(jws, &jwks)?;
     assert_eq!(payload["site"], "demo");
     assert_eq!(payload["kind"], "form");

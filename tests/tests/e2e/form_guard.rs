@@ -10,8 +10,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use jsonwebtoken::jwk::JwkSet;
-use kelisim_tests::{Browser, Collector, Site, axe, jose, site, wait};
+use kelisim_tests::{Apart, Browser, Collector, axe, wait};
 use serde_json::{Value, json};
 use thirtyfour::prelude::*;
 
@@ -127,97 +126,11 @@ async fn visible_error(browser: &Browser) -> Result<String> {
     Ok(error.text().await?)
 }
 
-async fn config(collector: &Collector) -> Result<Value> {
-    Ok(
-        reqwest::get(format!("{}/v1/sites/demo/config", collector.url))
-            .await?
-            .json()
-            .await?,
-    )
-}
-
-/// Waits until the collector has stored the receipt `reference`, then verifies its JWS
-/// against the JWKS with an independent JOSE library and returns the payload.
-async fn stored_receipt(collector: &Collector, reference: &str) -> Result<Value> {
-    let http = reqwest::Client::new();
-    let stored: Value = wait::until(
-        "the receipt to be stored",
-        Duration::from_secs(15),
-        || async {
-            let resp = http
-                .get(format!("{}/v1/receipts/{reference}", collector.url))
-                .header("accept", "application/json")
-                .send()
-                .await?;
-            Ok(if resp.status().is_success() {
-                Some(resp.json().await?)
-            } else {
-                None
-            })
-        },
-    )
-    .await?;
-    let jwks: JwkSet = http
-        .get(format!("{}/.well-known/jwks.json", collector.url))
-        .send()
-        .await?
-        .json()
-        .await?;
-    jose::verify(
-        stored["jws"].as_str().context("stored receipt has a jws")?,
-        &jwks,
-    )
-}
-
 fn is_reference(text: &str) -> bool {
     text.len() == 32
         && text
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// The site of its own plus a collector serving `tests/fixtures/site/kelisim.toml` for it.
-struct Apart {
-    site: Site,
-    collector: Option<Collector>,
-    config_dir: tempfile::TempDir,
-}
-
-impl Apart {
-    async fn start() -> Result<Self> {
-        let site = Site::start().await?;
-        let config_dir = tempfile::tempdir()?;
-        let config = site::write_config(config_dir.path(), &site.url, "2026-03")?;
-        let collector = Collector::serve(&config, tempfile::tempdir()?, 0).await?;
-        site.set_collector(&collector.url);
-        Ok(Self {
-            site,
-            collector: Some(collector),
-            config_dir,
-        })
-    }
-
-    fn collector(&self) -> Result<&Collector> {
-        self.collector.as_ref().context("the collector is stopped")
-    }
-
-    async fn stop_collector(&mut self) -> Result<(tempfile::TempDir, u16)> {
-        let collector = self.collector.take().context("already stopped")?;
-        let port = collector.port()?;
-        Ok((collector.stop().await?, port))
-    }
-
-    /// Restarts the collector on `port` with `data`, serving `policy` as the current version.
-    async fn restart_collector(
-        &mut self,
-        data: tempfile::TempDir,
-        port: u16,
-        policy: &str,
-    ) -> Result<()> {
-        let config = site::write_config(self.config_dir.path(), &self.site.url, policy)?;
-        self.collector = Some(Collector::serve(&config, data, port).await?);
-        Ok(())
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,7 +148,7 @@ async fn every_submit_path_is_refused_until_the_box_is_ticked() -> Result<()> {
             every_path_is_refused(browser, || async { Ok(false) }).await?;
 
             // The refusals said why, in Russian, on the focused, invalid box.
-            let texts = config(&collector).await?;
+            let texts = collector.site_config("demo").await?;
             assert_eq!(visible_error(browser).await?, texts["texts"]["ru"]["error"]);
             let focus = browser
                 .js(
@@ -278,7 +191,7 @@ async fn every_submit_path_is_refused_until_the_box_is_ticked() -> Result<()> {
             ensure!(is_reference(&reference), "reference {reference:?}");
             let saw = browser.js("return +sessionStorage.siteSaw", vec![]).await?;
             assert_eq!(saw, json!(2), "each site handler ran once");
-            let payload = stored_receipt(&collector, &reference).await?;
+            let payload = collector.verified_receipt(&reference).await?;
             assert_eq!(payload["ref"], reference.as_str());
             assert_eq!(payload["notice"]["lang"], "ru");
             Ok(())
@@ -388,7 +301,7 @@ async fn box_and_error_speak_the_page_language_and_pass_axe() -> Result<()> {
         .run(async |browser| {
             let driver = &browser.driver;
             browser.watch_csp().await?;
-            let texts = config(&collector).await?;
+            let texts = collector.site_config("demo").await?;
             for (page, lang) in [
                 ("/kk/contact.html", "kk"),
                 ("/contact.html", "ru"),
@@ -462,7 +375,7 @@ async fn without_the_wasm_a_plain_checkbox_still_guards_the_form() -> Result<()>
                 .goto(format!("{}/contact.html", apart.site.url))
                 .await?;
             browser.widget_state("fallback").await?;
-            let texts = config(apart.collector()?).await?;
+            let texts = apart.collector()?.site_config("demo").await?;
             let plain = browser
                 .js(
                     "const b = document.querySelector('#feedback .kelisim-consent');
@@ -556,7 +469,7 @@ async fn submissions_are_held_until_the_wasm_has_loaded() -> Result<()> {
             assert_eq!(sent.get("kelisim_consent"), Some("yes"));
             let reference = sent.get("kelisim_receipt").unwrap_or_default().to_owned();
             ensure!(is_reference(&reference), "reference {reference:?}");
-            let payload = stored_receipt(apart.collector()?, &reference).await?;
+            let payload = apart.collector()?.verified_receipt(&reference).await?;
             assert_eq!(
                 payload["context"]["page_url"],
                 format!("{}/contact.html", apart.site.url)
@@ -643,16 +556,11 @@ async fn with_the_collector_down_the_form_goes_at_once_and_its_receipt_arrives_o
                     driver.goto(format!("{}/", apart.site.url)).await?;
                     browser.widget_state("ready").await?;
                     tokio::time::sleep(Duration::from_millis(500)).await;
-                    let resp = http
-                        .get(format!("{}/v1/receipts/{reference}", collector.url))
-                        .header("accept", "application/json")
-                        .send()
-                        .await?;
-                    Ok(resp.status().is_success().then_some(()))
+                    Ok(collector.receipt(&reference).await?.map(|_| ()))
                 },
             )
             .await?;
-            let payload = stored_receipt(collector, &reference).await?;
+            let payload = collector.verified_receipt(&reference).await?;
             assert_eq!(payload["policy"]["version"], "2026-03");
 
             // More page views send nothing again: exactly one receipt, an empty queue, and the
@@ -756,7 +664,7 @@ async fn a_new_policy_version_needs_a_new_tick_and_a_new_receipt() -> Result<()>
                 submit.click().await?;
                 let sent = apart.site.submission(round + 1).await?;
                 let reference = sent.get("kelisim_receipt").unwrap_or_default().to_owned();
-                let payload = stored_receipt(apart.collector()?, &reference).await?;
+                let payload = apart.collector()?.verified_receipt(&reference).await?;
                 assert_eq!(payload["policy"]["version"], policy);
                 references.push(reference);
             }

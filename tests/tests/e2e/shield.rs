@@ -12,8 +12,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use jsonwebtoken::jwk::JwkSet;
-use kelisim_tests::{Browser, Capture, Collector, Site, axe, jose, site, wait};
+use kelisim_tests::{Apart, Browser, Capture, Collector, axe, site, wait};
 use serde_json::{Value, json};
 use thirtyfour::prelude::*;
 
@@ -26,6 +25,15 @@ const NAME: &str = "Әлия Құрманғазықызы";
 const PHONE: &str = "8 (701) 734-29-51";
 const EMAIL: &str = "aliya.kurmangazy@mail.kz";
 const MESSAGE: &str = "Нужно перевезти 12 паллет из Шымкента в Өскемен до пятницы";
+
+/// The contact form's fields, as the visitor fills them in.
+const LEAD: &[(&str, &str)] = &[
+    ("name", NAME),
+    ("phone", PHONE),
+    ("email", EMAIL),
+    ("message", MESSAGE),
+];
+
 /// Parts distinctive enough that finding one anywhere means the value leaked.
 const PARTS: &[&str] = &[
     "Құрманғазықызы",
@@ -105,28 +113,6 @@ fn leaked<'a>(text: &str, spellings: &'a [String]) -> Option<(&'a str, String)> 
     })
 }
 
-/// The test site with a collector serving `tests/fixtures/site/kelisim.toml` for it.
-struct Apart {
-    site: Site,
-    _collector: Collector,
-    _config: tempfile::TempDir,
-}
-
-impl Apart {
-    async fn start() -> Result<Self> {
-        let site = Site::start().await?;
-        let dir = tempfile::tempdir()?;
-        let config = site::write_config(dir.path(), &site.url, "2026-03")?;
-        let collector = Collector::serve(&config, tempfile::tempdir()?, 0).await?;
-        site.set_collector(&collector.url);
-        Ok(Self {
-            site,
-            _collector: collector,
-            _config: dir,
-        })
-    }
-}
-
 /// Types each `(field name, value)` into `form` as a visitor would, key by key.
 async fn type_into(browser: &Browser, form: &str, fields: &[(&str, &str)]) -> Result<()> {
     for (name, value) in fields {
@@ -176,6 +162,21 @@ async fn js_until(browser: &Browser, what: &str, script: &str) -> Result<Value> 
     .await
 }
 
+/// Waits (bounded) until the demo's lead tracking has sent every field of the contact form
+/// (a `lead_form_input` each, after its pause) through the shield, and returns every call the
+/// demo's analytics received (`window.demoAnalytics.calls`).
+async fn lead_tracked(browser: &Browser) -> Result<Value> {
+    js_until(
+        browser,
+        "the site's lead tracking to send every field",
+        "const c = (window.demoAnalytics || {}).calls || [];
+         const f = c.filter(e => e.call === 'dataLayer.push' &&
+                                 e.args[0].event === 'lead_form_input');
+         return f.length >= 4 ? c : null",
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rrweb_and_posthog_from_npm_record_nothing_a_visitor_types() -> Result<()> {
     for (dir, file) in [
@@ -207,27 +208,9 @@ async fn rrweb_and_posthog_from_npm_record_nothing_a_visitor_types() -> Result<(
                 "return (window.demoAnalytics || {}).calls || null",
             )
             .await?;
-            type_into(
-                browser,
-                "#feedback",
-                &[
-                    ("name", NAME),
-                    ("phone", PHONE),
-                    ("email", EMAIL),
-                    ("message", MESSAGE),
-                ],
-            )
-            .await?;
+            type_into(browser, "#feedback", LEAD).await?;
             // The site's lead tracking sent every field (after its pause), through the shield.
-            js_until(
-                browser,
-                "the site's lead tracking to send every field",
-                "const c = (window.demoAnalytics || {}).calls || [];
-                 const f = c.filter(e => e.call === 'dataLayer.push' &&
-                                         e.args[0].event === 'lead_form_input');
-                 return f.length >= 4 ? f : null",
-            )
-            .await?;
+            lead_tracked(browser).await?;
             // PostHog sends its event batch every few seconds; let one go before leaving.
             wait::until(
                 "PostHog to send the site's lead_form_input events",
@@ -355,13 +338,6 @@ const SITE_CALLS: &str = "window.siteCalls()";
 /// of the site's, and a stub installed later never sees it).
 const RECEIVED: &str = "return window.received.filter(r =>
     !(r[0] === 'dataLayer.push' && r[1] === 'arguments' && r[2][0] === 'consent'))";
-
-const LEAD: &[(&str, &str)] = &[
-    ("name", NAME),
-    ("phone", PHONE),
-    ("email", EMAIL),
-    ("message", MESSAGE),
-];
 
 /// Waits (bounded) until the stubs received as many calls as expected, and returns them.
 async fn received(browser: &Browser, expected: usize) -> Result<Value> {
@@ -512,7 +488,7 @@ async fn a_get_form_leaves_no_typed_value_in_the_address_analytics_reads() -> Re
                 },
             )
             .await?;
-            let payload = verified(&collector, &reference).await?;
+            let payload = collector.verified_receipt(&reference).await?;
             assert_eq!(payload["context"]["form_id"], "track");
             assert_eq!(
                 payload["context"]["page_url"],
@@ -521,25 +497,6 @@ async fn a_get_form_leaves_no_typed_value_in_the_address_analytics_reads() -> Re
             Ok(())
         })
         .await
-}
-
-/// The receipt `reference`, verified against the JWKS with an independent JOSE library.
-async fn verified(collector: &Collector, reference: &str) -> Result<Value> {
-    let http = reqwest::Client::new();
-    let stored: Value = http
-        .get(format!("{}/v1/receipts/{reference}", collector.url))
-        .header("accept", "application/json")
-        .send()
-        .await?
-        .json()
-        .await?;
-    let jwks: JwkSet = http
-        .get(format!("{}/.well-known/jwks.json", collector.url))
-        .send()
-        .await?
-        .json()
-        .await?;
-    jose::verify(stored["jws"].as_str().context("a jws")?, &jwks)
 }
 
 /// The panel's heading, whether it says analytics is off, and its calls as shown.
@@ -585,15 +542,7 @@ async fn the_demo_panel_shows_what_analytics_received_as_the_visitor_types() -> 
             )
             .await?;
             type_into(browser, "#feedback", LEAD).await?;
-            let calls = js_until(
-                browser,
-                "every field's lead_form_input",
-                "const c = (window.demoAnalytics || {}).calls || [];
-                 const f = c.filter(e => e.call === 'dataLayer.push' &&
-                                         e.args[0].event === 'lead_form_input');
-                 return f.length >= 4 ? c : null",
-            )
-            .await?;
+            let calls = lead_tracked(browser).await?;
             // What the stand-ins received: each field's value, redacted, and the rest as sent.
             let mut fields: Vec<(String, String)> = calls
                 .as_array()

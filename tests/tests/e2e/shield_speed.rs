@@ -20,7 +20,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use kelisim_tests::{Browser, Collector, Site, site};
+use kelisim_tests::{Apart, Browser, bench};
 use serde_json::{Value, json};
 use thirtyfour::prelude::*;
 
@@ -29,23 +29,9 @@ const NAME: &str = "Әлия Құрманғазықызы";
 
 /// (rounds, ms per side and round, most calls per side and round).
 fn plan() -> (usize, u64, u64) {
-    match std::env::var("KELISIM_BENCH_SHIELD")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .filter(|n| *n > 0)
-    {
+    match bench::rounds("KELISIM_BENCH_SHIELD") {
         Some(rounds) => (rounds, 500, 20_000_000),
         None => (3, 50, 1_000_000),
-    }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len().is_multiple_of(2) {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
     }
 }
 
@@ -59,11 +45,8 @@ fn micros(side: &Value) -> Result<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrapped_data_layer_push_against_the_unwrapped_one() -> Result<()> {
-    let site = Site::start().await?;
-    let dir = tempfile::tempdir()?;
-    let config = site::write_config(dir.path(), &site.url, "2026-03")?;
-    let collector = Collector::serve(&config, tempfile::tempdir()?, 0).await?;
-    site.set_collector(&collector.url);
+    let apart = Apart::start().await?;
+    let site = &apart.site;
     let browser = Browser::start().await?;
     let (rounds, ms, most) = plan();
     browser
@@ -107,7 +90,7 @@ async fn wrapped_data_layer_push_against_the_unwrapped_one() -> Result<()> {
                     // Let the page's own timers and the collector's requests run between rounds.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                let (ours, plain) = (median(&mut wrapped), median(&mut unwrapped));
+                let (ours, plain) = (bench::median(&mut wrapped), bench::median(&mut unwrapped));
                 eprintln!(
                     "shield benchmark, {what}, {rounds} rounds of {ms} ms per side, median µs \
                      per dataLayer.push: wrapped {ours:.3} ({:.0} calls/s), unwrapped {plain:.3} \
