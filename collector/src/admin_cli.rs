@@ -1,7 +1,8 @@
 //! The admin commands of the CLI: `tokens`, `receipts show|export|stats`, `purge`, `erase`.
 //! They read the data directory directly (the export can also go through a running
 //! collector's API with a token); changes go through `store::maintain_offline`, the same
-//! SQL the running collector's writer executes.
+//! SQL the running collector's writer executes. Erasure changes are written to the admin
+//! audit trail with the token id `cli`.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -13,12 +14,12 @@ use crate::cli::{
     EraseArgs, ExportArgs, FilterArgs, PurgeArgs, ShowArgs, StatsArgs, TokenCreateArgs,
     TokenRevokeArgs,
 };
-use crate::config::Config;
+use crate::config::{Config, Site};
 use crate::datadir::DataDir;
 use crate::export::{self, Format, SiteInfo};
 use crate::receipt::{self, format_timestamp};
 use crate::retention;
-use crate::store::{self, Maintenance, ReceiptFilter, Scope};
+use crate::store::{self, AuditEntry, BY_CLI, ErasureRequest, Maintenance, ReceiptFilter, Scope};
 use crate::subject::{self, IdentifierKind, SubjectKey};
 use crate::{kantara, tokens};
 
@@ -260,7 +261,8 @@ pub fn stats(args: &StatsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `purge`
+/// `purge`: retention for every site, then the erasure requests coming due within a day
+/// (run it at least daily when no `serve` runs).
 pub fn purge(args: &PurgeArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
     let dir = DataDir::new(&args.data.data_dir);
@@ -273,31 +275,176 @@ pub fn purge(args: &PurgeArgs) -> anyhow::Result<()> {
             site.id, site.retention_days
         );
     }
+    let n = store::maintain_offline(
+        &dir.db_path(),
+        &retention::due_erasures_job(now, retention::PERIOD),
+    )?;
+    println!("kelisim: carried out {n} pending erasure requests due within a day");
     Ok(())
 }
 
-/// `erase`
+/// `erase`: records a request and carries it out (or, with `--pending`, leaves it for later),
+/// lists the site's requests (`--list`), or carries out a pending one (`--execute ID`).
 pub fn erase(args: &EraseArgs) -> anyhow::Result<()> {
     let dir = DataDir::new(&args.data.data_dir);
-    let filter = filter_from(
+    let db = dir.db_path();
+    let now = time::OffsetDateTime::now_utc();
+    if args.list {
+        return erase_list(&db, &args.site, now);
+    }
+    if let Some(id) = &args.execute {
+        return erase_execute(&db, &args.site, id, now);
+    }
+    let subject = args
+        .subject
+        .as_deref()
+        .context("--subject: give the phone or e-mail to erase")?;
+    let deadline = match &args.config {
+        Some(path) => {
+            let config = Config::load(path)?;
+            config
+                .site(&args.site)
+                .with_context(|| {
+                    format!(
+                        "site `{}` is not configured in {}",
+                        args.site,
+                        path.display()
+                    )
+                })?
+                .erasure_deadline_days
+        }
+        None if args.pending || args.received.is_some() => bail!(
+            "--pending and --received need --config: the due date comes from the site's \
+             erasure_deadline_days"
+        ),
+        // Carried out now, on time whatever the deadline: only the recorded due date is
+        // the default one.
+        None => Site::DEFAULT_ERASURE_DEADLINE_DAYS,
+    };
+    let received = match &args.received {
+        Some(text) => {
+            retention::parse_received(text, now).map_err(|e| anyhow::anyhow!("--received {e}"))?
+        }
+        None => now,
+    };
+    let hmacs = filter_from(
         &dir,
         &FilterArgs {
-            subject: Some(args.subject.clone()),
+            subject: Some(subject.to_owned()),
             ..FilterArgs::default()
         },
-    )?;
+    )?
+    .subject_hmacs
+    .unwrap_or_default();
+    let request = ErasureRequest {
+        id: uuid::Uuid::now_v7().to_string(),
+        site: args.site.clone(),
+        hmacs,
+        received_at: format_timestamp(received),
+        due_at: format_timestamp(retention::erasure_due(received, deadline)),
+        recorded_at: format_timestamp(now),
+        recorded_by: BY_CLI.to_owned(),
+        execute: !args.pending,
+    };
+    let (id, due) = (request.id.clone(), request.due_at.clone());
+    let detail = format!(
+        "subject=(keyed hash) request={id} received={} due={due}",
+        request.received_at
+    );
+    let n = store::maintain_offline(&db, &Maintenance::RequestErasure(request))?;
+    if args.pending {
+        record(
+            &db,
+            &args.site,
+            "erase_pending",
+            format!("{detail} receipts=0"),
+        )?;
+        println!(
+            "kelisim: recorded erasure request {id} on site {} as pending, due {due}; carry it \
+             out with `erase --site {} --execute {id}` (serve and purge do by then at the latest)",
+            args.site, args.site
+        );
+    } else {
+        record(&db, &args.site, "erase", format!("{detail} receipts={n}"))?;
+        println!(
+            "kelisim: erased the subject index of {n} receipts on site {}; the signed receipts \
+             stay (request {id})",
+            args.site
+        );
+    }
+    Ok(())
+}
+
+fn erase_list(db: &Path, site: &str, now: time::OffsetDateTime) -> anyhow::Result<()> {
+    let reader = store::open_reader(db)?;
+    let requests = reader.erasures(site, &format_timestamp(now), 1000)?;
+    if requests.is_empty() {
+        println!("no erasure requests on site {site}");
+    }
+    for e in requests {
+        let state = match (&e.done_at, &e.done_by) {
+            (Some(at), by) => format!(
+                "done {at} by {}, {} receipts",
+                by.as_deref().unwrap_or("?"),
+                e.receipts
+            ),
+            (None, _) => "pending".to_owned(),
+        };
+        println!(
+            "{}  received {}  due {}  {state}{}",
+            e.id,
+            e.received_at,
+            e.due_at,
+            if e.overdue { "  OVERDUE" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+fn erase_execute(db: &Path, site: &str, id: &str, now: time::OffsetDateTime) -> anyhow::Result<()> {
+    store::upgrade_offline(db)?;
+    let at = format_timestamp(now);
+    let found = store::open_reader(db)?.erasure(site, id, &at)?.with_context(|| {
+        format!("site `{site}` has no erasure request `{id}`; `erase --site {site} --list` shows them")
+    })?;
+    if let Some(done) = &found.done_at {
+        println!("kelisim: erasure request {id} was already carried out at {done}");
+        return Ok(());
+    }
     let n = store::maintain_offline(
-        &dir.db_path(),
-        &Maintenance::Erase {
-            site: args.site.clone(),
-            hmacs: filter.subject_hmacs.unwrap_or_default(),
-            at: format_timestamp(time::OffsetDateTime::now_utc()),
+        db,
+        &Maintenance::ExecuteErasure {
+            site: site.to_owned(),
+            id: id.to_owned(),
+            at,
+            by: BY_CLI.to_owned(),
         },
     )?;
+    record(
+        db,
+        site,
+        "erase_execute",
+        format!("request={id} receipts={n}"),
+    )?;
     println!(
-        "kelisim: erased the subject index of {n} receipts on site {}; the signed receipts stay",
-        args.site
+        "kelisim: erased the subject index of {n} receipts on site {site}; the signed receipts \
+         stay (request {id})"
     );
+    Ok(())
+}
+
+/// An audit-trail entry for a change made from the command line (token id `cli`).
+fn record(db: &Path, site: &str, action: &str, detail: String) -> anyhow::Result<()> {
+    store::maintain_offline(
+        db,
+        &Maintenance::Audit(AuditEntry {
+            at: format_timestamp(time::OffsetDateTime::now_utc()),
+            token_id: BY_CLI.to_owned(),
+            site: Some(site.to_owned()),
+            action: action.to_owned(),
+            detail,
+        }),
+    )?;
     Ok(())
 }
 

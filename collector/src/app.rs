@@ -412,6 +412,16 @@ pub fn admin_routes(r: &mut impl RouteSink) {
     r.add(Method::GET, "/sites/{site}/audit", admin::audit_trail);
     r.add(Method::POST, "/sites/{site}/withdrawals", admin::withdraw);
     r.add(Method::POST, "/sites/{site}/erasures", admin::erase);
+    r.add(
+        Method::GET,
+        "/sites/{site}/erasure-requests",
+        admin::list_erasures,
+    );
+    r.add(
+        Method::POST,
+        "/sites/{site}/erasure-requests/{request}/execute",
+        admin::execute_erasure,
+    );
 }
 
 /// Admin routes as the OpenAPI document names them.

@@ -12,6 +12,8 @@
 //! Lifecycle changes are not breaks: a receipt purged by retention left a tombstone (its
 //! `seq` and JWS hash), which links the chain across the gap; a receipt whose subject index
 //! was erased on request has an `erasures` row, and then must have no subject hashes.
+//! Every receipt that a later receipt withdrew or may supersede must be in `followed`, the
+//! index the admin queries read statuses through (schema v4).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -44,6 +46,9 @@ pub enum Problem {
     BrokenLink,
     /// `subject_hashes` rows differ from the payload's identifiers.
     SubjectIndex,
+    /// A later receipt withdrew or may supersede this one, but `followed` does not say so:
+    /// the admin views would show it as still given.
+    StatusIndex,
     /// The log ends before the recorded chain head.
     Truncated { last_seq: i64 },
     /// The last receipt is not the one the chain head records.
@@ -65,6 +70,9 @@ impl fmt::Display for Problem {
                 "`prev` does not match the previous receipt: a receipt before it was edited, deleted, inserted or moved",
             ),
             Self::SubjectIndex => f.write_str("subject_hashes rows do not match the receipt's identifiers"),
+            Self::StatusIndex => f.write_str(
+                "a later receipt withdrew or may supersede this receipt but it is missing from `followed` (row deleted)",
+            ),
             Self::Truncated { last_seq } => write!(
                 f,
                 "the chain head records this receipt but the log ends at {last_seq}: receipts were deleted from the end"
@@ -146,6 +154,9 @@ pub fn audit(reader: &Reader, keys: &PublicKeys) -> Result<AuditReport, StoreErr
         erased: reader.erased()?,
     };
     reader.scan_log(|row| walk.visit(&row))?;
+    for seq in reader.unmarked_followed()? {
+        walk.push(seq, Problem::StatusIndex);
+    }
     let head = reader.head()?;
     if let Some(head) = &head {
         // Purged receipts at the end of the log.

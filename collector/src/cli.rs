@@ -44,7 +44,8 @@ pub enum Command {
     Tokens(TokensCommand),
     /// Remove receipts past each site's retention period, leaving tombstones for `audit`
     Purge(PurgeArgs),
-    /// Erase a data subject's identifiers (the keyed-hash index) on their request
+    /// Erase a data subject's identifiers (the keyed-hash index) on their request, at once or
+    /// (--pending) by the site's deadline; --list the requests, --execute ID a pending one
     Erase(EraseArgs),
     /// Benchmark only: fill a fresh data directory with generated, signed receipts
     #[command(hide = true)]
@@ -296,6 +297,8 @@ pub struct PurgeArgs {
     pub data: DataDirArgs,
 }
 
+// `erase --subject …` records a request (carried out at once, or with `--pending` later),
+// `erase --list` lists them, `erase --execute ID` carries out a pending one.
 #[derive(Debug, Args)]
 pub struct EraseArgs {
     #[command(flatten)]
@@ -304,8 +307,25 @@ pub struct EraseArgs {
     #[arg(long)]
     pub site: String,
     /// The subject's phone number or e-mail address, in any spelling
-    #[arg(long)]
-    pub subject: String,
+    #[arg(long, required_unless_present_any = ["list", "execute"])]
+    pub subject: Option<String>,
+    /// Only record the request (e.g. while the subject's identity is checked): it is carried
+    /// out with --execute, or by `serve`/`purge` at its due time at the latest
+    #[arg(long, requires = "subject")]
+    pub pending: bool,
+    /// When the request arrived (YYYY-MM-DD or RFC 3339; default now): the deadline counts from it
+    #[arg(long, value_name = "DATE", requires = "subject")]
+    pub received: Option<String>,
+    /// List the site's erasure requests, pending first with their due dates
+    #[arg(long, conflicts_with_all = ["subject", "execute"])]
+    pub list: bool,
+    /// Carry out the pending request with this id now
+    #[arg(long, value_name = "ID", conflicts_with = "subject")]
+    pub execute: Option<String>,
+    /// Site configuration file (the site's erasure_deadline_days; needed with --pending or
+    /// --received, else the default 30 days is recorded)
+    #[arg(long, env = "KELISIM_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@
 //! default_language = "ru"
 //! current_policy = "2026-03"
 //! retention_days = 1095
+//! erasure_deadline_days = 30                # optional (default 30): erasure requests' deadline
 //! [site.operator]
 //! name = "…"; bin = "180940012345"          # address, contact, jurisdiction optional
 //! [[site.policy]]
@@ -118,6 +119,9 @@ pub struct Site {
     pub languages: Vec<String>,
     pub default_language: String,
     pub retention_days: u32,
+    /// Days within which a data subject's erasure request is carried out, counted from the
+    /// day it was received.
+    pub erasure_deadline_days: u32,
     pub operator: Operator,
     pub policies: Vec<Policy>,
     pub purposes: Vec<Purpose>,
@@ -233,6 +237,12 @@ impl Config {
 }
 
 impl Site {
+    /// A month, when `erasure_deadline_days` is not set.
+    pub const DEFAULT_ERASURE_DEADLINE_DAYS: u32 = 30;
+    /// Three months: a month, extended by two for complex requests, is the longest that data
+    /// protection laws let an erasure request wait.
+    pub const MAX_ERASURE_DEADLINE_DAYS: u32 = 90;
+
     /// The policy visitors are asked to accept now.
     pub fn current_policy(&self) -> &Policy {
         &self.policies[self.current]
@@ -410,6 +420,7 @@ struct RawSite {
     default_language: String,
     current_policy: String,
     retention_days: u32,
+    erasure_deadline_days: Option<u32>,
     operator: RawOperator,
     #[serde(default)]
     policy: Vec<RawPolicy>,
@@ -627,6 +638,20 @@ impl Validator<'_> {
                 format!("{} is out of range; use 1..=36500 days", raw.retention_days),
             ));
         }
+        let erasure_deadline_days = raw
+            .erasure_deadline_days
+            .unwrap_or(Site::DEFAULT_ERASURE_DEADLINE_DAYS);
+        if !(1..=Site::MAX_ERASURE_DEADLINE_DAYS).contains(&erasure_deadline_days) {
+            return Err(self.err(
+                &key.with("erasure_deadline_days"),
+                format!(
+                    "{erasure_deadline_days} is out of range; use 1..={} days (default {}: \
+                     a month, the longest a request may wait is three)",
+                    Site::MAX_ERASURE_DEADLINE_DAYS,
+                    Site::DEFAULT_ERASURE_DEADLINE_DAYS
+                ),
+            ));
+        }
         let operator = self.operator(raw.operator, &key.with("operator"))?;
         let policies = self.policies(raw.policy, &languages, key)?;
         let current = policies
@@ -656,6 +681,7 @@ impl Validator<'_> {
             default_language: raw.default_language,
             languages,
             retention_days: raw.retention_days,
+            erasure_deadline_days,
             operator,
             policies,
             purposes,
@@ -981,6 +1007,7 @@ mod tests {
         let config = Config::load(&demo_dir().join("kelisim.toml")).expect("demo config is valid");
         let site = config.site("demo").expect("demo site");
         assert_eq!(site.languages, ["ru", "kk", "en"]);
+        assert_eq!(site.erasure_deadline_days, 30, "the default deadline");
         assert_eq!(site.current_policy().version, "2026-03");
         let ru = &site.texts["ru"];
         assert_eq!(ru.label, "Я согласен(на) на обработку персональных данных");
@@ -1075,6 +1102,20 @@ mod tests {
                 "kelisim.toml: `site[demo].retention_days`: 0 is out of range; use 1..=36500 days",
             ),
             (
+                demo_toml().replace(
+                    "retention_days = 1095",
+                    "retention_days = 1095\nerasure_deadline_days = 0",
+                ),
+                "kelisim.toml: `site[demo].erasure_deadline_days`: 0 is out of range; use 1..=90 days (default 30",
+            ),
+            (
+                demo_toml().replace(
+                    "retention_days = 1095",
+                    "retention_days = 1095\nerasure_deadline_days = 91",
+                ),
+                "kelisim.toml: `site[demo].erasure_deadline_days`: 91 is out of range; use 1..=90 days",
+            ),
+            (
                 format!("{}\n{}", demo_toml(), demo_toml()),
                 "kelisim.toml: `site[demo].id`: this site id is used twice",
             ),
@@ -1083,6 +1124,16 @@ mod tests {
             let got = invalid(&text);
             assert!(got.starts_with(want), "got: {got}\nwant prefix: {want}");
         }
+    }
+
+    #[test]
+    fn the_erasure_deadline_is_read_when_set() {
+        let text = demo_toml().replace(
+            "retention_days = 1095",
+            "retention_days = 1095\nerasure_deadline_days = 10",
+        );
+        let config = parse(&text).expect("valid");
+        assert_eq!(config.site("demo").expect("demo").erasure_deadline_days, 10);
     }
 
     #[test]

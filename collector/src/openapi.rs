@@ -43,6 +43,8 @@ use crate::routes::{admin, ops, public, receipts};
         admin::audit_trail,
         admin::withdraw,
         admin::erase,
+        admin::list_erasures,
+        admin::execute_erasure,
         crate::admin_page::page,
         crate::admin_page::asset,
     ),

@@ -1,11 +1,18 @@
-//! Retention: receipts are kept for the site's `retention_days` after the last event of a
-//! consent (its withdrawal, if any), then purged — by `kelisim-collector purge` and by a
-//! daily task in `serve`. A purged receipt leaves a tombstone (its `seq` and the SHA-256 of
-//! its JWS) so `audit` still verifies the chain across it.
+//! Lifecycle deadlines, enforced by `kelisim-collector purge` and by a task in `serve`.
+//!
+//! **Retention**: receipts are kept for the site's `retention_days` after the last event of a
+//! consent (its withdrawal, if any), then purged, daily. A purged receipt leaves a tombstone
+//! (its `seq` and the SHA-256 of its JWS) so `audit` still verifies the chain across it.
+//!
+//! **Erasure deadline**: a data subject's erasure request is due `erasure_deadline_days`
+//! after the day it was received. One recorded as pending is carried out by the task, hourly,
+//! before its due time comes ([`ERASURE_HORIZON`]), so a deadline cannot pass silently while
+//! the collector runs; `purge` does the same for the next day.
 
 use std::time::Duration;
 
 use actix_web::web;
+use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::receipt::format_timestamp;
@@ -14,13 +21,24 @@ use crate::store::Maintenance;
 /// How often `serve` purges.
 pub const PERIOD: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// How often `serve` looks for erasure requests coming due.
+pub const ERASURE_PERIOD: Duration = Duration::from_secs(60 * 60);
+
+/// `serve` carries out pending erasure requests due within this: two of its periods, so a
+/// late tick still comes before the due time.
+pub const ERASURE_HORIZON: Duration = Duration::from_secs(2 * 60 * 60);
+
+/// An erasure request's received date may lie at most this far back: older is a typo, and a
+/// request that old would be far past any deadline.
+const MAX_RECEIVED_AGE_DAYS: i64 = 365;
+
 /// Receipts whose last event is before this instant are past retention.
-pub fn cutoff(now: time::OffsetDateTime, retention_days: u32) -> String {
+pub fn cutoff(now: OffsetDateTime, retention_days: u32) -> String {
     format_timestamp(now - time::Duration::days(i64::from(retention_days)))
 }
 
 /// The purge of one site as of `now`.
-pub fn purge_job(site: &str, retention_days: u32, now: time::OffsetDateTime) -> Maintenance {
+pub fn purge_job(site: &str, retention_days: u32, now: OffsetDateTime) -> Maintenance {
     Maintenance::Purge {
         site: site.to_owned(),
         cutoff: cutoff(now, retention_days),
@@ -28,9 +46,56 @@ pub fn purge_job(site: &str, retention_days: u32, now: time::OffsetDateTime) -> 
     }
 }
 
+/// When a request received at `received` must have been carried out.
+pub fn erasure_due(received: OffsetDateTime, deadline_days: u32) -> OffsetDateTime {
+    received + time::Duration::days(i64::from(deadline_days))
+}
+
+/// The date an erasure request arrived, as an admin gives it: `YYYY-MM-DD` (the start of that
+/// day, UTC: the deadline is counted from the day, never later) or an RFC 3339 time. Not in
+/// the future, not more than a year back. The error is the reason, for the caller to prefix.
+pub fn parse_received(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
+    let text = text.trim();
+    let at = if let Ok(day) = time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    ) {
+        day.midnight().assume_utc()
+    } else {
+        OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).map_err(
+            |_| {
+                format!(
+                    "`{text}` is not a date; write the day the request arrived as YYYY-MM-DD, \
+                     or an RFC 3339 time like 2026-11-02T09:30:00Z"
+                )
+            },
+        )?
+    };
+    // A date-only "today" is midnight, never in the future; a time allows a minute of clock skew.
+    if at > now + time::Duration::minutes(1) {
+        return Err(format!(
+            "`{text}` is in the future; give the date the request arrived (today at the latest)"
+        ));
+    }
+    if at < now - time::Duration::days(MAX_RECEIVED_AGE_DAYS) {
+        return Err(format!(
+            "`{text}` is more than a year ago; check the date the request arrived"
+        ));
+    }
+    Ok(at)
+}
+
+/// The job that carries out every pending erasure request due before `now + horizon`.
+pub fn due_erasures_job(now: OffsetDateTime, horizon: Duration) -> Maintenance {
+    Maintenance::ExecuteDueErasures {
+        before: format_timestamp(now + horizon),
+        at: format_timestamp(now),
+    }
+}
+
 /// Purges every configured site once, through the writer; returns receipts purged.
 pub async fn purge_all(state: &AppState) -> u64 {
-    let now = time::OffsetDateTime::now_utc();
+    let now = OffsetDateTime::now_utc();
     let mut total = 0;
     for id in state.site_ids() {
         let Ok(site) = state.site(&id) else { continue };
@@ -57,12 +122,43 @@ pub async fn purge_all(state: &AppState) -> u64 {
     total
 }
 
-/// `serve`'s daily purge: once shortly after start, then every [`PERIOD`].
+/// Carries out the pending erasure requests of every site that come due before the next
+/// look; returns how many.
+pub async fn erase_due(state: &AppState) -> u64 {
+    let now = OffsetDateTime::now_utc();
+    match state
+        .store
+        .maintain(due_erasures_job(now, ERASURE_HORIZON))
+        .await
+    {
+        Ok(n) => {
+            if n > 0 {
+                tracing::info!(
+                    requests = n,
+                    "erasure: carried out pending requests as their due time came"
+                );
+            }
+            n
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "carrying out due erasure requests failed; retrying within the hour");
+            0
+        }
+    }
+}
+
+/// `serve`'s lifecycle task: at start and then hourly the erasure requests coming due, and
+/// once a day the retention purge.
 pub async fn daily(state: web::Data<AppState>) {
-    let mut ticker = actix_web::rt::time::interval(PERIOD);
+    let mut ticker = actix_web::rt::time::interval(ERASURE_PERIOD);
+    let mut last_purge: Option<std::time::Instant> = None;
     loop {
         ticker.tick().await;
-        purge_all(&state).await;
+        erase_due(&state).await;
+        if last_purge.is_none_or(|at| at.elapsed() >= PERIOD) {
+            purge_all(&state).await;
+            last_purge = Some(std::time::Instant::now());
+        }
     }
 }
 
@@ -75,5 +171,41 @@ mod tests {
         let now = time::macros::datetime!(2026-11-21 10:00 UTC);
         assert_eq!(cutoff(now, 1095), "2023-11-22T10:00:00.000Z");
         assert_eq!(cutoff(now, 1), "2026-11-20T10:00:00.000Z");
+    }
+
+    #[test]
+    fn an_erasure_is_due_deadline_days_after_the_day_it_was_received() {
+        let now = time::macros::datetime!(2026-11-21 10:00 UTC);
+        let day = parse_received("2026-11-02", now).expect("a date");
+        assert_eq!(
+            format_timestamp(erasure_due(day, 30)),
+            "2026-12-02T00:00:00.000Z"
+        );
+        let at = parse_received("2026-11-02T09:30:00+05:00", now).expect("a time");
+        assert_eq!(format_timestamp(at), "2026-11-02T04:30:00.000Z");
+        assert_eq!(
+            parse_received("2026-11-21", now).map(format_timestamp),
+            Ok("2026-11-21T00:00:00.000Z".to_owned()),
+            "today is fine"
+        );
+    }
+
+    #[test]
+    fn nonsense_received_dates_are_refused_with_the_fix() {
+        let now = time::macros::datetime!(2026-11-21 10:00 UTC);
+        for (text, reason) in [
+            (
+                "yesterday",
+                "is not a date; write the day the request arrived as YYYY-MM-DD",
+            ),
+            ("2026-13-01", "is not a date"),
+            ("2026-11-22", "is in the future"),
+            ("2026-11-21T10:05:00Z", "is in the future"),
+            ("2025-11-20", "is more than a year ago"),
+        ] {
+            let err = parse_received(text, now).expect_err(text);
+            assert!(err.contains(reason), "{text}: {err}");
+            assert!(err.starts_with(&format!("`{text}`")), "{err}");
+        }
     }
 }

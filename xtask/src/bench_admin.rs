@@ -2,10 +2,11 @@
 //!
 //! Builds the collector (release; `--smoke` uses the debug build), generates a store of
 //! `--count` signed, chained receipts with the collector's hidden `bench-generate` command
-//! (reused on later runs when the count matches), checks it with `audit`, then runs the
-//! hidden `bench-admin` command in a fresh process: filtered page queries and subject
-//! look-ups (p50/p95), a full CSV export (rows/s) and that process's peak RSS. Prints the
-//! JSON report; BENCHMARKS.md ("Admin") records a run.
+//! (reused on later runs when the count matches; `bench-admin` first migrates a store made
+//! by an older collector, as `serve` would), checks it with `audit`, then runs the hidden
+//! `bench-admin` command in a fresh process: filtered page queries and subject look-ups
+//! (p50/p95), a full CSV export (rows/s) and that process's peak RSS. Prints the JSON report;
+//! BENCHMARKS.md ("Admin") records runs.
 
 use anyhow::{Context, Result, ensure};
 

@@ -1,5 +1,6 @@
 // Kelisim admin page: sign in with a bearer token, search, page through, open, export,
-// withdraw and erase. Talks only to /v1/admin on this origin; no inline code (strict CSP).
+// withdraw and erase (at once or pending, with the erasure requests and their due dates).
+// Talks only to /v1/admin on this origin; no inline code (strict CSP).
 "use strict";
 
 // Every text in [kk, ru, en].
@@ -70,6 +71,21 @@ const T = {
   st_expired: ["мерзімі өтті", "истекло", "expired"],
   st_refused: ["бас тартылды", "отказ", "refused"],
   st_withdrawal: ["кері қайтару", "отзыв", "withdrawal"],
+  received: ["Өтініш келген күн", "Дата получения запроса", "Request received"],
+  received_label: ["Жою өтініші келген күн", "Дата получения запроса на удаление", "Erasure request received on"],
+  pending_label: ["Жою: тек тіркеу, кейін орындау (тұлғасы әлі тексерілуде)", "Удаление: только зарегистрировать, выполнить позже (личность ещё проверяется)", "Erasure: record only, carry out later (identity still being checked)"],
+  erasures: ["Жою өтініштері", "Запросы на удаление", "Erasure requests"],
+  due: ["Орындау мерзімі", "Срок исполнения", "Due"],
+  col_receipts: ["Түбіртектер", "Квитанции", "Receipts"],
+  col_action: ["Әрекет", "Действие", "Action"],
+  er_pending: ["күтуде", "ожидает", "pending"],
+  er_done: ["орындалды", "выполнено", "done"],
+  overdue: ["мерзімі өтті", "просрочено", "overdue"],
+  execute: ["Қазір орындау", "Выполнить сейчас", "Carry out now"],
+  recorded_pending: ["Өтініш тіркелді, орындау мерзімі: ", "Запрос зарегистрирован, срок исполнения: ", "Request recorded, due: "],
+  confirm_execute: ["Осы өтініш бойынша телефон/e-mail іздеу индексі біржола жойылады; түбіртектердің өзі сақталады.", "Индекс поиска по телефону/e-mail по этому запросу будет удалён безвозвратно; сами квитанции сохранятся.", "The phone/e-mail search index of this request is destroyed for good; the receipts themselves stay."],
+  no_erasures: ["Жою өтініштері жоқ", "Запросов на удаление нет", "No erasure requests"],
+  pending_count: ["Күтудегі өтініштер: ", "Ожидают исполнения: ", "Pending: "],
 };
 
 const LANG_INDEX = { kk: 0, ru: 1, en: 2 };
@@ -220,17 +236,72 @@ function confirmDialog(text) {
   });
 }
 
-async function subjectAction(path, confirmKey, doneKey, count) {
+async function subjectAction(path, confirmKey, doneKey, count, extra = {}) {
   const input = $("a-subject");
   if (!input.reportValidity()) return;
   if (!(await confirmDialog(confirmKey))) return;
   const res = await api(path, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ subject: input.value.trim() }),
+    body: JSON.stringify(Object.assign({ subject: input.value.trim() }, extra)),
   });
-  $("action-result").textContent = res.ok ? t(doneKey) + count(await res.json()) : await problem(res);
-  if (res.ok) search(false);
+  $("action-result").textContent = res.ok ? count(await res.json(), doneKey) : await problem(res);
+  if (res.ok) {
+    search(false);
+    erasures();
+  }
+}
+
+// What the erasure form adds: pending, and the day the request arrived.
+function erasureOptions() {
+  const extra = {};
+  if ($("a-pending").checked) extra.pending = true;
+  if ($("a-received").value) extra.received = $("a-received").value;
+  return extra;
+}
+
+const shortTime = (at) => (at || "").replace("T", " ").replace(/:\d\d\.\d+Z$/, "");
+
+async function erasures() {
+  const res = await api("/erasure-requests");
+  if (!res.ok) {
+    show($("erasures-summary"), await problem(res));
+    return;
+  }
+  const list = await res.json();
+  const body = $("erasures").tBodies[0];
+  body.replaceChildren();
+  for (const e of list.erasures) {
+    const tr = document.createElement("tr");
+    const status = cell(t("er_" + e.status) + (e.overdue ? " — " + t("overdue") : ""), e.overdue ? "overdue" : "");
+    tr.append(cell(shortTime(e.received_at)), cell(shortTime(e.due_at)), status, cell(String(e.receipts)));
+    const td = document.createElement("td");
+    if (e.status === "pending") {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "link";
+      button.textContent = t("execute");
+      button.setAttribute("aria-label", t("execute") + " " + shortTime(e.due_at));
+      button.addEventListener("click", () => executeErasure(e.id));
+      td.append(button);
+    }
+    tr.append(td);
+    body.append(tr);
+  }
+  $("erasures").hidden = list.erasures.length === 0;
+  show($("erasures-summary"), list.erasures.length
+    ? t("pending_count") + list.pending + (list.overdue ? " (" + t("overdue") + ": " + list.overdue + ")" : "")
+    : t("no_erasures"));
+}
+
+async function executeErasure(id) {
+  if (!(await confirmDialog(t("confirm_execute")))) return;
+  const res = await api("/erasure-requests/" + encodeURIComponent(id) + "/execute", { method: "POST" });
+  $("action-result").textContent = res.ok ? t("erased") + (await res.json()).receipts : await problem(res);
+  if (res.ok) {
+    search(false);
+    erasures();
+  }
 }
 
 async function chart() {
@@ -271,6 +342,7 @@ function enter() {
   $("site-name").textContent = session.site;
   search(false);
   chart();
+  erasures();
 }
 
 async function signIn(e) {
@@ -302,9 +374,11 @@ function start() {
     });
   }
   $("withdraw").addEventListener("click", () =>
-    subjectAction("/withdrawals", t("confirm_withdraw"), "withdrew", (r) => r.withdrawals.length));
+    subjectAction("/withdrawals", t("confirm_withdraw"), "withdrew", (r, key) => t(key) + r.withdrawals.length));
   $("erase").addEventListener("click", () =>
-    subjectAction("/erasures", t("confirm_erase"), "erased", (r) => r.receipts));
+    subjectAction("/erasures", t("confirm_erase"), "erased",
+      (r, key) => (r.status === "pending" ? t("recorded_pending") + shortTime(r.due_at) : t(key) + r.receipts),
+      erasureOptions()));
   try {
     session = JSON.parse(sessionStorage.getItem("kelisim:admin") || "null");
   } catch {

@@ -1,5 +1,6 @@
 //! The admin API under `/v1/admin/sites/{site}/…`: query, read, export and count receipts,
-//! withdraw and erase a data subject's consents, read the admin audit trail.
+//! withdraw a data subject's consents, record, list and carry out erasure requests (with the
+//! site's deadline), read the admin audit trail.
 //!
 //! Every handler takes the [`Admin`] extractor first (401 without a valid token), checks the
 //! path's site against the token (403), and records what it did in the audit trail before
@@ -11,6 +12,7 @@ use std::collections::HashMap;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
@@ -20,8 +22,11 @@ use crate::export::{self, ChannelWriter, ChunkStream, Format, RowWithStatus, Sit
 use crate::hash::{hex, sha256_hex};
 use crate::kantara;
 use crate::receipt::{self, ReceiptPayload, WithdrawRequest, format_timestamp};
+use crate::retention;
 use crate::sign::verify_compact;
-use crate::store::{AdminRow, AuditEntry, Maintenance, ReceiptFilter, Stats};
+use crate::store::{
+    AdminRow, AuditEntry, Erasure, ErasureRequest, Maintenance, ReceiptFilter, Stats,
+};
 use crate::subject::{self, IdentifierKind};
 
 /// Largest page.
@@ -509,24 +514,24 @@ pub async fn audit_trail(
         .json(entries))
 }
 
-/// What to withdraw or erase: a data subject (phone/e-mail) or one receipt.
+/// What to withdraw: a data subject's consents (phone/e-mail) or one receipt.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubjectRequest {
     /// A phone number or e-mail address in any usual spelling.
     pub subject: Option<String>,
-    /// Withdrawals only: one receipt's UUID instead of a subject.
+    /// One receipt's UUID instead of a subject.
     pub receipt: Option<String>,
 }
 
 /// The gate of every admin change: the token covers `site` with scope `admin`, and the body
-/// is a [`SubjectRequest`] (checked in this order, so a bad token never learns about bodies).
-fn admin_change(
+/// is a `T` (checked in this order, so a bad token never learns about bodies).
+fn admin_change<T: DeserializeOwned>(
     state: &AppState,
     admin: &Admin,
     site: &str,
     body: &[u8],
-) -> Result<SubjectRequest, ApiError> {
+) -> Result<T, ApiError> {
     checked_site(state, admin, site)?;
     admin.require_admin()?;
     serde_json::from_slice(body).map_err(|e| ApiError::InvalidBody(format!("request body: {e}")))
@@ -568,7 +573,7 @@ pub async fn withdraw(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let site = site.into_inner();
-    let req = admin_change(&state, &admin, &site, &body)?;
+    let req: SubjectRequest = admin_change(&state, &admin, &site, &body)?;
     let reader = state.store.reader();
     let (rows, what) = match (&req.subject, &req.receipt) {
         (Some(subject), None) => {
@@ -641,11 +646,20 @@ pub async fn withdraw(
         }))
 }
 
-/// The answer to an erasure.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Erased {
-    /// Receipts whose subject index was destroyed.
-    pub receipts: u64,
+/// An erasure request.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureBody {
+    /// The data subject's phone number or e-mail address, in any usual spelling.
+    pub subject: Option<String>,
+    /// Record the request without carrying it out yet (e.g. while the subject's identity is
+    /// checked): only the identifier's keyed hash is kept, and the request is carried out at
+    /// its due time at the latest. Default `false`: carried out at once.
+    #[serde(default)]
+    pub pending: bool,
+    /// When the request arrived: `YYYY-MM-DD` (UTC) or an RFC 3339 time; not in the future,
+    /// at most a year ago. Default: now. The deadline is counted from it.
+    pub received: Option<String>,
 }
 
 /// `POST /v1/admin/sites/{site}/erasures`
@@ -654,14 +668,19 @@ pub struct Erased {
     path = "/v1/admin/sites/{site}/erasures",
     tag = "admin",
     summary = "Erase a data subject's identifiers",
-    description = "Destroys the keyed-hash index linking the subject's phone/e-mail to their receipts; the signed \
-                   receipts stay (they remain evidence, and the chain verifies). Afterwards a search by that phone or \
-                   e-mail finds nothing. See docs/receipt.md, \"Erasure\". Needs a token with scope `admin`.",
+    description = "Records the data subject's erasure request, due the site's `erasure_deadline_days` (default 30) \
+                   after it was `received`, and by default carries it out at once: destroys the keyed-hash index \
+                   linking the subject's phone/e-mail to the receipts stored so far; the signed receipts stay (they \
+                   remain evidence, and the chain verifies). Afterwards a search by that phone or e-mail finds \
+                   nothing. With `pending: true` it is only recorded (without the phone or e-mail: only its keyed \
+                   hash) and answered with 202; carry it out with `POST …/erasure-requests/{request}/execute`, or the \
+                   collector does at its due time. See docs/receipt.md, \"Erasure\". Needs a token with scope `admin`.",
     params(("site" = String, Path)),
-    request_body(content = SubjectRequest, content_type = "application/json"),
+    request_body(content = ErasureBody, content_type = "application/json"),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Erased", body = Erased),
+        (status = 200, description = "Erased: the request, done", body = Erasure),
+        (status = 202, description = "Recorded as pending", body = Erasure),
         (status = 400, description = "`invalid_body` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`", body = Problem, content_type = "application/problem+json"),
@@ -674,31 +693,185 @@ pub async fn erase(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let site = site.into_inner();
-    let req = admin_change(&state, &admin, &site, &body)?;
-    let (Some(subject), None) = (&req.subject, &req.receipt) else {
+    let req: ErasureBody = admin_change(&state, &admin, &site, &body)?;
+    let Some(subject) = req.subject.as_deref().filter(|s| !s.trim().is_empty()) else {
         return Err(ApiError::InvalidBody(
             "send `subject` (the phone or e-mail to erase)".into(),
         ));
     };
     let hmacs = subject_hmacs(&state, subject)?;
-    let at = format_timestamp(time::OffsetDateTime::now_utc());
+    let now = time::OffsetDateTime::now_utc();
+    let received = match req.received.as_deref() {
+        Some(text) => retention::parse_received(text, now)
+            .map_err(|e| ApiError::InvalidBody(format!("`received`: {e}")))?,
+        None => now,
+    };
+    let deadline = state.site(&site)?.config.erasure_deadline_days;
+    let request = ErasureRequest {
+        id: uuid::Uuid::now_v7().to_string(),
+        site: site.clone(),
+        hmacs,
+        received_at: format_timestamp(received),
+        due_at: format_timestamp(retention::erasure_due(received, deadline)),
+        recorded_at: format_timestamp(now),
+        recorded_by: admin.token.id.clone(),
+        execute: !req.pending,
+    };
+    let (id, received_at, due_at) = (
+        request.id.clone(),
+        request.received_at.clone(),
+        request.due_at.clone(),
+    );
     let receipts = state
         .store
-        .maintain(Maintenance::Erase {
-            site: site.clone(),
-            hmacs,
-            at,
-        })
+        .maintain(Maintenance::RequestErasure(request))
         .await?;
+    let (action, status) = if req.pending {
+        ("erase_pending", actix_web::http::StatusCode::ACCEPTED)
+    } else {
+        ("erase", actix_web::http::StatusCode::OK)
+    };
     record(
         &state,
         &admin,
         &site,
-        "erase",
-        format!("subject=(keyed hash) receipts={receipts}"),
+        action,
+        format!(
+            "subject=(keyed hash) request={id} received={received_at} due={due_at} receipts={receipts}"
+        ),
     )
     .await?;
+    let erasure = read_erasure(&state, &site, &id).await?;
+    Ok(HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(erasure))
+}
+
+/// `site`'s erasure request `id` as it stands now; 404 naming the list if there is none.
+async fn read_erasure(state: &AppState, site: &str, id: &str) -> Result<Erasure, ApiError> {
+    let reader = state.store.reader();
+    let now = format_timestamp(time::OffsetDateTime::now_utc());
+    let (lookup_site, lookup_id) = (site.to_owned(), id.to_owned());
+    web::block(move || reader.erasure(&lookup_site, &lookup_id, &now))
+        .await??
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "site `{site}` has no erasure request `{id}`; `GET /v1/admin/sites/{site}/erasure-requests` lists them"
+            ))
+        })
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ErasuresQuery {
+    /// At most this many carried-out requests, latest first (default 100, at most 1000);
+    /// pending ones are always all listed.
+    pub limit: Option<u32>,
+}
+
+/// A site's erasure requests.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErasureList {
+    /// Requests not carried out yet.
+    pub pending: usize,
+    /// Pending requests past their due time.
+    pub overdue: usize,
+    /// Pending first (soonest due first), then carried out (latest first).
+    pub erasures: Vec<Erasure>,
+}
+
+/// `GET /v1/admin/sites/{site}/erasure-requests`
+#[utoipa::path(
+    get,
+    path = "/v1/admin/sites/{site}/erasure-requests",
+    tag = "admin",
+    summary = "List erasure requests",
+    description = "The site's erasure requests with their received and due dates: pending ones first, soonest due \
+                   first, `overdue` when past their due time (or carried out after it); then those carried out, \
+                   latest first. Never shows the phone or e-mail.",
+    params(("site" = String, Path), ErasuresQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Requests", body = ErasureList),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_erasures(
+    admin: Admin,
+    state: web::Data<AppState>,
+    site: web::Path<String>,
+    query: web::Query<ErasuresQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let site = site.into_inner();
+    checked_site(&state, &admin, &site)?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    record(
+        &state,
+        &admin,
+        &site,
+        "erasure_requests",
+        format!("limit={limit}"),
+    )
+    .await?;
+    let reader = state.store.reader();
+    let now = format_timestamp(time::OffsetDateTime::now_utc());
+    let erasures = web::block(move || reader.erasures(&site, &now, limit)).await??;
+    let pending: Vec<&Erasure> = erasures.iter().filter(|e| e.done_at.is_none()).collect();
+    let list = ErasureList {
+        pending: pending.len(),
+        overdue: pending.iter().filter(|e| e.overdue).count(),
+        erasures,
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(Erased { receipts }))
+        .json(list))
+}
+
+/// `POST /v1/admin/sites/{site}/erasure-requests/{request}/execute`
+#[utoipa::path(
+    post,
+    path = "/v1/admin/sites/{site}/erasure-requests/{request}/execute",
+    tag = "admin",
+    summary = "Carry out a pending erasure request",
+    description = "Carries out the pending request now (e.g. once the subject's identity is confirmed): destroys \
+                   the subject index of the receipts stored when it was recorded, and the request's copy of the \
+                   keyed hash. A request already carried out is answered as it is. Needs a token with scope `admin`.",
+    params(("site" = String, Path), ("request" = String, Path, description = "The request's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The request, done", body = Erasure),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn execute_erasure(
+    admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (site, id) = path.into_inner();
+    checked_site(&state, &admin, &site)?;
+    admin.require_admin()?;
+    let before = read_erasure(&state, &site, &id).await?;
+    let detail = if before.done_at.is_some() {
+        format!("request={id} already done")
+    } else {
+        let receipts = state
+            .store
+            .maintain(Maintenance::ExecuteErasure {
+                site: site.clone(),
+                id: id.clone(),
+                at: format_timestamp(time::OffsetDateTime::now_utc()),
+                by: admin.token.id.clone(),
+            })
+            .await?;
+        format!("request={id} receipts={receipts}")
+    };
+    record(&state, &admin, &site, "erase_execute", detail).await?;
+    let erasure = read_erasure(&state, &site, &id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(erasure))
 }

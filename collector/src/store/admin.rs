@@ -1,5 +1,6 @@
 //! The store's admin side: tokens, the admin audit trail, filtered receipt queries with
-//! keyset pages, statistics, and the lifecycle changes (retention purge, subject erasure).
+//! keyset pages, statistics, and the lifecycle changes (retention purge, erasure requests
+//! with their deadline).
 //!
 //! Changes are plain functions on a transaction, run either by the writer thread (in a
 //! running collector, as [`Maintenance`] jobs) or by [`maintain_offline`] (the CLI), so both
@@ -66,6 +67,55 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// `recorded_by` / `done_by` of an erasure carried out from the command line on the server.
+pub const BY_CLI: &str = "cli";
+/// `done_by` of an erasure carried out because its due time came (the task in `serve`, or
+/// `purge`); also the audit trail's token id for it.
+pub const BY_DEADLINE: &str = "deadline";
+
+/// A data subject's request to erase their identifiers, as it is recorded.
+#[derive(Debug, Clone)]
+pub struct ErasureRequest {
+    /// UUIDv7, chosen by the caller.
+    pub id: String,
+    pub site: String,
+    /// Keyed hashes of the identifier, as the subject index holds them (never the identifier).
+    pub hmacs: Vec<String>,
+    /// When the request reached the operator (RFC 3339 UTC).
+    pub received_at: String,
+    /// `received_at` plus the site's `erasure_deadline_days`.
+    pub due_at: String,
+    /// Now: also when it is carried out, with `execute`.
+    pub recorded_at: String,
+    /// Admin token id, or [`BY_CLI`].
+    pub recorded_by: String,
+    /// Carry it out at once; otherwise it stays pending until carried out or due.
+    pub execute: bool,
+}
+
+/// An erasure request as listed: when it arrived, when it is due, whether it was carried out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Erasure {
+    pub id: String,
+    pub site: String,
+    /// `pending` or `done`.
+    pub status: String,
+    /// When the request reached the operator.
+    pub received_at: String,
+    /// The latest time it may be carried out: received + the site's `erasure_deadline_days`.
+    pub due_at: String,
+    pub recorded_at: String,
+    /// The token id that recorded it, or `cli`.
+    pub recorded_by: String,
+    pub done_at: Option<String>,
+    /// The token id that carried it out, `cli`, or `deadline` (carried out when due).
+    pub done_by: Option<String>,
+    /// Receipts whose subject index it erased (0 while pending).
+    pub receipts: u64,
+    /// Pending past its due time, or carried out after it.
+    pub overdue: bool,
+}
+
 /// A change to the store other than issuing a receipt.
 #[derive(Debug, Clone)]
 pub enum Maintenance {
@@ -82,10 +132,21 @@ pub enum Maintenance {
         cutoff: String,
         at: String,
     },
-    /// Destroy the subject index of `site`'s receipts found by these keyed hashes.
-    Erase {
+    /// Record an erasure request, and carry it out in the same transaction if it says so.
+    /// Affected: receipts whose subject index was destroyed.
+    RequestErasure(ErasureRequest),
+    /// Carry out `site`'s pending erasure request `id` (nothing if it is done already).
+    /// Affected: receipts whose subject index was destroyed.
+    ExecuteErasure {
         site: String,
-        hmacs: Vec<String>,
+        id: String,
+        at: String,
+        by: String,
+    },
+    /// Carry out every pending erasure request, of any site, due before `before`, each with
+    /// an audit-trail entry by [`BY_DEADLINE`]. Affected: requests carried out.
+    ExecuteDueErasures {
+        before: String,
         at: String,
     },
 }
@@ -125,7 +186,11 @@ pub fn apply(tx: &Transaction<'_>, op: &Maintenance) -> Result<Affected, rusqlit
             .execute(params![e.at, e.token_id, e.site, e.action, e.detail])
             .map(|n| n as u64),
         Maintenance::Purge { site, cutoff, at } => purge(tx, site, cutoff, at),
-        Maintenance::Erase { site, hmacs, at } => erase(tx, site, hmacs, at),
+        Maintenance::RequestErasure(request) => request_erasure(tx, request),
+        Maintenance::ExecuteErasure { site, id, at, by } => {
+            Ok(execute_erasure(tx, site, id, at, by)?.unwrap_or(0))
+        }
+        Maintenance::ExecuteDueErasures { before, at } => execute_due_erasures(tx, before, at),
     }
 }
 
@@ -161,6 +226,10 @@ fn purge(
         "DELETE FROM erasures WHERE seq IN (SELECT seq FROM temp.purge_seqs)",
         [],
     )?;
+    tx.execute(
+        "DELETE FROM followed WHERE seq IN (SELECT seq FROM temp.purge_seqs)",
+        [],
+    )?;
     let n = tx.execute(
         "DELETE FROM receipts WHERE seq IN (SELECT seq FROM temp.purge_seqs)",
         [],
@@ -169,20 +238,108 @@ fn purge(
     Ok(n as u64)
 }
 
+fn request_erasure(tx: &Transaction<'_>, r: &ErasureRequest) -> Result<Affected, rusqlite::Error> {
+    // The receipts in the log now, including any this batch inserted before this job: the
+    // request covers what was stored when it was made, not consents given afterwards.
+    tx.prepare_cached(
+        "INSERT INTO erasure_requests (id, site, hmacs, received_at, due_at, recorded_at,
+                                       recorded_by, up_to_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, max(
+             coalesce((SELECT max(seq) FROM receipts), 0),
+             coalesce((SELECT seq FROM chain_head WHERE id = 1), 0)))",
+    )?
+    .execute(params![
+        r.id,
+        r.site,
+        r.hmacs.join(","),
+        r.received_at,
+        r.due_at,
+        r.recorded_at,
+        r.recorded_by
+    ])?;
+    if !r.execute {
+        return Ok(0);
+    }
+    Ok(execute_erasure(tx, &r.site, &r.id, &r.recorded_at, &r.recorded_by)?.unwrap_or(0))
+}
+
+/// Carries out a pending request: destroys the subject index of the receipts it covers and
+/// its own copy of the keyed hashes. `None` if `site` has no such pending request.
+fn execute_erasure(
+    tx: &Transaction<'_>,
+    site: &str,
+    id: &str,
+    at: &str,
+    by: &str,
+) -> Result<Option<Affected>, rusqlite::Error> {
+    let pending: Option<(String, i64)> = tx
+        .prepare_cached(
+            "SELECT hmacs, up_to_seq FROM erasure_requests
+             WHERE id = ?1 AND site = ?2 AND done_at IS NULL",
+        )?
+        .query_row(params![id, site], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((hmacs, up_to_seq)) = pending else {
+        return Ok(None);
+    };
+    let hmacs: Vec<String> = hmacs
+        .split(',')
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let n = erase(tx, site, &hmacs, up_to_seq, at)?;
+    tx.prepare_cached(
+        "UPDATE erasure_requests SET done_at = ?2, done_by = ?3, receipts = ?4, hmacs = NULL
+         WHERE id = ?1",
+    )?
+    .execute(params![id, at, by, n])?;
+    Ok(Some(n))
+}
+
+fn execute_due_erasures(
+    tx: &Transaction<'_>,
+    before: &str,
+    at: &str,
+) -> Result<Affected, rusqlite::Error> {
+    let due: Vec<(String, String, String)> = tx
+        .prepare_cached(
+            "SELECT id, site, due_at FROM erasure_requests
+             WHERE done_at IS NULL AND due_at < ?1 ORDER BY due_at",
+        )?
+        .query_map([before], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, site, due_at) in &due {
+        let n = execute_erasure(tx, site, id, at, BY_DEADLINE)?.unwrap_or(0);
+        apply(
+            tx,
+            &Maintenance::Audit(AuditEntry {
+                at: at.to_owned(),
+                token_id: BY_DEADLINE.to_owned(),
+                site: Some(site.clone()),
+                action: "erase_due".to_owned(),
+                detail: format!("request={id} due={due_at} receipts={n}"),
+            }),
+        )?;
+    }
+    Ok(due.len() as u64)
+}
+
+/// Destroys the subject index of `site`'s receipts up to `up_to_seq` found by `hmacs`.
 fn erase(
     tx: &Transaction<'_>,
     site: &str,
     hmacs: &[String],
+    up_to_seq: i64,
     at: &str,
 ) -> Result<Affected, rusqlite::Error> {
     let mut seqs = Vec::new();
     {
         let mut find = tx.prepare_cached(
             "SELECT h.seq FROM subject_hashes h JOIN receipts r ON r.seq = h.seq
-             WHERE h.hmac = ?1 AND r.site = ?2",
+             WHERE h.hmac = ?1 AND r.site = ?2 AND h.seq <= ?3",
         )?;
         for hmac in hmacs {
-            for seq in find.query_map(params![hmac, site], |r| r.get::<_, i64>(0))? {
+            for seq in find.query_map(params![hmac, site, up_to_seq], |r| r.get::<_, i64>(0))? {
                 seqs.push(seq?);
             }
         }
@@ -199,20 +356,55 @@ fn erase(
     Ok(seqs.len() as u64)
 }
 
+/// Records that a receipt was just inserted at `seq`: its browser's previous receipt of the
+/// same kind, and the receipt it withdraws, now have a later receipt that may change their
+/// status (see `migrations/0004_followed.sql`). Every path that inserts receipts calls it.
+pub(super) fn mark_followed(
+    tx: &Connection,
+    browser_id: &str,
+    kind: &str,
+    seq: i64,
+    withdraws: Option<&str>,
+) -> Result<(), rusqlite::Error> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO followed (seq)
+         SELECT p.seq FROM receipts p WHERE p.browser_id = ?1 AND p.kind = ?2 AND p.seq < ?3
+         ORDER BY p.seq DESC LIMIT 1",
+    )?
+    .execute(params![browser_id, kind, seq])?;
+    if let Some(id) = withdraws {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO followed (seq) SELECT seq FROM receipts WHERE id = ?1",
+        )?
+        .execute([id])?;
+    }
+    Ok(())
+}
+
 /// Applies `op` in its own transaction on a fresh connection: for the CLI, when no
 /// collector's writer thread is at hand (SQLite serialises it with a running one).
 pub fn maintain_offline(path: &Path, op: &Maintenance) -> Result<Affected, StoreError> {
+    let mut conn = upgraded(path)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let n = apply(&tx, op)?;
+    tx.commit()?;
+    Ok(n)
+}
+
+/// Brings an existing database to this binary's schema, as `serve` does when it starts.
+pub fn upgrade_offline(path: &Path) -> Result<(), StoreError> {
+    upgraded(path).map(drop)
+}
+
+fn upgraded(path: &Path) -> Result<Connection, StoreError> {
     if !path.exists() {
         return Err(StoreError::Missing {
             path: path.display().to_string(),
         });
     }
-    let mut conn: Connection = connect(path, false)?;
+    let mut conn = connect(path, false)?;
     migrate(&mut conn, path)?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let n = apply(&tx, op)?;
-    tx.commit()?;
-    Ok(n)
+    Ok(conn)
 }
 
 // ---- reads -----------------------------------------------------------------------------
@@ -295,20 +487,28 @@ pub struct AdminRow {
 }
 
 /// The columns of an [`AdminRow`]: a receipt with its later history (withdrawal, a newer
-/// choice of the same browser, erasure).
+/// choice of the same browser, erasure), over `receipts r` joined with `followed f`.
+///
+/// Withdrawal and supersession are looked for only when `followed` says a later receipt of
+/// the same browser and kind, or a withdrawal, exists (schema v4): most receipts have none,
+/// and the look-up is a random seek into the browser index, which was most of the export's
+/// time. The conditions themselves are unchanged.
 macro_rules! admin_columns {
     () => {
         "SELECT r.seq, r.id, r.issued_at, r.site, r.kind, r.event, r.ref, r.policy_version,
      r.lang, r.form_id, r.kid, r.jws, r.withdraws,
-     (SELECT w.id || ' ' || w.issued_at FROM receipts w WHERE w.withdraws = r.id),
-     (SELECT s.id FROM receipts s WHERE s.browser_id = r.browser_id AND s.seq > r.seq AND s.site = r.site
-        AND s.kind = r.kind AND s.event IN ('given', 'updated', 'refused')
-        AND (r.kind = 'cookies' OR s.policy_version <> r.policy_version) ORDER BY s.seq LIMIT 1),
-     EXISTS (SELECT 1 FROM erasures e WHERE e.seq = r.seq)"
+     CASE WHEN f.seq IS NOT NULL THEN
+       (SELECT w.id || ' ' || w.issued_at FROM receipts w WHERE w.withdraws = r.id) END,
+     CASE WHEN f.seq IS NOT NULL THEN
+       (SELECT s.id FROM receipts s WHERE s.browser_id = r.browser_id AND s.kind = r.kind
+          AND s.seq > r.seq AND s.site = r.site AND s.event IN ('given', 'updated', 'refused')
+          AND (r.kind = 'cookies' OR s.policy_version <> r.policy_version) ORDER BY s.seq LIMIT 1) END,
+     EXISTS (SELECT 1 FROM erasures e WHERE e.seq = r.seq)
+     FROM receipts r LEFT JOIN followed f ON f.seq = r.seq"
     };
 }
 
-const ADMIN_SELECT: &str = concat!(admin_columns!(), " FROM receipts r");
+const ADMIN_SELECT: &str = admin_columns!();
 
 /// Rows at the positions a subquery picks from the index alone; the caller appends the
 /// subquery's filter, order and limit and closes it. The rows carry the JWS (~1.5 KB), and
@@ -316,7 +516,7 @@ const ADMIN_SELECT: &str = concat!(admin_columns!(), " FROM receipts r");
 /// just to sort it.
 const PAGE_HEAD: &str = concat!(
     admin_columns!(),
-    " FROM receipts r WHERE r.seq IN (SELECT r.seq FROM receipts r"
+    " WHERE r.seq IN (SELECT r.seq FROM receipts r"
 );
 
 fn admin_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AdminRow> {
@@ -517,6 +717,57 @@ impl Reader {
         })
     }
 
+    /// Receipts that have a later receipt of the same browser and kind, or a withdrawal,
+    /// but are missing from `followed`: their status would show as `given` although a
+    /// later receipt changed it. Empty unless the table was tampered with.
+    pub fn unmarked_followed(&self) -> Result<Vec<i64>, StoreError> {
+        self.with(|c| {
+            c.prepare(
+                "SELECT seq FROM (
+                     SELECT seq, lead(seq) OVER (PARTITION BY browser_id, kind ORDER BY seq) AS later
+                     FROM receipts
+                 ) WHERE later IS NOT NULL AND seq NOT IN (SELECT seq FROM followed)
+                 UNION
+                 SELECT r.seq FROM receipts w JOIN receipts r ON r.id = w.withdraws
+                 WHERE w.withdraws IS NOT NULL AND r.seq NOT IN (SELECT seq FROM followed)
+                 ORDER BY 1",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect()
+        })
+    }
+
+    /// `site`'s erasure request `id`, with `overdue` as of `now` (RFC 3339).
+    pub fn erasure(&self, site: &str, id: &str, now: &str) -> Result<Option<Erasure>, StoreError> {
+        self.with(|c| {
+            c.prepare_cached(&format!("{ERASURE_SELECT} WHERE site = ?2 AND id = ?3"))?
+                .query_row(params![now, site, id], erasure_row)
+                .optional()
+        })
+    }
+
+    /// `site`'s erasure requests: pending ones first, soonest due first; then at most
+    /// `limit` carried out, latest first. `overdue` as of `now` (RFC 3339).
+    pub fn erasures(&self, site: &str, now: &str, limit: u32) -> Result<Vec<Erasure>, StoreError> {
+        self.with(|c| {
+            let mut rows: Vec<Erasure> = c
+                .prepare_cached(&format!(
+                    "{ERASURE_SELECT} WHERE site = ?2 AND done_at IS NULL ORDER BY due_at, id"
+                ))?
+                .query_map(params![now, site], erasure_row)?
+                .collect::<Result<_, _>>()?;
+            let done = c
+                .prepare_cached(&format!(
+                    "{ERASURE_SELECT} WHERE site = ?2 AND done_at IS NOT NULL
+                     ORDER BY done_at DESC, id DESC LIMIT ?3"
+                ))?
+                .query_map(params![now, site, limit], erasure_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.extend(done);
+            Ok(rows)
+        })
+    }
+
     /// Receipts whose subject index was erased.
     pub fn erased(&self) -> Result<HashSet<i64>, StoreError> {
         self.with(|c| {
@@ -525,6 +776,29 @@ impl Reader {
                 .collect()
         })
     }
+}
+
+/// An [`Erasure`]; `?1` is now, for `overdue`.
+const ERASURE_SELECT: &str = "SELECT id, site, received_at, due_at, recorded_at, recorded_by,
+     done_at, done_by, coalesce(receipts, 0),
+     CASE WHEN done_at IS NULL THEN due_at < ?1 ELSE done_at > due_at END
+     FROM erasure_requests";
+
+fn erasure_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Erasure> {
+    let done_at: Option<String> = r.get(6)?;
+    Ok(Erasure {
+        id: r.get(0)?,
+        site: r.get(1)?,
+        status: if done_at.is_some() { "done" } else { "pending" }.to_owned(),
+        received_at: r.get(2)?,
+        due_at: r.get(3)?,
+        recorded_at: r.get(4)?,
+        recorded_by: r.get(5)?,
+        done_at,
+        done_by: r.get(7)?,
+        receipts: u64::try_from(r.get::<_, i64>(8)?).unwrap_or(0),
+        overdue: r.get(9)?,
+    })
 }
 
 const TOKEN_SELECT: &str = "SELECT id, secret_sha256, sites, scope, label, created_at, expires_at, revoked_at FROM admin_tokens";
@@ -547,4 +821,229 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
         expires_at: r.get(6)?,
         revoked_at: r.get(7)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::receipt::{
+        Choice, Context, Event, HashedIdentifier, Kind, Notice, PolicyRef, PreparedReceipt, Subject,
+    };
+    use crate::sign::Signer;
+    use crate::subject::IdentifierKind;
+
+    /// Withdrawal and supersession as the admin queries found them before schema v4: looked
+    /// for on every row, with no `followed` index in between.
+    const EXACT: &str = "SELECT r.seq,
+         (SELECT w.id || ' ' || w.issued_at FROM receipts w WHERE w.withdraws = r.id),
+         (SELECT s.id FROM receipts s WHERE s.browser_id = r.browser_id AND s.seq > r.seq
+            AND s.site = r.site AND s.kind = r.kind AND s.event IN ('given', 'updated', 'refused')
+            AND (r.kind = 'cookies' OR s.policy_version <> r.policy_version) ORDER BY s.seq LIMIT 1)
+         FROM receipts r ORDER BY r.seq";
+
+    type History = Vec<(i64, Option<(String, String)>, Option<String>)>;
+
+    fn exact(reader: &Reader) -> History {
+        reader
+            .with(|c| {
+                c.prepare(EXACT)?
+                    .query_map([], |r| {
+                        let w: Option<String> = r.get(1)?;
+                        Ok((
+                            r.get(0)?,
+                            w.and_then(|w| {
+                                w.split_once(' ').map(|(a, b)| (a.to_owned(), b.to_owned()))
+                            }),
+                            r.get(2)?,
+                        ))
+                    })?
+                    .collect()
+            })
+            .expect("exact query")
+    }
+
+    fn exported(reader: &Reader) -> History {
+        reader
+            .admin_chunk(&ReceiptFilter::default(), 0, 100_000)
+            .expect("chunk")
+            .into_iter()
+            .map(|r| (r.row.seq, r.withdrawn_by, r.superseded_by))
+            .collect()
+    }
+
+    /// Small deterministic choices.
+    struct Dice(u64);
+
+    impl Dice {
+        fn roll(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    /// A receipt from one of a few browsers: forms and cookie choices under two policy
+    /// versions on two sites, or a withdrawal of an earlier consent in `open`.
+    fn next_receipt(
+        dice: &mut Dice,
+        i: u64,
+        open: &mut Vec<(String, String, Kind)>,
+    ) -> PreparedReceipt {
+        let withdrawal = !open.is_empty() && dice.roll(6) == 0;
+        let (withdraws, browser, kind) = if withdrawal {
+            let (id, browser, kind) = open.remove(dice.roll(open.len() as u64) as usize);
+            (Some(id), browser, kind)
+        } else {
+            let kind = if dice.roll(2) == 0 {
+                Kind::Form
+            } else {
+                Kind::Cookies
+            };
+            (None, format!("{:032x}", dice.roll(12)), kind)
+        };
+        let event = match (withdrawal, dice.roll(4)) {
+            (true, _) => Event::Withdrawn,
+            (false, 0) => Event::Refused,
+            (false, 1) if kind == Kind::Cookies => Event::Updated,
+            _ => Event::Given,
+        };
+        let version = if dice.roll(3) == 0 {
+            "2025-09"
+        } else {
+            "2026-03"
+        };
+        PreparedReceipt {
+            site: if dice.roll(5) == 0 { "other" } else { "demo" }.into(),
+            kind,
+            event,
+            reference: format!("{i:032x}"),
+            withdraws,
+            policy: PolicyRef {
+                version: version.into(),
+                sha256: "ab".repeat(32),
+                url: "http://x/p".into(),
+            },
+            notice: Notice {
+                lang: "ru".into(),
+                sha256: "cd".repeat(32),
+            },
+            purposes: Some(vec![Choice {
+                id: "feedback".into(),
+                granted: event != Event::Withdrawn,
+            }]),
+            categories: None,
+            subject: Subject {
+                browser_id: browser,
+                identifiers: vec![HashedIdentifier {
+                    kind: IdentifierKind::Phone,
+                    hmac: format!("{:064x}", dice.roll(40)),
+                }],
+            },
+            context: Context {
+                page_url: "http://x/".into(),
+                form_id: None,
+                fields: vec!["phone".into()],
+                gpc: false,
+            },
+            request_sha256: format!("{i:064x}"),
+        }
+    }
+
+    #[test]
+    fn statuses_through_followed_equal_the_exact_look_ups_across_purge_and_new_receipts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kelisim.db");
+        let signer = Signer::new(ed25519_dalek::SigningKey::from_bytes(&[9; 32]));
+        let mut dice = Dice(7);
+        let mut open = Vec::new();
+        // The bulk loader's path.
+        super::super::bulk_load(
+            &path,
+            &signer,
+            400,
+            |i| format!("2026-01-01T00:{:02}:{:02}.000Z", i / 60, i % 60),
+            |i, stamp| {
+                let r = next_receipt(&mut dice, i, &mut open);
+                if r.withdraws.is_none() && matches!(r.event, Event::Given | Event::Updated) {
+                    open.push((stamp.id.clone(), r.subject.browser_id.clone(), r.kind));
+                }
+                r
+            },
+        )
+        .expect("bulk load");
+        let reader = super::super::open_reader(&path).expect("reader");
+        let first = exported(&reader);
+        assert_eq!(first, exact(&reader));
+        let withdrawn = first.iter().filter(|r| r.1.is_some()).count();
+        let superseded = first.iter().filter(|r| r.2.is_some()).count();
+        let marked: i64 = reader
+            .with(|c| c.query_row("SELECT count(*) FROM followed", [], |r| r.get(0)))
+            .expect("count");
+        assert!(
+            withdrawn > 10 && superseded > 10,
+            "{withdrawn} {superseded}"
+        );
+        assert!(
+            marked < 400,
+            "the index skips receipts with nothing later: {marked}"
+        );
+        assert!(reader.unmarked_followed().expect("check").is_empty());
+
+        // Retention removes receipts in between; the survivors keep their status.
+        let mut conn = connect(&path, false).expect("connect");
+        let tx = conn.transaction().expect("tx");
+        let purged = apply(
+            &tx,
+            &Maintenance::Purge {
+                site: "demo".into(),
+                cutoff: "2026-01-01T00:03:20.000Z".into(),
+                at: "2026-11-21T00:00:00.000Z".into(),
+            },
+        )
+        .expect("purge");
+        tx.commit().expect("commit");
+        drop(conn);
+        assert!(purged > 50, "{purged}");
+        assert_eq!(exported(&reader), exact(&reader));
+
+        // The writer's path: more receipts from the same browsers, and withdrawals.
+        drop(reader);
+        let store = super::super::open(&path, signer).expect("open");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        open.retain(|(id, _, _)| store.reader().by_id(id).is_ok_and(|r| r.is_some()));
+        for i in 400..500 {
+            let r = next_receipt(&mut dice, i, &mut open);
+            let remember =
+                r.withdraws.is_none() && matches!(r.event, Event::Given | Event::Updated);
+            let (browser, kind) = (r.subject.browser_id.clone(), r.kind);
+            let issued = runtime.block_on(store.issue(r)).expect("issued");
+            if remember {
+                open.push((issued.id, browser, kind));
+            }
+        }
+        let reader = store.reader();
+        let last = exported(&reader);
+        assert_eq!(last, exact(&reader));
+        assert!(reader.unmarked_followed().expect("check").is_empty());
+
+        // Without its mark a withdrawn receipt would look current: the check finds that.
+        let (seq, ..) = last
+            .iter()
+            .find(|r| r.1.is_some())
+            .expect("a withdrawn receipt");
+        store.shutdown();
+        drop(reader);
+        drop(store);
+        let conn = Connection::open(&path).expect("open db");
+        conn.execute("DELETE FROM followed WHERE seq = ?1", [seq])
+            .expect("tamper");
+        drop(conn);
+        let reader = super::super::open_reader(&path).expect("reader");
+        assert_eq!(reader.unmarked_followed().expect("check"), [*seq]);
+        assert_ne!(exported(&reader), exact(&reader));
+    }
 }

@@ -83,6 +83,13 @@ pub fn bulk_load(
                 for id in &r.subject.identifiers {
                     hash.execute(params![id.hmac, stamp.seq, id.kind.to_string()])?;
                 }
+                super::admin::mark_followed(
+                    &tx,
+                    &r.subject.browser_id,
+                    r.kind.as_str(),
+                    stamp.seq,
+                    r.withdraws.as_deref(),
+                )?;
                 prev = jws_sha256;
                 i += 1;
             }

@@ -42,8 +42,8 @@ mod reader;
 mod writer;
 
 pub use admin::{
-    AdminRow, Affected, AuditEntry, Counts, Maintenance, ReceiptFilter, Scope, Stats, TokenRecord,
-    maintain_offline,
+    AdminRow, Affected, AuditEntry, BY_CLI, BY_DEADLINE, Counts, Erasure, ErasureRequest,
+    Maintenance, ReceiptFilter, Scope, Stats, TokenRecord, maintain_offline, upgrade_offline,
 };
 pub use bulk::bulk_load;
 pub use reader::Reader;
@@ -54,6 +54,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_withdraws.sql"),
     include_str!("../../migrations/0003_admin.sql"),
+    include_str!("../../migrations/0004_followed.sql"),
+    include_str!("../../migrations/0005_erasure_requests.sql"),
 ];
 
 /// The schema version this binary writes.

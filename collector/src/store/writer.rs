@@ -336,6 +336,13 @@ fn issue_one(
         jws_sha256,
         receipt.withdraws,
     ])?;
+    super::admin::mark_followed(
+        tx,
+        &receipt.subject.browser_id,
+        receipt.kind.as_str(),
+        stamp.seq,
+        receipt.withdraws.as_deref(),
+    )?;
     let mut insert_hash = tx.prepare_cached(
         "INSERT OR IGNORE INTO subject_hashes (hmac, seq, kind) VALUES (?1, ?2, ?3)",
     )?;

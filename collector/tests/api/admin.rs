@@ -1,6 +1,7 @@
 //! The admin API (issue 7): token checks on every route (generated from the route table),
 //! search by a phone typed another way, keyset pages, CSV/NDJSON/Kantara export (validated
-//! against the Kantara v1.1 JSON Schema), withdrawal, erasure, retention purge, the audit
+//! against the Kantara v1.1 JSON Schema), withdrawal, erasure requests with the site's
+//! deadline (at once, pending, carried out by hand or when due), retention purge, the audit
 //! trail — and `audit` still verifying the chain after each lifecycle change.
 
 use actix_web::http::Method;
@@ -8,11 +9,16 @@ use actix_web::test::{self, TestRequest};
 use kelisim_collector::app::registered_admin_routes;
 use kelisim_collector::audit;
 use kelisim_collector::build_app;
+use kelisim_collector::config::Config;
 use kelisim_collector::receipt::format_timestamp;
+use kelisim_collector::retention;
 use kelisim_collector::store::{Maintenance, Scope};
 use kelisim_collector::tokens;
 
-use crate::support::{Harness, config_with, fixture, payload_of, post_receipt, send};
+use crate::support::{
+    Harness, RAW_PHONE_DIGITS, assert_not_in_files, config_with, demo_dir, fixture, payload_of,
+    post_receipt, send,
+};
 
 /// The demo site's own config (whatever cookie categories it has).
 fn harness() -> Harness {
@@ -55,13 +61,88 @@ fn consent(key: &str, phone: &str) -> TestRequest {
     post_receipt(&form_request(key, phone))
 }
 
+/// The demo site (without its cookie banner) with `erasure_deadline_days = days`.
+fn harness_with_deadline(days: u32) -> Harness {
+    let path = demo_dir().join("kelisim.toml");
+    let text = std::fs::read_to_string(&path).expect("demo config");
+    let cut = text.find("# ---- Cookie banner").unwrap_or(text.len());
+    let text = text[..cut].replace(
+        "retention_days = 1095",
+        &format!("retention_days = 1095\nerasure_deadline_days = {days}"),
+    );
+    Harness::with_config(Config::parse(&text, &path, &demo_dir()).expect("valid config"))
+}
+
+/// `POST /v1/admin/sites/demo/erasures` with `body`, as `token`.
+fn erasure_request(token: &str, body: &str) -> TestRequest {
+    TestRequest::post()
+        .uri("/v1/admin/sites/demo/erasures")
+        .insert_header(bearer(token))
+        .insert_header(("content-type", "application/json"))
+        .set_payload(body.to_owned())
+}
+
+/// `GET` of an admin path of site demo, as `token`.
+fn admin_get(token: &str, path: &str) -> TestRequest {
+    TestRequest::get()
+        .uri(&format!("/v1/admin/sites/demo/{path}"))
+        .insert_header(bearer(token))
+}
+
+/// `POST …/erasure-requests/{request}/execute`, as `token`.
+fn execute_request(token: &str, request: &str) -> TestRequest {
+    TestRequest::post()
+        .uri(&format!(
+            "/v1/admin/sites/demo/erasure-requests/{request}/execute"
+        ))
+        .insert_header(bearer(token))
+}
+
+fn at(text: &serde_json::Value) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(
+        text.as_str().expect("a time"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("RFC 3339")
+}
+
+/// `YYYY-MM-DD` of `days` days ago (UTC).
+fn days_ago(days: i64) -> String {
+    format_timestamp(time::OffsetDateTime::now_utc() - time::Duration::days(days))[..10].to_owned()
+}
+
+/// `(action, token id, detail)` of an audit-trail answer, newest first; never a phone number.
+fn actions(trail: &crate::support::Reply) -> Vec<(String, String, String)> {
+    assert_eq!(trail.status, 200, "{}", trail.text());
+    assert!(!trail.text().contains("1234567"), "{}", trail.text());
+    trail
+        .json()
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().expect("action").to_owned(),
+                e["token_id"].as_str().expect("token").to_owned(),
+                e["detail"].as_str().expect("detail").to_owned(),
+            )
+        })
+        .collect()
+}
+
 fn intact(h: &Harness) -> audit::AuditReport {
     let keys = h.state.public_keys();
     audit::audit(&h.state.store.reader(), &keys).expect("audit runs")
 }
 
-fn admin_request(method: &Method, path: &str, id: &str) -> TestRequest {
-    let uri = path.replace("{site}", "demo").replace("{id}", id);
+/// A request to an admin route with its path parameters filled: `{id}` a receipt,
+/// `{request}` an erasure request.
+fn admin_request(method: &Method, path: &str, (id, request): (&str, &str)) -> TestRequest {
+    let uri = path
+        .replace("{site}", "demo")
+        .replace("{id}", id)
+        .replace("{request}", request);
+    assert!(!uri.contains('{'), "fill every parameter of {path}");
     let req = TestRequest::default().method(method.clone()).uri(&uri);
     if *method == Method::POST {
         req.insert_header(("content-type", "application/json"))
@@ -85,11 +166,31 @@ async fn every_admin_route_refuses_a_missing_bad_or_foreign_token() {
     let expired = token(&h, &["demo"], Scope::Admin, Some("2020-01-01T00:00:00Z")).await;
     let read = token(&h, &["demo"], Scope::Read, None).await;
     let admin = token(&h, &["demo"], Scope::Admin, None).await;
+    let pending = send(
+        &app,
+        erasure_request(&admin, r#"{"subject":"87011234567","pending":true}"#).to_request(),
+    )
+    .await;
+    assert_eq!(pending.status, 202, "{}", pending.text());
+    let request = pending.json()["id"]
+        .as_str()
+        .expect("request id")
+        .to_owned();
+    let id = (id.as_str(), request.as_str());
     let routes = registered_admin_routes();
-    assert!(routes.len() >= 7, "{routes:?}");
+    assert!(routes.len() >= 9, "{routes:?}");
+    for route in [
+        "GET /v1/admin/sites/{site}/erasure-requests",
+        "POST /v1/admin/sites/{site}/erasure-requests/{request}/execute",
+    ] {
+        assert!(
+            routes.iter().any(|(m, p)| format!("{m} {p}") == route),
+            "{route} is in the table: {routes:?}"
+        );
+    }
     for (method, path) in &routes {
         let what = format!("{method} {path}");
-        let none = send(&app, admin_request(method, path, &id).to_request()).await;
+        let none = send(&app, admin_request(method, path, id).to_request()).await;
         none.assert_problem(401, "unauthorized");
         assert!(
             none.header("www-authenticate")
@@ -102,7 +203,7 @@ async fn every_admin_route_refuses_a_missing_bad_or_foreign_token() {
         ] {
             let reply = send(
                 &app,
-                admin_request(method, path, &id)
+                admin_request(method, path, id)
                     .insert_header(("authorization", bad))
                     .to_request(),
             )
@@ -111,7 +212,7 @@ async fn every_admin_route_refuses_a_missing_bad_or_foreign_token() {
         }
         send(
             &app,
-            admin_request(method, path, &id)
+            admin_request(method, path, id)
                 .insert_header(bearer(&expired))
                 .to_request(),
         )
@@ -119,7 +220,7 @@ async fn every_admin_route_refuses_a_missing_bad_or_foreign_token() {
         .assert_problem(401, "unauthorized");
         send(
             &app,
-            admin_request(method, path, &id)
+            admin_request(method, path, id)
                 .insert_header(bearer(&other))
                 .to_request(),
         )
@@ -127,7 +228,7 @@ async fn every_admin_route_refuses_a_missing_bad_or_foreign_token() {
         .assert_problem(403, "forbidden");
         let as_reader = send(
             &app,
-            admin_request(method, path, &id)
+            admin_request(method, path, id)
                 .insert_header(bearer(&read))
                 .to_request(),
         )
@@ -140,7 +241,7 @@ async fn every_admin_route_refuses_a_missing_bad_or_foreign_token() {
         // No CORS on admin routes, even for an origin the site allows.
         let with_origin = send(
             &app,
-            admin_request(method, path, &id)
+            admin_request(method, path, id)
                 .insert_header(bearer(&admin))
                 .insert_header(("origin", "http://127.0.0.1:8080"))
                 .to_request(),
@@ -426,7 +527,19 @@ async fn erasure_forgets_the_subject_and_keeps_the_chain() {
     )
     .await;
     assert_eq!(erased.status, 200, "{}", erased.text());
-    assert_eq!(erased.json()["receipts"], 2);
+    let request = erased.json();
+    assert_eq!(request["receipts"], 2);
+    // Carried out at once, received now, due in the default 30 days.
+    assert_eq!(request["status"], "done");
+    assert_eq!(request["overdue"], false);
+    assert_eq!(request["received_at"], request["done_at"]);
+    assert_eq!(
+        at(&request["due_at"]) - at(&request["received_at"]),
+        time::Duration::days(30)
+    );
+    let (token_id, _) = tokens::parse(&admin).expect("token");
+    assert_eq!(request["done_by"], token_id);
+    assert_eq!(request["recorded_by"], token_id);
     let search = |subject: &'static str| {
         TestRequest::get()
             .uri(&format!("/v1/admin/sites/demo/receipts?subject={subject}"))
@@ -454,6 +567,314 @@ async fn erasure_forgets_the_subject_and_keeps_the_chain() {
     assert_eq!(erased_flags, [false, true, true]);
     let report = intact(&h);
     assert!(report.is_intact(), "{report}");
+    let trail = actions(&send(&app, admin_get(&admin, "audit").to_request()).await);
+    assert!(
+        trail
+            .iter()
+            .any(|(action, _, detail)| action == "erase" && detail.ends_with("receipts=2")),
+        "{trail:?}"
+    );
+}
+
+#[actix_web::test]
+async fn a_pending_erasure_keeps_only_the_keyed_hash_until_it_is_carried_out() {
+    let h = harness_with_deadline(10);
+    let app = test::init_service(build_app(h.state.clone())).await;
+    for (key, phone) in [
+        ("a", "87011234567"),
+        ("b", "+7 701 123 45 67"),
+        ("c", "87020000000"),
+    ] {
+        let r = send(&app, consent(&key.repeat(32), phone).to_request()).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let admin = token(&h, &["demo"], Scope::Admin, None).await;
+    let received = days_ago(3);
+    let body = format!(r#"{{"subject":"8 701 123 45 67","pending":true,"received":"{received}"}}"#);
+    let recorded = send(&app, erasure_request(&admin, &body).to_request()).await;
+    assert_eq!(recorded.status, 202, "{}", recorded.text());
+    let request = recorded.json();
+    let id = request["id"].as_str().expect("id").to_owned();
+    assert_eq!(request["status"], "pending");
+    assert_eq!(request["receipts"], 0);
+    assert!(request["done_at"].is_null());
+    assert_eq!(request["received_at"], format!("{received}T00:00:00.000Z"));
+    // The site's deadline, counted from the day it arrived.
+    assert_eq!(
+        at(&request["due_at"]) - at(&request["received_at"]),
+        time::Duration::days(10)
+    );
+    assert_eq!(request["overdue"], false);
+
+    // Nothing erased yet, and only the keyed hash is kept: never the phone number.
+    let search = || admin_get(&admin, "receipts?subject=87011234567").to_request();
+    assert_eq!(send(&app, search()).await.json()["total"], 2);
+    let db = rusqlite::Connection::open(h.data.db_path()).expect("db");
+    let index_hash: String = db
+        .query_row("SELECT hmac FROM subject_hashes WHERE seq = 1", [], |r| {
+            r.get(0)
+        })
+        .expect("index");
+    let kept: Option<String> = db
+        .query_row(
+            "SELECT hmacs FROM erasure_requests WHERE id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .expect("request row");
+    assert_eq!(kept.as_deref(), Some(index_hash.as_str()));
+    assert_not_in_files(h.data.root(), RAW_PHONE_DIGITS);
+
+    // A consent given after the request is not part of it.
+    send(&app, consent(&"d".repeat(32), "87011234567").to_request()).await;
+    let list = send(&app, admin_get(&admin, "erasure-requests").to_request())
+        .await
+        .json();
+    assert_eq!(
+        (list["pending"].as_u64(), list["overdue"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(list["erasures"][0]["id"], id.as_str());
+
+    let done = send(&app, execute_request(&admin, &id).to_request()).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    let done = done.json();
+    assert_eq!(done["status"], "done");
+    assert_eq!(done["receipts"], 2);
+    assert_eq!(done["overdue"], false);
+    assert_eq!(
+        send(&app, search()).await.json()["total"],
+        1,
+        "the later consent"
+    );
+    let kept: Option<String> = db
+        .query_row(
+            "SELECT hmacs FROM erasure_requests WHERE id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .expect("request row");
+    assert_eq!(
+        kept, None,
+        "the request's copy of the hash is destroyed too"
+    );
+
+    // Again: answered as it is; an unknown request is a 404 naming the list.
+    let again = send(&app, execute_request(&admin, &id).to_request()).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json(), done);
+    let unknown = send(&app, execute_request(&admin, "nope").to_request()).await;
+    let problem = unknown.assert_problem(404, "not_found");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("/erasure-requests` lists them"))
+    );
+
+    let trail = actions(&send(&app, admin_get(&admin, "audit").to_request()).await);
+    let names: Vec<&str> = trail.iter().map(|(a, _, _)| a.as_str()).collect();
+    for action in ["erase_pending", "erasure_requests", "erase_execute"] {
+        assert!(names.contains(&action), "{names:?}");
+    }
+    assert!(
+        trail
+            .iter()
+            .any(|(a, _, d)| a == "erase_execute" && d == &format!("request={id} receipts=2")),
+        "{trail:?}"
+    );
+    let report = intact(&h);
+    assert!(report.is_intact(), "{report}");
+}
+
+#[actix_web::test]
+async fn due_erasures_are_carried_out_by_the_daily_task_before_their_deadline_passes() {
+    let h = harness_with_deadline(1);
+    let app = test::init_service(build_app(h.state.clone())).await;
+    for (key, phone) in [
+        ("a", "87011111111"),
+        ("b", "87012222222"),
+        ("c", "87013333333"),
+    ] {
+        let r = send(&app, consent(&key.repeat(32), phone).to_request()).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let admin = token(&h, &["demo"], Scope::Admin, None).await;
+    let pending = |phone: &str, received: Option<String>| {
+        let received = received.map_or_else(String::new, |r| format!(r#","received":"{r}""#));
+        erasure_request(
+            &admin,
+            &format!(r#"{{"subject":"{phone}","pending":true{received}}}"#),
+        )
+        .to_request()
+    };
+    // Overdue already; due within the hour; due tomorrow.
+    let late = send(&app, pending("87011111111", Some(days_ago(3))))
+        .await
+        .json();
+    let soon_received =
+        format_timestamp(time::OffsetDateTime::now_utc() - time::Duration::hours(23));
+    let soon = send(&app, pending("87012222222", Some(soon_received)))
+        .await
+        .json();
+    let later = send(&app, pending("87013333333", None)).await.json();
+    assert_eq!(late["overdue"], true);
+
+    let list = send(&app, admin_get(&admin, "erasure-requests").to_request())
+        .await
+        .json();
+    assert_eq!(
+        (list["pending"].as_u64(), list["overdue"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let order: Vec<&str> = list["erasures"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["id"].as_str().expect("id"))
+        .collect();
+    let ids = |v: &[&serde_json::Value]| -> Vec<String> {
+        v.iter()
+            .map(|e| e["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    assert_eq!(order, ids(&[&late, &soon, &later]), "soonest due first");
+
+    // The task carries out what is due before its next look, and nothing else.
+    assert_eq!(retention::erase_due(&h.state).await, 2);
+    let list = send(&app, admin_get(&admin, "erasure-requests").to_request())
+        .await
+        .json();
+    let rows = list["erasures"].as_array().expect("array");
+    assert_eq!(
+        (list["pending"].as_u64(), list["overdue"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(rows[0]["id"], later["id"], "pending first");
+    for done in &rows[1..] {
+        assert_eq!(done["status"], "done");
+        assert_eq!(done["done_by"], "deadline");
+        assert_eq!(done["receipts"], 1);
+    }
+    let late_done = rows.iter().find(|e| e["id"] == late["id"]).expect("late");
+    let soon_done = rows.iter().find(|e| e["id"] == soon["id"]).expect("soon");
+    assert_eq!(late_done["overdue"], true, "carried out after its due time");
+    assert_eq!(
+        soon_done["overdue"], false,
+        "carried out before its due time"
+    );
+    for (phone, total) in [("87011111111", 0), ("87012222222", 0), ("87013333333", 1)] {
+        let found = send(
+            &app,
+            admin_get(&admin, &format!("receipts?subject={phone}")).to_request(),
+        )
+        .await;
+        assert_eq!(found.json()["total"], total, "{phone}");
+    }
+    let trail = actions(&send(&app, admin_get(&admin, "audit").to_request()).await);
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|(a, t, _)| a == "erase_due" && t == "deadline")
+            .count(),
+        2,
+        "{trail:?}"
+    );
+    assert_eq!(retention::erase_due(&h.state).await, 0, "nothing twice");
+    let report = intact(&h);
+    assert!(report.is_intact(), "{report}");
+}
+
+#[actix_web::test]
+async fn bad_erasure_requests_are_refused_and_change_nothing() {
+    let h = harness();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let r = send(&app, consent(&"a".repeat(32), "87011234567").to_request()).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let admin = token(&h, &["demo"], Scope::Admin, None).await;
+    let read = token(&h, &["demo"], Scope::Read, None).await;
+    let in_two_days = format_timestamp(time::OffsetDateTime::now_utc() + time::Duration::days(2));
+    let cases = [
+        (
+            r#"{"subject":"87011234567","received":"last week"}"#.to_owned(),
+            "invalid_body",
+            "`received`: `last week` is not a date; write the day the request arrived as YYYY-MM-DD",
+        ),
+        (
+            format!(
+                r#"{{"subject":"87011234567","received":"{}"}}"#,
+                &in_two_days[..10]
+            ),
+            "invalid_body",
+            "is in the future; give the date the request arrived",
+        ),
+        (
+            format!(
+                r#"{{"subject":"87011234567","received":"{}","pending":true}}"#,
+                days_ago(400)
+            ),
+            "invalid_body",
+            "is more than a year ago",
+        ),
+        (
+            r#"{"subject":"87011234567","pending":"yes"}"#.to_owned(),
+            "invalid_body",
+            "request body: invalid type",
+        ),
+        (
+            r#"{"subject":"87011234567","receipt":"x"}"#.to_owned(),
+            "invalid_body",
+            "request body: unknown field `receipt`",
+        ),
+        (
+            r#"{"pending":true}"#.to_owned(),
+            "invalid_body",
+            "send `subject`",
+        ),
+        (
+            r#"{"subject":"12"}"#.to_owned(),
+            "invalid_request",
+            "`subject`",
+        ),
+        (
+            "subject=87011234567".to_owned(),
+            "invalid_body",
+            "request body",
+        ),
+    ];
+    for (body, code, detail) in cases {
+        let reply = send(&app, erasure_request(&admin, &body).to_request()).await;
+        let problem = reply.assert_problem(400, code);
+        let got = problem["detail"].as_str().expect("detail");
+        assert!(got.contains(detail), "{body}: {got}");
+    }
+    // A read token may list but not change.
+    send(
+        &app,
+        erasure_request(&read, r#"{"subject":"87011234567"}"#).to_request(),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    send(&app, execute_request(&read, "x").to_request())
+        .await
+        .assert_problem(403, "forbidden");
+
+    // Nothing was recorded or erased.
+    let list = send(&app, admin_get(&read, "erasure-requests").to_request()).await;
+    assert_eq!(list.status, 200, "{}", list.text());
+    assert_eq!(list.json()["erasures"].as_array().map(Vec::len), Some(0));
+    let found = send(
+        &app,
+        admin_get(&read, "receipts?subject=87011234567").to_request(),
+    )
+    .await;
+    assert_eq!(found.json()["total"], 1);
+    let trail = actions(&send(&app, admin_get(&read, "audit").to_request()).await);
+    assert!(
+        trail
+            .iter()
+            .all(|(a, _, _)| !a.starts_with("erase_") && a != "erase"),
+        "{trail:?}"
+    );
 }
 
 #[actix_web::test]

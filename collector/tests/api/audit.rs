@@ -1,6 +1,7 @@
 //! `audit` against tampering: edited, deleted, reordered and truncated logs are caught and
-//! the first broken seq is named. The tampering is done with plain SQL, as an attacker with
-//! write access to the database would.
+//! the first broken seq is named; so is a deleted status mark (`followed`). The tampering is
+//! done with plain SQL, as an attacker with write access to the database would. Old schemas
+//! are upgraded with their chain and every receipt's status intact.
 
 use actix_web::test;
 use base64::Engine;
@@ -15,16 +16,7 @@ use crate::support::{Harness, fixture, post_receipt, send};
 
 /// A collector with four receipts, its writer stopped (as after a shutdown).
 async fn log_of_four() -> Harness {
-    let h = Harness::new();
-    let app = test::init_service(build_app(h.state.clone())).await;
-    let base = fixture("receipt_request_form_given.json");
-    for i in 0..4 {
-        let body = base.replace("0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3", &format!("{i:032x}"));
-        assert_eq!(
-            send(&app, post_receipt(&body).to_request()).await.status,
-            201
-        );
-    }
+    let h = log_of_four_running().await;
     h.state.store.shutdown();
     h
 }
@@ -228,10 +220,14 @@ async fn rotated_keys_keep_old_receipts_verifiable() {
 #[actix_web::test]
 async fn a_schema_v1_database_is_upgraded_and_its_chain_continues() {
     let h = log_of_four().await;
-    // Freeze the log as schema v1 had it: no `withdraws` column, no admin tables (v3).
+    // Freeze the log as schema v1 had it: no `withdraws` column, no admin tables (v3), no
+    // `followed` (v4), no erasure requests (v5).
     tamper(
         &h,
-        "DROP TABLE admin_tokens; DROP TABLE admin_audit; DROP TABLE tombstones;
+        "DROP TABLE erasure_requests;
+         DROP TABLE followed; DROP INDEX receipts_browser_kind;
+         CREATE INDEX receipts_browser ON receipts (browser_id);
+         DROP TABLE admin_tokens; DROP TABLE admin_audit; DROP TABLE tombstones;
          DROP TABLE erasures; DROP INDEX receipts_admin;
          DROP INDEX receipts_withdraws;
          ALTER TABLE receipts DROP COLUMN withdraws;
@@ -325,5 +321,103 @@ async fn an_edited_withdraws_column_is_caught() {
             }
         ),
         "{report}"
+    );
+}
+
+/// `(seq, withdrawn_by, superseded_by)` of a receipt.
+type Status = (i64, Option<(String, String)>, Option<String>);
+
+/// Every receipt's [`Status`], as the admin views show them.
+fn statuses(reader: &store::Reader) -> Vec<Status> {
+    reader
+        .admin_chunk(&store::ReceiptFilter::default(), 0, 1000)
+        .expect("rows")
+        .into_iter()
+        .map(|r| (r.row.seq, r.withdrawn_by, r.superseded_by))
+        .collect()
+}
+
+/// Four form consents (the first withdrawn) and two cookie choices of one browser (the first
+/// superseded by the second); the writer stopped.
+async fn log_with_history() -> Harness {
+    let h = log_of_four_running().await;
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let withdraw = send(
+        &app,
+        crate::support::post_withdraw(
+            &format!("{:032x}", 0),
+            "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0",
+            "5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94",
+        )
+        .to_request(),
+    )
+    .await;
+    assert_eq!(withdraw.status, 201, "{}", withdraw.text());
+    let cookies = fixture("receipt_request_cookies_updated.json");
+    for key in [
+        "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1",
+        "c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2",
+    ] {
+        let body = cookies.replace("3d9c1b7a5e2f4c6d8a0b1c2d3e4f5a6b", key);
+        let reply = send(&app, post_receipt(&body).to_request()).await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+    }
+    h.state.store.shutdown();
+    h
+}
+
+/// [`log_of_four`] with its writer still running.
+async fn log_of_four_running() -> Harness {
+    let h = Harness::new();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let base = fixture("receipt_request_form_given.json");
+    for i in 0..4 {
+        let body = base.replace("0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3", &format!("{i:032x}"));
+        assert_eq!(
+            send(&app, post_receipt(&body).to_request()).await.status,
+            201
+        );
+    }
+    h
+}
+
+#[actix_web::test]
+async fn a_schema_v3_store_keeps_every_status_when_upgraded() {
+    let h = log_with_history().await;
+    let before = statuses(&store::open_reader(&h.data.db_path()).expect("reader"));
+    assert!(before[0].1.is_some(), "receipt 1 withdrawn: {before:?}");
+    assert!(
+        before[5].2.is_some(),
+        "the first cookie choice superseded: {before:?}"
+    );
+    // Freeze it as schema v3 had it: the browser index alone, no `followed`, no requests.
+    tamper(
+        &h,
+        "DROP TABLE erasure_requests;
+         DROP TABLE followed; DROP INDEX receipts_browser_kind;
+         CREATE INDEX receipts_browser ON receipts (browser_id);
+         PRAGMA user_version = 3;",
+    );
+    store::upgrade_offline(&h.data.db_path()).expect("migrates");
+    let reader = store::open_reader(&h.data.db_path()).expect("reader");
+    assert_eq!(statuses(&reader), before);
+    assert!(reader.unmarked_followed().expect("check").is_empty());
+    let report = run_audit(&h);
+    assert!(report.is_intact(), "{report}");
+}
+
+#[actix_web::test]
+async fn a_deleted_status_mark_is_caught() {
+    let h = log_with_history().await;
+    assert!(run_audit(&h).is_intact());
+    // Hiding the withdrawal of receipt 1 from the admin views, leaving the log alone.
+    tamper(&h, "DELETE FROM followed WHERE seq = 1");
+    let report = run_audit(&h);
+    assert_eq!(first_broken(&report), (1, Problem::StatusIndex), "{report}");
+    assert!(
+        statuses(&store::open_reader(&h.data.db_path()).expect("reader"))[0]
+            .1
+            .is_none(),
+        "what the check protects: the withdrawal no longer shows"
     );
 }

@@ -1,8 +1,13 @@
 //! The real binary: `demo --port 0` announces itself, serves, and stops cleanly on SIGTERM;
-//! `keys`, `verify`, `receipts list` and `audit` work on what it stored.
+//! `keys`, `verify`, `receipts list` and `audit` work on what it stored; `erase` records,
+//! lists and carries out erasure requests, and `purge` carries out the due ones.
+
+use kelisim_collector::build_app;
+use kelisim_collector::receipt::format_timestamp;
+use kelisim_collector::store;
 
 use crate::process::{command, demo_site, get, post, run, spawn_demo, stderr, stdout};
-use crate::support::{RAW_PHONE_DIGITS, assert_not_in_files, fixture};
+use crate::support::{Harness, RAW_PHONE_DIGITS, assert_not_in_files, fixture, post_receipt, send};
 
 #[test]
 fn demo_serves_until_sigterm_and_the_offline_tools_check_what_it_stored() {
@@ -222,4 +227,181 @@ fn an_invalid_config_is_refused_before_anything_starts() {
         "{err}"
     );
     assert!(!data.exists(), "nothing was created");
+
+    std::fs::write(
+        &config,
+        text.replace(
+            "retention_days = 1095",
+            "retention_days = 1095\nerasure_deadline_days = 365",
+        ),
+    )
+    .expect("write");
+    let out = command()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "kelisim.toml: `site[demo].erasure_deadline_days`: 365 is out of range; use 1..=90 days"
+        ),
+        "{err}"
+    );
+    assert!(!data.exists(), "nothing was created");
+}
+
+/// The id in `erase --pending`'s answer: "… recorded erasure request ID on site …".
+fn request_id(out: &str) -> String {
+    out.split("erasure request ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no request id in {out:?}"))
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn erase_records_pending_requests_and_purge_carries_out_the_due_ones() {
+    let h = Harness::new();
+    let app = actix_web::test::init_service(build_app(h.state.clone())).await;
+    let base = fixture("receipt_request_form_given.json");
+    for (key, phone) in [("a", "87011111111"), ("b", "87012222222")] {
+        let body = base
+            .replace("0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3", &key.repeat(32))
+            .replace("8 (701) 123-45-67", phone);
+        let reply = send(&app, post_receipt(&body).to_request()).await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+    }
+    h.state.store.shutdown();
+    let dir = h.data.root().to_str().expect("utf-8 path").to_owned();
+    let config = crate::support::demo_dir().join("kelisim.toml");
+    let config = config.to_str().expect("utf-8 path");
+    let erase = |extra: &[&str]| {
+        let mut args = vec!["erase", "--data-dir", &dir, "--site", "demo"];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+
+    // The due date needs the site's deadline.
+    let out = erase(&["--subject", "87011111111", "--pending"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--pending and --received need --config"),
+        "{}",
+        stderr(&out)
+    );
+    let out = erase(&[
+        "--subject",
+        "87011111111",
+        "--received",
+        "2099-01-01",
+        "--config",
+        config,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--received `2099-01-01` is in the future"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Received 40 days ago with a 30-day deadline: overdue. The other is due in 30 days.
+    let forty_days_ago =
+        format_timestamp(time::OffsetDateTime::now_utc() - time::Duration::days(40))[..10]
+            .to_owned();
+    let out = erase(&[
+        "--subject",
+        "8 701 111 11 11",
+        "--pending",
+        "--received",
+        &forty_days_ago,
+        "--config",
+        config,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("as pending, due"), "{}", stdout(&out));
+    let late = request_id(&stdout(&out));
+    let out = erase(&["--subject", "87012222222", "--pending", "--config", config]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let later = request_id(&stdout(&out));
+    let list = stdout(&erase(&["--list"]));
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    assert!(
+        lines[0].starts_with(&late)
+            && lines[0].contains("pending")
+            && lines[0].ends_with("OVERDUE"),
+        "{list}"
+    );
+    assert!(
+        lines[1].starts_with(&later) && !lines[1].contains("OVERDUE"),
+        "{list}"
+    );
+
+    // purge carries out the overdue one, not the other.
+    let out = run(&["purge", "--config", config, "--data-dir", &dir]);
+    assert!(
+        stdout(&out).contains("carried out 1 pending erasure requests"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let list = stdout(&erase(&["--list"]));
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(
+        lines[0].starts_with(&later) && lines[0].contains("pending"),
+        "{list}"
+    );
+    assert!(
+        lines[1].starts_with(&late)
+            && lines[1].contains("by deadline, 1 receipts")
+            && lines[1].ends_with("OVERDUE"),
+        "{list}"
+    );
+
+    // The other is carried out by hand, once.
+    let out = erase(&["--execute", &later]);
+    assert!(
+        stdout(&out).contains("erased the subject index of 1 receipts"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&erase(&["--execute", &later])).contains("already carried out"));
+    let out = erase(&["--execute", "nope"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("site `demo` has no erasure request `nope`"),
+        "{}",
+        stderr(&out)
+    );
+    for phone in ["87011111111", "87012222222"] {
+        let out = run(&["receipts", "export", "--data-dir", &dir, "--subject", phone]);
+        assert_eq!(stdout(&out).lines().count(), 1, "only the header: {phone}");
+    }
+
+    // Each change is in the audit trail, and the chain still verifies.
+    let trail = store::open_reader(&h.data.db_path())
+        .expect("reader")
+        .admin_audit("demo", 100)
+        .expect("trail");
+    let entries: Vec<(&str, &str)> = trail
+        .iter()
+        .map(|e| (e.action.as_str(), e.token_id.as_str()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("erase_execute", "cli"),
+            ("erase_due", "deadline"),
+            ("erase_pending", "cli"),
+            ("erase_pending", "cli"),
+        ],
+        "{trail:?}"
+    );
+    let out = run(&["audit", "--data-dir", &dir]);
+    assert!(out.status.success(), "{}", stdout(&out));
 }
