@@ -158,6 +158,7 @@ fn filter_from(dir: &DataDir, args: &FilterArgs) -> anyhow::Result<ReceiptFilter
         form_id: args.form_id.clone(),
         lang: args.lang.clone(),
         subject_hmacs,
+        browser_ids: None,
     })
 }
 

@@ -90,6 +90,7 @@ fn filter_for(state: &AppState, site: &str, q: &FilterQuery) -> Result<ReceiptFi
             .filter(|s| !s.trim().is_empty())
             .map(|s| subject_hmacs(state, s))
             .transpose()?,
+        browser_ids: None,
     })
 }
 
@@ -553,8 +554,9 @@ pub struct Withdrawn {
     tag = "admin",
     summary = "Withdraw a data subject's consents",
     description = "On the data subject's request: every `given`/`updated` consent of the subject (phone or e-mail, any \
-                   spelling) or one receipt gets a signed `withdrawn` receipt, exactly as if their browser had \
-                   withdrawn it. Needs a token with scope `admin`.",
+                   spelling) — and the current cookie choice of each browser that gave them — or one receipt gets a \
+                   signed `withdrawn` receipt, exactly as if their browser had withdrawn it; the widget asks again at \
+                   that browser's next visit. Needs a token with scope `admin`.",
     params(("site" = String, Path)),
     request_body(content = SubjectRequest, content_type = "application/json"),
     security(("bearer" = [])),
@@ -582,7 +584,25 @@ pub async fn withdraw(
                 subject_hmacs: Some(subject_hmacs(&state, subject)?),
                 ..ReceiptFilter::default()
             };
-            let rows = web::block(move || reader.admin_chunk(&filter, 0, 10_000)).await??;
+            let mut rows = web::block(move || reader.admin_chunk(&filter, 0, 10_000)).await??;
+            // The same person's cookie choice: the current one of each browser that gave
+            // these consents (linked by `subject.browser_id`), which the widget then asks again.
+            let browsers = rows
+                .iter()
+                .filter_map(|r| receipt::decode_unverified(&r.row.jws))
+                .map(|p| p.subject.browser_id)
+                .collect::<std::collections::BTreeSet<_>>();
+            if !browsers.is_empty() {
+                let filter = ReceiptFilter {
+                    site: Some(site.clone()),
+                    kind: Some("cookies".into()),
+                    browser_ids: Some(browsers.into_iter().collect()),
+                    ..ReceiptFilter::default()
+                };
+                let reader = state.store.reader();
+                let cookies = web::block(move || reader.admin_chunk(&filter, 0, 10_000)).await??;
+                rows.extend(cookies.into_iter().filter(|r| r.superseded_by.is_none()));
+            }
             (rows, "subject=(keyed hash)".to_owned())
         }
         (None, Some(id)) => {

@@ -425,6 +425,8 @@ pub struct ReceiptFilter {
     pub lang: Option<String>,
     /// Keyed hashes of the subject searched for; `Some(empty)` matches nothing.
     pub subject_hmacs: Option<Vec<String>>,
+    /// Receipts given in these browsers (`subject.browser_id`); `Some(empty)` matches nothing.
+    pub browser_ids: Option<Vec<String>>,
 }
 
 impl ReceiptFilter {
@@ -456,6 +458,12 @@ impl ReceiptFilter {
             );
             values.push(Value::Text(
                 serde_json::to_string(hmacs).unwrap_or_else(|_| "[]".into()),
+            ));
+        }
+        if let Some(browsers) = &self.browser_ids {
+            clause.push_str(" AND r.browser_id IN (SELECT value FROM json_each(?))");
+            values.push(Value::Text(
+                serde_json::to_string(browsers).unwrap_or_else(|_| "[]".into()),
             ));
         }
         (clause, values)

@@ -503,6 +503,72 @@ async fn withdrawal_on_request_is_signed_and_shows_as_status() {
     .assert_problem(400, "invalid_body");
 }
 
+/// A cookie choice of `browser` under `key`: "Accept all" of the test categories.
+fn cookie_choice(key: &str, browser: &str) -> TestRequest {
+    let mut body: serde_json::Value =
+        serde_json::from_str(&fixture("receipt_request_cookies_updated.json")).expect("fixture");
+    body["key"] = key.into();
+    body["subject"]["browser_id"] = browser.into();
+    post_receipt(&body.to_string())
+}
+
+#[actix_web::test]
+async fn a_subjects_withdrawal_also_withdraws_their_browsers_current_cookie_choice() {
+    let h = Harness::with_config(crate::support::demo_config());
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let form_browser = fixture_browser();
+    let stranger = "0".repeat(32);
+    for request in [
+        consent(&"a".repeat(32), "8 701 123 45 67"),
+        cookie_choice(&"c".repeat(32), &form_browser), // later replaced by the next choice
+        cookie_choice(&"d".repeat(32), &form_browser), // the browser's current choice
+        cookie_choice(&"e".repeat(32), &stranger),     // someone else's browser
+    ] {
+        let reply = send(&app, request.to_request()).await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+    }
+    let admin = token(&h, &["demo"], Scope::Admin, None).await;
+    let withdrawn = send(
+        &app,
+        TestRequest::post()
+            .uri("/v1/admin/sites/demo/withdrawals")
+            .insert_header(bearer(&admin))
+            .insert_header(("content-type", "application/json"))
+            .set_payload(r#"{"subject":"+7 701 123 45 67"}"#)
+            .to_request(),
+    )
+    .await;
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.text());
+    assert_eq!(
+        withdrawn.json()["withdrawals"].as_array().map(Vec::len),
+        Some(2),
+        "the form consent and the current cookie choice: {}",
+        withdrawn.text()
+    );
+    // What each browser's widget learns at its next visit.
+    let status = |key: String| TestRequest::get().uri(&format!("/v1/receipts/{key}/status"));
+    for (key, want) in [
+        ("a".repeat(32), "withdrawn"),
+        ("d".repeat(32), "withdrawn"),
+        ("c".repeat(32), "updated"),
+        ("e".repeat(32), "updated"),
+    ] {
+        let got = send(&app, status(key.clone()).to_request()).await.json();
+        assert_eq!(got["status"], want, "{key}: {got}");
+    }
+    assert!(intact(&h).is_intact(), "{}", intact(&h));
+}
+
+/// The browser id of the form fixture, which [`consent`] sends.
+fn fixture_browser() -> String {
+    let body: serde_json::Value =
+        serde_json::from_str(&fixture("receipt_request_form_given.json")).expect("fixture");
+    body["subject"]["browser_id"]
+        .as_str()
+        .expect("browser_id")
+        .to_owned()
+}
+
 #[actix_web::test]
 async fn erasure_forgets_the_subject_and_keeps_the_chain() {
     let h = harness();

@@ -189,7 +189,8 @@ async fn walk_through(collector: &Collector, browser: &Browser, token: &str) -> 
     driver.find(By::Id("confirm-ok")).await?.click().await?;
     wait::until("the withdrawal", Duration::from_secs(10), || async {
         let text = driver.find(By::Id("action-result")).await?.text().await?;
-        Ok(text.ends_with(": 1").then_some(()))
+        // The form's consent and the same browser's cookie choice.
+        Ok(text.ends_with(": 2").then_some(()))
     })
     .await?;
     let detail: Value = http
