@@ -187,7 +187,7 @@
   var TOKEN = '[kelisim:redacted]';
   var held = []; // [target, this, arguments] of calls made before the widget could answer
   var shielded = new WeakSet();
-  var typed = []; // values a guarded GET form carried here in the address
+  var carried = []; // values a guarded GET form carried here in the address
   function args() { return arguments; }
   // Analytics repeats its names and values: answers are kept until what was typed changes.
   var answers = new Map();
@@ -305,7 +305,7 @@
       if (names.shift() === page && location.search) {
         var query = new URLSearchParams(location.search);
         names.forEach(function (name) {
-          typed.push.apply(typed, query.getAll(name));
+          carried.push.apply(carried, query.getAll(name));
           query.delete(name);
         });
         query = '' + query;
@@ -480,8 +480,7 @@
         forms: only || undefined,
         withdrawn: loaded[4] || undefined
       }, loaded[1], host);
-      typed.forEach(function (value) { widget.learn(value); });
-      answers.clear();
+      carried.forEach(function (value) { widget.learn(value); });
       root.setAttribute('data-kelisim', 'ready');
       release();
     }).catch(fail);
