@@ -10,7 +10,7 @@
 CREATE TABLE erasure_requests (
     id          TEXT    PRIMARY KEY,             -- UUIDv7
     site        TEXT    NOT NULL,
-    hmacs       TEXT,                            -- keyed hashes of the identifier, comma-separated,
+    hmacs       TEXT,                            -- keyed hashes of the identifier, a JSON array,
                                                  -- never the identifier; NULL once carried out
     received_at TEXT    NOT NULL,                -- when the request reached the operator (RFC 3339 UTC)
     due_at      TEXT    NOT NULL,                -- received_at + erasure_deadline_days
@@ -23,6 +23,8 @@ CREATE TABLE erasure_requests (
     CHECK ((done_at IS NULL) = (hmacs IS NOT NULL))
 ) STRICT;
 
--- Pending requests by due time (the daily task), and a site's list.
+-- Pending requests by due time, of every site (the hourly task).
 CREATE INDEX erasure_requests_pending ON erasure_requests (due_at) WHERE done_at IS NULL;
-CREATE INDEX erasure_requests_site ON erasure_requests (site, recorded_at);
+-- A site's list in its order: pending ones (done_at IS NULL) soonest due first, then those
+-- carried out, latest first.
+CREATE INDEX erasure_requests_site ON erasure_requests (site, done_at, due_at, id);

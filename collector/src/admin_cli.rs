@@ -2,7 +2,7 @@
 //! They read the data directory directly (the export can also go through a running
 //! collector's API with a token); changes go through `store::maintain_offline`, the same
 //! SQL the running collector's writer executes. Erasure changes are written to the admin
-//! audit trail with the token id `cli`.
+//! audit trail with the token id `cli`, in the transaction that makes them.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -19,7 +19,7 @@ use crate::datadir::DataDir;
 use crate::export::{self, Format, SiteInfo};
 use crate::receipt::{self, format_timestamp};
 use crate::retention;
-use crate::store::{self, AuditEntry, BY_CLI, ErasureRequest, Maintenance, ReceiptFilter, Scope};
+use crate::store::{self, BY_CLI, Maintenance, ReceiptFilter, Scope, StoreError};
 use crate::subject::{self, IdentifierKind, SubjectKey};
 use crate::{kantara, tokens};
 
@@ -134,20 +134,24 @@ fn load_sites(config: Option<&Path>) -> anyhow::Result<HashMap<String, SiteInfo>
         .collect())
 }
 
-fn filter_from(dir: &DataDir, args: &FilterArgs) -> anyhow::Result<ReceiptFilter> {
-    let subject_hmacs = match &args.subject {
-        None => None,
-        Some(raw) => {
-            let key = SubjectKey::load(&dir.subject_key_path())?;
-            let kind = if raw.contains('@') {
-                IdentifierKind::Email
-            } else {
-                IdentifierKind::Phone
-            };
-            let normalised = subject::normalize(kind, raw).context("--subject")?;
-            Some(vec![key.hmac_hex(&normalised)])
-        }
+/// Keyed hashes of `raw`, a phone or e-mail in any spelling, as the subject index holds them.
+fn subject_hmacs(dir: &DataDir, raw: &str) -> anyhow::Result<Vec<String>> {
+    let key = SubjectKey::load(&dir.subject_key_path())?;
+    let kind = if raw.contains('@') {
+        IdentifierKind::Email
+    } else {
+        IdentifierKind::Phone
     };
+    let normalised = subject::normalize(kind, raw).context("--subject")?;
+    Ok(vec![key.hmac_hex(&normalised)])
+}
+
+fn filter_from(dir: &DataDir, args: &FilterArgs) -> anyhow::Result<ReceiptFilter> {
+    let subject_hmacs = args
+        .subject
+        .as_deref()
+        .map(|raw| subject_hmacs(dir, raw))
+        .transpose()?;
     Ok(ReceiptFilter {
         site: args.site.clone(),
         from: args.from.clone(),
@@ -285,98 +289,88 @@ pub fn purge(args: &PurgeArgs) -> anyhow::Result<()> {
 }
 
 /// `erase`: records a request and carries it out (or, with `--pending`, leaves it for later),
-/// lists the site's requests (`--list`), or carries out a pending one (`--execute ID`).
+/// carries out a pending one (`--execute ID`), or lists the site's requests (`--list`).
 pub fn erase(args: &EraseArgs) -> anyhow::Result<()> {
     let dir = DataDir::new(&args.data.data_dir);
     let db = dir.db_path();
     let now = time::OffsetDateTime::now_utc();
-    if args.list {
-        return erase_list(&db, &args.site, now);
-    }
-    if let Some(id) = &args.execute {
-        return erase_execute(&db, &args.site, id, now);
-    }
-    let subject = args
-        .subject
+    // A typo in --site would otherwise match no receipts, and look like an erasure done.
+    let site = args
+        .config
         .as_deref()
-        .context("--subject: give the phone or e-mail to erase")?;
-    let deadline = match &args.config {
-        Some(path) => {
-            let config = Config::load(path)?;
-            config
-                .site(&args.site)
-                .with_context(|| {
-                    format!(
-                        "site `{}` is not configured in {}",
-                        args.site,
-                        path.display()
-                    )
-                })?
-                .erasure_deadline_days
+        .map(|path| configured_site(path, &args.site))
+        .transpose()?;
+    // clap lets exactly one of --subject, --execute and --list through.
+    match (&args.subject, &args.execute) {
+        (Some(subject), _) => {
+            let site = site.context(
+                "recording an erasure request needs --config FILE: the due date comes from \
+                 the site's erasure_deadline_days",
+            )?;
+            erase_subject(&dir, args, subject, &site, now)
         }
-        None if args.pending || args.received.is_some() => bail!(
-            "--pending and --received need --config: the due date comes from the site's \
-             erasure_deadline_days"
-        ),
-        // Carried out now, on time whatever the deadline: only the recorded due date is
-        // the default one.
-        None => Site::DEFAULT_ERASURE_DEADLINE_DAYS,
+        (None, Some(id)) => erase_execute(&db, &args.site, id, now),
+        (None, None) => erase_list(&db, &args.site, now),
+    }
+}
+
+/// `id`'s table in the config file at `path`.
+fn configured_site(path: &Path, id: &str) -> anyhow::Result<Site> {
+    let mut config = Config::load(path)?;
+    let Some(at) = config.sites.iter().position(|s| s.id == id) else {
+        let ids: Vec<&str> = config.sites.iter().map(|s| s.id.as_str()).collect();
+        bail!(
+            "--site `{id}` is not configured in {}; configured sites: {}",
+            path.display(),
+            ids.join(", ")
+        );
     };
+    Ok(config.sites.swap_remove(at))
+}
+
+fn erase_subject(
+    dir: &DataDir,
+    args: &EraseArgs,
+    subject: &str,
+    site: &Site,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<()> {
     let received = match &args.received {
         Some(text) => {
             retention::parse_received(text, now).map_err(|e| anyhow::anyhow!("--received {e}"))?
         }
         None => now,
     };
-    let hmacs = filter_from(
-        &dir,
-        &FilterArgs {
-            subject: Some(subject.to_owned()),
-            ..FilterArgs::default()
-        },
-    )?
-    .subject_hmacs
-    .unwrap_or_default();
-    let request = ErasureRequest {
-        id: uuid::Uuid::now_v7().to_string(),
-        site: args.site.clone(),
-        hmacs,
-        received_at: format_timestamp(received),
-        due_at: format_timestamp(retention::erasure_due(received, deadline)),
-        recorded_at: format_timestamp(now),
-        recorded_by: BY_CLI.to_owned(),
-        execute: !args.pending,
-    };
-    let (id, due) = (request.id.clone(), request.due_at.clone());
-    let detail = format!(
-        "subject=(keyed hash) request={id} received={} due={due}",
-        request.received_at
+    let request = retention::erasure_request(
+        &site.id,
+        subject_hmacs(dir, subject)?,
+        received,
+        site.erasure_deadline_days,
+        now,
+        BY_CLI,
+        args.pending,
     );
-    let n = store::maintain_offline(&db, &Maintenance::RequestErasure(request))?;
+    let (id, due) = (request.id.clone(), request.due_at.clone());
+    let n = store::maintain_offline(&dir.db_path(), &Maintenance::RequestErasure(request))?;
     if args.pending {
-        record(
-            &db,
-            &args.site,
-            "erase_pending",
-            format!("{detail} receipts=0"),
-        )?;
         println!(
             "kelisim: recorded erasure request {id} on site {} as pending, due {due}; carry it \
              out with `erase --site {} --execute {id}` (serve and purge do by then at the latest)",
-            args.site, args.site
+            site.id, site.id
         );
     } else {
-        record(&db, &args.site, "erase", format!("{detail} receipts={n}"))?;
         println!(
             "kelisim: erased the subject index of {n} receipts on site {}; the signed receipts \
              stay (request {id})",
-            args.site
+            site.id
         );
     }
     Ok(())
 }
 
 fn erase_list(db: &Path, site: &str, now: time::OffsetDateTime) -> anyhow::Result<()> {
+    // Like --execute and recording: an older store is migrated, not refused.
+    store::upgrade_offline(db)?;
     let reader = store::open_reader(db)?;
     let requests = reader.erasures(site, &format_timestamp(now), 1000)?;
     if requests.is_empty() {
@@ -403,49 +397,27 @@ fn erase_list(db: &Path, site: &str, now: time::OffsetDateTime) -> anyhow::Resul
 }
 
 fn erase_execute(db: &Path, site: &str, id: &str, now: time::OffsetDateTime) -> anyhow::Result<()> {
-    store::upgrade_offline(db)?;
-    let at = format_timestamp(now);
-    let found = store::open_reader(db)?.erasure(site, id, &at)?.with_context(|| {
-        format!("site `{site}` has no erasure request `{id}`; `erase --site {site} --list` shows them")
-    })?;
-    if let Some(done) = &found.done_at {
-        println!("kelisim: erasure request {id} was already carried out at {done}");
-        return Ok(());
+    let op = Maintenance::ExecuteErasure {
+        site: site.to_owned(),
+        id: id.to_owned(),
+        at: format_timestamp(now),
+        by: BY_CLI.to_owned(),
+    };
+    match store::maintain_offline(db, &op) {
+        Ok(n) => println!(
+            "kelisim: erased the subject index of {n} receipts on site {site}; the signed \
+             receipts stay (request {id})"
+        ),
+        Err(StoreError::ErasureDone {
+            done_at, done_by, ..
+        }) => println!(
+            "kelisim: erasure request {id} was already carried out at {done_at} by {done_by}"
+        ),
+        Err(StoreError::NoErasureRequest { .. }) => bail!(
+            "site `{site}` has no erasure request `{id}`; `erase --site {site} --list` shows them"
+        ),
+        Err(e) => return Err(e.into()),
     }
-    let n = store::maintain_offline(
-        db,
-        &Maintenance::ExecuteErasure {
-            site: site.to_owned(),
-            id: id.to_owned(),
-            at,
-            by: BY_CLI.to_owned(),
-        },
-    )?;
-    record(
-        db,
-        site,
-        "erase_execute",
-        format!("request={id} receipts={n}"),
-    )?;
-    println!(
-        "kelisim: erased the subject index of {n} receipts on site {site}; the signed receipts \
-         stay (request {id})"
-    );
-    Ok(())
-}
-
-/// An audit-trail entry for a change made from the command line (token id `cli`).
-fn record(db: &Path, site: &str, action: &str, detail: String) -> anyhow::Result<()> {
-    store::maintain_offline(
-        db,
-        &Maintenance::Audit(AuditEntry {
-            at: format_timestamp(time::OffsetDateTime::now_utc()),
-            token_id: BY_CLI.to_owned(),
-            site: Some(site.to_owned()),
-            action: action.to_owned(),
-            detail,
-        }),
-    )?;
     Ok(())
 }
 

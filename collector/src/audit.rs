@@ -11,7 +11,8 @@
 //!
 //! Lifecycle changes are not breaks: a receipt purged by retention left a tombstone (its
 //! `seq` and JWS hash), which links the chain across the gap; a receipt whose subject index
-//! was erased on request has an `erasures` row, and then must have no subject hashes.
+//! was erased on request has an `erasures` row, and then must have no subject hashes (so
+//! has a withdrawal of such a receipt, whose index the writer never creates).
 //! Every receipt that a later receipt withdrew or may supersede must be in `followed`, the
 //! index the admin queries read statuses through (schema v4).
 

@@ -23,8 +23,9 @@ use crate::subject::{IdentifierKind, SubjectKey, normalize_phone};
 /// Generated receipts span this many days, ending now.
 const SPAN_DAYS: i64 = 730;
 
-/// A small deterministic generator (xorshift64*), so runs are comparable.
-struct Rng(u64);
+/// A small deterministic generator (xorshift64*), so runs are comparable; also the store's
+/// tests' source of varied receipts. The seed must not be 0.
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -34,7 +35,7 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 }

@@ -297,8 +297,6 @@ pub struct PurgeArgs {
     pub data: DataDirArgs,
 }
 
-// `erase --subject …` records a request (carried out at once, or with `--pending` later),
-// `erase --list` lists them, `erase --execute ID` carries out a pending one.
 #[derive(Debug, Args)]
 pub struct EraseArgs {
     #[command(flatten)]
@@ -322,8 +320,8 @@ pub struct EraseArgs {
     /// Carry out the pending request with this id now
     #[arg(long, value_name = "ID", conflicts_with = "subject")]
     pub execute: Option<String>,
-    /// Site configuration file (the site's erasure_deadline_days; needed with --pending or
-    /// --received, else the default 30 days is recorded)
+    /// Site configuration file: the site's erasure_deadline_days, needed to record a request
+    /// (--site is checked against it)
     #[arg(long, env = "KELISIM_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 }

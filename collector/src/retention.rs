@@ -16,13 +16,16 @@ use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::receipt::format_timestamp;
-use crate::store::Maintenance;
+use crate::store::{ErasureRequest, Maintenance};
 
 /// How often `serve` purges.
 pub const PERIOD: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How often `serve` looks for erasure requests coming due.
 pub const ERASURE_PERIOD: Duration = Duration::from_secs(60 * 60);
+
+/// `serve` purges at every this many looks for due erasures: once per [`PERIOD`].
+const LOOKS_PER_PURGE: u64 = PERIOD.as_secs() / ERASURE_PERIOD.as_secs();
 
 /// `serve` carries out pending erasure requests due within this: two of its periods, so a
 /// late tick still comes before the due time.
@@ -51,32 +54,70 @@ pub fn erasure_due(received: OffsetDateTime, deadline_days: u32) -> OffsetDateTi
     received + time::Duration::days(i64::from(deadline_days))
 }
 
+/// A data subject's erasure request for `site`, found by `hmacs`, received at `received` and
+/// due the site's `deadline_days` later; recorded `now` by `by` (a token id or
+/// [`crate::store::BY_CLI`]), and carried out at once unless `pending`.
+pub fn erasure_request(
+    site: &str,
+    hmacs: Vec<String>,
+    received: OffsetDateTime,
+    deadline_days: u32,
+    now: OffsetDateTime,
+    by: &str,
+    pending: bool,
+) -> ErasureRequest {
+    ErasureRequest {
+        id: uuid::Uuid::now_v7().to_string(),
+        site: site.to_owned(),
+        hmacs,
+        received_at: format_timestamp(received),
+        due_at: format_timestamp(erasure_due(received, deadline_days)),
+        recorded_at: format_timestamp(now),
+        recorded_by: by.to_owned(),
+        execute: !pending,
+    }
+}
+
+/// The latest date anywhere on Earth at `now`: the date at UTC+14 (Line Islands). A
+/// date-only `received` up to it is "today" somewhere, e.g. in Kazakhstan (UTC+5) while it is
+/// still yesterday in UTC.
+fn latest_date_on_earth(now: OffsetDateTime) -> time::Date {
+    (now + time::Duration::hours(14)).date()
+}
+
 /// The date an erasure request arrived, as an admin gives it: `YYYY-MM-DD` (the start of that
 /// day, UTC: the deadline is counted from the day, never later) or an RFC 3339 time. Not in
 /// the future, not more than a year back. The error is the reason, for the caller to prefix.
 pub fn parse_received(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
     let text = text.trim();
+    let future = || {
+        format!(
+            "`{text}` is in the future; give the date the request arrived (today at the latest)"
+        )
+    };
     let at = if let Ok(day) = time::Date::parse(
         text,
         time::macros::format_description!("[year]-[month]-[day]"),
     ) {
+        // A date is compared as a date: the admin's "today" is not UTC's.
+        if day > latest_date_on_earth(now) {
+            return Err(future());
+        }
         day.midnight().assume_utc()
     } else {
-        OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).map_err(
-            |_| {
+        let at = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| {
                 format!(
                     "`{text}` is not a date; write the day the request arrived as YYYY-MM-DD, \
                      or an RFC 3339 time like 2026-11-02T09:30:00Z"
                 )
-            },
-        )?
+            })?;
+        // A minute of clock skew between the admin's machine and this one.
+        if at > now + time::Duration::minutes(1) {
+            return Err(future());
+        }
+        at
     };
-    // A date-only "today" is midnight, never in the future; a time allows a minute of clock skew.
-    if at > now + time::Duration::minutes(1) {
-        return Err(format!(
-            "`{text}` is in the future; give the date the request arrived (today at the latest)"
-        ));
-    }
     if at < now - time::Duration::days(MAX_RECEIVED_AGE_DAYS) {
         return Err(format!(
             "`{text}` is more than a year ago; check the date the request arrived"
@@ -147,17 +188,22 @@ pub async fn erase_due(state: &AppState) -> u64 {
     }
 }
 
+/// Whether `serve` purges at its `look`-th look for due erasures (0 at start).
+fn purges_at(look: u64) -> bool {
+    look.is_multiple_of(LOOKS_PER_PURGE)
+}
+
 /// `serve`'s lifecycle task: at start and then hourly the erasure requests coming due, and
-/// once a day the retention purge.
+/// at start and then daily the retention purge. The purge follows the ticker's schedule
+/// (every 24th tick), not the time the last purge finished, which would drift later by the
+/// purge's own duration each day.
 pub async fn daily(state: web::Data<AppState>) {
     let mut ticker = actix_web::rt::time::interval(ERASURE_PERIOD);
-    let mut last_purge: Option<std::time::Instant> = None;
-    loop {
+    for look in 0u64.. {
         ticker.tick().await;
         erase_due(&state).await;
-        if last_purge.is_none_or(|at| at.elapsed() >= PERIOD) {
+        if purges_at(look) {
             purge_all(&state).await;
-            last_purge = Some(std::time::Instant::now());
         }
     }
 }
@@ -191,8 +237,29 @@ mod tests {
     }
 
     #[test]
+    fn a_date_is_today_while_it_is_today_anywhere_on_earth() {
+        // 01:30 on 21 November in Almaty (UTC+5) is still the 20th in UTC.
+        let almaty_night = time::macros::datetime!(2026-11-20 20:30 UTC);
+        assert_eq!(
+            parse_received("2026-11-21", almaty_night).map(format_timestamp),
+            Ok("2026-11-21T00:00:00.000Z".to_owned()),
+        );
+        // The 22nd begins at UTC+14 at 10:00 UTC on the 21st, not before.
+        let before = time::macros::datetime!(2026-11-21 09:59:59 UTC);
+        assert!(parse_received("2026-11-22", before).is_err());
+        let after = time::macros::datetime!(2026-11-21 10:00 UTC);
+        assert!(parse_received("2026-11-22", after).is_ok());
+    }
+
+    #[test]
+    fn the_purge_runs_at_start_and_every_24th_hourly_look() {
+        let looks: Vec<u64> = (0..=72).filter(|&look| purges_at(look)).collect();
+        assert_eq!(looks, [0, 24, 48, 72]);
+    }
+
+    #[test]
     fn nonsense_received_dates_are_refused_with_the_fix() {
-        let now = time::macros::datetime!(2026-11-21 10:00 UTC);
+        let now = time::macros::datetime!(2026-11-21 09:00 UTC);
         for (text, reason) in [
             (
                 "yesterday",
@@ -200,7 +267,7 @@ mod tests {
             ),
             ("2026-13-01", "is not a date"),
             ("2026-11-22", "is in the future"),
-            ("2026-11-21T10:05:00Z", "is in the future"),
+            ("2026-11-21T09:05:00Z", "is in the future"),
             ("2025-11-20", "is more than a year ago"),
         ] {
             let err = parse_received(text, now).expect_err(text);

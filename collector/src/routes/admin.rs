@@ -4,7 +4,8 @@
 //!
 //! Every handler takes the [`Admin`] extractor first (401 without a valid token), checks the
 //! path's site against the token (403), and records what it did in the audit trail before
-//! answering; a failure to record fails the request. Raw phone numbers and e-mail addresses
+//! answering; a failure to record fails the request. An erasure step and its entry are
+//! written in one transaction, so a failed entry leaves nothing done. Raw phone numbers and e-mail addresses
 //! from a search are hashed at once and never recorded or logged. No CORS: these routes are
 //! registered outside the `/v1` scope's CORS middleware.
 
@@ -24,9 +25,7 @@ use crate::kantara;
 use crate::receipt::{self, ReceiptPayload, WithdrawRequest, format_timestamp};
 use crate::retention;
 use crate::sign::verify_compact;
-use crate::store::{
-    AdminRow, AuditEntry, Erasure, ErasureRequest, Maintenance, ReceiptFilter, Stats,
-};
+use crate::store::{AdminRow, AuditEntry, Erasure, Maintenance, ReceiptFilter, Stats, StoreError};
 use crate::subject::{self, IdentifierKind};
 
 /// Largest page.
@@ -677,8 +676,9 @@ pub struct ErasureBody {
     /// its due time at the latest. Default `false`: carried out at once.
     #[serde(default)]
     pub pending: bool,
-    /// When the request arrived: `YYYY-MM-DD` (UTC) or an RFC 3339 time; not in the future,
-    /// at most a year ago. Default: now. The deadline is counted from it.
+    /// When the request arrived: `YYYY-MM-DD` (counted from its start, UTC) or an RFC 3339
+    /// time; not in the future (a date may be today's anywhere on Earth, up to UTC+14), at
+    /// most a year ago. Default: now. The deadline is counted from it.
     pub received: Option<String>,
 }
 
@@ -690,9 +690,10 @@ pub struct ErasureBody {
     summary = "Erase a data subject's identifiers",
     description = "Records the data subject's erasure request, due the site's `erasure_deadline_days` (default 30) \
                    after it was `received`, and by default carries it out at once: destroys the keyed-hash index \
-                   linking the subject's phone/e-mail to the receipts stored so far; the signed receipts stay (they \
-                   remain evidence, and the chain verifies). Afterwards a search by that phone or e-mail finds \
-                   nothing. With `pending: true` it is only recorded (without the phone or e-mail: only its keyed \
+                   linking the subject's phone/e-mail to the receipts stored so far and to their \
+                   withdrawals (also those made later; a withdrawal of an erased consent is never indexed); the \
+                   signed receipts stay (they remain evidence, and the chain verifies). Afterwards a search by \
+                   that phone or e-mail finds nothing. With `pending: true` it is only recorded (without the phone or e-mail: only its keyed \
                    hash) and answered with 202; carry it out with `POST …/erasure-requests/{request}/execute`, or the \
                    collector does at its due time. See docs/receipt.md, \"Erasure\". Needs a token with scope `admin`.",
     params(("site" = String, Path)),
@@ -727,40 +728,26 @@ pub async fn erase(
         None => now,
     };
     let deadline = state.site(&site)?.config.erasure_deadline_days;
-    let request = ErasureRequest {
-        id: uuid::Uuid::now_v7().to_string(),
-        site: site.clone(),
+    let request = retention::erasure_request(
+        &site,
         hmacs,
-        received_at: format_timestamp(received),
-        due_at: format_timestamp(retention::erasure_due(received, deadline)),
-        recorded_at: format_timestamp(now),
-        recorded_by: admin.token.id.clone(),
-        execute: !req.pending,
-    };
-    let (id, received_at, due_at) = (
-        request.id.clone(),
-        request.received_at.clone(),
-        request.due_at.clone(),
+        received,
+        deadline,
+        now,
+        &admin.token.id,
+        req.pending,
     );
-    let receipts = state
+    let id = request.id.clone();
+    // Recorded (and carried out) with its audit-trail entry, in one transaction.
+    state
         .store
         .maintain(Maintenance::RequestErasure(request))
         .await?;
-    let (action, status) = if req.pending {
-        ("erase_pending", actix_web::http::StatusCode::ACCEPTED)
+    let status = if req.pending {
+        actix_web::http::StatusCode::ACCEPTED
     } else {
-        ("erase", actix_web::http::StatusCode::OK)
+        actix_web::http::StatusCode::OK
     };
-    record(
-        &state,
-        &admin,
-        &site,
-        action,
-        format!(
-            "subject=(keyed hash) request={id} received={received_at} due={due_at} receipts={receipts}"
-        ),
-    )
-    .await?;
     let erasure = read_erasure(&state, &site, &id).await?;
     Ok(HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -774,11 +761,13 @@ async fn read_erasure(state: &AppState, site: &str, id: &str) -> Result<Erasure,
     let (lookup_site, lookup_id) = (site.to_owned(), id.to_owned());
     web::block(move || reader.erasure(&lookup_site, &lookup_id, &now))
         .await??
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "site `{site}` has no erasure request `{id}`; `GET /v1/admin/sites/{site}/erasure-requests` lists them"
-            ))
-        })
+        .ok_or_else(|| no_erasure_request(site, id))
+}
+
+fn no_erasure_request(site: &str, id: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "site `{site}` has no erasure request `{id}`; `GET /v1/admin/sites/{site}/erasure-requests` lists them"
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -855,12 +844,15 @@ pub async fn list_erasures(
     tag = "admin",
     summary = "Carry out a pending erasure request",
     description = "Carries out the pending request now (e.g. once the subject's identity is confirmed): destroys \
-                   the subject index of the receipts stored when it was recorded, and the request's copy of the \
-                   keyed hash. A request already carried out is answered as it is. Needs a token with scope `admin`.",
+                   the subject index of the receipts stored when it was recorded (and of their withdrawals), and \
+                   the request's copy of the keyed hash. A request already carried out — by another admin, or by \
+                   the collector at its due time, perhaps a moment earlier — is not carried out again: the answer \
+                   is still 200 with the request as it stands, whose `done_at` and `done_by` say when and by whom, \
+                   and the audit trail records `already done`. Needs a token with scope `admin`.",
     params(("site" = String, Path), ("request" = String, Path, description = "The request's id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The request, done", body = Erasure),
+        (status = 200, description = "The request, done (now, or earlier: see `done_at`, `done_by`)", body = Erasure),
         (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
@@ -874,22 +866,23 @@ pub async fn execute_erasure(
     let (site, id) = path.into_inner();
     checked_site(&state, &admin, &site)?;
     admin.require_admin()?;
-    let before = read_erasure(&state, &site, &id).await?;
-    let detail = if before.done_at.is_some() {
-        format!("request={id} already done")
-    } else {
-        let receipts = state
-            .store
-            .maintain(Maintenance::ExecuteErasure {
-                site: site.clone(),
-                id: id.clone(),
-                at: format_timestamp(time::OffsetDateTime::now_utc()),
-                by: admin.token.id.clone(),
-            })
-            .await?;
-        format!("request={id} receipts={receipts}")
-    };
-    record(&state, &admin, &site, "erase_execute", detail).await?;
+    // Whether it is still pending is decided in the writer's transaction, with the audit
+    // entry: a look beforehand could be overtaken by the due-time task.
+    let executed = state
+        .store
+        .maintain(Maintenance::ExecuteErasure {
+            site: site.clone(),
+            id: id.clone(),
+            at: format_timestamp(time::OffsetDateTime::now_utc()),
+            by: admin.token.id.clone(),
+        })
+        .await;
+    match executed {
+        // Done now, or before: either way the request as it stands says when and by whom.
+        Ok(_) | Err(StoreError::ErasureDone { .. }) => {}
+        Err(StoreError::NoErasureRequest { .. }) => return Err(no_erasure_request(&site, &id)),
+        Err(e) => return Err(e.into()),
+    }
     let erasure = read_erasure(&state, &site, &id).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -143,32 +143,57 @@ impl Format {
     }
 }
 
-/// Finds a receipt by UUID, or by the reference a form carried: on `site` if given (any
-/// site, configured or not), else on the configured sites.
-async fn find(state: &AppState, key: String, site: Option<String>) -> Result<ReceiptRow, ApiError> {
-    let reader = state.store.reader();
+/// How a client names a receipt.
+enum Key {
+    /// Its UUID (lower-cased).
+    Id(String),
+    /// The reference a form carried, on one of these sites.
+    Ref(String, Vec<String>),
+}
+
+/// Reads `key` as a UUID, or as a reference: on `site` if given (any site, configured or
+/// not), else on the configured sites.
+fn parse_key(state: &AppState, key: &str, site: Option<String>) -> Result<Key, ApiError> {
     // Only the hyphenated form counts as an id: uuid also parses 32 bare hex digits, which
     // is what a reference looks like.
-    if key.len() == 36 && uuid::Uuid::try_parse(&key).is_ok() {
-        let id = key.to_ascii_lowercase();
-        return web::block(move || reader.by_id(&id))
-            .await??
-            .ok_or_else(|| ApiError::NotFound(format!("no receipt with id `{key}`")));
+    if key.len() == 36 && uuid::Uuid::try_parse(key).is_ok() {
+        return Ok(Key::Id(key.to_ascii_lowercase()));
     }
-    if !is_lower_hex(&key, 32) {
+    if !is_lower_hex(key, 32) {
         return Err(ApiError::InvalidRequest(format!(
             "`{key}` is neither a receipt id (UUID) nor a reference (32 lower-case hex digits)"
         )));
     }
-    let lookup = key.clone();
     let sites = site.map_or_else(|| state.site_ids(), |s| vec![s]);
-    let mut rows = web::block(move || reader.by_ref(&lookup, &sites)).await??;
+    Ok(Key::Ref(key.to_owned(), sites))
+}
+
+fn no_receipt_with_id(key: &str) -> ApiError {
+    ApiError::NotFound(format!("no receipt with id `{key}`"))
+}
+
+/// The one receipt a reference names: not found, or ambiguous across sites.
+fn only<T>(mut rows: Vec<T>, key: &str) -> Result<T, ApiError> {
     match rows.len() {
         0 => Err(ApiError::NotFound(format!(
             "no receipt with reference `{key}`"
         ))),
         1 => Ok(rows.remove(0)),
-        _ => Err(ApiError::AmbiguousReference(key)),
+        _ => Err(ApiError::AmbiguousReference(key.to_owned())),
+    }
+}
+
+/// Finds a receipt by UUID or reference ([`parse_key`]).
+async fn find(state: &AppState, key: String, site: Option<String>) -> Result<ReceiptRow, ApiError> {
+    let reader = state.store.reader();
+    match parse_key(state, &key, site)? {
+        Key::Id(id) => web::block(move || reader.by_id(&id))
+            .await??
+            .ok_or_else(|| no_receipt_with_id(&key)),
+        Key::Ref(reference, sites) => only(
+            web::block(move || reader.by_ref(&reference, &sites)).await??,
+            &key,
+        ),
     }
 }
 
@@ -338,20 +363,28 @@ pub async fn receipt_status(
     key: web::Path<String>,
     query: web::Query<SiteQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = find(&state, key.into_inner(), query.into_inner().site).await?;
+    let key = key.into_inner();
     let reader = state.store.reader();
-    let id = row.id.clone();
-    let withdrawal = web::block(move || reader.withdrawal_of(&id)).await??;
+    // One narrow query in one blocking hop: every visitor's first page view asks this.
+    let found = match parse_key(&state, &key, query.into_inner().site)? {
+        Key::Id(id) => web::block(move || reader.status_by_id(&id))
+            .await??
+            .ok_or_else(|| no_receipt_with_id(&key))?,
+        Key::Ref(reference, sites) => only(
+            web::block(move || reader.status_by_ref(&reference, &sites)).await??,
+            &key,
+        )?,
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .json(StatusBody {
-            id: &row.id,
-            status: if withdrawal.is_some() {
+            id: &found.id,
+            status: if found.withdrawn_at.is_some() {
                 "withdrawn"
             } else {
-                &row.event
+                &found.event
             },
-            withdrawn_at: withdrawal.as_ref().map(|w| w.issued_at.as_str()),
+            withdrawn_at: found.withdrawn_at.as_deref(),
         }))
 }
 

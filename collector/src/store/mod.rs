@@ -46,7 +46,7 @@ pub use admin::{
     Maintenance, ReceiptFilter, Scope, Stats, TokenRecord, maintain_offline, upgrade_offline,
 };
 pub use bulk::bulk_load;
-pub use reader::Reader;
+pub use reader::{ConsentStatus, Reader};
 use writer::{Tip, Writer};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts those applied.
@@ -106,6 +106,16 @@ pub enum StoreError {
     },
     #[error("idempotency key `{key}` was already used for a different receipt on site `{site}`")]
     IdempotencyConflict { site: String, key: String },
+    #[error("site `{site}` has no erasure request `{id}`")]
+    NoErasureRequest { site: String, id: String },
+    /// Asked to carry out a request that is no longer pending: someone, or the collector at
+    /// its due time, carried it out first.
+    #[error("erasure request `{id}` was already carried out at {done_at} by {done_by}")]
+    ErasureDone {
+        id: String,
+        done_at: String,
+        done_by: String,
+    },
     #[error("the receipt writer queue is full; retry later")]
     Busy,
     #[error("the receipt writer has stopped")]

@@ -44,6 +44,30 @@ pub(super) fn receipt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReceiptRow>
     })
 }
 
+/// Whether a consent still stands: what the widget's once-per-session check needs, without
+/// the JWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentStatus {
+    pub id: String,
+    /// The receipt's own event.
+    pub event: String,
+    /// When a withdrawal named it (RFC 3339), if one did.
+    pub withdrawn_at: Option<String>,
+}
+
+/// One [`ConsentStatus`] per row of `receipts r`; the withdrawal is a seek into the unique
+/// `receipts_withdraws` index.
+const STATUS_SELECT: &str = "SELECT r.id, r.event,
+     (SELECT w.issued_at FROM receipts w WHERE w.withdraws = r.id) FROM receipts r";
+
+fn status_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConsentStatus> {
+    Ok(ConsentStatus {
+        id: r.get(0)?,
+        event: r.get(1)?,
+        withdrawn_at: r.get(2)?,
+    })
+}
+
 /// A connection borrowed from the pool, returned on drop.
 struct Lease<'a> {
     conn: Option<Connection>,
@@ -130,6 +154,38 @@ impl Reader {
             ))?
             .query_row([id], receipt_row)
             .optional()
+        })
+    }
+
+    /// The status of the receipt with this UUID.
+    pub fn status_by_id(&self, id: &str) -> Result<Option<ConsentStatus>, StoreError> {
+        self.with(|c| {
+            c.prepare_cached(&format!("{STATUS_SELECT} WHERE r.id = ?1"))?
+                .query_row([id], status_row)
+                .optional()
+        })
+    }
+
+    /// The statuses of the receipts with this reference on any of `sites`, as [`Self::by_ref`]
+    /// finds them.
+    pub fn status_by_ref<S: AsRef<str>>(
+        &self,
+        reference: &str,
+        sites: &[S],
+    ) -> Result<Vec<ConsentStatus>, StoreError> {
+        self.with(|c| {
+            let mut stmt =
+                c.prepare_cached(&format!("{STATUS_SELECT} WHERE r.site = ?1 AND r.ref = ?2"))?;
+            let mut rows = Vec::new();
+            for site in sites {
+                if let Some(row) = stmt
+                    .query_row(params![site.as_ref(), reference], status_row)
+                    .optional()?
+                {
+                    rows.push(row);
+                }
+            }
+            Ok(rows)
         })
     }
 

@@ -206,7 +206,7 @@ impl Writer {
                 Job::Maintain { op, reply } => {
                     let result = match (&tx, &failed) {
                         (Some(tx), None) => match super::admin::apply(tx, &op) {
-                            Ok(n) => Ok(n),
+                            Ok(answer) => answer,
                             Err(e) => {
                                 failed = Some(e);
                                 Err(StoreError::WriterStopped)
@@ -343,15 +343,33 @@ fn issue_one(
         stamp.seq,
         receipt.withdraws.as_deref(),
     )?;
-    let mut insert_hash = tx.prepare_cached(
-        "INSERT OR IGNORE INTO subject_hashes (hmac, seq, kind) VALUES (?1, ?2, ?3)",
-    )?;
-    for identifier in &receipt.subject.identifiers {
-        insert_hash.execute(params![
-            identifier.hmac,
-            stamp.seq,
-            identifier.kind.to_string()
-        ])?;
+    // A withdrawal copies the subject of the consent it withdraws, keyed hashes included. If
+    // that consent's subject index was erased, the withdrawal's is erased from the start
+    // (an `erasures` row, which `audit` then checks, instead of index rows): indexing it
+    // would put the person back in the search.
+    let erased = match &receipt.withdraws {
+        Some(withdrawn) => tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM receipts r JOIN erasures e ON e.seq = r.seq
+                                WHERE r.id = ?1)",
+            )?
+            .query_row([withdrawn], |r| r.get(0))?,
+        None => false,
+    };
+    if erased {
+        tx.prepare_cached("INSERT INTO erasures (seq, erased_at) VALUES (?1, ?2)")?
+            .execute(params![stamp.seq, stamp.issued_at])?;
+    } else {
+        let mut insert_hash = tx.prepare_cached(
+            "INSERT OR IGNORE INTO subject_hashes (hmac, seq, kind) VALUES (?1, ?2, ?3)",
+        )?;
+        for identifier in &receipt.subject.identifiers {
+            insert_hash.execute(params![
+                identifier.hmac,
+                stamp.seq,
+                identifier.kind.to_string()
+            ])?;
+        }
     }
     *tip = Tip {
         seq: stamp.seq,

@@ -9,15 +9,14 @@ use actix_web::test::{self, TestRequest};
 use kelisim_collector::app::registered_admin_routes;
 use kelisim_collector::audit;
 use kelisim_collector::build_app;
-use kelisim_collector::config::Config;
 use kelisim_collector::receipt::format_timestamp;
 use kelisim_collector::retention;
 use kelisim_collector::store::{Maintenance, Scope};
 use kelisim_collector::tokens;
 
 use crate::support::{
-    Harness, RAW_PHONE_DIGITS, assert_not_in_files, config_with, demo_dir, fixture, payload_of,
-    post_receipt, send,
+    Harness, RAW_PHONE_DIGITS, assert_not_in_files, config_edited, config_with, days_ago, fixture,
+    payload_of, post_receipt, send,
 };
 
 /// The demo site's own config (whatever cookie categories it has).
@@ -63,14 +62,12 @@ fn consent(key: &str, phone: &str) -> TestRequest {
 
 /// The demo site (without its cookie banner) with `erasure_deadline_days = days`.
 fn harness_with_deadline(days: u32) -> Harness {
-    let path = demo_dir().join("kelisim.toml");
-    let text = std::fs::read_to_string(&path).expect("demo config");
-    let cut = text.find("# ---- Cookie banner").unwrap_or(text.len());
-    let text = text[..cut].replace(
-        "retention_days = 1095",
-        &format!("retention_days = 1095\nerasure_deadline_days = {days}"),
-    );
-    Harness::with_config(Config::parse(&text, &path, &demo_dir()).expect("valid config"))
+    Harness::with_config(config_edited(|text| {
+        text.replace(
+            "retention_days = 1095",
+            &format!("retention_days = 1095\nerasure_deadline_days = {days}"),
+        )
+    }))
 }
 
 /// `POST /v1/admin/sites/demo/erasures` with `body`, as `token`.
@@ -106,12 +103,8 @@ fn at(text: &serde_json::Value) -> time::OffsetDateTime {
     .expect("RFC 3339")
 }
 
-/// `YYYY-MM-DD` of `days` days ago (UTC).
-fn days_ago(days: i64) -> String {
-    format_timestamp(time::OffsetDateTime::now_utc() - time::Duration::days(days))[..10].to_owned()
-}
-
-/// `(action, token id, detail)` of an audit-trail answer, newest first; never a phone number.
+/// `(action, token id, detail)` of an audit-trail answer, newest first; never the fixture's
+/// phone number (tests erasing other numbers check theirs).
 fn actions(trail: &crate::support::Reply) -> Vec<(String, String, String)> {
     assert_eq!(trail.status, 200, "{}", trail.text());
     assert!(!trail.text().contains("1234567"), "{}", trail.text());
@@ -688,7 +681,8 @@ async fn a_pending_erasure_keeps_only_the_keyed_hash_until_it_is_carried_out() {
             |r| r.get(0),
         )
         .expect("request row");
-    assert_eq!(kept.as_deref(), Some(index_hash.as_str()));
+    // A JSON array, bound through `json_each` like every list the store binds.
+    assert_eq!(kept, Some(serde_json::json!([index_hash]).to_string()));
     assert_not_in_files(h.data.root(), RAW_PHONE_DIGITS);
 
     // A consent given after the request is not part of it.
@@ -747,6 +741,264 @@ async fn a_pending_erasure_keeps_only_the_keyed_hash_until_it_is_carried_out() {
             .iter()
             .any(|(a, _, d)| a == "erase_execute" && d == &format!("request={id} receipts=2")),
         "{trail:?}"
+    );
+    let report = intact(&h);
+    assert!(report.is_intact(), "{report}");
+}
+
+/// `POST` of an admin path of site demo with a JSON `body`, as `token`.
+fn admin_post(token: &str, path: &str, body: &str) -> TestRequest {
+    TestRequest::post()
+        .uri(&format!("/v1/admin/sites/demo/{path}"))
+        .insert_header(bearer(token))
+        .insert_header(("content-type", "application/json"))
+        .set_payload(body.to_owned())
+}
+
+/// An admin search of site demo for `phone`, as `token`.
+fn search(token: &str, phone: &str) -> TestRequest {
+    admin_get(token, &format!("receipts?subject={phone}"))
+}
+
+#[actix_web::test]
+async fn withdrawing_an_erased_consent_keeps_the_subject_out_of_the_index() {
+    let h = harness();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let mut ids = Vec::new();
+    for key in ["a", "b"] {
+        let r = send(&app, consent(&key.repeat(32), "87011234567").to_request()).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        ids.push(r.json()["id"].as_str().expect("id").to_owned());
+    }
+    let admin = token(&h, &["demo"], Scope::Admin, None).await;
+    let erased = send(
+        &app,
+        erasure_request(&admin, r#"{"subject":"87011234567"}"#).to_request(),
+    )
+    .await;
+    assert_eq!(erased.json()["receipts"], 2, "{}", erased.text());
+
+    // The visitor's browser withdraws one consent, the admin the other: each withdrawal
+    // copies the consent's subject, keyed hash included.
+    let by_browser = send(
+        &app,
+        crate::support::post_withdraw(&ids[0], &"c".repeat(32), &fixture_browser()).to_request(),
+    )
+    .await;
+    assert_eq!(by_browser.status, 201, "{}", by_browser.text());
+    let body = format!(r#"{{"receipt":"{}"}}"#, ids[1]);
+    let by_admin = send(&app, admin_post(&admin, "withdrawals", &body).to_request()).await;
+    assert_eq!(by_admin.status, 200, "{}", by_admin.text());
+    assert_eq!(
+        by_admin.json()["withdrawals"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    assert_eq!(
+        send(&app, search(&admin, "87011234567").to_request())
+            .await
+            .json()["total"],
+        0
+    );
+    let all = send(&app, admin_get(&admin, "receipts").to_request())
+        .await
+        .json();
+    let rows: Vec<(&str, bool)> = all["receipts"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| {
+            (
+                r["status"].as_str().expect("status"),
+                r["erased"].as_bool().expect("flag"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("withdrawal", true),
+            ("withdrawal", true),
+            ("withdrawn", true),
+            ("withdrawn", true)
+        ]
+    );
+    let report = intact(&h);
+    assert!(report.is_intact(), "{report}");
+}
+
+#[actix_web::test]
+async fn a_consent_withdrawn_while_its_erasure_is_pending_is_erased_with_its_withdrawal() {
+    let h = harness();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    for key in ["a", "b"] {
+        let r = send(&app, consent(&key.repeat(32), "87011234567").to_request()).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let admin = token(&h, &["demo"], Scope::Admin, None).await;
+    // "Withdraw and erase": the request is recorded while the identity is checked, and the
+    // consents are withdrawn at once.
+    let pending = send(
+        &app,
+        erasure_request(&admin, r#"{"subject":"87011234567","pending":true}"#).to_request(),
+    )
+    .await;
+    assert_eq!(pending.status, 202, "{}", pending.text());
+    let id = pending.json()["id"].as_str().expect("id").to_owned();
+    let withdrawn = send(
+        &app,
+        admin_post(&admin, "withdrawals", r#"{"subject":"87011234567"}"#).to_request(),
+    )
+    .await;
+    assert_eq!(
+        withdrawn.json()["withdrawals"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        withdrawn.text()
+    );
+    assert_eq!(
+        send(&app, search(&admin, "87011234567").to_request())
+            .await
+            .json()["total"],
+        4
+    );
+    // A consent given after the request stays out of it.
+    let later = send(&app, consent(&"d".repeat(32), "87011234567").to_request()).await;
+    assert_eq!(later.status, 201, "{}", later.text());
+
+    let done = send(&app, execute_request(&admin, &id).to_request()).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(
+        done.json()["receipts"],
+        4,
+        "the consents and their withdrawals"
+    );
+    let left = send(&app, search(&admin, "87011234567").to_request())
+        .await
+        .json();
+    assert_eq!(left["total"], 1, "{left}");
+    assert_eq!(left["receipts"][0]["ref"], "d".repeat(32));
+    let report = intact(&h);
+    assert!(report.is_intact(), "{report}");
+}
+
+#[actix_web::test]
+async fn an_erasure_change_and_its_audit_entry_are_committed_together() {
+    let h = harness();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let r = send(&app, consent(&"a".repeat(32), "87011234567").to_request()).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let admin = token(&h, &["demo"], Scope::Admin, None).await;
+    let pending = send(
+        &app,
+        erasure_request(&admin, r#"{"subject":"87011234567","pending":true}"#).to_request(),
+    )
+    .await;
+    assert_eq!(pending.status, 202, "{}", pending.text());
+    let id = pending.json()["id"].as_str().expect("id").to_owned();
+
+    // The audit trail cannot take erasure entries for a while.
+    let db = rusqlite::Connection::open(h.data.db_path()).expect("db");
+    db.execute_batch(
+        "CREATE TRIGGER no_erasure_entries BEFORE INSERT ON admin_audit
+         WHEN NEW.action IN ('erase', 'erase_pending', 'erase_execute')
+         BEGIN SELECT RAISE(ABORT, 'audit trail unavailable'); END;",
+    )
+    .expect("trigger");
+    for request in [
+        erasure_request(&admin, r#"{"subject":"87011234567"}"#),
+        erasure_request(&admin, r#"{"subject":"87011234567","pending":true}"#),
+        execute_request(&admin, &id),
+    ] {
+        send(&app, request.to_request())
+            .await
+            .assert_problem(500, "internal");
+    }
+    // Failed means not done: no request recorded, nothing erased.
+    let list = send(&app, admin_get(&admin, "erasure-requests").to_request())
+        .await
+        .json();
+    assert_eq!(list["pending"], 1, "{list}");
+    assert_eq!(list["erasures"].as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(
+        send(&app, search(&admin, "87011234567").to_request())
+            .await
+            .json()["total"],
+        1
+    );
+
+    // The retry does it, once.
+    db.execute_batch("DROP TRIGGER no_erasure_entries")
+        .expect("drop trigger");
+    let done = send(&app, execute_request(&admin, &id).to_request()).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(done.json()["receipts"], 1);
+    assert_eq!(
+        send(&app, search(&admin, "87011234567").to_request())
+            .await
+            .json()["total"],
+        0
+    );
+    let trail = actions(&send(&app, admin_get(&admin, "audit").to_request()).await);
+    let erasures: Vec<&str> = trail
+        .iter()
+        .filter(|(a, _, _)| a.starts_with("erase"))
+        .map(|(a, _, _)| a.as_str())
+        .collect();
+    assert_eq!(erasures, ["erase_execute", "erase_pending"], "{trail:?}");
+}
+
+#[actix_web::test]
+async fn carrying_out_a_request_the_deadline_task_just_carried_out_says_so() {
+    let h = harness_with_deadline(1);
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let r = send(&app, consent(&"a".repeat(32), "87011234567").to_request()).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let admin = token(&h, &["demo"], Scope::Admin, None).await;
+    let body = format!(
+        r#"{{"subject":"87011234567","pending":true,"received":"{}"}}"#,
+        days_ago(3)
+    );
+    let pending = send(&app, erasure_request(&admin, &body).to_request()).await;
+    assert_eq!(pending.status, 202, "{}", pending.text());
+    let id = pending.json()["id"].as_str().expect("id").to_owned();
+
+    // The hourly task and the admin's "carry out now" at the same moment; every write waits,
+    // so the task's erasure is not committed yet when the admin's request arrives.
+    let faults = h.data.root().with_file_name("faults");
+    std::fs::write(&faults, "slow 800\n").expect("fault file");
+    h.state.store.inject_faults_from(&faults);
+    let (due, reply) = tokio::join!(
+        retention::erase_due(&h.state),
+        send(&app, execute_request(&admin, &id).to_request())
+    );
+    std::fs::remove_file(&faults).expect("clear faults");
+    assert_eq!(due, 1);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let request = reply.json();
+    assert_eq!(
+        (
+            &request["status"],
+            &request["done_by"],
+            &request["receipts"]
+        ),
+        (&"done".into(), &"deadline".into(), &1.into()),
+        "{request}"
+    );
+    let (token_id, _) = tokens::parse(&admin).expect("token");
+    let trail = actions(&send(&app, admin_get(&admin, "audit").to_request()).await);
+    let executed: Vec<&(String, String, String)> = trail
+        .iter()
+        .filter(|(a, _, _)| a == "erase_execute")
+        .collect();
+    assert_eq!(executed.len(), 1, "{trail:?}");
+    assert_eq!(executed[0].1, token_id);
+    assert!(
+        executed[0]
+            .2
+            .starts_with(&format!("request={id} already done at "))
+            && executed[0].2.ends_with(" by deadline"),
+        "the admin's entry names who did it, never `receipts=0`: {trail:?}"
     );
     let report = intact(&h);
     assert!(report.is_intact(), "{report}");
@@ -836,7 +1088,12 @@ async fn due_erasures_are_carried_out_by_the_daily_task_before_their_deadline_pa
         .await;
         assert_eq!(found.json()["total"], total, "{phone}");
     }
-    let trail = actions(&send(&app, admin_get(&admin, "audit").to_request()).await);
+    let answer = send(&app, admin_get(&admin, "audit").to_request()).await;
+    // The numbers this test erased, as `actions` checks the fixture's.
+    for digits in ["7011111111", "7012222222", "7013333333"] {
+        assert!(!answer.text().contains(digits), "{}", answer.text());
+    }
+    let trail = actions(&answer);
     assert_eq!(
         trail
             .iter()
@@ -1198,6 +1455,8 @@ async fn the_cli_manages_tokens_and_exports_erases_and_purges_offline() {
         "demo",
         "--subject",
         "8 701 123 45 67",
+        "--config",
+        config,
     ]);
     assert!(
         stdout(&out).contains("1 receipts"),

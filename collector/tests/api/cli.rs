@@ -3,7 +3,6 @@
 //! lists and carries out erasure requests, and `purge` carries out the due ones.
 
 use kelisim_collector::build_app;
-use kelisim_collector::receipt::format_timestamp;
 use kelisim_collector::store;
 
 use crate::process::{command, demo_site, get, post, run, spawn_demo, stderr, stdout};
@@ -285,11 +284,31 @@ async fn erase_records_pending_requests_and_purge_carries_out_the_due_ones() {
         run(&args)
     };
 
-    // The due date needs the site's deadline.
-    let out = erase(&["--subject", "87011111111", "--pending"]);
+    // The due date needs the site's deadline, and a typo in the site erases nothing.
+    for extra in [&["--pending"][..], &[]] {
+        let out = erase(&[&["--subject", "87011111111"], extra].concat());
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("recording an erasure request needs --config FILE"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = run(&[
+        "erase",
+        "--data-dir",
+        &dir,
+        "--site",
+        "demo2",
+        "--subject",
+        "87011111111",
+        "--config",
+        config,
+    ]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("--pending and --received need --config"),
+        stderr(&out).contains("site `demo2` is not configured in ")
+            && stderr(&out).contains("kelisim.toml; configured sites: demo"),
         "{}",
         stderr(&out)
     );
@@ -309,9 +328,7 @@ async fn erase_records_pending_requests_and_purge_carries_out_the_due_ones() {
     );
 
     // Received 40 days ago with a 30-day deadline: overdue. The other is due in 30 days.
-    let forty_days_ago =
-        format_timestamp(time::OffsetDateTime::now_utc() - time::Duration::days(40))[..10]
-            .to_owned();
+    let forty_days_ago = crate::support::days_ago(40);
     let out = erase(&[
         "--subject",
         "8 701 111 11 11",
@@ -362,6 +379,28 @@ async fn erase_records_pending_requests_and_purge_carries_out_the_due_ones() {
         "{list}"
     );
 
+    // A change whose audit entry cannot be written is not made.
+    let db = rusqlite::Connection::open(h.data.db_path()).expect("db");
+    db.execute_batch(
+        "CREATE TRIGGER no_erasure_entries BEFORE INSERT ON admin_audit
+         BEGIN SELECT RAISE(ABORT, 'audit trail unavailable'); END;",
+    )
+    .expect("trigger");
+    let out = erase(&["--execute", &later]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let out = erase(&["--subject", "87012222222", "--config", config]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    db.execute_batch("DROP TRIGGER no_erasure_entries")
+        .expect("drop trigger");
+    let list = stdout(&erase(&["--list"]));
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(
+        list.lines()
+            .next()
+            .is_some_and(|l| l.starts_with(&later) && l.contains("pending")),
+        "{list}"
+    );
+
     // The other is carried out by hand, once.
     let out = erase(&["--execute", &later]);
     assert!(
@@ -370,7 +409,13 @@ async fn erase_records_pending_requests_and_purge_carries_out_the_due_ones() {
         stdout(&out),
         stderr(&out)
     );
-    assert!(stdout(&erase(&["--execute", &later])).contains("already carried out"));
+    let again = stdout(&erase(&["--execute", &later]));
+    assert!(
+        again.contains(&format!(
+            "erasure request {later} was already carried out at "
+        )) && again.trim_end().ends_with("by cli"),
+        "{again}"
+    );
     let out = erase(&["--execute", "nope"]);
     assert!(!out.status.success());
     assert!(
@@ -395,6 +440,7 @@ async fn erase_records_pending_requests_and_purge_carries_out_the_due_ones() {
     assert_eq!(
         entries,
         [
+            ("erase_execute", "cli"), // already done: recorded as such, like the API's
             ("erase_execute", "cli"),
             ("erase_due", "deadline"),
             ("erase_pending", "cli"),
@@ -404,4 +450,22 @@ async fn erase_records_pending_requests_and_purge_carries_out_the_due_ones() {
     );
     let out = run(&["audit", "--data-dir", &dir]);
     assert!(out.status.success(), "{}", stdout(&out));
+}
+
+#[test]
+fn erase_lists_and_carries_out_on_an_older_store_alike() {
+    let h = Harness::new();
+    h.state.store.shutdown();
+    // Frozen as schema v4 had it: no erasure requests yet.
+    let db = rusqlite::Connection::open(h.data.db_path()).expect("db");
+    db.execute_batch("DROP TABLE erasure_requests; PRAGMA user_version = 4;")
+        .expect("freeze as v4");
+    let dir = h.data.root().to_str().expect("utf-8 path");
+    let out = run(&["erase", "--data-dir", dir, "--site", "demo", "--list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "no erasure requests on site demo");
+    let version: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, store::SCHEMA_VERSION);
 }

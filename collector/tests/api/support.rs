@@ -44,12 +44,23 @@ id = \"marketing\"
 /// demo's own cookie banner (everything from its `# ---- Cookie banner` line on) is left out:
 /// the tests declare the categories they rely on ([`TEST_CATEGORIES`]).
 pub fn config_with(extra: &str) -> Config {
+    config_edited(|text| format!("{text}\n{extra}"))
+}
+
+/// The demo config without its cookie banner (see [`config_with`]), as `edit` rewrites it.
+pub fn config_edited(edit: impl FnOnce(&str) -> String) -> Config {
     let path = demo_dir().join("kelisim.toml");
     let text = std::fs::read_to_string(&path).expect("demo config");
     let text = text
         .find("# ---- Cookie banner")
         .map_or(text.as_str(), |cut| &text[..cut]);
-    Config::parse(&format!("{text}\n{extra}"), &path, &demo_dir()).expect("test config is valid")
+    Config::parse(&edit(text), &path, &demo_dir()).expect("test config is valid")
+}
+
+/// `YYYY-MM-DD` of `days` days ago (UTC): a request's received date.
+pub fn days_ago(days: i64) -> String {
+    let day = time::OffsetDateTime::now_utc() - time::Duration::days(days);
+    kelisim_collector::receipt::format_timestamp(day)[..10].to_owned()
 }
 
 /// The config the in-process tests run with: the demo's, plus cookie categories.
