@@ -69,6 +69,7 @@
   var empty = el('p', 'shield-panel__empty', t.empty);
   var listHeading = el('h3', 'shield-panel__count', t.count);
   var list = el('ol', 'shield-panel__calls');
+  list.reversed = true; // newest first, numbered as received: what was just typed is on top
   host.append(heading, el('p', 'shield-panel__explain', t.explain), off, empty, listHeading, list);
 
   /* `ym(98765432, "params", {…})`, with each redacted piece marked. */
@@ -96,8 +97,8 @@
     empty.hidden = !calls || sent || !document.getElementById('feedback');
     listHeading.hidden = list.hidden = !calls;
     list.textContent = '';
-    (calls || []).slice(-SHOWN).forEach(function (c) { list.appendChild(line(c)); });
-    if (calls) list.start = Math.max(1, calls.length - SHOWN + 1);
+    (calls || []).slice(-SHOWN).reverse().forEach(function (c) { list.appendChild(line(c)); });
+    if (calls) list.start = calls.length;
   }
 
   function setUp(c) {
