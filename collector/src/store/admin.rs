@@ -911,11 +911,8 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
 mod tests {
     use super::*;
     use crate::benchgen::Rng;
-    use crate::receipt::{
-        Choice, Context, Event, HashedIdentifier, Kind, Notice, PolicyRef, PreparedReceipt, Subject,
-    };
+    use crate::receipt::{Choice, Event, Kind, PreparedReceipt};
     use crate::sign::Signer;
-    use crate::subject::IdentifierKind;
 
     /// Withdrawal and supersession as the admin queries found them before schema v4: looked
     /// for on every row, with no `followed` index in between.
@@ -986,41 +983,21 @@ mod tests {
         } else {
             "2026-03"
         };
-        PreparedReceipt {
-            site: if dice.below(5) == 0 { "other" } else { "demo" }.into(),
-            kind,
-            event,
-            reference: format!("{i:032x}"),
-            withdraws,
-            policy: PolicyRef {
-                version: version.into(),
-                sha256: "ab".repeat(32),
-                url: "http://x/p".into(),
-            },
-            notice: Notice {
-                lang: "ru".into(),
-                sha256: "cd".repeat(32),
-            },
-            purposes: Some(vec![Choice {
-                id: "feedback".into(),
-                granted: event != Event::Withdrawn,
-            }]),
-            categories: None,
-            subject: Subject {
-                browser_id: browser,
-                identifiers: vec![HashedIdentifier {
-                    kind: IdentifierKind::Phone,
-                    hmac: format!("{:064x}", dice.below(40)),
-                }],
-            },
-            context: Context {
-                page_url: "http://x/".into(),
-                form_id: None,
-                fields: vec!["phone".into()],
-                gpc: false,
-            },
-            request_sha256: format!("{i:064x}"),
-        }
+        let mut receipt = crate::store::tests::receipt(&format!("{i:032x}"), false);
+        receipt.site = if dice.below(5) == 0 { "other" } else { "demo" }.into();
+        receipt.kind = kind;
+        receipt.event = event;
+        receipt.withdraws = withdraws;
+        receipt.policy.version = version.into();
+        receipt.purposes = Some(vec![Choice {
+            id: "feedback".into(),
+            granted: event != Event::Withdrawn,
+        }]);
+        receipt.subject.browser_id = browser;
+        receipt.subject.identifiers[0].hmac = format!("{:064x}", dice.below(40));
+        receipt.context.fields = vec!["phone".into()];
+        receipt.request_sha256 = format!("{i:064x}");
+        receipt
     }
 
     #[test]

@@ -489,7 +489,8 @@ mod tests {
         Signer::new(ed25519_dalek::SigningKey::from_bytes(&[5; 32]))
     }
 
-    fn receipt(reference: &str, gpc: bool) -> PreparedReceipt {
+    /// A form consent of site demo (the `store::admin` tests vary it).
+    pub(super) fn receipt(reference: &str, gpc: bool) -> PreparedReceipt {
         PreparedReceipt {
             site: "demo".into(),
             kind: Kind::Form,

@@ -55,6 +55,22 @@ fn form_request(key: &str, phone: &str) -> String {
     body.to_string()
 }
 
+/// Stores a form consent per `(key letter, phone)`: the key is the letter 32 times.
+async fn consents<S, B>(app: &S, list: &[(&str, &str)])
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    for (key, phone) in list {
+        let r = send(app, consent(&key.repeat(32), phone).to_request()).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+}
+
 /// `POST /v1/receipts` of a form consent typed with `phone`, under `key`.
 fn consent(key: &str, phone: &str) -> TestRequest {
     post_receipt(&form_request(key, phone))
@@ -72,11 +88,12 @@ fn harness_with_deadline(days: u32) -> Harness {
 
 /// `POST /v1/admin/sites/demo/erasures` with `body`, as `token`.
 fn erasure_request(token: &str, body: &str) -> TestRequest {
-    TestRequest::post()
-        .uri("/v1/admin/sites/demo/erasures")
-        .insert_header(bearer(token))
-        .insert_header(("content-type", "application/json"))
-        .set_payload(body.to_owned())
+    admin_post(token, "erasures", body)
+}
+
+/// `POST /v1/admin/sites/demo/withdrawals` with this JSON body, as `token`.
+fn withdrawal_request(token: &str, body: &str) -> TestRequest {
+    admin_post(token, "withdrawals", body)
 }
 
 /// `GET` of an admin path of site demo, as `token`.
@@ -443,12 +460,7 @@ async fn withdrawal_on_request_is_signed_and_shows_as_status() {
     send(&app, consent(&"b".repeat(32), "+77011234567").to_request()).await;
     let admin = token(&h, &["demo"], Scope::Admin, None).await;
     let withdraw = |subject: &str| {
-        TestRequest::post()
-            .uri("/v1/admin/sites/demo/withdrawals")
-            .insert_header(bearer(&admin))
-            .insert_header(("content-type", "application/json"))
-            .set_payload(format!(r#"{{"subject":"{subject}"}}"#))
-            .to_request()
+        withdrawal_request(&admin, &format!(r#"{{"subject":"{subject}"}}"#)).to_request()
     };
     let first = send(&app, withdraw("7 (701) 123-45-67")).await;
     assert_eq!(first.status, 200, "{}", first.text());
@@ -485,12 +497,7 @@ async fn withdrawal_on_request_is_signed_and_shows_as_status() {
     assert!(intact(&h).is_intact(), "{}", intact(&h));
     send(
         &app,
-        TestRequest::post()
-            .uri("/v1/admin/sites/demo/withdrawals")
-            .insert_header(bearer(&admin))
-            .insert_header(("content-type", "application/json"))
-            .set_payload(r#"{"subject":"+77011234567","receipt":"x"}"#)
-            .to_request(),
+        withdrawal_request(&admin, r#"{"subject":"+77011234567","receipt":"x"}"#).to_request(),
     )
     .await
     .assert_problem(400, "invalid_body");
@@ -523,12 +530,7 @@ async fn a_subjects_withdrawal_also_withdraws_their_browsers_current_cookie_choi
     let admin = token(&h, &["demo"], Scope::Admin, None).await;
     let withdrawn = send(
         &app,
-        TestRequest::post()
-            .uri("/v1/admin/sites/demo/withdrawals")
-            .insert_header(bearer(&admin))
-            .insert_header(("content-type", "application/json"))
-            .set_payload(r#"{"subject":"+7 701 123 45 67"}"#)
-            .to_request(),
+        withdrawal_request(&admin, r#"{"subject":"+7 701 123 45 67"}"#).to_request(),
     )
     .await;
     assert_eq!(withdrawn.status, 200, "{}", withdrawn.text());
@@ -566,23 +568,19 @@ fn fixture_browser() -> String {
 async fn erasure_forgets_the_subject_and_keeps_the_chain() {
     let h = harness();
     let app = test::init_service(build_app(h.state.clone())).await;
-    for (key, phone) in [
-        ("a", "87011234567"),
-        ("b", "+7 701 123 45 67"),
-        ("c", "+7 702 000 00 00"),
-    ] {
-        let r = send(&app, consent(&key.repeat(32), phone).to_request()).await;
-        assert_eq!(r.status, 201, "{}", r.text());
-    }
+    consents(
+        &app,
+        &[
+            ("a", "87011234567"),
+            ("b", "+7 701 123 45 67"),
+            ("c", "+7 702 000 00 00"),
+        ],
+    )
+    .await;
     let admin = token(&h, &["demo"], Scope::Admin, None).await;
     let erased = send(
         &app,
-        TestRequest::post()
-            .uri("/v1/admin/sites/demo/erasures")
-            .insert_header(bearer(&admin))
-            .insert_header(("content-type", "application/json"))
-            .set_payload(r#"{"subject":"8 (701) 123 45 67"}"#)
-            .to_request(),
+        erasure_request(&admin, r#"{"subject":"8 (701) 123 45 67"}"#).to_request(),
     )
     .await;
     assert_eq!(erased.status, 200, "{}", erased.text());
@@ -639,14 +637,15 @@ async fn erasure_forgets_the_subject_and_keeps_the_chain() {
 async fn a_pending_erasure_keeps_only_the_keyed_hash_until_it_is_carried_out() {
     let h = harness_with_deadline(10);
     let app = test::init_service(build_app(h.state.clone())).await;
-    for (key, phone) in [
-        ("a", "87011234567"),
-        ("b", "+7 701 123 45 67"),
-        ("c", "87020000000"),
-    ] {
-        let r = send(&app, consent(&key.repeat(32), phone).to_request()).await;
-        assert_eq!(r.status, 201, "{}", r.text());
-    }
+    consents(
+        &app,
+        &[
+            ("a", "87011234567"),
+            ("b", "+7 701 123 45 67"),
+            ("c", "87020000000"),
+        ],
+    )
+    .await;
     let admin = token(&h, &["demo"], Scope::Admin, None).await;
     let received = days_ago(3);
     let body = format!(r#"{{"subject":"8 701 123 45 67","pending":true,"received":"{received}"}}"#);
@@ -1008,14 +1007,15 @@ async fn carrying_out_a_request_the_deadline_task_just_carried_out_says_so() {
 async fn due_erasures_are_carried_out_by_the_daily_task_before_their_deadline_passes() {
     let h = harness_with_deadline(1);
     let app = test::init_service(build_app(h.state.clone())).await;
-    for (key, phone) in [
-        ("a", "87011111111"),
-        ("b", "87012222222"),
-        ("c", "87013333333"),
-    ] {
-        let r = send(&app, consent(&key.repeat(32), phone).to_request()).await;
-        assert_eq!(r.status, 201, "{}", r.text());
-    }
+    consents(
+        &app,
+        &[
+            ("a", "87011111111"),
+            ("b", "87012222222"),
+            ("c", "87013333333"),
+        ],
+    )
+    .await;
     let admin = token(&h, &["demo"], Scope::Admin, None).await;
     let pending = |phone: &str, received: Option<String>| {
         let received = received.map_or_else(String::new, |r| format!(r#","received":"{r}""#));
@@ -1219,15 +1219,11 @@ async fn purge_leaves_tombstones_that_audit_links_across() {
     let admin = token(&h, &["demo"], Scope::Admin, None).await;
     send(
         &app,
-        TestRequest::post()
-            .uri("/v1/admin/sites/demo/withdrawals")
-            .insert_header(bearer(&admin))
-            .insert_header(("content-type", "application/json"))
-            .set_payload(format!(
-                r#"{{"receipt":"{}"}}"#,
-                a["id"].as_str().expect("id")
-            ))
-            .to_request(),
+        withdrawal_request(
+            &admin,
+            &format!(r#"{{"receipt":"{}"}}"#, a["id"].as_str().expect("id")),
+        )
+        .to_request(),
     )
     .await;
     let purge = |cutoff: &str| Maintenance::Purge {

@@ -206,51 +206,33 @@ fn an_invalid_config_is_refused_before_anything_starts() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let config = demo_site(tmp.path()).join("kelisim.toml");
     let text = std::fs::read_to_string(&config).expect("demo config");
-    std::fs::write(
-        &config,
-        text.replace("current_policy = \"2026-03\"", "current_policy = \"1999\""),
-    )
-    .expect("write");
     let data = tmp.path().join("data");
-    let out = command()
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
-    assert!(
-        err.contains("kelisim.toml: `site[demo].current_policy`: `1999` is not one of"),
-        "{err}"
-    );
-    assert!(!data.exists(), "nothing was created");
-
-    std::fs::write(
-        &config,
-        text.replace(
-            "retention_days = 1095",
-            "retention_days = 1095\nerasure_deadline_days = 365",
+    for (edited, error) in [
+        (
+            text.replace("current_policy = \"2026-03\"", "current_policy = \"1999\""),
+            "kelisim.toml: `site[demo].current_policy`: `1999` is not one of",
         ),
-    )
-    .expect("write");
-    let out = command()
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
-    assert!(
-        err.contains(
-            "kelisim.toml: `site[demo].erasure_deadline_days`: 365 is out of range; use 1..=90 days"
+        (
+            text.replace(
+                "retention_days = 1095",
+                "retention_days = 1095\nerasure_deadline_days = 365",
+            ),
+            "kelisim.toml: `site[demo].erasure_deadline_days`: 365 is out of range; use 1..=90 days",
         ),
-        "{err}"
-    );
-    assert!(!data.exists(), "nothing was created");
+    ] {
+        std::fs::write(&config, edited).expect("write");
+        let out = command()
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert!(err.contains(error), "{err}");
+        assert!(!data.exists(), "nothing was created");
+    }
 }
 
 /// The id in `erase --pending`'s answer: "… recorded erasure request ID on site …".
