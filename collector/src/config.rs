@@ -20,7 +20,7 @@
 //! retention_days = 1095
 //! erasure_deadline_days = 30                # optional (default 30): erasure requests' deadline
 //! [site.operator]
-//! name = "…"; bin = "180940012345"          # address, contact, jurisdiction optional
+//! name = "…"; bin = "180940012348"          # address, contact, jurisdiction optional
 //! [[site.policy]]
 //! version = "2026-03"; published = "2026-03-01"
 //! files = { ru = "policies/consent.ru.md", kk = "…", en = "…" }
@@ -158,12 +158,25 @@ pub struct PolicyText {
     pub text: String,
     /// Hex SHA-256 of `text`'s exact bytes, as served.
     pub sha256: String,
+    /// Written in Markdown (a `.md` file): browsers get it rendered, everyone else the bytes.
+    pub markdown: bool,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Purpose {
     pub id: String,
     pub required: bool,
+    /// What the visitor's receipt page calls the purpose, per language (`name = { ru = … }`).
+    /// Not part of the widget's config document: the widget never shows purposes.
+    #[serde(skip)]
+    pub names: BTreeMap<String, String>,
+}
+
+impl Purpose {
+    /// The purpose's name in `lang`, or its id when the file gives none.
+    pub fn name(&self, lang: &str) -> &str {
+        self.names.get(lang).map_or(&self.id, String::as_str)
+    }
 }
 
 /// What the widget shows in one language.
@@ -242,6 +255,28 @@ impl Site {
     /// Three months: a month, extended by two for complex requests, is the longest that data
     /// protection laws let an erasure request wait.
     pub const MAX_ERASURE_DEADLINE_DAYS: u32 = 90;
+
+    /// What a receipt page in `lang` calls each purpose (`form`) or cookie category
+    /// (`cookies`): `(id, name)`, for the ids that have a name in `lang`.
+    pub fn choice_names(&self, cookies: bool, lang: &str) -> Vec<(&str, &str)> {
+        if cookies {
+            self.texts
+                .get(lang)
+                .and_then(|t| t.cookies.as_ref())
+                .map(|c| {
+                    c.categories
+                        .iter()
+                        .map(|(id, name, _)| (id.as_str(), name.as_str()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            self.purposes
+                .iter()
+                .filter_map(|p| Some((p.id.as_str(), p.names.get(lang)?.as_str())))
+                .collect()
+        }
+    }
 
     /// The policy visitors are asked to accept now.
     pub fn current_policy(&self) -> &Policy {
@@ -457,6 +492,8 @@ struct RawPurpose {
     id: String,
     #[serde(default)]
     required: bool,
+    #[serde(default)]
+    name: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -606,7 +643,7 @@ impl Validator<'_> {
         }
         let languages = self.languages(&raw, key)?;
         let mut texts = self.texts(&raw, &languages, key)?;
-        let purposes = self.choices(&raw.purpose, key, "purpose")?;
+        let purposes = self.choices(&raw.purpose, &languages, key, "purpose")?;
         if purposes.is_empty() {
             return Err(self.err(
                 &key.with("purpose"),
@@ -781,10 +818,12 @@ impl Validator<'_> {
         Ok(out)
     }
 
-    /// `[[site.purpose]]` (`what`): plain unique ids.
+    /// `[[site.purpose]]` (`what`): plain unique ids, and a name in every site language or
+    /// none at all (a receipt page must not mix names and ids).
     fn choices(
         &self,
         raw: &[RawPurpose],
+        languages: &[String],
         key: &Key,
         what: &str,
     ) -> Result<Vec<Purpose>, ConfigError> {
@@ -803,9 +842,28 @@ impl Validator<'_> {
                         format!("this {what} id is used twice"),
                     ));
                 }
+                let name_key = || key.with(format!("{what}[{}].name", p.id));
+                if let Some(lang) = p.name.keys().find(|l| !languages.contains(l)) {
+                    return Err(self.err(
+                        &name_key(),
+                        format!("`{lang}` is not one of the site's languages"),
+                    ));
+                }
+                if !p.name.is_empty()
+                    && let Some(lang) = languages.iter().find(|l| !p.name.contains_key(*l))
+                {
+                    return Err(self.err(
+                        &name_key(),
+                        format!("no name in `{lang}`; name the {what} in every site language"),
+                    ));
+                }
+                if let Some((lang, _)) = p.name.iter().find(|(_, n)| n.trim().is_empty()) {
+                    return Err(self.err(&name_key(), format!("the `{lang}` name is empty")));
+                }
                 Ok(Purpose {
                     id: p.id.clone(),
                     required: p.required,
+                    names: p.name.clone(),
                 })
             })
             .collect()
@@ -826,13 +884,23 @@ impl Validator<'_> {
                 format!("`{j}` is not an ISO 3166 country code like KZ"),
             ));
         }
-        if raw.jurisdiction.as_deref() == Some("KZ")
-            && !(raw.bin.len() == 12 && raw.bin.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(self.err(
-                &key.with("bin"),
-                format!("`{}` is not a 12-digit BIN/IIN", raw.bin),
-            ));
+        if raw.jurisdiction.as_deref() == Some("KZ") {
+            if !(raw.bin.len() == 12 && raw.bin.bytes().all(|b| b.is_ascii_digit())) {
+                return Err(self.err(
+                    &key.with("bin"),
+                    format!("`{}` is not a 12-digit BIN/IIN", raw.bin),
+                ));
+            }
+            if !is_bin(raw.bin.as_bytes()) {
+                return Err(self.err(
+                    &key.with("bin"),
+                    format!(
+                        "`{}` has a wrong check digit (the last digit); copy the BIN from the \
+                         registration certificate",
+                        raw.bin
+                    ),
+                ));
+            }
         }
         if raw.bin.trim().is_empty() {
             return Err(self.err(
@@ -909,7 +977,17 @@ impl Validator<'_> {
                     return Err(self.err(&fkey, format!("{} is empty", path.display())));
                 }
                 let sha256 = sha256_hex(text.as_bytes());
-                texts.insert(lang, PolicyText { text, sha256 });
+                let markdown = rel
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("md") || e == "markdown");
+                texts.insert(
+                    lang,
+                    PolicyText {
+                        text,
+                        sha256,
+                        markdown,
+                    },
+                );
             }
             out.push(Policy {
                 version: p.version,
@@ -936,6 +1014,25 @@ fn is_site_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'))
+}
+
+/// Whether 12 ASCII digits are a BIN/IIN with a valid check digit, by the official
+/// algorithm: the first 11 digits weighted 1..=11, sum mod 11; if that is 10, weighted
+/// 3..=11,1,2 instead; a second 10 means no valid number has these digits. The widget's shield
+/// applies the same rule to what it redacts (`widget/src/redact.rs`, `is_iin`).
+fn is_bin(digits: &[u8]) -> bool {
+    if digits.len() != 12 || !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let d = |i: usize| u32::from(digits[i] - b'0');
+    let sum = |weight: fn(u32) -> u32| (0..11).map(|i| d(i) * weight(i as u32)).sum::<u32>() % 11;
+    match sum(|i| i + 1) {
+        10 => match sum(|i| (i + 2) % 11 + 1) {
+            10 => false,
+            check => check == d(11),
+        },
+        check => check == d(11),
+    }
 }
 
 /// Policy versions appear in URLs: no slashes, no spaces.
@@ -1042,7 +1139,7 @@ mod tests {
                 .expect("language present")
         };
         assert!(pos("ru") < pos("kk") && pos("kk") < pos("en"), "{text}");
-        assert_eq!(json["operator"]["bin"], "180940012345");
+        assert_eq!(json["operator"]["bin"], "180940012348");
 
         let changed = demo_toml().replace(
             "[[site.purpose]]",
@@ -1094,8 +1191,23 @@ mod tests {
                 "kelisim.toml: `site[demo].texts.uz.label`: there is no built-in text for language `uz`; set it here",
             ),
             (
-                demo_toml().replace("bin = \"180940012345\"", "bin = \"1809\""),
+                demo_toml().replace("bin = \"180940012348\"", "bin = \"1809\""),
                 "kelisim.toml: `site[demo].operator.bin`: `1809` is not a 12-digit BIN/IIN",
+            ),
+            (
+                demo_toml().replace("bin = \"180940012348\"", "bin = \"180940012345\""),
+                "kelisim.toml: `site[demo].operator.bin`: `180940012345` has a wrong check digit",
+            ),
+            (
+                demo_toml().replace("en = \"Replies to your request\"", ""),
+                "kelisim.toml: `site[demo].purpose[feedback].name`: no name in `en`; name the purpose in every site language",
+            ),
+            (
+                demo_toml().replace(
+                    "en = \"Replies to your request\"",
+                    "en = \"Replies to your request\", uz = \"Javob\"",
+                ),
+                "kelisim.toml: `site[demo].purpose[feedback].name`: `uz` is not one of the site's languages",
             ),
             (
                 demo_toml().replace("retention_days = 1095", "retention_days = 0"),
@@ -1142,9 +1254,13 @@ mod tests {
             "retention_days = 1095",
             "retention_days = 1095\ncolour = \"red\"",
         );
+        let line = 2 + demo_toml()
+            .lines()
+            .position(|l| l.starts_with("retention_days = 1095"))
+            .expect("the demo sets retention_days");
         let got = invalid(&text);
         assert!(
-            got.starts_with("kelisim.toml:11:1: unknown field `colour`"),
+            got.starts_with(&format!("kelisim.toml:{line}:1: unknown field `colour`")),
             "{got}"
         );
         let got = invalid("[[site]\nid = 1");
@@ -1431,7 +1547,8 @@ mod tests {
         // A language without built-in texts needs every banner text of its own.
         let uz = base
             .replace("languages = [\"ru\", \"kk\", \"en\"]", "languages = [\"ru\", \"kk\", \"en\", \"uz\"]")
-            .replace("[[site.purpose]]", "[site.texts.uz]\nlabel = \"Roziman\"\nlink = \"Matn\"\nerror = \"Belgilang\"\nreceipt = \"Kvitansiya\"\n\n[[site.purpose]]");
+            .replace("[[site.purpose]]", "[site.texts.uz]\nlabel = \"Roziman\"\nlink = \"Matn\"\nerror = \"Belgilang\"\nreceipt = \"Kvitansiya\"\n\n[[site.purpose]]")
+            .replace("en = \"Replies to your request\"", "en = \"Replies to your request\", uz = \"Javob\"");
         let got = invalid(&format!("{uz}\n[[site.category]]\nid = \"analytics\"\n"));
         assert!(
             got.starts_with(

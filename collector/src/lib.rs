@@ -12,7 +12,7 @@
 //! - [`audit`], [`verify`]: offline checks of the whole log and of one receipt.
 //! - [`app`], [`routes`], [`error`]: the actix app, handlers, problem+json errors.
 //! - [`ratelimit`], [`metrics`], [`openapi`]: per-address limits, Prometheus, `/openapi.json`.
-//! - [`receipt_page`], [`html`]: the visitor's receipt page.
+//! - [`receipt_page`], [`policy_page`], [`html`]: the visitor's receipt page and consent text.
 //! - [`tokens`], [`auth`], [`routes::admin`], [`export`], [`kantara`], [`admin_page`]: the admin
 //!   API and page (bearer tokens per site, queries, streaming export, withdrawal, erasure).
 //! - [`assets`], [`demo`], [`negotiate`]: widget files, the demo site, header negotiation.
@@ -53,6 +53,7 @@ pub mod kantara;
 pub mod metrics;
 pub mod negotiate;
 pub mod openapi;
+pub mod policy_page;
 pub mod ratelimit;
 pub mod receipt;
 pub mod receipt_page;

@@ -1,6 +1,7 @@
 //! `kelisim-collector` binary: parse the command line, run one command, map the outcome to
 //! an exit status (0 ok; 1 a negative verdict: invalid receipt, broken log; 2 could not run).
 
+use std::io::IsTerminal;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
@@ -29,12 +30,16 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr (stdout carries the `listening on` lines and command output);
-/// `RUST_LOG` overrides the level.
+/// `RUST_LOG` overrides the level. Colours only on a terminal: a journal or a log file gets
+/// plain text (and `NO_COLOR` turns them off everywhere, as https://no-color.org asks).
 fn init_tracing(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
 }
 

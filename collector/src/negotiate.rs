@@ -81,6 +81,12 @@ pub fn pick_language<'a>(accept: Option<&str>, available: &'a [String]) -> Optio
 /// higher q than `application/json`. Wildcards do not count, so `fetch()` (`*/*`) and curl
 /// get JSON while a browser navigating to the URL gets the page.
 pub fn prefers_html(accept: Option<&str>) -> bool {
+    prefers_html_over(accept, &["application/json"])
+}
+
+/// True if `accept` names `text/html` with a higher q than every one of `others` (wildcards
+/// do not count).
+pub fn prefers_html_over(accept: Option<&str>, others: &[&str]) -> bool {
     let Some(accept) = accept else { return false };
     let list = qlist(accept);
     let q = |name: &str| {
@@ -88,7 +94,8 @@ pub fn prefers_html(accept: Option<&str>) -> bool {
             .find(|(t, _)| t == name)
             .map_or(0.0, |(_, q)| *q)
     };
-    q("text/html") > q("application/json")
+    let html = q("text/html");
+    others.iter().all(|other| html > q(other))
 }
 
 /// True if an `If-None-Match` header matches `etag` (a quoted strong tag); weak

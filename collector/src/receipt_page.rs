@@ -38,6 +38,9 @@ pub struct Page<'a> {
     pub signature: Result<&'a str, String>,
     /// `(id, issued_at)` of the receipt that withdrew this consent.
     pub withdrawn_by: Option<(&'a str, &'a str)>,
+    /// `(id, name)` of the purposes or cookie categories the configuration names in the
+    /// page's language; the others are shown by id.
+    pub choice_names: Vec<(&'a str, &'a str)>,
 }
 
 /// The page language: `?lang=` if the page exists in it, else the best of
@@ -184,12 +187,15 @@ fn readable_time(rfc3339: &str) -> String {
     }
 }
 
-fn choices(out: &mut String, title: &str, list: &[Choice], t: &Texts) {
+fn choices(out: &mut String, title: &str, list: &[Choice], page: &Page<'_>, t: &Texts) {
     out.push_str(&format!("<dt>{title}</dt><dd><ul>"));
     for c in list {
+        let name = match page.choice_names.iter().find(|(id, _)| *id == c.id) {
+            Some((_, name)) => escape(name),
+            None => format!("<code>{}</code>", escape(&c.id)),
+        };
         out.push_str(&format!(
-            "<li><code>{}</code>: {}</li>",
-            escape(&c.id),
+            "<li>{name}: {}</li>",
             if c.granted { t.yes } else { t.no }
         ));
     }
@@ -266,8 +272,8 @@ pub fn render(page: &Page<'_>) -> String {
         escape(&p.policy.sha256)
     ));
     match (p.kind, &p.purposes, &p.categories) {
-        (Kind::Form, Some(list), _) => choices(&mut body, t.purposes, list, &t),
-        (Kind::Cookies, _, Some(list)) => choices(&mut body, t.categories, list, &t),
+        (Kind::Form, Some(list), _) => choices(&mut body, t.purposes, list, page, &t),
+        (Kind::Cookies, _, Some(list)) => choices(&mut body, t.categories, list, page, &t),
         _ => {}
     }
     body.push_str(&format!(
@@ -364,7 +370,7 @@ mod tests {
     fn operator() -> Operator {
         Operator {
             name: "ТОО «Алтын Жол» <script>".into(),
-            bin: "180940012345".into(),
+            bin: "180940012348".into(),
             address: None,
             contact: None,
             jurisdiction: Some("KZ".into()),
@@ -385,14 +391,16 @@ mod tests {
                 "019a0000-0000-7000-8000-000000000001",
                 "2026-11-22T10:00:00.000Z",
             )),
+            choice_names: vec![("feedback", "Өтінішіңізге <жауап>")],
         });
+        assert!(html.contains("<li>Өтінішіңізге &lt;жауап&gt;: "), "{html}");
         assert!(html.contains("<html lang=\"kk\">"), "{html}");
         assert!(html.contains("Келісім туралы түбіртек"));
         assert!(html.contains("Сіз келісім бердіңіз"));
         assert!(
             html.contains("<q lang=\"kk\">Дербес деректерді жинауға және өңдеуге келісемін</q>")
         );
-        assert!(html.contains("ТОО «Алтын Жол» &lt;script&gt; (БСН 180940012345)"));
+        assert!(html.contains("ТОО «Алтын Жол» &lt;script&gt; (БСН 180940012348)"));
         assert!(html.contains("2026-11-21 09:15:02 UTC"));
         assert!(
             html.contains("href=\"http://127.0.0.1:8080/v1/sites/demo/policies/2026-03?lang=kk\"")
@@ -421,7 +429,12 @@ mod tests {
             label: None,
             signature: Err("signature does not match".into()),
             withdrawn_by: None,
+            choice_names: Vec::new(),
         });
+        assert!(
+            html.contains("<li><code>feedback</code>: "),
+            "unnamed: the id"
+        );
         assert!(html.contains("receipt__sig--invalid"));
         assert!(html.contains("NOT VALID: signature does not match"));
         assert!(html.contains(&"cd".repeat(32)), "the label's hash is shown");

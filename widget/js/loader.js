@@ -439,8 +439,13 @@
       credentials: 'omit',
       cache: 'no-cache'
     }).then(function (response) {
-      if (!response.ok) throw new Error('config answered HTTP ' + response.status);
-      return response.json();
+      if (response.ok) return response.json();
+      // The collector's problem+json says what to fix (e.g. an origin not in allowed_origins).
+      return response.json().then(function (problem) {
+        return problem.detail;
+      }, function () {}).then(function (detail) {
+        throw new Error('config answered HTTP ' + response.status + (detail ? ': ' + detail : ''));
+      });
     }).then(function (body) {
       return (config = body);
     });

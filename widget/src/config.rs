@@ -536,7 +536,7 @@ mod tests {
     const WIRE_EXAMPLE: &str = r#"{
       "site": "demo",
       "revision": "9f2c61d0a3b4e5f6",
-      "operator": { "name": "ТОО «Алтын Жол Логистика»", "bin": "180940012345" },
+      "operator": { "name": "ТОО «Алтын Жол Логистика»", "bin": "180940012348" },
       "policy": { "version": "2026-03", "url": "http://127.0.0.1:8080/v1/sites/demo/policies/2026-03" },
       "languages": ["ru", "kk", "en"],
       "default_language": "ru",

@@ -577,7 +577,7 @@ mod browser_tests {
 
     const CONFIG: &str = r#"{
       "site": "demo", "revision": "0000000000000000",
-      "operator": { "name": "ТОО «Алтын Жол Логистика»", "bin": "180940012345" },
+      "operator": { "name": "ТОО «Алтын Жол Логистика»", "bin": "180940012348" },
       "policy": { "version": "2026-03", "url": "http://127.0.0.1:9/v1/sites/demo/policies/2026-03" },
       "languages": ["ru", "kk", "en"], "default_language": "ru",
       "texts": {

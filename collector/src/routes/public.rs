@@ -5,13 +5,13 @@
 //! description (`#[utoipa::path]`), collected in `openapi`.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::error::{ApiError, Problem};
-use crate::negotiate::{etag_matches, pick_language};
-use crate::receipt_page;
+use crate::negotiate::{etag_matches, pick_language, prefers_html_over};
+use crate::{policy_page, receipt_page};
 
 pub(crate) fn if_none_match(req: &HttpRequest) -> Option<&str> {
     req.headers()
@@ -32,6 +32,9 @@ pub(crate) fn if_none_match(req: &HttpRequest) -> Option<&str> {
         (status = 200, description = "The configuration", body = crate::config::ViewDoc,
          headers(("ETag" = String, description = "The quoted revision"))),
         (status = 304, description = "Unchanged since the ETag in If-None-Match"),
+        (status = 403, description = "`origin_not_allowed`: the page's origin is not in the site's `allowed_origins` \
+                                      (readable by that origin, so the widget can say so)",
+         body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`unknown_site`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_requests`", body = Problem, content_type = "application/problem+json"),
     )
@@ -42,6 +45,20 @@ pub async fn site_config(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let site = state.site(&site)?;
+    // A page on an origin the site does not list would only see a CORS failure ("Failed to
+    // fetch"); the refusal is made readable to it so the loader can tell the site owner what
+    // to add. It says nothing the config itself would not.
+    if let Err(refused) = site.check_origin(
+        req.headers().get(header::ORIGIN),
+        req.headers().get(header::HOST),
+    ) {
+        let mut res = refused.error_response();
+        if let Some(origin) = req.headers().get(header::ORIGIN) {
+            res.headers_mut()
+                .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        }
+        return Ok(res);
+    }
     let not_modified = etag_matches(if_none_match(&req), &site.etag);
     let mut res = if not_modified {
         HttpResponse::NotModified()
@@ -63,24 +80,46 @@ pub async fn site_config(
 pub struct PolicyQuery {
     /// Language of the text; default from Accept-Language, then the site's default.
     lang: Option<String>,
+    /// `text`: the file's exact bytes even for a browser (which otherwise gets the rendered
+    /// page).
+    format: Option<PolicyFormat>,
 }
 
-/// `GET /v1/sites/{site}/policies/{version}[?lang=kk]`: the exact consent text whose SHA-256
-/// receipts carry, as `text/plain`. Without `lang`, `Accept-Language` picks, then the
-/// site's default language.
+/// `?format=` of a policy text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyFormat {
+    /// The exact bytes whose SHA-256 receipts carry.
+    Text,
+    /// The page a visitor reads.
+    Html,
+}
+
+/// `GET /v1/sites/{site}/policies/{version}[?lang=kk][&format=text|html]`: the consent text.
+/// A browser (`text/html` asked for by name) gets it as a page (`policy_page`); everyone else,
+/// and `format=text`, the exact bytes whose SHA-256 receipts carry (`text/markdown` for a `.md`
+/// file, else `text/plain`). Without `lang`, `Accept-Language` picks, then the site's default
+/// language.
 #[utoipa::path(
     get,
     path = "/v1/sites/{site}/policies/{version}",
     tag = "widget",
     summary = "The consent text of one policy version",
-    description = "The exact text whose SHA-256 receipts carry as `policy.sha256`, as text/plain.",
+    description = "The exact text whose SHA-256 receipts carry as `policy.sha256` (text/markdown for a Markdown \
+                   file, else text/plain), or, for a browser asking for text/html by name or `format=html`, that text \
+                   rendered as a page. `format=text` always gives the exact bytes.",
     params(
         ("site" = String, Path, description = "Site id"),
         ("version" = String, Path, description = "Policy version, e.g. 2026-03"),
         PolicyQuery,
     ),
     responses(
-        (status = 200, description = "The text", body = String, content_type = "text/plain; charset=utf-8"),
+        (status = 200, description = "The text (text/markdown or text/plain), or the page (text/html)",
+         content(
+             (String = "text/markdown; charset=utf-8"),
+             (String = "text/plain; charset=utf-8"),
+             (String = "text/html; charset=utf-8"),
+         )),
         (status = 304, description = "Unchanged since the ETag in If-None-Match"),
         (status = 404, description = "`unknown_site`, `unknown_policy` or `unknown_language`", body = Problem,
          content_type = "application/problem+json"),
@@ -129,7 +168,20 @@ pub async fn policy_text(
             lang: lang.clone(),
             available: available.join(", "),
         })?;
-    let etag = format!("\"{}\"", text.sha256);
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let as_page = match query.format {
+        Some(format) => format == PolicyFormat::Html,
+        None => prefers_html_over(accept, &["text/markdown", "text/plain"]),
+    };
+    // The page and the bytes are two representations: distinct validators.
+    let etag = if as_page {
+        format!("\"{}-html\"", text.sha256)
+    } else {
+        format!("\"{}\"", text.sha256)
+    };
     let not_modified = etag_matches(if_none_match(&req), &etag);
     let mut res = if not_modified {
         HttpResponse::NotModified()
@@ -138,16 +190,45 @@ pub async fn policy_text(
     };
     res.insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .insert_header((header::ETAG, etag))
-        .insert_header((header::CONTENT_LANGUAGE, lang))
+        .insert_header((header::CONTENT_LANGUAGE, lang.clone()))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
-    if query.lang.is_none() {
-        res.insert_header((header::VARY, "Accept-Language"));
+    let vary: Vec<&str> = [
+        (query.lang.is_none(), "Accept-Language"),
+        (query.format.is_none(), "Accept"),
+    ]
+    .into_iter()
+    .filter_map(|(varies, name)| varies.then_some(name))
+    .collect();
+    if !vary.is_empty() {
+        res.insert_header((header::VARY, vary.join(", ")));
     }
     if not_modified {
         return Ok(res.finish());
     }
+    if as_page {
+        let exact_url = format!(
+            "/v1/sites/{}/policies/{}?lang={lang}&format=text",
+            site.id, policy.version
+        );
+        let html = policy_page::render(&policy_page::Page {
+            lang: &lang,
+            version: &policy.version,
+            text: &text.text,
+            markdown: text.markdown,
+            sha256: &text.sha256,
+            exact_url: &exact_url,
+        });
+        return Ok(res
+            .insert_header((header::CONTENT_SECURITY_POLICY, receipt_page::CSP))
+            .content_type("text/html; charset=utf-8")
+            .body(html));
+    }
     Ok(res
-        .content_type("text/plain; charset=utf-8")
+        .content_type(if text.markdown {
+            "text/markdown; charset=utf-8"
+        } else {
+            "text/plain; charset=utf-8"
+        })
         .body(text.text.clone()))
 }
 

@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, Problem};
 use crate::hash::is_lower_hex;
 use crate::negotiate::prefers_html;
-use crate::receipt::{self, ReceiptPayload, ReceiptRequest, WithdrawRequest};
+use crate::receipt::{self, Kind, ReceiptPayload, ReceiptRequest, WithdrawRequest};
 use crate::receipt_page::{self, Page};
 use crate::sign::verify_compact;
 use crate::store::{Issued, ReceiptRow};
@@ -306,8 +306,9 @@ async fn render_page(
         .and_then(|s| s.config.texts.get(&payload.notice.lang))
         .filter(|t| t.label_sha256 == payload.notice.sha256)
         .map(|t| t.label.as_str());
+    let lang = receipt_page::page_language(lang, accept_language, &payload.notice.lang);
     let page = Page {
-        lang: receipt_page::page_language(lang, accept_language, &payload.notice.lang),
+        lang,
         payload: &payload,
         operator: site.map(|s| &s.config.operator),
         label,
@@ -315,6 +316,9 @@ async fn render_page(
         withdrawn_by: withdrawal
             .as_ref()
             .map(|w| (w.id.as_str(), w.issued_at.as_str())),
+        choice_names: site
+            .map(|s| s.config.choice_names(payload.kind == Kind::Cookies, lang))
+            .unwrap_or_default(),
     };
     Ok(receipt_page::render(&page))
 }

@@ -36,6 +36,13 @@ fn demo_serves_until_sigterm_and_the_offline_tools_check_what_it_stored() {
 
     let (status, home) = get(&format!("{base}/"));
     assert_eq!((status, home.contains("Kelisim demo")), (200, true));
+    // Its log is a file, not a terminal: plain text, no ANSI colour codes (issue 12).
+    let log = server.log();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file: {log:?}"
+    );
     let (status, body) = post(
         &format!("{base}/v1/receipts"),
         "application/json",

@@ -48,9 +48,12 @@ async fn a_browser_gets_the_receipt_page_in_its_language() {
         html.contains("<q lang=\"ru\">Я согласен(на) на обработку персональных данных</q>"),
         "{html}"
     );
-    assert!(html.contains("ТОО «Алтын Жол Логистика» (БСН 180940012345)"));
+    assert!(html.contains("ТОО «Алтын Жол Логистика» (БСН 180940012348)"));
     assert!(html.contains("http://127.0.0.1:8080/v1/sites/demo/policies/2026-03?lang=ru"));
     assert!(html.contains("receipt__sig--valid"));
+    // The purpose by the name the config gives it in the page's language, not its id.
+    assert!(html.contains("<li>Өтінішіңізге жауап беру: "), "{html}");
+    assert!(!html.contains("<code>feedback</code>"));
     assert!(html.contains(&h.state.active_kid()));
     assert!(html.contains(&format!("<code id=\"receipt-ref\">{REF}</code>")));
     assert!(html.contains(&format!(

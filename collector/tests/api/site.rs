@@ -36,7 +36,7 @@ async fn site_config_matches_the_wire_contract_and_revalidates_by_etag() {
     assert_eq!(json["site"], "demo");
     assert_eq!(
         json["operator"],
-        serde_json::json!({ "name": "ТОО «Алтын Жол Логистика»", "bin": "180940012345" })
+        serde_json::json!({ "name": "ТОО «Алтын Жол Логистика»", "bin": "180940012348" })
     );
     assert_eq!(json["policy"]["version"], "2026-03");
     assert_eq!(
@@ -80,6 +80,40 @@ async fn site_config_matches_the_wire_contract_and_revalidates_by_etag() {
     )
     .await;
     unknown.assert_problem(404, "unknown_site");
+
+    // A page on an origin the site does not list learns why, readably (issue 12): a CORS
+    // failure would only say "Failed to fetch".
+    let foreign = send(
+        &app,
+        TestRequest::get()
+            .uri("/v1/sites/demo/config")
+            .insert_header(("origin", "https://shop.example.kz"))
+            .to_request(),
+    )
+    .await;
+    let problem = foreign.assert_problem(403, "origin_not_allowed");
+    assert_eq!(
+        foreign.header("access-control-allow-origin"),
+        Some("https://shop.example.kz")
+    );
+    let detail = problem["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("https://shop.example.kz") && detail.contains("allowed_origins"),
+        "{detail}"
+    );
+    let listed = send(
+        &app,
+        TestRequest::get()
+            .uri("/v1/sites/demo/config")
+            .insert_header(("origin", "http://localhost:8080"))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(
+        listed.header("access-control-allow-origin"),
+        Some("http://localhost:8080")
+    );
 }
 
 #[actix_web::test]
@@ -98,7 +132,10 @@ async fn policy_texts_are_served_exactly_in_the_chosen_language() {
     )
     .await;
     assert_eq!(kk.status, 200);
-    assert_eq!(kk.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        kk.header("content-type"),
+        Some("text/markdown; charset=utf-8")
+    );
     assert_eq!(kk.header("content-language"), Some("kk"));
     assert_eq!(kk.body.to_vec(), file("kk"));
     assert_eq!(
@@ -133,6 +170,55 @@ async fn policy_texts_are_served_exactly_in_the_chosen_language() {
         file("ru"),
         "the site's default language"
     );
+
+    // A browser gets the Markdown rendered as a page (issue 12: visitors saw `# Согласие…`),
+    // under the strict CSP, linking to the exact bytes; `format=text` gives those bytes.
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let page = send(
+        &app,
+        TestRequest::get()
+            .uri("/v1/sites/demo/policies/2026-03?lang=ru")
+            .insert_header(("accept", browser))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        page.header("content-security-policy")
+            .is_some_and(|csp| csp.starts_with("default-src 'none'"))
+    );
+    assert!(page.header("vary").is_some_and(|v| v.contains("Accept")));
+    assert_ne!(page.header("etag"), kk.header("etag"));
+    let html = std::str::from_utf8(&page.body).expect("utf-8");
+    assert!(
+        html.contains("<h1>Согласие на обработку персональных данных</h1>"),
+        "{html}"
+    );
+    assert!(!html.contains("# Согласие"), "rendered, not raw");
+    assert!(html.contains("<strong>Какие данные.</strong>"));
+    assert!(html.contains(&sha256_hex(&file("ru"))));
+    assert!(html.contains("href=\"/v1/sites/demo/policies/2026-03?lang=ru&amp;format=text\""));
+    let exact = send(
+        &app,
+        TestRequest::get()
+            .uri("/v1/sites/demo/policies/2026-03?lang=ru&format=text")
+            .insert_header(("accept", browser))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(exact.body.to_vec(), file("ru"), "the bytes receipts hash");
+    let bad_format = send(
+        &app,
+        TestRequest::get()
+            .uri("/v1/sites/demo/policies/2026-03?format=pdf")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(bad_format.status, 400);
 
     let version = send(
         &app,
