@@ -9,8 +9,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use ed25519_dalek::SigningKey;
 use kelisim_receipt::log::{
     Appender, Checkpoint, Cosigner, Hash, MemoryHashes, NoteSigner, TlogProof, TrustedLog,
-    consistency_proof, inclusion_proof, leaf_hash, tree_root, verify_consistency,
-    verify_inclusion,
+    consistency_proof, inclusion_proof, leaf_hash, tree_root, verify_consistency, verify_inclusion,
 };
 
 const SIZE: u64 = 1_000_000;
@@ -28,7 +27,9 @@ fn setup() -> (MemoryHashes, Vec<Hash>, Vec<u64>) {
     let mut x = 7u64;
     let indexes = (0..1024)
         .map(|_| {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             (x >> 11) % SIZE
         })
         .collect();
@@ -110,7 +111,12 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(8))
         .throughput(Throughput::Elements(SIZE));
     group.bench_function("append_all", |b| {
-        b.iter(|| Appender::new().append(black_box(&leaves)).expect("in range").root)
+        b.iter(|| {
+            Appender::new()
+                .append(black_box(&leaves))
+                .expect("in range")
+                .root
+        })
     });
     group.finish();
 

@@ -5,4 +5,6 @@
 //! byte means is written down in this crate's `README.md`, precisely enough to write a
 //! verifier in another language.
 
+#![warn(missing_docs)]
+
 pub mod log;

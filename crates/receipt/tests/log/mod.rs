@@ -3,6 +3,8 @@
 
 mod interop;
 mod properties;
+mod readme;
+mod robustness;
 mod tlog_proof;
 mod vectors;
 mod witness;
