@@ -28,6 +28,8 @@ mod choice;
 mod config;
 mod dom;
 mod guard;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod loader_rules;
 mod notice;
 mod policy;
 mod receipt;
@@ -76,7 +78,7 @@ pub struct Widget {
 // Guards the page and shows the cookie banner (or applies the stored choice). `options`:
 // `{site, collector, lang?, forms?}` from the script tag; `config`: the parsed body of
 // `GET /v1/sites/{site}/config`; `host`: the loader's `post(url, body, key)` transport and
-// `consent(granted, update)` gate. Throws, changing nothing, when an input is invalid, so the
+// `consent(granted, update)` gate, and `lang(element)` (see guard::Page). Throws, changing nothing, when an input is invalid, so the
 // loader can fall back to its plain checkbox (and nothing gated runs). Sends the receipts
 // earlier pages left queued.
 #[wasm_bindgen]
@@ -87,8 +89,13 @@ pub fn start(options: JsValue, config: JsValue, host: Host) -> Result<Widget, Js
     );
     let outbox = Rc::new(Outbox::new(&options.collector, host.clone()));
     // The guard first: if it refuses to start, nothing was shown and nothing gated runs.
-    let guard = Guard::install(options.clone(), Rc::clone(&site), Rc::clone(&outbox))
-        .map_err(|e| JsError::new(&e))?;
+    let guard = Guard::install(
+        options.clone(),
+        Rc::clone(&site),
+        Rc::clone(&outbox),
+        host.clone().unchecked_into(),
+    )
+    .map_err(|e| JsError::new(&e))?;
     let banner = Banner::start(&options, site, outbox, host);
     guard.flush_and_notify();
     Ok(Widget { guard, banner })
@@ -128,9 +135,11 @@ impl Widget {
         self.guard.touch(&target, invalid)
     }
 
-    // The DOM changed: guard forms that appeared since.
-    pub fn scan(&self) {
-        self.guard.scan();
+    // Guards the forms of `forms` (every form of the page, shadow roots' included) that are not
+    // guarded yet: right after `start`, and whenever the DOM changed.
+    pub fn scan(&self, forms: js_sys::Array) {
+        self.guard
+            .scan(forms.iter().map(wasm_bindgen::JsCast::unchecked_into));
     }
 
     // An `input` (`committed` = false) or `change` event on `target`: a guarded field's value

@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::process::Command;
 
 use anyhow::{Context, Result};
 
@@ -48,6 +49,11 @@ pub fn all() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // The loader's pre-wasm rules on the table of cases the wasm's are tested with
+    // (widget/src/loader_rules.rs runs it under `cargo test`).
+    run(Command::new("node")
+        .args(["--test", "widget/js/rules.test.js"])
+        .current_dir(crate::root()))?;
     dist::dist()?;
     run(cargo().args(["build", "--package", "kelisim-collector"]))?;
     run(cargo()
