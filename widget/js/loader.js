@@ -166,56 +166,26 @@
 
   // The session recorders' markers (MARKS) go on personal-data forms and their typed fields
   // from the loader's first moment: before the wasm, and without it. A site that re-renders
-  // replaces the class attribute (React: setAttribute('class'); Vue, Svelte: className =), so a
-  // marked element's own setAttribute, removeAttribute and className put the marker classes
-  // back in the same call: no recorder ever reads the field without them, not even a value
-  // set in the same commit. The observer restores what goes another way.
+  // replaces the class attribute (React: setAttribute('class'); Vue, Svelte: className =), or
+  // morphs attributes away: the observer puts them back at once, before the observer of any
+  // recorder started after this script, and before a recorder reads a field (rrweb reads an
+  // input's value in a task of its own).
   var kept = new WeakMap(); // marked element -> its MARKS entry
   var E = Element.prototype;
-  var setAttribute = E.setAttribute;
-  var removeAttribute = E.removeAttribute;
-  var CLASS = Object.getOwnPropertyDescriptor(E, 'className');
-  function plus(value, el) {
-    value = value == null ? '' : '' + value;
-    var have = value.split(/\s+/);
-    kept.get(el)[0].split(' ').forEach(function (c) {
-      if (c && have.indexOf(c) < 0) value += (value && ' ') + c;
-    });
-    return value;
-  }
   function restore(el) {
-    kept.get(el)[1].forEach(function (a) {
-      if (!el.hasAttribute(a[0])) setAttribute.call(el, a[0], a[1]);
+    var marks = kept.get(el);
+    marks[1].forEach(function (a) {
+      if (!el.hasAttribute(a[0])) el.setAttribute(a[0], a[1]);
     });
-    var now = el.getAttribute('class');
-    var want = plus(now, el);
-    if (want !== (now || '')) setAttribute.call(el, 'class', want);
+    var now = el.getAttribute('class') || '';
+    var want = now;
+    var have = now.split(/\s+/);
+    marks[0].split(' ').forEach(function (c) {
+      if (c && have.indexOf(c) < 0) want += (want && ' ') + c;
+    });
+    if (want !== now) el.setAttribute('class', want);
   }
   function mark(el, marks) {
-    if (!kept.has(el)) {
-      Object.defineProperties(el, {
-        className: {
-          configurable: true,
-          get: CLASS.get,
-          set: function (value) { CLASS.set.call(this, plus(value, this)); }
-        },
-        setAttribute: {
-          configurable: true,
-          writable: true,
-          value: function (name, value) {
-            setAttribute.call(this, name, /^class$/i.test(name) ? plus(value, this) : value);
-          }
-        },
-        removeAttribute: {
-          configurable: true,
-          writable: true,
-          value: function (name) {
-            if (/^class$/i.test(name)) this.setAttribute(name, '');
-            else removeAttribute.call(this, name);
-          }
-        }
-      });
-    }
     kept.set(el, marks);
     restore(el);
   }
@@ -294,7 +264,7 @@
     if (!personal(form)) return true;
     if (!fallen) return false;
     var box = plainBox(form);
-    if (box.checked) return note(form), true;
+    if (box.checked) return remember(form), true;
     box.focus();
     box.reportValidity();
     return false;
@@ -305,7 +275,7 @@
   // the config's label shown (the receipt names its hash) and once per form and page; no
   // value of the form is kept.
   var FALLBACK = 'kelisim:fallback';
-  function note(form) {
+  function remember(form) {
     var lang = language(form);
     if (!config || !config.texts[lang] || form.querySelector('[name=kelisim_receipt]')) return;
     var key = '';

@@ -28,6 +28,7 @@ pub fn all() -> Result<()> {
     let vanilla = install::vanilla_cookieconsent()?;
     let rrweb = install::rrweb()?;
     let posthog = install::posthog()?;
+    let stacks = install::stacks()?;
     let python = install::jwcrypto()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
@@ -69,6 +70,7 @@ pub fn all() -> Result<()> {
         .env("KELISIM_TEST_VANILLA", vanilla)
         .env("KELISIM_TEST_RRWEB", rrweb)
         .env("KELISIM_TEST_POSTHOG", posthog)
+        .env("KELISIM_TEST_STACKS", stacks)
         .env("KELISIM_TEST_PYTHON", python))?;
     // Reliability (RELIABILITY.md): the API against its OpenAPI document, a 60 s soak alone on
     // the machine, and every fuzz target for a short while.
