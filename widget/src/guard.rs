@@ -713,15 +713,17 @@ mod browser_tests {
             .expect("valid config");
         let (host, posts) = test_host::recording();
         let outbox = Outbox::new(&options.collector, host);
-        let guard = Guard::install(options, Rc::new(site), Rc::new(outbox), page())
+        let guard = Guard::install(options, Rc::new(site), Rc::new(outbox), page(forms))
             .expect("guard installs");
         // As the loader does right after `start`.
         guard.scan(page_forms());
         (guard, posts)
     }
 
-    /// The loader's page answers (`lang` as its `langOf`, without shadow roots here).
-    fn page() -> super::Page {
+    /// The loader's page answers (`lang` as its `langOf`, without shadow roots here; `personal`
+    /// narrowed by `data-forms` as the loader's is).
+    fn page(forms: Option<&str>) -> super::Page {
+        let only = forms.map(str::to_owned);
         let page = js_sys::Object::new();
         let lang =
             wasm_bindgen::closure::Closure::<dyn Fn(Element) -> String>::new(|e: Element| {
@@ -733,7 +735,12 @@ mod browser_tests {
             });
         // The loader's generated rules are bound to these by one table of cases (loader_rules).
         let personal = wasm_bindgen::closure::Closure::<dyn Fn(HtmlFormElement) -> bool>::new(
-            |form: HtmlFormElement| {
+            move |form: HtmlFormElement| {
+                if let Some(selector) = &only
+                    && !form.matches(selector).unwrap_or(true)
+                {
+                    return false;
+                }
                 let elements = form.elements();
                 let fields = (0..elements.length())
                     .filter_map(|i| elements.item(i))
@@ -1226,7 +1233,7 @@ mod browser_tests {
             options,
             Rc::new(site),
             Rc::new(Outbox::new(COLLECTOR, host)),
-            page(),
+            page(None),
         )
         .err()
         .expect("bad selector");

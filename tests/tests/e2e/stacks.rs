@@ -490,6 +490,12 @@ async fn blocked(browser: &Browser, apart: &Apart, stack: &Stack) -> Result<()> 
     keyboard(browser).await?;
     marked(browser).await?;
     every_way_is_refused(browser, apart, stack).await?;
+    // Box, label, link: nothing of a validation plugin's in the plain block either.
+    assert_eq!(
+        block(browser).await?[2],
+        3,
+        "the block as the loader made it"
+    );
     let known = form_receipts(apart)?;
     let got = tick_and_send(browser, apart, stack).await?;
     if stack.sends == Sends::Form {
