@@ -171,7 +171,6 @@
   // recorder started after this script, and before a recorder reads a field (rrweb reads an
   // input's value in a task of its own).
   var kept = new WeakMap(); // marked element -> its MARKS entry
-  var E = Element.prototype;
   function restore(el) {
     var marks = kept.get(el);
     marks[1].forEach(function (a) {
@@ -236,8 +235,8 @@
       if (e.shadowRoot) adopt(e.shadowRoot);
     });
   }
-  var attach = E.attachShadow;
-  E.attachShadow = function () {
+  var attach = Element.prototype.attachShadow;
+  Element.prototype.attachShadow = function () {
     var root = attach.apply(this, arguments);
     adopt(root);
     return root;
@@ -277,16 +276,12 @@
   var FALLBACK = 'kelisim:fallback';
   function remember(form) {
     var lang = language(form);
-    if (!config || !config.texts[lang] || form.querySelector('[name=kelisim_receipt]')) return;
-    var key = '';
-    crypto.getRandomValues(new Uint8Array(16)).forEach(function (b) {
-      key += (b + 256).toString(16).slice(1);
-    });
-    var field = el('input', '', form);
-    field.type = 'hidden';
-    field.name = 'kelisim_receipt';
-    field.value = key;
     try {
+      if (!config.texts[lang] || form.querySelector('[name=kelisim_receipt]')) return;
+      var key = '';
+      crypto.getRandomValues(new Uint8Array(16)).forEach(function (b) {
+        key += (b + 256).toString(16).slice(1);
+      });
       var notes = JSON.parse(localStorage.getItem(FALLBACK)) || [];
       notes.push({
         key: key,
@@ -300,7 +295,11 @@
         })
       });
       localStorage.setItem(FALLBACK, JSON.stringify(notes.slice(-64)));
-    } catch (e) { /* no storage: the form has its reference, the receipt is lost */ }
+      var field = el('input', '', form); // kept: the form may carry its reference
+      field.type = 'hidden';
+      field.name = 'kelisim_receipt';
+      field.value = key;
+    } catch (e) { /* no config, crypto or storage: no receipt for this consent */ }
   }
 
   // Registered before any later site script, so the site's own submit handlers run after

@@ -1,16 +1,20 @@
 //! Kelisim consent widget: the loader (`js/loader.js`) calls `start` with the script tag's
-//! options, the site config and its host (transport and gating), then hands every submission,
-//! click, consent-box event, DOM change and delivery answer to the returned `Widget`. This file
-//! only wires the modules: `guard` (forms), `banner` (cookies), `receipt` (the outbox they
-//! share), with their rules in `policy`, `choice` and `recorders` (the session recorders'
-//! masking markers the guard puts on form fields) and `redact` (the analytics shield's pure
-//! core, which `shield` feeds with what the visitor types).
+//! options, the site config and its host (transport, gating and its answers about the page),
+//! then hands every form, submission, click, consent-box event, DOM change and delivery answer
+//! to the returned `Widget`. This file only wires the modules: `guard` (forms), `banner`
+//! (cookies), `receipt` (the outbox they share), with their rules in `policy`, `choice` and
+//! `recorders` (the session recorders' masking markers) and `redact` (the analytics shield's
+//! pure core, which `shield` feeds with what the visitor types). `loader_rules` (tests only)
+//! generates the loader's copy of the rules it needs before the wasm has loaded.
 //!
 //! Architecture invariants: `policy`, `choice`, `recorders` and `redact` never touch the DOM;
 //! no form value leaves the page except a phone/e-mail identifier sent to the collector to be
 //! hashed; a guarded form never submits without its box ticked; a gated script or iframe
 //! never runs before its category is granted; the loader owns every event listener (so they
-//! keep the place they took before any later site script), the wasm owns every decision.
+//! keep the place they took before any later site script) and applies the rules it needs
+//! before the wasm (which forms carry personal data, which fields get the recorders' markers)
+//! as generated from `policy` and `recorders`, the wasm asking it rather than shipping them
+//! twice; the wasm owns every other decision.
 //!
 //! Release builds for wasm32 are `no_std` with a panic handler that only traps: std's panic
 //! hook formats messages, which linked core::fmt, Unicode tables and panic locations (about
