@@ -469,6 +469,9 @@ async fn held(browser: &Browser, apart: &Apart, stack: &Stack) -> Result<()> {
     apart.site.hold_wasm(false);
     browser.widget_state("ready").await?;
     block(browser).await?;
+    // What the page's tracking sent while the wasm was held reached analytics once it loaded,
+    // redacted.
+    analytics_got_nothing_typed(browser).await?;
     let known = form_receipts(apart)?;
     tick_and_send(browser, apart, stack).await?;
     new_receipt(apart, stack, &known).await?;
