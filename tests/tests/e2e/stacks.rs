@@ -643,7 +643,7 @@ async fn a_form_in_an_open_shadow_root_is_guarded() -> Result<()> {
         lang: "kk",
         form_id: "card",
         fields: LEAD_FIELDS,
-        own: &["send"],
+        own: &["send", "declaredRequestSubmit", "declaredClick"],
         submit: "click",
         sends: Sends::Lead,
     })
