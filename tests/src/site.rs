@@ -11,6 +11,10 @@
 //! path is logged, so a test can tell that a gated script or frame was never even fetched.
 //! `/vanilla/` serves vanilla-cookieconsent's npm package (the banner benchmark's reference).
 //!
+//! For the stacks a site runs (issue 12): `/npm/stacks/` serves the pinned npm packages of
+//! jQuery, jquery-validation, React, react-hook-form, Vue and htmx, and `POST /api/lead`
+//! records what a site's own script sends (fetch, `$.ajax`, htmx) instead of a form submission.
+//!
 //! For the analytics shield (issue 6): `/npm/rrweb/` and `/npm/posthog-js/` serve those npm
 //! packages, and `/demo/PAGE` serves the real demo site's page as a site running them would:
 //! the widget self-hosted and naming the collector, `recorders/head.html` (rrweb and PostHog,
@@ -35,6 +39,14 @@ use crate::collector::Collector;
 use crate::http::{Server, lock, read_request, respond};
 use crate::root;
 
+/// One request to the site's lead endpoint, as a site's script sent it.
+#[derive(Debug, Clone)]
+pub struct Lead {
+    pub content_type: String,
+    /// The body, as text (form-encoded bodies decoded).
+    pub body: String,
+}
+
 /// One form submission as the site received it.
 #[derive(Debug, Clone)]
 pub struct Submission {
@@ -57,6 +69,8 @@ struct State {
     /// The capture endpoint pages may send to (empty: none).
     capture: Mutex<String>,
     submissions: Mutex<Vec<Submission>>,
+    /// What `POST /api/lead` received: the site's own scripts sending a form (fetch, XHR).
+    leads: Mutex<Vec<Lead>>,
     /// Every request's method and target, in order.
     requests: Mutex<Vec<String>>,
     /// `true` while requests for the widget's wasm are held.
@@ -78,6 +92,7 @@ impl Site {
             collector: Mutex::new(String::new()),
             capture: Mutex::new(String::new()),
             submissions: Mutex::new(Vec::new()),
+            leads: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
             hold_wasm: watch::channel(false).0,
             fixtures: root().join("tests/fixtures/site"),
@@ -126,6 +141,21 @@ impl Site {
         lock(&self.state.submissions).clone()
     }
 
+    /// Everything `POST /api/lead` received so far.
+    pub fn leads(&self) -> Vec<Lead> {
+        lock(&self.state.leads).clone()
+    }
+
+    /// Waits (bounded) until `POST /api/lead` has received `count` requests.
+    pub async fn lead(&self, count: usize) -> Result<Lead> {
+        crate::wait::until(
+            "the site's script to send the lead",
+            Duration::from_secs(10),
+            || async { Ok(self.leads().get(count - 1).cloned()) },
+        )
+        .await
+    }
+
     /// Waits (bounded) until `POST /feedback` has received `count` submissions.
     pub async fn submission(&self, count: usize) -> Result<Submission> {
         crate::wait::until(
@@ -160,6 +190,27 @@ async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
             .replace("{{NONCE}}", NONCE)
     };
     let (status, kind, bytes) = match (method, path) {
+        ("POST", "/api/lead") => {
+            let content_type = request.header("content-type").unwrap_or("").to_owned();
+            let raw = String::from_utf8_lossy(&request.body).into_owned();
+            let body = if content_type.starts_with("application/x-www-form-urlencoded") {
+                parse_form(&raw)
+                    .into_iter()
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("&")
+            } else {
+                raw
+            };
+            lock(&state.leads).push(Lead { content_type, body });
+            (
+                "200 OK",
+                "text/html; charset=utf-8",
+                "<p id=\"lead-ok\">Спасибо, мы перезвоним</p>"
+                    .as_bytes()
+                    .to_vec(),
+            )
+        }
         ("POST", "/feedback") => {
             let fields = parse_form(&String::from_utf8_lossy(&request.body));
             let reference = fields
@@ -183,6 +234,9 @@ async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
         }
         ("GET", path) if path.starts_with("/npm/rrweb/") => {
             serve_file(&rrweb_dir(), &path["/npm/rrweb/".len()..])
+        }
+        ("GET", path) if path.starts_with("/npm/stacks/") => {
+            serve_file(&stacks_dir(), &path["/npm/stacks/".len()..])
         }
         ("GET", path) if path.starts_with("/npm/posthog-js/") => {
             serve_file(&posthog_dir(), &path["/npm/posthog-js/".len()..])
@@ -254,6 +308,13 @@ pub fn posthog_dir() -> PathBuf {
         "KELISIM_TEST_POSTHOG",
         ".tools/posthog-js/node_modules/posthog-js",
     )
+}
+
+/// The web libraries of the stacks the widget must survive (`KELISIM_TEST_STACKS`): their npm
+/// packages' `node_modules`, served under `/npm/stacks/` (jQuery, jquery-validation, React,
+/// react-hook-form, Vue, htmx 1 and 2; `cargo xtask test` installs them, pinned).
+pub fn stacks_dir() -> PathBuf {
+    crate::env_path("KELISIM_TEST_STACKS", ".tools/stacks/node_modules")
 }
 
 /// A file below `dir`, or 404.

@@ -1,9 +1,12 @@
 /*! Kelisim loader. <script src=".../kelisim.js" data-site="SITE" defer></script>
  * Pushes Consent Mode's default, then owns every listener (capture-phase submit/invalid/
- * change/click on window, a patched HTMLFormElement.prototype.submit, a MutationObserver) and
- * asks the wasm widget, once loaded, what to allow. Until then it holds personal-data forms; if
- * the widget cannot load or breaks, a plain required checkbox guards them. Gated scripts and
- * iframes run once the widget grants their category. No eval, no inline style (strict CSP).
+ * change/click/input on window and on every shadow root, a patched
+ * HTMLFormElement.prototype.submit, jQuery's submit hooks, a MutationObserver) and every way
+ * out of the page a form's values can take (fetch, XMLHttpRequest, sendBeacon), and asks the
+ * wasm widget, once loaded, what to allow. Until then it holds personal-data forms; if the
+ * widget cannot load or breaks, a plain checkbox guards them. From its first moment it puts the
+ * session recorders' markers on their fields and keeps them there. Gated scripts and iframes
+ * run once the widget grants their category. No eval, no inline style (strict CSP).
  * xtask fills in the __KELISIM_* names (content-hashed, relative to this file). */
 (function () {
   'use strict';
@@ -45,10 +48,49 @@
     kk: 'Дербес деректерді жинауға және өңдеуге келісемін',
     en: 'I agree to the processing of my personal data'
   };
-  // A short copy of the wasm's policy::is_personal_data_form.
-  var WORD = /(^|[^a-z])(tel|fio|iin|mail|mob|sms|imya|familiya|otchestvo|pochta)([^a-z]|$)|phone|e-?mail|name|telefon|mobile|whatsapp|passport|address|birth/i;
-  var AUTOFILL = /(^|\s)(name|[a-z-]*-name|nickname|email|tel[a-z-]*|street-address|address-[a-z0-9-]+|postal-code|bday[a-z-]*)(\s|$)/i;
-  var SKIP = /^(hidden|submit|button|reset|image|checkbox|radio|search)$/i;
+  // rules: begin. The pre-wasm rules: which fields carry personal data (policy.rs), which
+  // fields get the recorders' markers (recorders.rs). widget/js/rules.test.js runs these lines
+  // on the table of cases the wasm's rules are tested with (tests/fixtures/rules/fields.json).
+  // generated: begin
+  // From widget/src/policy.rs, recorders.rs and redact.rs by `cargo test -p kelisim-widget
+  // loader_rules`, which rewrites this region when they change: do not edit it here.
+  var WORDS = /^(tel|fio|iin|mail|mob|sms|imya|familiya|otchestvo|pochta)$/i;
+  var PARTS = /phone|email|name|telefon|mobile|whatsapp|passport|address|birth/i;
+  var AUTOFILL = /^(name|nickname|email|street-address|postal-code|(tel|address-|bday).*|.*(-name))$/i;
+  var PERSONAL_TYPES = /^(tel|email)$/i;
+  var NOT_TYPED = /^(hidden|submit|button|reset|image|checkbox|radio|search)$/i;
+  var FREE_TEXT = /^(|text|search|url)$/i;
+  var OWN = 'kelisim_';
+  var MIN_TYPED = 3, WHOLE_WORD_BELOW = 6;
+  var MARKS = [['ym-disable-submit', [['data-matomo-ignore', '']]],
+    ['ym-disable-keys ym-hide-content rr-block rr-ignore rr-mask ph-no-capture sentry-mask fs-exclude', [['data-sentry-mask', ''], ['data-clarity-mask', 'true'], ['data-hj-suppress', ''], ['data-private', ''], ['data-recording-sensitive', ''], ['data-matomo-mask', '']]],
+    ['ym-disable-keys ym-hide-content rr-block rr-ignore rr-mask ph-no-capture sentry-mask fs-exclude', [['data-sentry-mask', ''], ['data-clarity-mask', 'true'], ['data-hj-suppress', ''], ['data-private', ''], ['data-recording-sensitive', ''], ['data-matomo-mask', '']]]];
+  var MARKED = ['class', 'data-sentry-mask', 'data-clarity-mask', 'data-hj-suppress', 'data-private', 'data-recording-sensitive', 'data-matomo-mask', 'data-matomo-ignore'];
+  // generated: end
+  // policy::reads_personal: words split at non-letters and camelCase humps.
+  function reads(name) {
+    return (name || '').replace(/([a-z])(?=[A-Z])/g, '$1 ').split(/[^A-Za-z]+/)
+      .some(function (word) { return WORDS.test(word) || PARTS.test(word); });
+  }
+  // policy::is_personal_field, for a form control.
+  function personalField(f) {
+    var tag = f.localName;
+    var type = (f.getAttribute('type') || '').trim();
+    if (tag === 'textarea' || (tag === 'input' && PERSONAL_TYPES.test(type))) return true;
+    return (tag === 'select' || (tag === 'input' && !NOT_TYPED.test(type))) &&
+      ((f.getAttribute('autocomplete') || '').split(/[ \t\n\f\r]+/).some(function (token) {
+        return AUTOFILL.test(token);
+      }) || reads(f.getAttribute('name')) || reads(f.id));
+  }
+  // recorders::role: 1 personal data, 2 free text (MARKS' indexes), 0 nothing typed there.
+  function role(f) {
+    var type = (f.getAttribute('type') || '').trim();
+    return (f.getAttribute('name') || '').indexOf(OWN) === 0 ? 0
+      : f.localName === 'textarea' ? 2
+        : personalField(f) ? 1
+          : f.localName === 'input' && FREE_TEXT.test(type) ? 2 : 0;
+  }
+  // rules: end
 
   function personal(form) {
     try {
@@ -56,22 +98,19 @@
     } catch (e) { /* a bad selector narrows nothing: fail closed */ }
     if (form.hasAttribute('data-kelisim-form')) return true;
     if (form.hasAttribute('data-kelisim-ignore')) return false;
-    for (var i = 0; i < form.elements.length; i++) {
-      var f = form.elements[i];
-      var tag = f.localName;
-      var type = (f.getAttribute('type') || '').trim();
-      if (tag === 'textarea' || (tag === 'input' && /^(tel|email)$/i.test(type))) return true;
-      if ((tag !== 'input' && tag !== 'select') || (tag === 'input' && SKIP.test(type))) continue;
-      if (WORD.test(f.getAttribute('name') || '') || WORD.test(f.id) ||
-          AUTOFILL.test(f.getAttribute('autocomplete') || '')) return true;
+    return [].some.call(form.elements, personalField);
+  }
+
+  // The nearest `lang` around `node`, across shadow-root boundaries ('' when none).
+  function langOf(node) {
+    for (var holder; node; node = node.getRootNode().host) {
+      if ((holder = node.closest('[lang]'))) return holder.getAttribute('lang');
     }
-    return false;
+    return '';
   }
 
   function language(form) {
-    var holder = form.closest('[lang]');
-    var lang = (data.lang || (holder && holder.getAttribute('lang')) || '')
-      .split(/[-_]/)[0].toLowerCase();
+    var lang = (data.lang || langOf(form)).split(/[-_]/)[0].toLowerCase();
     if (lang === 'kz') lang = 'kk';
     return TEXTS[lang] ? lang : 'ru';
   }
@@ -84,47 +123,134 @@
   }
 
   var boxes = 0;
-  // The fallback box: the config's label and consent-text link when it arrived.
+  // The fallback box: the config's label and consent-text link when it arrived. Like the
+  // widget's (guard.rs, sync_validity), it is aria-required and reports its message as its own
+  // validity while unticked, so validation plugins leave it alone.
   function plainBox(form) {
     var box = form.querySelector(BOX);
-    if (box) {
-      box.required = true;
-      return box;
-    }
     var lang = language(form);
     var texts = (config && config.texts && config.texts[lang]) || {};
-    var block = document.createElement('div');
-    block.className = 'kelisim-consent';
-    block.lang = lang;
-    box = el('input', 'kelisim-consent__box', block);
-    box.type = 'checkbox';
-    box.name = 'kelisim_consent';
-    box.value = 'yes';
-    box.required = true;
-    box.id = 'kelisim-consent-f' + ++boxes;
-    var label = el('label', 'kelisim-consent__label', block);
-    label.htmlFor = box.id;
-    label.textContent = texts.label || TEXTS[lang];
-    if (texts.link && config.policy) {
-      var link = el('a', 'kelisim-consent__link', block);
-      link.href = config.policy.url + '?lang=' + lang;
-      link.target = '_blank';
-      link.rel = 'noopener';
-      link.textContent = texts.link;
+    if (!box) {
+      var block = document.createElement('div');
+      block.className = 'kelisim-consent';
+      block.lang = lang;
+      box = el('input', 'kelisim-consent__box', block);
+      box.type = 'checkbox';
+      box.name = 'kelisim_consent';
+      box.value = 'yes';
+      box.id = 'kelisim-consent-f' + ++boxes;
+      var label = el('label', 'kelisim-consent__label', block);
+      label.htmlFor = box.id;
+      label.textContent = texts.label || TEXTS[lang];
+      if (texts.link && config.policy) {
+        var link = el('a', 'kelisim-consent__link', block);
+        link.href = config.policy.url + '?lang=' + lang;
+        link.target = '_blank';
+        link.rel = 'noopener';
+        link.textContent = texts.link;
+      }
+      var button = form.querySelector(SUBMIT);
+      if (button && button.parentNode) button.parentNode.insertBefore(block, button);
+      else form.appendChild(block);
     }
-    var button = form.querySelector(SUBMIT);
-    if (button && button.parentNode) button.parentNode.insertBefore(block, button);
-    else form.appendChild(block);
+    box.setAttribute('aria-required', 'true');
+    box.setCustomValidity(box.checked ? '' : texts.error || TEXTS[lang]);
     return box;
   }
 
-  function plainBoxes() {
-    for (var i = 0; i < document.forms.length; i++) {
-      if (personal(document.forms[i])) plainBox(document.forms[i]);
+  function plainBoxes(list) {
+    list.forEach(function (form) {
+      if (personal(form)) plainBox(form);
+    });
+  }
+
+  // The session recorders' markers (MARKS) go on personal-data forms and their typed fields
+  // from the loader's first moment: before the wasm, and without it. A site that re-renders
+  // replaces the class attribute (React: setAttribute('class'); Vue, Svelte: className =), or
+  // morphs attributes away: the observer puts them back at once, before the observer of any
+  // recorder started after this script, and before a recorder reads a field (rrweb reads an
+  // input's value in a task of its own).
+  var kept = new WeakMap(); // marked element -> its MARKS entry
+  function restore(el) {
+    var marks = kept.get(el);
+    marks[1].forEach(function (a) {
+      if (!el.hasAttribute(a[0])) el.setAttribute(a[0], a[1]);
+    });
+    var now = el.getAttribute('class') || '';
+    var want = now;
+    var have = now.split(/\s+/);
+    marks[0].split(' ').forEach(function (c) {
+      if (c && have.indexOf(c) < 0) want += (want && ' ') + c;
+    });
+    if (want !== now) el.setAttribute('class', want);
+  }
+  function mark(el, marks) {
+    kept.set(el, marks);
+    restore(el);
+  }
+  function markForm(form) {
+    mark(form, MARKS[0]);
+    [].forEach.call(form.elements, function (f) {
+      var r = role(f);
+      if (r) mark(f, MARKS[r]);
+    });
+    // A form in a shadow root gets the widget's styles there (the document's do not reach it).
+    var root = form.getRootNode();
+    if (root !== document && css && !root.querySelector('link[data-kelisim]')) {
+      var link = css.cloneNode();
+      link.setAttribute('data-kelisim', '');
+      root.prepend(link);
     }
   }
 
-  // May this form be sent now? The one gate for submit events and form.submit().
+  // Shadow roots: `submit`, `change` and `invalid` do not cross their boundary, and
+  // document.forms does not list their forms. Every root made after this script (attachShadow)
+  // or open before it gets the same listeners and observer as the document.
+  var roots = [];
+  var TYPES = ['submit', 'invalid', 'change', 'click', 'input'];
+  var OBSERVED = { childList: true, subtree: true, attributes: true, attributeFilter: MARKED };
+  var observer = new MutationObserver(function (records) {
+    var added;
+    records.forEach(function (r) {
+      if (r.type === 'childList') added = 1;
+      else if (kept.has(r.target)) restore(r.target);
+    });
+    if (added) changed();
+  });
+  function listen(target) {
+    TYPES.forEach(function (type) {
+      target.addEventListener(type, on, true);
+    });
+  }
+  function adopt(root) {
+    if (roots.indexOf(root) < 0) {
+      roots.push(root);
+      listen(root);
+      observer.observe(root, OBSERVED);
+      shadows(root);
+    }
+  }
+  function shadows(node) {
+    [].forEach.call(node.querySelectorAll('*'), function (e) {
+      if (e.shadowRoot) adopt(e.shadowRoot);
+    });
+  }
+  var attach = Element.prototype.attachShadow;
+  Element.prototype.attachShadow = function () {
+    var root = attach.apply(this, arguments);
+    adopt(root);
+    return root;
+  };
+  function forms() {
+    var list = [].slice.call(document.forms);
+    roots.forEach(function (root) {
+      list.push.apply(list, root.querySelectorAll('form'));
+    });
+    return list;
+  }
+
+  // May this form be sent now? The one gate for submit events, form.submit(), jQuery's own
+  // submit and a request carrying the form's values.
   function pass(form) {
     if (!(form instanceof HTMLFormElement)) return true;
     if (widget) {
@@ -137,23 +263,56 @@
     if (!personal(form)) return true;
     if (!fallen) return false;
     var box = plainBox(form);
-    if (box.checked) return true;
+    if (box.checked) return remember(form), true;
     box.focus();
     box.reportValidity();
     return false;
+  }
+
+  // A consent the plain checkbox took: the form carries a reference, and the widget records
+  // the receipt under it on a later page where it loads (guard.rs, record_fallback). Only with
+  // the config's label shown (the receipt names its hash) and once per form and page; no
+  // value of the form is kept.
+  var FALLBACK = 'kelisim:fallback';
+  function remember(form) {
+    var lang = language(form);
+    try {
+      if (!config.texts[lang] || form.querySelector('[name=kelisim_receipt]')) return;
+      var key = '';
+      crypto.getRandomValues(new Uint8Array(16)).forEach(function (b) {
+        key += (b + 256).toString(16).slice(1);
+      });
+      var notes = JSON.parse(localStorage.getItem(FALLBACK)) || [];
+      notes.push({
+        key: key,
+        policy: config.policy.version,
+        lang: lang,
+        url: location.href.split(/[?#]/)[0],
+        form: form.getAttribute('id') || '',
+        gpc: navigator.globalPrivacyControl === true,
+        fields: [].map.call(form.elements, function (f) {
+          return [f.localName, f.getAttribute('type') || '', f.getAttribute('name') || ''];
+        })
+      });
+      localStorage.setItem(FALLBACK, JSON.stringify(notes.slice(-64)));
+      var field = el('input', '', form); // kept: the form may carry its reference
+      field.type = 'hidden';
+      field.name = 'kelisim_receipt';
+      field.value = key;
+    } catch (e) { /* no config, crypto or storage: no receipt for this consent */ }
   }
 
   // Registered before any later site script, so the site's own submit handlers run after
   // the guard, and a refused submission never reaches them.
   function on(event) {
     var target = event.target;
-    if (event.type === 'submit') {
+    var type = event.type;
+    if (type === 'submit') {
       if (!pass(target)) {
         event.preventDefault();
         event.stopImmediatePropagation();
       }
     } else if (widget) {
-      var type = event.type;
       try {
         // What a visitor types is what the shield looks for, before anything is committed.
         if (type === 'input' || type === 'change') {
@@ -165,11 +324,12 @@
       } catch (e) {
         fail(e);
       }
+    } else if (fallen && type === 'change' && target.form && personal(target.form)) {
+      plainBox(target.form); // its validity follows the tick
     }
   }
-  ['submit', 'invalid', 'change', 'click', 'input'].forEach(function (type) {
-    addEventListener(type, on, true);
-  });
+  listen(window);
+  observer.observe(root, OBSERVED);
 
   // form.submit() and HTMLFormElement.prototype.submit.call(form) fire no submit event.
   var proto = HTMLFormElement.prototype;
@@ -294,6 +454,103 @@
   shieldGlobal('_paq', shieldMethod('push'));
   shieldGlobal('posthog', shieldMethod('capture'));
 
+  // jQuery runs its own submit handlers for .trigger('submit'), .submit() and .triggerHandler()
+  // without a native event. Its special-event hooks are its supported way in: `trigger` runs
+  // before any handler (false cancels the trigger, default action included), `preDispatch`
+  // before each dispatch (false skips the handlers). Put on every jQuery as it is assigned.
+  function hookJQuery($) {
+    var special = $ && $.event && $.event.special;
+    var hooks = special && (special.submit = special.submit || {});
+    if (hooks && !hooks.kelisim) {
+      hooks.kelisim = 1;
+      ['trigger', 'preDispatch'].forEach(function (name, i) {
+        var own = hooks[name];
+        hooks[name] = function (event) {
+          return pass(i ? event.target : this) && (own ? own.apply(this, arguments) : undefined);
+        };
+      });
+    }
+    return $;
+  }
+  shieldGlobal('jQuery', hookJQuery);
+  shieldGlobal('$', hookJQuery);
+
+  // A request the page makes (fetch, XMLHttpRequest, sendBeacon) that carries what the visitor
+  // typed into a personal-data form is that form going out another way (a type=button whose
+  // handler reads the fields, htmx.ajax, a library's own send), so it passes the form's gate:
+  // unticked it is refused (and the visitor told why, unless still typing in that form, as for
+  // a suggestion service), ticked it goes and the widget records the receipt. Values are
+  // looked for as typed, case and spaces folded, in the body (text, URLSearchParams, FormData,
+  // bytes) and the URL, also percent- or form-encoded and with JSON's escapes; a body in a Blob
+  // or a stream, or compressed, is not read (README, "The analytics shield").
+  var WORD = /[\wÀ-ɏЀ-ӿ]/; // redact.rs is_word: short values only count as whole words
+  function fold(text) {
+    return text.toLowerCase().replace(/\\[nrt]|\s+/g, ' ');
+  }
+  function carries(text, value) {
+    value = fold(value.trim());
+    for (var at = value.length < MIN_TYPED ? -1 : text.indexOf(value); at >= 0;
+      at = text.indexOf(value, at + 1)) {
+      if (value.length >= WHOLE_WORD_BELOW ||
+        !WORD.test(text.charAt(at - 1) + text.charAt(at + value.length))) return true;
+    }
+    return false;
+  }
+  function bodyText(body) {
+    try {
+      return body == null ? '' : typeof body === 'string' ? body
+        : body instanceof URLSearchParams ? '' + body
+          : body instanceof FormData ? Array.from(body, function (e) { return e.join('='); }).join('&')
+            : new TextDecoder().decode(body);
+    } catch (e) {
+      return ''; // a Blob, a stream, a document
+    }
+  }
+  function sends(url, body) {
+    var text = url + ' ' + bodyText(body);
+    text = fold(text + ' ' + text.replace(/\+/g, ' ').replace(/(%[\da-f]{2})+/gi, function (s) {
+      try {
+        return decodeURIComponent(s);
+      } catch (e) {
+        return s;
+      }
+    }));
+    return forms().every(function (form) {
+      if (!personal(form) || ![].some.call(form.elements, function (f) {
+        return role(f) && carries(text, '' + f.value);
+      })) return true;
+      var box = form.querySelector(BOX);
+      var active = form.getRootNode().activeElement;
+      return box && box.checked || !(form.contains(active) && role(active)) ? pass(form) : false;
+    });
+  }
+  var nativeFetch = window.fetch;
+  window.fetch = function (input, init) {
+    return sends(input && input.url || input, init && init.body) ? nativeFetch.apply(this, arguments)
+      : Promise.reject(new TypeError('kelisim: the form\'s consent box is not ticked'));
+  };
+  var XHR = XMLHttpRequest.prototype;
+  var open = XHR.open;
+  var send = XHR.send;
+  XHR.open = function (method, url) {
+    this.kelisimUrl = url;
+    return open.apply(this, arguments);
+  };
+  XHR.send = function (body) {
+    var xhr = this;
+    if (sends(xhr.kelisimUrl, body)) return send.apply(xhr, arguments);
+    setTimeout(function () { // as a request that failed: libraries' own error paths run
+      xhr.dispatchEvent(new ProgressEvent('error'));
+      xhr.dispatchEvent(new ProgressEvent('loadend'));
+    });
+  };
+  var beacon = navigator.sendBeacon;
+  if (beacon) {
+    navigator.sendBeacon = function (url, body) {
+      return sends(url, body) && beacon.apply(this, arguments);
+    };
+  }
+
   // A guarded GET form's typed fields (the note shield.rs left) come out of this page's
   // address before analytics reads it; the server already had them.
   try {
@@ -355,26 +612,31 @@
     granted: function (id) { return granted && granted.indexOf(id) >= 0; }
   };
 
-  // Forms added later are guarded as they appear, gated elements activated once granted.
-  new MutationObserver(function () {
+  // Forms added later are marked and guarded as they appear, gated elements activated once
+  // granted (the observer above calls this when nodes were added).
+  function changed() {
     activate();
+    var list = forms();
+    list.forEach(function (form) {
+      if (personal(form)) markForm(form);
+    });
     if (widget) {
       try {
-        widget.scan();
+        widget.scan(list);
         answers.clear(); // a new form's prefilled values are looked for now
       } catch (e) {
         fail(e);
       }
     } else if (fallen) {
-      plainBoxes();
+      plainBoxes(list);
     }
-  }).observe(root, { childList: true, subtree: true });
+  }
 
   // The widget's transport: keepalive outlives the page the form leaves; the widget
   // decides what the answer means.
   var host = {
     post: function (url, body, key) {
-      fetch(url, {
+      nativeFetch(url, {
         method: 'POST',
         body: body,
         keepalive: true,
@@ -393,7 +655,11 @@
       granted = ids;
       if (update) gtag('consent', 'update', update);
       activate();
-    }
+    },
+    // The pre-wasm rules, which the wasm asks rather than ship a second copy (guard.rs, Page).
+    personal: personal,
+    typed: function (f) { return role(f) > 0; },
+    lang: langOf
   };
 
   function fallback(reason) {
@@ -402,7 +668,7 @@
     widget = null;
     root.setAttribute('data-kelisim', 'fallback');
     if (window.console) console.error('kelisim: widget unavailable, using a plain checkbox:', reason);
-    plainBoxes();
+    plainBoxes(forms());
   }
 
   function url(name) { return new URL(name, base).href; }
@@ -414,6 +680,10 @@
   var ready = new Promise(function (resolve) {
     if (document.readyState !== 'loading') resolve();
     else document.addEventListener('DOMContentLoaded', resolve);
+  });
+  ready.then(function () {
+    shadows(document); // open roots made before this script
+    changed();
   });
   function fail(reason) {
     widget = null; // at once: nothing may ask a broken widget again
@@ -430,12 +700,12 @@
     css.rel = 'stylesheet';
     css.href = url('__KELISIM_CSS__');
     document.head.appendChild(css);
-    var wasm = fetch(url('__KELISIM_WASM__')); // now, not after the glue
+    var wasm = nativeFetch(url('__KELISIM_WASM__')); // now, not after the glue
     wasm.catch(function () {}); // reported by the glue's init
 
     // no-cache: revalidated (ETag, a 304) at every page start, so a new policy version
     // counts from the next page view on.
-    var configured = fetch(collector + '/v1/sites/' + encodeURIComponent(site) + '/config', {
+    var configured = nativeFetch(collector + '/v1/sites/' + encodeURIComponent(site) + '/config', {
       credentials: 'omit',
       cache: 'no-cache'
     }).then(function (response) {
@@ -458,7 +728,7 @@
     try {
       session = sessionStorage;
     } catch (e) { /* storage refused: checked at every page */ }
-    var withdrawn = stored && session.kelisim_checked !== stored[1] && fetch(collector +
+    var withdrawn = stored && session.kelisim_checked !== stored[1] && nativeFetch(collector +
       '/v1/receipts/' + stored[1] + '/status?site=' + encodeURIComponent(site), {
       credentials: 'omit',
       cache: 'no-store'
@@ -486,7 +756,8 @@
         withdrawn: loaded[4] || undefined
       }, loaded[1], host);
       carried.forEach(function (value) { widget.learn(value); });
-      root.setAttribute('data-kelisim', 'ready');
+      changed();
+      if (widget) root.setAttribute('data-kelisim', 'ready');
       release();
     }).catch(fail);
   } catch (error) {

@@ -20,29 +20,54 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
+use js_sys::{Array, JSON};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, HtmlElement, HtmlFormElement, HtmlInputElement};
 
 use crate::config::{self, Options, SiteConfig};
 use crate::dom;
 use crate::notice::ReceiptNotice;
-use crate::policy::{self, Decision, Field, FormInfo};
+use crate::policy::{self, Decision, Field};
 use crate::receipt::{
     ConsentEvent, Context, Grant, Identifier, Kind, Outbox, ReceiptRequest, Subject,
 };
-use crate::recorders::{self, Kind as MarkerKind, Role};
 use crate::shield::{self, Shield};
 
 /// The controls that submit a form, in the order a browser picks its default button.
 const SUBMIT_BUTTONS: &str =
     "button[type=submit],button:not([type]),input[type=submit],input[type=image]";
 
+/// The localStorage key where the loader's plain checkbox leaves the consents it took (a JSON
+/// array of `{key, policy, lang, url, form, gpc, fields: [[tag, type, name], …]}`), for the
+/// widget to record once it runs on a later page.
+pub const FALLBACK_KEY: &str = "kelisim:fallback";
+
 /// A site's own consent checkbox, which the guard adopts instead of adding one.
 const SITE_BOX: &str = "input[type=checkbox][data-kelisim-consent]";
+
+#[wasm_bindgen]
+extern "C" {
+    /// The loader's answers about the page, beside its transport (`receipt::Host`, the same
+    /// object). `personal(form)`: whether the form is to be guarded (`data-forms`,
+    /// `data-kelisim-form`/`-ignore`, then `policy::is_personal_data_form`); `typed(element)`:
+    /// whether the visitor types into the control (`recorders::role`). The loader needs both
+    /// before the wasm has loaded, so it holds them, generated from those Rust rules
+    /// (`loader_rules`); the wasm asks rather than ship a second copy. `lang(element)`: the
+    /// nearest `lang` attribute around `element`, across shadow-root boundaries ("" for none).
+    pub type Page;
+    #[wasm_bindgen(method)]
+    fn personal(this: &Page, form: &HtmlFormElement) -> bool;
+    #[wasm_bindgen(method)]
+    fn typed(this: &Page, element: &Element) -> bool;
+    #[wasm_bindgen(method)]
+    fn lang(this: &Page, element: &Element) -> String;
+}
 
 /// The installed guard.
 pub struct Guard {
     document: Document,
+    page: Page,
     site: Rc<SiteConfig>,
     options: Options,
     outbox: Rc<Outbox>,
@@ -63,11 +88,26 @@ struct Guarded {
     error_id: String,
     receipt: HtmlInputElement,
     lang: String,
-    /// An adopted box the guard made `required`: it is made optional again on drop.
+    /// The message the box reports as its validity while unticked (the site's error text).
+    message: String,
+    /// An adopted box the guard marked `aria-required`: the mark goes again on drop.
     made_required: bool,
     /// The receipt recorded since the box was last ticked, with the identifiers it carries:
     /// a site handler that calls `form.submit()` after the submit event must not make a second.
     recorded: RefCell<Option<Recorded>>,
+}
+
+/// A consent to record: what its receipt request says, as the page gave it.
+struct Consent<'a> {
+    key: &'a str,
+    policy_version: &'a str,
+    lang: &'a str,
+    /// The page's address as it was (cleaned before it is sent).
+    page_url: &'a str,
+    form_id: String,
+    fields: &'a [Field],
+    identifiers: &'a [(policy::IdKind, String)],
+    gpc: bool,
 }
 
 /// A receipt already queued for this form: its key and the identifiers it carries.
@@ -81,19 +121,22 @@ impl Drop for Guarded {
         self.added.remove();
         self.receipt.remove();
         if self.made_required {
-            let _ = self.checkbox.remove_attribute("required");
+            let _ = self.checkbox.remove_attribute("aria-required");
         }
+        self.checkbox.set_custom_validity("");
         self.clear_error();
     }
 }
 
 impl Guard {
-    /// Guards every personal-data form on the page now. Fails (changing nothing) when
-    /// `data-forms` is not a selector, so the loader falls back to its plain checkbox.
+    /// The guard, guarding nothing yet: the loader then hands it the page's forms (`scan`).
+    /// Fails (changing nothing) when `data-forms` is not a selector, so the loader falls back
+    /// to its plain checkbox.
     pub fn install(
         options: Options,
         site: Rc<SiteConfig>,
         outbox: Rc<Outbox>,
+        page: Page,
     ) -> Result<Self, String> {
         let document = dom::document();
         if let Some(selector) = &options.forms
@@ -106,8 +149,9 @@ impl Guard {
             ]
             .concat());
         }
-        let guard = Self {
+        Ok(Self {
             document,
+            page,
             site,
             options,
             outbox,
@@ -115,14 +159,14 @@ impl Guard {
             next_id: Cell::new(0),
             notice: RefCell::new(None),
             shield: Shield::default(),
-        };
-        guard.scan();
-        Ok(guard)
+        })
     }
 
-    /// Sends what earlier pages left queued, and shows the receipt notice if one is due.
+    /// Sends what earlier pages left queued (and records the consents the plain checkbox
+    /// took while the widget could not load), and shows the receipt notice if one is due.
     pub fn flush_and_notify(&self) {
         self.outbox.flush();
+        self.record_fallback();
         self.show_notice();
     }
 
@@ -146,7 +190,8 @@ impl Guard {
             Decision::Allow => {
                 self.record(&guarded);
                 if form.method().eq_ignore_ascii_case("get") {
-                    let names: Vec<String> = typed_fields(form).map(|(f, _, _)| f.name).collect();
+                    let names: Vec<String> =
+                        self.typed_fields(form).map(|(f, _, _)| f.name).collect();
                     shield::note_get(&form.action(), &names);
                 }
                 true
@@ -166,8 +211,12 @@ impl Guard {
         let Some(guarded) = self.find(target, |g| g.checkbox.as_ref()) else {
             return false;
         };
+        guarded.sync_validity();
         if invalid {
-            guarded.show_error();
+            // Ticked by a script (no `change`): the stale message is gone for the next try.
+            if !guarded.checkbox.checked() {
+                guarded.show_error();
+            }
             return true;
         }
         if guarded.checkbox.checked() {
@@ -187,7 +236,7 @@ impl Guard {
             return;
         }
         let element: &Element = target.unchecked_ref();
-        if recorders::role(&describe(element)).is_some() {
+        if self.page.typed(element) {
             let value = config::get(target, "value").as_string().unwrap_or_default();
             self.shield.typed(element, &value, committed);
         }
@@ -198,9 +247,10 @@ impl Guard {
         &self.shield
     }
 
-    /// Guards forms added since the last scan (single-page apps, modals).
-    pub fn scan(&self) {
-        for form in self.page_forms() {
+    /// Guards the page's forms that are not guarded yet (at start, then for single-page apps,
+    /// modals, shadow roots): the loader hands over every form, those inside shadow roots too.
+    pub fn scan(&self, forms: impl IntoIterator<Item = HtmlFormElement>) {
+        for form in forms {
             self.consider(&form);
         }
     }
@@ -237,15 +287,6 @@ impl Guard {
         self.notice.replace(Some(shown));
     }
 
-    fn page_forms(&self) -> Vec<HtmlFormElement> {
-        // A snapshot: `document.forms` is live, and guarding may add forms (none today).
-        let forms = self.document.forms();
-        (0..forms.length())
-            .filter_map(|i| forms.item(i))
-            .map(JsCast::unchecked_into)
-            .collect()
-    }
-
     fn find(&self, target: &JsValue, key: fn(&Guarded) -> &JsValue) -> Option<Rc<Guarded>> {
         self.forms
             .borrow()
@@ -257,29 +298,15 @@ impl Guard {
     /// The form's guard, adding one if the form is selected and collects personal data.
     fn consider(&self, form: &HtmlFormElement) -> Option<Rc<Guarded>> {
         if let Some(guarded) = self.find(form.as_ref(), |g| g.form.as_ref()) {
-            // Fields the site added since the last scan get the recorders' markers too.
-            mark_for_recorders(form);
             return Some(guarded);
         }
-        if let Some(selector) = &self.options.forms {
-            // The selector was checked at install; if matching still throws, guard (fail closed).
-            if !form.matches(selector).unwrap_or(true) {
-                return None;
-            }
-        }
-        let info = FormInfo {
-            forced: form.has_attribute("data-kelisim-form"),
-            ignored: form.has_attribute("data-kelisim-ignore"),
-            fields: controls(form).into_iter().map(|(field, _)| field).collect(),
-        };
-        if !policy::is_personal_data_form(&info) {
+        if !self.page.personal(form) {
             return None;
         }
         let guarded = Rc::new(self.guard_form(form));
-        mark_for_recorders(form);
         // What the fields already hold (filled in by the server or the browser) is protected
         // from the start, as if typed.
-        for (_, element, value) in typed_fields(form) {
+        for (_, element, value) in self.typed_fields(form) {
             self.shield.typed(&element, &value, true);
         }
         self.forms.borrow_mut().push(Rc::clone(&guarded));
@@ -291,7 +318,7 @@ impl Guard {
     /// field. An adopted box keeps its own label: the receipt still records the hash of the
     /// configured label, so a site that adopts its box should word it the same.
     fn guard_form(&self, form: &HtmlFormElement) -> Guarded {
-        let page_lang = dom::closest(form, "[lang]").map(|e| dom::attr(&e, "lang"));
+        let page_lang = Some(self.page.lang(form)).filter(|l| !l.is_empty());
         let notice = self
             .site
             .notice_for(self.options.lang.as_deref(), page_lang.as_deref());
@@ -318,8 +345,8 @@ impl Guard {
                 // after the label that holds the box (or the box itself).
                 let anchor = dom::closest(&site_box, "label").unwrap_or_else(|| site_box.clone());
                 dom::after(&anchor, &error);
-                let made_required = !site_box.has_attribute("required");
-                dom::set_attrs(&site_box, &[("required", "")]);
+                let made_required = !site_box.has_attribute("aria-required");
+                dom::set_attrs(&site_box, &[("aria-required", "true")]);
                 (site_box, error.clone(), made_required)
             }
             None => {
@@ -331,7 +358,7 @@ impl Guard {
                         ("type", "checkbox"),
                         ("name", "kelisim_consent"),
                         ("value", "yes"),
-                        ("required", ""),
+                        ("aria-required", "true"),
                         ("id", &id),
                     ],
                     None,
@@ -373,7 +400,7 @@ impl Guard {
         );
         dom::append(form, &receipt);
 
-        Guarded {
+        let guarded = Guarded {
             form: form.clone(),
             checkbox: checkbox.unchecked_into(),
             added,
@@ -381,9 +408,12 @@ impl Guard {
             error_id,
             receipt: receipt.unchecked_into(),
             lang: lang.to_owned(),
+            message: texts.error.clone(),
             made_required,
             recorded: RefCell::new(None),
-        }
+        };
+        guarded.sync_validity();
+        guarded
     }
 
     /// A ticked submission: put the reference in the form and queue the receipt request.
@@ -404,9 +434,7 @@ impl Guard {
         {
             return;
         }
-        let (Some(key), Some(browser_id)) =
-            (crate::receipt::random_key(), self.outbox.browser_id())
-        else {
+        let Some(key) = crate::receipt::random_key() else {
             dom::warn(
                 "kelisim: no crypto.getRandomValues; the form is sent without a receipt",
                 "",
@@ -414,16 +442,49 @@ impl Guard {
             return;
         };
         guarded.receipt.set_value(&key);
-
         let gpc = config::get(&dom::global("navigator"), "globalPrivacyControl").as_bool();
-        let form_id = Some(dom::attr(&guarded.form, "id")).filter(|id| !id.is_empty());
-        let request = ReceiptRequest {
+        self.queue(Consent {
+            key: &key,
+            policy_version: &self.site.policy_version,
+            lang: &guarded.lang,
+            page_url: &self.document.url().unwrap_or_default(),
+            form_id: dom::attr(&guarded.form, "id"),
+            fields: &fields,
+            identifiers: &identifiers,
+            gpc: gpc == Some(true),
+        });
+        guarded
+            .recorded
+            .replace(Some(Recorded { key, identifiers }));
+    }
+
+    /// The form's controls a visitor types into (those the recorders mask), with their values.
+    fn typed_fields<'a>(
+        &'a self,
+        form: &HtmlFormElement,
+    ) -> impl Iterator<Item = (Field, Element, String)> + 'a {
+        controls(form).into_iter().filter_map(|(field, element)| {
+            self.page.typed(&element).then_some(())?;
+            let value = config::get(&element, "value")
+                .as_string()
+                .unwrap_or_default();
+            Some((field, element, value))
+        })
+    }
+
+    /// Queues (and sends) the receipt request of a consent given to the site's required
+    /// purposes. One function for the guard's receipts and the plain checkbox's.
+    fn queue(&self, consent: Consent) {
+        let Some(browser_id) = self.outbox.browser_id() else {
+            return;
+        };
+        self.outbox.submit(&ReceiptRequest {
             site: self.site.site.clone(),
             kind: Kind::Form,
             event: ConsentEvent::Given,
-            key: key.clone(),
-            policy_version: self.site.policy_version.clone(),
-            lang: guarded.lang.clone(),
+            key: consent.key.to_owned(),
+            policy_version: consent.policy_version.to_owned(),
+            lang: consent.lang.to_owned(),
             purposes: Some(
                 self.site
                     .granted_purposes()
@@ -436,7 +497,8 @@ impl Guard {
             categories: None,
             subject: Subject {
                 browser_id,
-                identifiers: identifiers
+                identifiers: consent
+                    .identifiers
                     .iter()
                     .map(|(kind, value)| Identifier {
                         kind: *kind,
@@ -445,20 +507,73 @@ impl Guard {
                     .collect(),
             },
             context: Context {
-                page_url: policy::clean_page_url(&self.document.url().unwrap_or_default()),
-                form_id,
-                fields: policy::field_names(&fields),
-                gpc: gpc == Some(true),
+                page_url: policy::clean_page_url(consent.page_url),
+                form_id: Some(consent.form_id).filter(|id| !id.is_empty()),
+                fields: policy::field_names(consent.fields),
+                gpc: consent.gpc,
             },
+        });
+    }
+
+    /// The consents the loader's plain checkbox took on earlier pages while the widget could not
+    /// load ([`FALLBACK_KEY`]): each becomes the receipt it would have been, under the reference
+    /// its form carried, naming the policy version and the language the box showed. The loader
+    /// keeps no phone or e-mail, so these receipts carry no identifiers.
+    fn record_fallback(&self) {
+        let Some(storage) = dom::local_storage() else {
+            return;
         };
-        self.outbox.submit(&request);
-        guarded
-            .recorded
-            .replace(Some(Recorded { key, identifiers }));
+        let Some(text) = storage.get_item(FALLBACK_KEY).ok().flatten() else {
+            return;
+        };
+        let _ = storage.remove_item(FALLBACK_KEY);
+        for note in array(JSON::parse(&text).unwrap_or_default()).iter() {
+            let text = |name| config::get(&note, name).as_string().unwrap_or_default();
+            let key = text("key");
+            if !policy::is_key(&key) {
+                continue;
+            }
+            let fields: Vec<Field> = array(config::get(&note, "fields"))
+                .iter()
+                .map(|field| {
+                    let at = |i| config::get(&field, i).as_string().unwrap_or_default();
+                    Field {
+                        tag: at("0"),
+                        kind: at("1"),
+                        name: at("2"),
+                        ..Field::default()
+                    }
+                })
+                .collect();
+            self.queue(Consent {
+                key: &key,
+                policy_version: &text("policy"),
+                lang: &text("lang"),
+                page_url: &text("url"),
+                form_id: text("form"),
+                fields: &fields,
+                identifiers: &[],
+                gpc: config::get(&note, "gpc").as_bool() == Some(true),
+            });
+        }
     }
 }
 
 impl Guarded {
+    /// The box is `aria-required` rather than `required`, and reports its own message as its
+    /// validity while unticked: the browser still refuses the form (`invalid`, then our message
+    /// in place of its bubble), screen readers still hear "required", and validation plugins
+    /// that read the `required` attribute (jquery-validation) leave the box alone instead of
+    /// writing their own English error into the consent block.
+    fn sync_validity(&self) {
+        let message = if self.checkbox.checked() {
+            ""
+        } else {
+            &self.message
+        };
+        self.checkbox.set_custom_validity(message);
+    }
+
     fn show_error(&self) {
         let _ = self.error.remove_attribute("hidden");
         dom::set_attrs(&self.error, &[("role", "alert")]);
@@ -486,41 +601,12 @@ impl Guarded {
     }
 }
 
-/// Puts the session recorders' masking markers (`recorders::MARKERS`) on a guarded form and
-/// on each field a visitor types into. Only what is missing is set, so a second pass changes
-/// nothing. The markers stay when the guard is dropped: they only ever protect the visitor,
-/// and a recorder may still be running on the page.
-fn mark_for_recorders(form: &HtmlFormElement) {
-    mark(form, Role::Form);
-    for (field, element) in controls(form) {
-        if let Some(role) = recorders::role(&field) {
-            mark(&element, role);
-        }
-    }
-}
-
-fn mark(element: &Element, role: Role) {
-    let mut classes = dom::attr(element, "class");
-    let before = classes.len();
-    for marker in recorders::markers(role) {
-        match marker.kind {
-            MarkerKind::Class => {
-                if !recorders::has_class(&classes, marker.name) {
-                    if !classes.is_empty() {
-                        classes.push(' ');
-                    }
-                    classes.push_str(marker.name);
-                }
-            }
-            MarkerKind::Attribute => {
-                if !element.has_attribute(marker.name) {
-                    dom::set_attrs(element, &[(marker.name, marker.value)]);
-                }
-            }
-        }
-    }
-    if classes.len() != before {
-        dom::set_attrs(element, &[("class", &classes)]);
+/// `value` if it is an array, else an empty one.
+fn array(value: JsValue) -> Array {
+    if Array::is_array(&value) {
+        value.unchecked_into()
+    } else {
+        Array::new()
     }
 }
 
@@ -534,26 +620,25 @@ fn controls(form: &HtmlFormElement) -> Vec<(Field, Element)> {
         .collect()
 }
 
-/// A form control described by its attributes.
+/// A form control described by its attributes, for its identifier and its name on the receipt.
 fn describe(element: &Element) -> Field {
     Field {
         tag: element.local_name(),
         kind: dom::attr(element, "type"),
         name: dom::attr(element, "name"),
-        id: dom::attr(element, "id"),
         autocomplete: dom::attr(element, "autocomplete"),
+        // The id only tells a personal-data field, which the loader decides (`Page`).
+        id: String::new(),
     }
 }
 
-/// The form's controls a visitor types into (those the recorders mask), with their values.
-fn typed_fields(form: &HtmlFormElement) -> impl Iterator<Item = (Field, Element, String)> {
-    controls(form).into_iter().filter_map(|(field, element)| {
-        recorders::role(&field)?;
-        let value = config::get(&element, "value")
-            .as_string()
-            .unwrap_or_default();
-        Some((field, element, value))
-    })
+/// A form control described by every attribute the rules read, the id included.
+#[cfg(all(test, target_arch = "wasm32"))]
+fn describe_all(element: &Element) -> Field {
+    Field {
+        id: element.id(),
+        ..describe(element)
+    }
 }
 
 /// The guard in a real browser (`cargo xtask wasm-test`): builds forms in the test page's
@@ -571,7 +656,6 @@ mod browser_tests {
     use super::Guard;
     use crate::config::{Options, SiteConfig};
     use crate::receipt::{self, Outbox, test_host};
-    use crate::recorders::{self, Kind, Role};
 
     const COLLECTOR: &str = "http://127.0.0.1:9";
 
@@ -629,9 +713,66 @@ mod browser_tests {
             .expect("valid config");
         let (host, posts) = test_host::recording();
         let outbox = Outbox::new(&options.collector, host);
-        let guard =
-            Guard::install(options, Rc::new(site), Rc::new(outbox)).expect("guard installs");
+        let guard = Guard::install(options, Rc::new(site), Rc::new(outbox), page(forms))
+            .expect("guard installs");
+        // As the loader does right after `start`.
+        guard.scan(page_forms());
         (guard, posts)
+    }
+
+    /// The loader's page answers (`lang` as its `langOf`, without shadow roots here; `personal`
+    /// narrowed by `data-forms` as the loader's is).
+    fn page(forms: Option<&str>) -> super::Page {
+        let only = forms.map(str::to_owned);
+        let page = js_sys::Object::new();
+        let lang =
+            wasm_bindgen::closure::Closure::<dyn Fn(Element) -> String>::new(|e: Element| {
+                e.closest("[lang]")
+                    .ok()
+                    .flatten()
+                    .and_then(|h| h.get_attribute("lang"))
+                    .unwrap_or_default()
+            });
+        // The loader's generated rules are bound to these by one table of cases (loader_rules).
+        let personal = wasm_bindgen::closure::Closure::<dyn Fn(HtmlFormElement) -> bool>::new(
+            move |form: HtmlFormElement| {
+                if let Some(selector) = &only
+                    && !form.matches(selector).unwrap_or(true)
+                {
+                    return false;
+                }
+                let elements = form.elements();
+                let fields = (0..elements.length())
+                    .filter_map(|i| elements.item(i))
+                    .map(|e| super::describe_all(&e))
+                    .collect();
+                crate::policy::is_personal_data_form(&crate::policy::FormInfo {
+                    forced: form.has_attribute("data-kelisim-form"),
+                    ignored: form.has_attribute("data-kelisim-ignore"),
+                    fields,
+                })
+            },
+        );
+        let typed = wasm_bindgen::closure::Closure::<dyn Fn(Element) -> bool>::new(|e: Element| {
+            crate::recorders::role(&super::describe_all(&e)).is_some()
+        });
+        Reflect::set(&page, &"lang".into(), lang.as_ref()).expect("set lang");
+        Reflect::set(&page, &"personal".into(), personal.as_ref()).expect("set personal");
+        Reflect::set(&page, &"typed".into(), typed.as_ref()).expect("set typed");
+        // The test page lives as long as the test run: leaking the closures is harmless here.
+        lang.forget();
+        personal.forget();
+        typed.forget();
+        page.unchecked_into()
+    }
+
+    /// Every form of the test page, as the loader hands them over.
+    fn page_forms() -> Vec<HtmlFormElement> {
+        let forms = document().forms();
+        (0..forms.length())
+            .filter_map(|i| forms.item(i))
+            .map(JsCast::unchecked_into)
+            .collect()
     }
 
     /// Adds `<form id=… lang=…>inner</form>` to the body (inside a wrapper we remove later).
@@ -757,7 +898,14 @@ mod browser_tests {
         assert_eq!(b.type_(), "checkbox");
         assert_eq!(b.name(), "kelisim_consent");
         assert_eq!(b.value(), "yes");
-        assert!(b.required() && !b.checked());
+        // aria-required, not required: validation plugins that read `required` leave it alone,
+        // and the browser still refuses the form with the site's own message.
+        assert!(!b.required() && !b.checked());
+        assert_eq!(b.get_attribute("aria-required").as_deref(), Some("true"));
+        assert_eq!(
+            b.validation_message().as_deref(),
+            Ok("Форманы жіберу үшін келісімді белгілеңіз")
+        );
         let label = field(&form, "label.kelisim-consent__label");
         assert_eq!(label.get_attribute("for"), Some(b.id()));
         assert_eq!(
@@ -845,7 +993,7 @@ mod browser_tests {
         let form = add_form("t-invalid", "en", "", FEEDBACK);
         let (guard, _) = install(None);
         let b = checkbox(&form);
-        assert!(!b.check_validity(), "required and unticked");
+        assert!(!b.check_validity(), "invalid while unticked");
         // The loader forwards `invalid` and cancels it when we answer true.
         assert!(guard.touch(b.as_ref(), true));
         let error = field(&form, "p.kelisim-consent__error");
@@ -858,7 +1006,18 @@ mod browser_tests {
         // Events on anything else are not ours.
         assert!(!guard.touch(field(&form, "[name=name]").as_ref(), true));
         assert!(!guard.touch(&JsValue::NULL, false));
+        // Ticked, the box is valid; unticked again, invalid again.
+        tick(&guard, &b);
+        assert!(b.check_validity(), "valid once ticked");
+        tick(&guard, &b);
+        assert!(!b.check_validity(), "invalid once unticked");
+        // Ticked by a script, without a `change`: the stale message goes at the browser's
+        // `invalid`, and the next try passes.
+        b.set_checked(true);
+        assert!(guard.touch(b.as_ref(), true));
+        assert!(b.check_validity());
         drop(guard);
+        assert!(b.check_validity(), "no message of ours left behind");
         remove(&form);
     }
 
@@ -1074,6 +1233,7 @@ mod browser_tests {
             options,
             Rc::new(site),
             Rc::new(Outbox::new(COLLECTOR, host)),
+            page(None),
         )
         .err()
         .expect("bad selector");
@@ -1085,9 +1245,9 @@ mod browser_tests {
         let (guard, _) = install(None);
         let late = add_form("t-late", "en", "", FEEDBACK);
         assert!(!has(&late, ".kelisim-consent"), "not yet scanned");
-        guard.scan();
+        guard.scan(page_forms());
         assert!(has(&late, ".kelisim-consent"), "guarded by the scan");
-        guard.scan();
+        guard.scan(page_forms());
         assert_eq!(
             late.query_selector_all(".kelisim-consent")
                 .expect("ok")
@@ -1104,91 +1264,47 @@ mod browser_tests {
         remove(&later);
     }
 
-    fn classes(element: &Element) -> String {
-        element.get_attribute("class").unwrap_or_default()
-    }
-
-    /// Every marker of `role` is on `element`, each once.
-    fn assert_marked(element: &Element, role: Role) {
-        let class = classes(element);
-        for marker in recorders::markers(role) {
-            match marker.kind {
-                Kind::Class => assert_eq!(
-                    class
-                        .split_ascii_whitespace()
-                        .filter(|c| *c == marker.name)
-                        .count(),
-                    1,
-                    "{} in class {class:?}",
-                    marker.name
-                ),
-                Kind::Attribute => assert_eq!(
-                    element.get_attribute(marker.name).as_deref(),
-                    Some(marker.value),
-                    "{}",
-                    marker.name
-                ),
-            }
-        }
-    }
-
     #[wasm_bindgen_test]
-    fn recorder_markers_go_on_the_form_and_its_typed_fields_also_added_later() {
-        let (guard, _) = install(None);
-        let form = add_form(
-            "t-rec",
-            "en",
-            r#"class="site-form""#,
-            &FEEDBACK.replace(r#"name="name""#, r#"name="name" class="input wide""#),
-        );
-        guard.scan();
-        assert_marked(&form, Role::Form);
-        assert!(
-            classes(&form).starts_with("site-form "),
-            "the site's class kept"
-        );
-        assert!(
-            form.matches(".site-form.ym-disable-submit[data-matomo-ignore]")
-                .expect("valid selector")
-        );
-        for selector in ["[name=name]", "[name=phone]", "[name=message]"] {
-            assert_marked(&field(&form, selector), Role::PersonalData);
-        }
-        let name = field(&form, "[name=name]");
-        assert!(
-            classes(&name).starts_with("input wide "),
-            "the site's classes kept"
-        );
+    fn consents_the_plain_checkbox_took_become_receipts_under_their_reference() {
+        clear_storage();
+        // What the loader's fallback left (loader.js, note()): one valid note, and two that are
+        // not (no key, not an object) and are dropped.
+        let note = r#"[
+          {"key": "0123456789abcdef0123456789abcdef", "policy": "2026-03", "lang": "kk",
+           "url": "https://user:pw@example.kz/contact.html", "form": "callback", "gpc": true,
+           "fields": [["input", "text", "name"], ["input", "tel", "phone"],
+                      ["input", "hidden", "utm"], ["input", "checkbox", "kelisim_consent"],
+                      ["input", "hidden", "kelisim_receipt"], ["button", "", ""]]},
+          {"policy": "2026-03"}, 7]"#;
+        storage()
+            .set_item(super::FALLBACK_KEY, note)
+            .expect("writable");
+        let (guard, posts) = install(None);
+        guard.flush_and_notify();
         assert_eq!(
-            name.get_attribute("data-clarity-mask").as_deref(),
-            Some("true")
+            storage().get_item(super::FALLBACK_KEY).expect("readable"),
+            None,
+            "taken once"
         );
-        // Nothing typed there: the site's hidden field, the consent box, the receipt.
-        for selector in [
-            "[name=lang]",
-            ".kelisim-consent__box",
-            "[name=kelisim_receipt]",
-        ] {
-            let f = field(&form, selector);
-            assert!(!f.has_attribute("data-private"), "{selector}");
-            assert!(!classes(&f).contains("rr-block"), "{selector}");
-        }
-
-        // A field the site adds later is marked by the next scan, and nothing twice.
-        let late = document().create_element("input").expect("input");
-        late.set_attribute("name", "company").expect("name");
-        form.append_child(&late).expect("append");
-        guard.scan();
-        assert_marked(&late, Role::FreeText);
-        let before = classes(&name);
-        guard.scan();
-        assert_eq!(classes(&name), before, "a second scan changes nothing");
-        assert_marked(&name, Role::PersonalData);
-
-        // Markers protect the visitor, so they outlive the guard.
+        let posts = posts.borrow();
+        assert_eq!(posts.len(), 1, "{posts:?}");
+        let sent: receipt::ReceiptRequest =
+            serde_json::from_str(&posts[0].body).expect("a receipt request on the wire");
+        assert_eq!(sent.key, "0123456789abcdef0123456789abcdef");
+        assert_eq!(sent.policy_version, "2026-03");
+        assert_eq!(sent.lang, "kk");
+        assert_eq!(sent.context.page_url, "https://example.kz/contact.html");
+        assert_eq!(sent.context.form_id.as_deref(), Some("callback"));
+        assert_eq!(sent.context.fields, ["name", "phone"]);
+        assert!(sent.context.gpc);
+        assert!(
+            sent.subject.identifiers.is_empty(),
+            "the loader keeps no phone"
+        );
+        assert!(receipt::is_key(&sent.subject.browser_id));
+        assert_eq!(queue().length(), 1, "kept until the collector answers");
+        drop(posts);
         drop(guard);
-        assert_marked(&name, Role::PersonalData);
-        remove(&form);
     }
 
     #[wasm_bindgen_test]
@@ -1225,7 +1341,8 @@ mod browser_tests {
         let (guard, _) = install(None);
         assert!(!has(&form, ".kelisim-consent"), "no second box");
         let b: HtmlInputElement = field(&form, "[data-kelisim-consent]").unchecked_into();
-        assert!(b.required(), "made required");
+        assert_eq!(b.get_attribute("aria-required").as_deref(), Some("true"));
+        assert!(!b.check_validity(), "invalid while unticked");
         assert!(!guard.submit(&form));
         let error = field(&form, "p.kelisim-consent__error");
         let label = b.closest("label").expect("ok").expect("label");
@@ -1245,7 +1362,10 @@ mod browser_tests {
         assert!(receipt::is_key(&reference(&form)));
 
         drop(guard);
-        assert!(!b.required(), "the site's box is as it was");
+        assert!(
+            !b.has_attribute("aria-required") && b.check_validity(),
+            "the site's box is as it was"
+        );
         assert!(!has(&form, ".kelisim-consent__error"));
         assert!(!has(&form, "[name=kelisim_receipt]"));
         remove(&form);

@@ -1,16 +1,20 @@
 //! Kelisim consent widget: the loader (`js/loader.js`) calls `start` with the script tag's
-//! options, the site config and its host (transport and gating), then hands every submission,
-//! click, consent-box event, DOM change and delivery answer to the returned `Widget`. This file
-//! only wires the modules: `guard` (forms), `banner` (cookies), `receipt` (the outbox they
-//! share), with their rules in `policy`, `choice` and `recorders` (the session recorders'
-//! masking markers the guard puts on form fields) and `redact` (the analytics shield's pure
-//! core, which `shield` feeds with what the visitor types).
+//! options, the site config and its host (transport, gating and its answers about the page),
+//! then hands every form, submission, click, consent-box event, DOM change and delivery answer
+//! to the returned `Widget`. This file only wires the modules: `guard` (forms), `banner`
+//! (cookies), `receipt` (the outbox they share), with their rules in `policy`, `choice` and
+//! `recorders` (the session recorders' masking markers) and `redact` (the analytics shield's
+//! pure core, which `shield` feeds with what the visitor types). `loader_rules` (tests only)
+//! generates the loader's copy of the rules it needs before the wasm has loaded.
 //!
 //! Architecture invariants: `policy`, `choice`, `recorders` and `redact` never touch the DOM;
 //! no form value leaves the page except a phone/e-mail identifier sent to the collector to be
 //! hashed; a guarded form never submits without its box ticked; a gated script or iframe
 //! never runs before its category is granted; the loader owns every event listener (so they
-//! keep the place they took before any later site script), the wasm owns every decision.
+//! keep the place they took before any later site script) and applies the rules it needs
+//! before the wasm (which forms carry personal data, which fields get the recorders' markers)
+//! as generated from `policy` and `recorders`, the wasm asking it rather than shipping them
+//! twice; the wasm owns every other decision.
 //!
 //! Release builds for wasm32 are `no_std` with a panic handler that only traps: std's panic
 //! hook formats messages, which linked core::fmt, Unicode tables and panic locations (about
@@ -28,6 +32,8 @@ mod choice;
 mod config;
 mod dom;
 mod guard;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod loader_rules;
 mod notice;
 mod policy;
 mod receipt;
@@ -76,7 +82,7 @@ pub struct Widget {
 // Guards the page and shows the cookie banner (or applies the stored choice). `options`:
 // `{site, collector, lang?, forms?}` from the script tag; `config`: the parsed body of
 // `GET /v1/sites/{site}/config`; `host`: the loader's `post(url, body, key)` transport and
-// `consent(granted, update)` gate. Throws, changing nothing, when an input is invalid, so the
+// `consent(granted, update)` gate, and `lang(element)` (see guard::Page). Throws, changing nothing, when an input is invalid, so the
 // loader can fall back to its plain checkbox (and nothing gated runs). Sends the receipts
 // earlier pages left queued.
 #[wasm_bindgen]
@@ -87,8 +93,13 @@ pub fn start(options: JsValue, config: JsValue, host: Host) -> Result<Widget, Js
     );
     let outbox = Rc::new(Outbox::new(&options.collector, host.clone()));
     // The guard first: if it refuses to start, nothing was shown and nothing gated runs.
-    let guard = Guard::install(options.clone(), Rc::clone(&site), Rc::clone(&outbox))
-        .map_err(|e| JsError::new(&e))?;
+    let guard = Guard::install(
+        options.clone(),
+        Rc::clone(&site),
+        Rc::clone(&outbox),
+        host.clone().unchecked_into(),
+    )
+    .map_err(|e| JsError::new(&e))?;
     let banner = Banner::start(&options, site, outbox, host);
     guard.flush_and_notify();
     Ok(Widget { guard, banner })
@@ -128,9 +139,11 @@ impl Widget {
         self.guard.touch(&target, invalid)
     }
 
-    // The DOM changed: guard forms that appeared since.
-    pub fn scan(&self) {
-        self.guard.scan();
+    // Guards the forms of `forms` (every form of the page, shadow roots' included) that are not
+    // guarded yet: right after `start`, and whenever the DOM changed.
+    pub fn scan(&self, forms: js_sys::Array) {
+        self.guard
+            .scan(forms.iter().map(wasm_bindgen::JsCast::unchecked_into));
     }
 
     // An `input` (`committed` = false) or `change` event on `target`: a guarded field's value

@@ -22,6 +22,7 @@ pub struct Field {
 
 /// A form as the guard sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub struct FormInfo {
     /// `data-kelisim-form` is present: the site says this form collects personal data.
     pub forced: bool,
@@ -76,13 +77,24 @@ pub enum Delivery {
 /// Prefix of the widget's own field names; they are not the site's fields.
 pub const OWN_FIELD_PREFIX: &str = "kelisim_";
 
+// Which forms and fields carry personal data: the items marked `allow(dead_code)` below are the
+// reference the loader's generated copy is made from and tested against (`loader_rules`). The
+// loader needs the rule before the wasm has loaded, so the shipped wasm asks the loader
+// (`guard::Page`) rather than carry a second copy: outside tests they are not called.
+
+/// Input types that are personal data whatever their name.
+#[cfg_attr(not(test), allow(dead_code))]
+pub const PERSONAL_TYPES: [&str; 2] = ["tel", "email"];
+
 /// Input types that never carry something the visitor typed about themselves.
-const NOT_TYPED: [&str; 8] = [
+#[cfg_attr(not(test), allow(dead_code))]
+pub const NOT_TYPED: [&str; 8] = [
     "hidden", "submit", "button", "reset", "image", "checkbox", "radio", "search",
 ];
 
 /// Name/id words that mean personal data when they are a whole word (`user_tel`, `userTel`).
-const WORDS: [&str; 10] = [
+#[cfg_attr(not(test), allow(dead_code))]
+pub const WORDS: [&str; 10] = [
     "tel",
     "fio",
     "iin",
@@ -96,7 +108,8 @@ const WORDS: [&str; 10] = [
 ];
 
 /// Name/id parts that mean personal data anywhere in a word (`phoneNumber`, `firstname`).
-const PARTS: [&str; 9] = [
+#[cfg_attr(not(test), allow(dead_code))]
+pub const PARTS: [&str; 9] = [
     "phone", "email", "name", "telefon", "mobile", "whatsapp", "passport", "address", "birth",
 ];
 
@@ -113,6 +126,7 @@ pub fn submit_decision(ticked: bool) -> Decision {
 
 /// Whether the form collects personal data and so needs a consent box. `data-kelisim-form`
 /// wins over `data-kelisim-ignore`: when a site says both, failing closed is the safe reading.
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn is_personal_data_form(form: &FormInfo) -> bool {
     if form.forced {
         return true;
@@ -122,13 +136,14 @@ pub fn is_personal_data_form(form: &FormInfo) -> bool {
 
 /// Whether one control collects personal data: free text, a phone or e-mail input, an
 /// `autocomplete` token naming personal data, or a name/id that reads like one.
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn is_personal_field(field: &Field) -> bool {
     match field.tag.as_str() {
         "textarea" => true,
         "select" => names_personal_data(field),
         "input" => {
             let kind = field.kind.trim();
-            if kind.eq_ignore_ascii_case("tel") || kind.eq_ignore_ascii_case("email") {
+            if PERSONAL_TYPES.iter().any(|t| kind.eq_ignore_ascii_case(t)) {
                 return true;
             }
             !NOT_TYPED.iter().any(|t| kind.eq_ignore_ascii_case(t)) && names_personal_data(field)
@@ -137,6 +152,7 @@ pub fn is_personal_field(field: &Field) -> bool {
     }
 }
 
+#[cfg_attr(not(test), allow(dead_code))]
 fn names_personal_data(field: &Field) -> bool {
     autocomplete_tokens(&field.autocomplete).any(|t| personal_autocomplete(&t))
         || reads_personal(&field.name)
@@ -147,21 +163,26 @@ fn autocomplete_tokens(value: &str) -> impl Iterator<Item = String> + '_ {
     value.split_ascii_whitespace().map(str::to_ascii_lowercase)
 }
 
-/// HTML autofill field names (WHATWG "autofill detail tokens") that name personal data.
+/// HTML autofill field names (WHATWG "autofill detail tokens") that name personal data: these
+/// whole tokens, tokens starting with [`AUTOFILL_PREFIXES`] or ending with [`AUTOFILL_SUFFIXES`].
+#[cfg_attr(not(test), allow(dead_code))]
+pub const AUTOFILL_TOKENS: [&str; 5] =
+    ["name", "nickname", "email", "street-address", "postal-code"];
+#[cfg_attr(not(test), allow(dead_code))]
+pub const AUTOFILL_PREFIXES: [&str; 3] = ["tel", "address-", "bday"];
+#[cfg_attr(not(test), allow(dead_code))]
+pub const AUTOFILL_SUFFIXES: [&str; 1] = ["-name"];
+
+#[cfg_attr(not(test), allow(dead_code))]
 fn personal_autocomplete(token: &str) -> bool {
-    token == "name"
-        || token.ends_with("-name")
-        || token == "nickname"
-        || token == "email"
-        || token.starts_with("tel")
-        || token.starts_with("address-")
-        || token == "street-address"
-        || token == "postal-code"
-        || token.starts_with("bday")
+    AUTOFILL_TOKENS.contains(&token)
+        || AUTOFILL_PREFIXES.iter().any(|p| token.starts_with(p))
+        || AUTOFILL_SUFFIXES.iter().any(|s| token.ends_with(s))
 }
 
 /// Splits a name or id into lower-case words at non-letters and camelCase humps, then checks
 /// the words against the personal-data vocabulary (English and transliterated Russian/Kazakh).
+#[cfg_attr(not(test), allow(dead_code))]
 fn reads_personal(name: &str) -> bool {
     let mut word = String::new();
     let mut prev_lower = false;
@@ -182,6 +203,7 @@ fn reads_personal(name: &str) -> bool {
 }
 
 /// `haystack.contains(needle)` for ASCII words, without the two-way string searcher (2 KB).
+#[cfg_attr(not(test), allow(dead_code))]
 fn has(haystack: &str, needle: &str) -> bool {
     needle.is_empty()
         || haystack

@@ -1,10 +1,17 @@
 //! The masking and exclusion markers of the common session recorders, in one table, and the
-//! pure decision of which of them a guarded form and each of its fields get. The guard applies
-//! them to the DOM; this file never touches it.
+//! pure decision of which of them a guarded form and each of its fields get. The loader applies
+//! them to the DOM, from its first moment (before the wasm, and without it), and keeps them
+//! through a site's re-renders: `loader_rules` generates its copy of this table, and the
+//! decision is bound to the loader's by one table of cases. So the wasm itself uses only
+//! [`role`] (which fields' typing the shield learns); this file never touches the DOM.
 //!
 //! Each recorder honours its own marker without any configuration on the site's side, so with
 //! these on the fields a recorder that keeps its defaults records no value typed there. Every
 //! name below was checked against the vendor's documentation or code (source beside each).
+
+// The table and its helpers are read by the generator of the loader's rules (tests), not by
+// the shipped wasm.
+#![cfg_attr(not(test), allow(dead_code))]
 
 use crate::policy::{self, Field, OWN_FIELD_PREFIX};
 
@@ -148,7 +155,7 @@ pub const MARKERS: [Marker; 16] = [
 ];
 
 /// Input types where the visitor writes freely (absent `type` is text).
-const FREE_TEXT_TYPES: [&str; 4] = ["", "text", "search", "url"];
+pub const FREE_TEXT_TYPES: [&str; 4] = ["", "text", "search", "url"];
 
 /// What a form control is, for the recorders: `None` for controls that hold nothing typed
 /// (buttons, checkboxes, hidden fields) and for the widget's own fields.
@@ -170,11 +177,6 @@ pub fn role(field: &Field) -> Option<Role> {
 /// The markers an element in `role` gets, in table order.
 pub fn markers(role: Role) -> impl Iterator<Item = &'static Marker> {
     MARKERS.iter().filter(move |m| m.on & role.bit() != 0)
-}
-
-/// Whether `class_list` (an element's `class` attribute) already holds `name` as a whole token.
-pub fn has_class(class_list: &str, name: &str) -> bool {
-    class_list.split_ascii_whitespace().any(|c| c == name)
 }
 
 #[cfg(test)]
@@ -313,13 +315,5 @@ mod tests {
         for (f, want) in cases {
             assert_eq!(role(&f), want, "{f:?}");
         }
-    }
-
-    #[test]
-    fn class_tokens() {
-        assert!(has_class("a rr-block b", "rr-block"));
-        assert!(has_class("\trr-block\n", "rr-block"));
-        assert!(!has_class("rr-blocked", "rr-block"));
-        assert!(!has_class("", "rr-block"));
     }
 }

@@ -22,7 +22,7 @@ pub const MIN_TYPED_CHARS: usize = 3;
 
 /// Typed values shorter than this must stand as a whole word to match (`Ali` must not redact
 /// `Alibaba`); longer ones match anywhere (a message quoted inside a longer string).
-const WHOLE_WORD_BELOW: usize = 6;
+pub const WHOLE_WORD_BELOW: usize = 6;
 
 /// At most this many typed values are remembered; the oldest go first. Bounds the cost of a
 /// redaction on a page where a visitor types a lot.

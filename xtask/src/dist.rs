@@ -59,6 +59,11 @@ pub fn dist() -> Result<Vec<Shipped>> {
         .generate(&bindgen_dir)
         .context("wasm-bindgen failed on the widget")?;
 
+    shorten_imports(
+        &bindgen_dir.join("kelisim_widget_bg.wasm"),
+        &bindgen_dir.join("kelisim_widget.js"),
+    )?;
+
     let optimised = bindgen_dir.join("kelisim_opt.wasm");
     run(Command::new(&wasm_opt)
         .arg("-Oz")
@@ -109,6 +114,64 @@ pub fn dist() -> Result<Vec<Shipped>> {
     }
     report(&shipped);
     Ok(shipped)
+}
+
+/// Renames the wasm's imports to short names (`a`, `b`, … and the module `k`), in the wasm and
+/// in the glue that provides them. wasm-bindgen names each import `__wbg_<name>_<16 hex>`: with
+/// some 60 imports, those hashes, written in both files, were about 1 KB brotli that no
+/// compressor can shrink. Each name must be a key of the glue's imports object exactly once.
+fn shorten_imports(wasm: &Path, glue: &Path) -> Result<()> {
+    const MODULE: &str = "./kelisim_widget_bg.js";
+    let mut module = walrus::Module::from_file(wasm)
+        .map_err(|e| anyhow::anyhow!("{e:#}"))
+        .with_context(|| format!("cannot read {}", wasm.display()))?;
+    let mut text = String::from_utf8(read(glue)?).context("the glue is not UTF-8")?;
+    for (i, import) in module.imports.iter_mut().enumerate() {
+        if import.module != MODULE {
+            bail!(
+                "unexpected import module {:?} of {:?}",
+                import.module,
+                import.name
+            );
+        }
+        let key = format!("{}: ", import.name);
+        if text.matches(&key).count() != 1 {
+            bail!(
+                "the glue does not name import {:?} exactly once",
+                import.name
+            );
+        }
+        let short = short_name(i);
+        text = text.replacen(&key, &format!("{short}: "), 1);
+        import.name = short;
+        import.module = "k".to_owned();
+    }
+    let module_key = format!("\"{MODULE}\": ");
+    if text.matches(&module_key).count() != 1 {
+        bail!("the glue does not name the import module {MODULE:?} exactly once");
+    }
+    text = text.replacen(&module_key, "\"k\": ", 1);
+    module
+        .emit_wasm_file(wasm)
+        .map_err(|e| anyhow::anyhow!("{e:#}"))
+        .with_context(|| format!("cannot write {}", wasm.display()))?;
+    fs::write(glue, text)?;
+    Ok(())
+}
+
+/// `a`…`z`, `A`…`Z`, then `aa`, `ab`, …: short, and valid as object keys.
+fn short_name(mut i: usize) -> String {
+    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut reversed = String::new();
+    loop {
+        reversed.push(char::from(LETTERS[i % LETTERS.len()]));
+        i /= LETTERS.len();
+        if i == 0 {
+            break;
+        }
+        i -= 1;
+    }
+    reversed.chars().rev().collect()
 }
 
 /// Minifies a script with terser: comments and whitespace are bytes every visitor pays for.
@@ -208,4 +271,25 @@ fn report(files: &[Shipped]) {
         sum(|f| f.brotli),
         sum(|f| f.brotli) as f64 / 1000.0
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_name;
+
+    #[test]
+    fn short_names_are_distinct_identifiers() {
+        let names: Vec<String> = (0..3000).map(short_name).collect();
+        assert_eq!(&names[..3], ["a", "b", "c"]);
+        assert_eq!(names[52], "aa");
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len());
+        assert!(
+            names
+                .iter()
+                .all(|n| n.bytes().all(|b| b.is_ascii_alphabetic()))
+        );
+    }
 }

@@ -17,6 +17,20 @@ const AXE: &str = "axe-core@4.11.0";
 /// The session recorder and the product-analytics tracker the shield's browser tests run.
 const RRWEB: &str = "rrweb@2.2.2";
 const POSTHOG: &str = "posthog-js@1.449.2";
+/// The web libraries of the stacks the widget must survive (issue 12), as their sites load them:
+/// jQuery with $.ajax and jquery-validation (WordPress, 1C-Bitrix themes), React 18 with
+/// react-hook-form, Vue 3, htmx 1 and 2. One prefix, `.tools/stacks`; two htmx majors by npm
+/// aliases.
+const STACKS: &[&str] = &[
+    "jquery@3.8.0",
+    "jquery-validation@1.22.1",
+    "react@18.3.1",
+    "react-dom@18.3.1",
+    "react-hook-form@7.92.0",
+    "vue@3.5.45",
+    "htmx1@npm:htmx.org@1.9.12",
+    "htmx2@npm:htmx.org@2.0.11",
+];
 /// The independent JOSE library the collector's tests verify receipts with.
 const JWCRYPTO: &str = "jwcrypto==1.6.1";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -105,6 +119,30 @@ pub fn rrweb() -> Result<PathBuf> {
 /// bundled (sets `window.posthog`).
 pub fn posthog() -> Result<PathBuf> {
     package("posthog-js", POSTHOG, "dist/array.full.js")
+}
+
+/// The stacks' packages (`STACKS`) under `.tools/stacks/node_modules`, installed again when the
+/// pinned list changed (it is kept in `.tools/stacks/pinned`).
+pub fn stacks() -> Result<PathBuf> {
+    let dir = root().join(".tools/stacks");
+    let pinned = dir.join("pinned");
+    let want = STACKS.join("\n");
+    if std::fs::read_to_string(&pinned).ok().as_deref() != Some(want.as_str()) {
+        std::fs::create_dir_all(&dir)?;
+        run(Command::new("npm")
+            .args([
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+            ])
+            .arg(&dir)
+            .args(STACKS))
+        .context("installing the stacks' web libraries needs node and npm")?;
+        std::fs::write(&pinned, want)?;
+    }
+    Ok(dir.join("node_modules"))
 }
 
 /// The directory of npm package `name` installed under `.tools/<name>/`, checked by `file`.

@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::process::Command;
 
 use anyhow::{Context, Result};
 
@@ -27,6 +28,7 @@ pub fn all() -> Result<()> {
     let vanilla = install::vanilla_cookieconsent()?;
     let rrweb = install::rrweb()?;
     let posthog = install::posthog()?;
+    let stacks = install::stacks()?;
     let python = install::jwcrypto()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
@@ -48,6 +50,11 @@ pub fn all() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // The loader's pre-wasm rules on the table of cases the wasm's are tested with
+    // (widget/src/loader_rules.rs runs it under `cargo test`).
+    run(Command::new("node")
+        .args(["--test", "widget/js/rules.test.js"])
+        .current_dir(crate::root()))?;
     dist::dist()?;
     run(cargo().args(["build", "--package", "kelisim-collector"]))?;
     run(cargo()
@@ -63,6 +70,7 @@ pub fn all() -> Result<()> {
         .env("KELISIM_TEST_VANILLA", vanilla)
         .env("KELISIM_TEST_RRWEB", rrweb)
         .env("KELISIM_TEST_POSTHOG", posthog)
+        .env("KELISIM_TEST_STACKS", stacks)
         .env("KELISIM_TEST_PYTHON", python))?;
     // Reliability (RELIABILITY.md): the API against its OpenAPI document, a 60 s soak alone on
     // the machine, and every fuzz target for a short while.

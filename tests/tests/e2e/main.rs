@@ -9,3 +9,4 @@ mod form_consent;
 mod form_guard;
 mod shield;
 mod shield_speed;
+mod stacks;

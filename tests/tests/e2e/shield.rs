@@ -48,7 +48,7 @@ const PARTS: &[&str] = &[
 /// Every spelling of the typed values a recorder or tracker could send: as typed, in lower
 /// case, percent-encoded and form-encoded (as URLs carry them), with JSON's `\u` escapes, the
 /// phone's digits alone and in E.164, and the distinctive [`PARTS`].
-fn spellings(values: &[&str]) -> Vec<String> {
+pub(crate) fn spellings(values: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for value in values {
         out.push((*value).to_owned());
@@ -102,7 +102,7 @@ fn json_escaped(text: &str) -> String {
 }
 
 /// The first spelling of a typed value found in `text`, with some context around it.
-fn leaked<'a>(text: &str, spellings: &'a [String]) -> Option<(&'a str, String)> {
+pub(crate) fn leaked<'a>(text: &str, spellings: &'a [String]) -> Option<(&'a str, String)> {
     spellings.iter().find_map(|s| {
         text.find(s.as_str()).map(|at| {
             let before: String = text[..at].chars().rev().take(80).collect();
@@ -285,7 +285,7 @@ async fn rrweb_and_posthog_from_npm_record_nothing_a_visitor_types() -> Result<(
 
 /// Waits (bounded) until the capture endpoint has had no new request for a second: what the
 /// page sent as it went (beacons, keepalive fetches) has arrived.
-async fn quiet(capture: &Capture) -> Result<()> {
+pub(crate) async fn quiet(capture: &Capture) -> Result<()> {
     let mut count = capture.received().len();
     let mut since = Instant::now();
     wait::until(
