@@ -225,7 +225,12 @@ impl Guard {
         let notice = self
             .site
             .notice_for(self.options.lang.as_deref(), page.as_deref());
-        let href = policy::receipt_link(&self.options.collector, &reference, &notice.lang);
+        let href = policy::receipt_link(
+            &self.options.collector,
+            &self.site.site,
+            &reference,
+            &notice.lang,
+        );
         // Drop the old notice first: two notices must never be on the page.
         self.notice.replace(None);
         let shown = ReceiptNotice::show(
@@ -416,12 +421,15 @@ impl Guard {
         guarded.receipt.set_value(&key);
 
         let gpc = config::get(&dom::global("navigator"), "globalPrivacyControl").as_bool();
-        let form_id = Some(dom::attr(&guarded.form, "id")).filter(|id| !id.is_empty());
+        let form_id = Some(dom::attr(&guarded.form, "id")).filter(|id| policy::is_safe_name(id));
         let request = ReceiptRequest {
             site: self.site.site.clone(),
             kind: Kind::Form,
             event: ConsentEvent::Given,
             key: key.clone(),
+            // Sent with the request and gone with it: nothing on the page withdraws a form
+            // consent (the operator does, on request).
+            secret: crate::receipt::random_key(),
             policy_version: self.site.policy_version.clone(),
             lang: guarded.lang.clone(),
             purposes: Some(

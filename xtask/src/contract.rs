@@ -98,14 +98,10 @@ pub fn contract(bin: &Path, max_examples: u32) -> Result<()> {
 fn admin_token(bin: &Path, data: &Path) -> Result<String> {
     let out = Command::new(bin)
         .args([
-            "tokens",
-            "create",
-            "--site",
-            "demo",
-            "--scope",
-            "admin",
-            "--data-dir",
+            "tokens", "create", "--site", "demo", "--scope", "admin", "--config",
         ])
+        .arg(root().join("demo/kelisim.toml"))
+        .arg("--data-dir")
         .arg(data)
         .output()
         .with_context(|| format!("cannot run {}", bin.display()))?;

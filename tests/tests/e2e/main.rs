@@ -7,5 +7,6 @@ mod banner;
 mod banner_speed;
 mod form_consent;
 mod form_guard;
+mod security;
 mod shield;
 mod shield_speed;
