@@ -1064,6 +1064,31 @@ mod tests {
     }
 
     #[test]
+    fn the_withdraw_fixture_opens_the_cookie_fixture_and_nothing_else() {
+        let withdraw: WithdrawRequest =
+            serde_json::from_str(&fixture("withdraw_request.json")).expect("fixture parses");
+        let json = fixture("receipt_request_cookies_updated.json").replace(
+            r#"{ "id": "marketing", "granted": false }"#,
+            r#"{ "id": "marketing", "granted": false }, { "id": "session_recording", "granted": false }"#,
+        );
+        let cookies = prepared(&json).expect("valid");
+        let holder = cookies.private.holder_sha256.as_deref();
+        assert_eq!(check_holder(&withdraw.secret.0, holder, "r"), Ok(()));
+        let form = prepared(&fixture("receipt_request_form_given.json")).expect("valid");
+        assert!(
+            check_holder(
+                &withdraw.secret.0,
+                form.private.holder_sha256.as_deref(),
+                "r"
+            )
+            .is_err()
+        );
+        let v1_body = r#"{ "key": "5b8e2d4f6a1c3e5f7b9d0a2c4e6f8a1b", "browser_id": "a1b2c3d4e5f60718293a4b5c6d7e8f90" }"#;
+        let err = serde_json::from_str::<WithdrawRequest>(v1_body).expect_err("v1's body");
+        assert!(err.to_string().contains("browser_id"), "{err}");
+    }
+
+    #[test]
     fn names_are_refused_by_the_table_both_sides_test() {
         let table: serde_json::Value =
             serde_json::from_str(&fixture("names.json")).expect("names.json");

@@ -927,13 +927,20 @@ mod browser_tests {
         for typed in ["Айгерим", "Сапарова", "Шымкент", "паллет"] {
             assert!(!stored.contains(typed), "{typed:?} must not leave the page");
         }
-        // Sent at once, through the loader's transport, as the exact queued body.
+        // Sent at once, through the loader's transport, as the exact queued body (less the
+        // time it was queued), with a withdrawal secret of its own.
         {
             let posts = posts.borrow();
             assert_eq!(posts.len(), 1);
             assert_eq!(posts[0].url, "http://127.0.0.1:9/v1/receipts");
             assert_eq!(posts[0].key, key);
-            assert_eq!(posts[0].body, json(&item));
+            let mut queued: serde_json::Value = serde_json::from_str(&json(&item)).expect("JSON");
+            assert!(queued["queued_at"].is_number(), "{queued}");
+            queued.as_object_mut().expect("object").remove("queued_at");
+            let sent: serde_json::Value = serde_json::from_str(&posts[0].body).expect("JSON");
+            assert_eq!(sent, queued);
+            let secret = sent["secret"].as_str().expect("a secret");
+            assert!(receipt::is_key(secret) && secret != key, "{sent}");
         }
 
         // The same submission again (a site's handler calling form.submit() after the event,
@@ -1288,7 +1295,15 @@ mod browser_tests {
             .unwrap_or_else(|| "ru".into());
         assert_eq!(
             link.get_attribute("href"),
-            Some(["http://127.0.0.1:9/v1/receipts/", &key, "?lang=", &lang].concat())
+            Some(
+                [
+                    "http://127.0.0.1:9/v1/receipts/",
+                    &key,
+                    "?site=demo&lang=",
+                    &lang
+                ]
+                .concat()
+            )
         );
 
         // Closing: the close button's form is submitted (dialog method) and refused by us.

@@ -354,7 +354,8 @@ impl Outbox {
             if !policy::keeps_identifiers(queued_at, now())
                 && !crate::config::get(&subject, "identifiers").is_undefined()
             {
-                let _ = Reflect::delete_property(subject.unchecked_ref(), &"identifiers".into());
+                // JSON.stringify leaves out a property set to undefined.
+                put(subject.unchecked_ref(), "identifiers", JsValue::UNDEFINED);
                 stripped = true;
             }
         }
@@ -377,12 +378,12 @@ impl Outbox {
     /// its receipt's address on its site.
     fn send(&self, key: &str, item: &JsValue) {
         let target = crate::config::get(item, WITHDRAWS).as_string();
+        // A shallow copy whose own fields are undefined, which JSON.stringify leaves out.
         let body = Object::assign(&Object::new(), item.unchecked_ref());
-        let _ = Reflect::delete_property(&body, &QUEUED_AT.into());
+        put(&body, QUEUED_AT, JsValue::UNDEFINED);
         if target.is_some() {
-            for own in [WITHDRAWS, "site"] {
-                let _ = Reflect::delete_property(&body, &own.into());
-            }
+            put(&body, WITHDRAWS, JsValue::UNDEFINED);
+            put(&body, "site", JsValue::UNDEFINED);
         }
         let Some(text) = JSON::stringify(&body).ok().and_then(|t| t.as_string()) else {
             return;

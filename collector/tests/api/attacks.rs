@@ -563,6 +563,15 @@ fn finding_5_slow_bodies_cannot_take_the_server_down() {
         held.len(),
         started.elapsed()
     );
+    // Their places came back: the same address is served again.
+    drop(held);
+    let again = raw([127, 0, 0, 1], to, health);
+    assert!(
+        again
+            .as_deref()
+            .is_ok_and(|a| a.starts_with("HTTP/1.1 200")),
+        "the address that sent them, once they are gone: {again:?}"
+    );
     assert!(server.terminate().success());
 }
 

@@ -62,6 +62,7 @@ async fn finding_2_a_get_forms_receipt_reference_never_reaches_analytics() -> Re
                 "gtag counted the page: {seen}"
             );
             let url = driver.current_url().await?.to_string();
+            eprintln!("finding 2: the address analytics read: {url}");
             for (what, text) in [("analytics", seen.as_str()), ("the address", url.as_str())] {
                 ensure!(
                     !text.contains(&reference) && !text.contains("kelisim_receipt"),
