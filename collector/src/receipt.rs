@@ -89,6 +89,17 @@ impl fmt::Display for Event {
 }
 
 impl Event {
+    /// The event a stored `event` column names.
+    pub fn parse(text: &str) -> Option<Event> {
+        match text {
+            "given" => Some(Self::Given),
+            "refused" => Some(Self::Refused),
+            "withdrawn" => Some(Self::Withdrawn),
+            "updated" => Some(Self::Updated),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Given => "given",
@@ -580,6 +591,44 @@ pub fn prepare(
         request_sha256: String::new(),
     }
     .with_content_hash())
+}
+
+/// A stored receipt a withdrawal may be meant for, as [`opened_by`] weighs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate<'a> {
+    pub id: &'a str,
+    pub event: &'a str,
+    pub holder_sha256: Option<&'a str>,
+}
+
+/// Which of `candidates` (the receipts a reference names, one per site, or the one an id
+/// names) `secret` opens: a reference recorded on several sites, by chance or copied there by a
+/// stranger, does not stand in its holder's way. If none opens, the answer is that it is not
+/// withdrawable when that is true of the one receipt named (its event is public anyway), else
+/// that the caller does not hold it.
+pub fn opened_by(secret: &str, candidates: &[Candidate<'_>]) -> Result<usize, ReceiptError> {
+    if let Some(at) = candidates
+        .iter()
+        .position(|c| check_holder(secret, c.holder_sha256, c.id).is_ok())
+    {
+        return Ok(at);
+    }
+    match candidates {
+        [only] => match Event::parse(only.event) {
+            Some(event @ (Event::Refused | Event::Withdrawn)) => {
+                Err(ReceiptError::NotWithdrawable {
+                    id: only.id.to_owned(),
+                    event,
+                })
+            }
+            _ => Err(ReceiptError::NotHolder {
+                id: only.id.to_owned(),
+            }),
+        },
+        _ => Err(ReceiptError::NotHolder {
+            id: candidates.first().map_or("", |c| c.id).to_owned(),
+        }),
+    }
 }
 
 /// Whether `secret` opens a receipt whose holder hash is `stored` (constant time). A receipt
@@ -1086,6 +1135,46 @@ mod tests {
         let v1_body = r#"{ "key": "5b8e2d4f6a1c3e5f7b9d0a2c4e6f8a1b", "browser_id": "a1b2c3d4e5f60718293a4b5c6d7e8f90" }"#;
         let err = serde_json::from_str::<WithdrawRequest>(v1_body).expect_err("v1's body");
         assert!(err.to_string().contains("browser_id"), "{err}");
+    }
+
+    #[test]
+    fn the_secret_picks_the_receipt_it_opens_among_those_a_reference_names() {
+        let secret = "9d4e2c7a1b3f5e6d8c0a2b4d6f8e1a3c";
+        let held = sha256_hex(secret.as_bytes());
+        let mine = Candidate {
+            id: "mine",
+            event: "given",
+            holder_sha256: Some(&held),
+        };
+        let copy = Candidate {
+            id: "copy",
+            event: "given",
+            holder_sha256: Some("00"),
+        };
+        assert_eq!(opened_by(secret, &[copy, mine]), Ok(1));
+        assert!(matches!(
+            opened_by("ff", &[copy, mine]),
+            Err(ReceiptError::NotHolder { .. })
+        ));
+        let refused = Candidate {
+            event: "refused",
+            ..copy
+        };
+        assert!(matches!(
+            opened_by(secret, &[refused]),
+            Err(ReceiptError::NotWithdrawable {
+                event: Event::Refused,
+                ..
+            })
+        ));
+        let v1 = Candidate {
+            holder_sha256: None,
+            ..mine
+        };
+        assert!(matches!(
+            opened_by(secret, &[v1]),
+            Err(ReceiptError::NotHolder { .. })
+        ));
     }
 
     #[test]

@@ -471,30 +471,16 @@ pub async fn withdraw_receipt(
     let mut rows = find_all(&state, key.into_inner(), query.into_inner().site).await?;
     // The receipt this secret opens: a reference another site's widget also chose (by chance
     // or by a stranger copying it) does not stand in the way of its holder.
-    let opened = rows.iter().position(|row| {
-        receipt::check_holder(&body.secret.0, row.holder_sha256.as_deref(), &row.id).is_ok()
-    });
-    let row = match opened {
-        Some(at) => rows.swap_remove(at),
-        // What cannot be withdrawn by anyone says so (its event is public anyway).
-        None if rows.len() == 1 && !matches!(rows[0].event.as_str(), "given" | "updated") => {
-            return Err(ApiError::NotWithdrawable(
-                receipt::ReceiptError::NotWithdrawable {
-                    id: rows[0].id.clone(),
-                    event: if rows[0].event == "refused" {
-                        receipt::Event::Refused
-                    } else {
-                        receipt::Event::Withdrawn
-                    },
-                }
-                .to_string(),
-            ));
-        }
-        None => {
-            let id = rows.first().map_or("", |r| r.id.as_str());
-            return Err(receipt::ReceiptError::NotHolder { id: id.to_owned() }.into());
-        }
-    };
+    let candidates: Vec<receipt::Candidate<'_>> = rows
+        .iter()
+        .map(|r| receipt::Candidate {
+            id: &r.id,
+            event: &r.event,
+            holder_sha256: r.holder_sha256.as_deref(),
+        })
+        .collect();
+    let at = receipt::opened_by(&body.secret.0, &candidates)?;
+    let row = rows.swap_remove(at);
     let site = state.site(&row.site)?;
     site.check_origin(
         req.headers().get(header::ORIGIN),
