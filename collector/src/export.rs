@@ -107,16 +107,23 @@ pub fn status_before(row: &AdminRow, expired_before: Option<&str>) -> &'static s
 
 const CSV_HEADER: &str = "seq,id,issued_at,site,kind,event,status,policy_version,lang,form_id,ref,withdrawn_by,withdrawn_at,superseded_by,subject_erased,kid,jws\r\n";
 
-/// What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection"; OWASP ASVS
-/// 5.0 1.2.10 adds NUL), with the full-width forms some locales accept too.
-const FORMULA_LEADS: &[char] = &['=', '+', '-', '@', '\t', '\r', '\0', '＝', '＋', '－', '＠'];
+/// Whether a spreadsheet reads `value` as a formula: it begins with a formula character
+/// (`receipt::FORMULA_LEADS`, the rule input validation applies to names) or a control
+/// character (OWASP, "CSV Injection", names tab and carriage return; OWASP ASVS 5.0 1.2.10
+/// adds NUL).
+fn is_formula(value: &str) -> bool {
+    value
+        .chars()
+        .next()
+        .is_some_and(|c| receipt::FORMULA_LEADS.contains(&c) || c.is_control())
+}
 
 /// One cell: RFC 4180 quoting, and a text that a spreadsheet would run as a formula is
 /// neutralised with a leading `'` (OWASP's advice), which shows it as the text it is. Input
 /// validation refuses such form ids and field names today; receipts stored before it did,
 /// and any column added later, are covered here.
 fn csv_field(out: &mut String, value: &str) {
-    let formula = value.starts_with(FORMULA_LEADS);
+    let formula = is_formula(value);
     if formula || value.contains([',', '"', '\n', '\r']) {
         out.push('"');
         if formula {
@@ -378,7 +385,7 @@ mod tests {
             let mut cells = 0;
             for cell in split_csv(&line) {
                 cells += 1;
-                assert!(!cell.starts_with(FORMULA_LEADS), "{cell:?} in {line:?}");
+                assert!(!is_formula(&cell), "{cell:?} in {line:?}");
             }
             assert_eq!(cells, CSV_HEADER.split(',').count(), "{line:?}");
             assert!(

@@ -900,7 +900,7 @@ fn check_name(what: &str, name: &str) -> Result<(), ReceiptError> {
 
 /// Characters a spreadsheet reads as the start of a formula (OWASP, "CSV Injection"; tab and
 /// carriage return are control characters, refused anyway), with their full-width forms.
-const FORMULA_LEADS: &[char] = &['=', '+', '-', '@', '＝', '＋', '－', '＠'];
+pub const FORMULA_LEADS: &[char] = &['=', '+', '-', '@', '＝', '＋', '－', '＠'];
 
 /// Why `name` (a form id or field name, shown later in admin exports) is refused, or `None`.
 /// Control characters, bidirectional overrides and other invisible format characters make a
