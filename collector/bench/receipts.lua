@@ -21,6 +21,7 @@ function request()
   n = n + 1
   local key = string.format("%08x%08x00000000%08x", run, tid, n)
   local body = '{"site":"bench","kind":"form","event":"given","key":"' .. key .. '",' ..
+    '"secret":"9d4e2c7a1b3f5e6d8c0a2b4d6f8e1a3c",' ..
     '"policy_version":"2026-03","lang":"ru",' ..
     '"purposes":[{"id":"feedback","granted":true}],' ..
     '"subject":{"browser_id":"5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94",' ..

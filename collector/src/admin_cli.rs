@@ -27,6 +27,18 @@ use crate::{kantara, tokens};
 pub fn token_create(args: &TokenCreateArgs) -> anyhow::Result<()> {
     let dir = DataDir::new(&args.data.data_dir);
     let now = time::OffsetDateTime::now_utc();
+    // A typo in --site would make a token that opens nothing, silently.
+    let config = Config::load(&args.config)?;
+    for site in &args.site {
+        if config.site(site).is_none() {
+            let ids: Vec<&str> = config.sites.iter().map(|s| s.id.as_str()).collect();
+            bail!(
+                "--site `{site}` is not configured in {}; configured sites: {}",
+                args.config.display(),
+                ids.join(", ")
+            );
+        }
+    }
     let expires = args
         .expires
         .as_deref()
@@ -55,18 +67,27 @@ pub fn token_create(args: &TokenCreateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `90d` from now, or an RFC 3339 time.
+/// `90d` from now, or an RFC 3339 time; in the future either way (a token that is expired
+/// when it is made opens nothing).
 fn parse_expiry(text: &str, now: time::OffsetDateTime) -> anyhow::Result<String> {
-    if let Some(days) = text.strip_suffix('d') {
+    let at = if let Some(days) = text.strip_suffix('d') {
         let days: i64 = days
             .parse()
-            .with_context(|| format!("--expires `{text}`: write days like 90d"))?;
-        return Ok(format_timestamp(now + time::Duration::days(days)));
+            .ok()
+            .filter(|d| (1..=36_500).contains(d))
+            .with_context(|| format!("--expires `{text}`: write a number of days like 90d"))?;
+        now + time::Duration::days(days)
+    } else {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .with_context(|| {
+                format!(
+                    "--expires `{text}`: write 90d or an RFC 3339 time like 2027-01-01T00:00:00Z"
+                )
+            })?
+    };
+    if at <= now {
+        bail!("--expires `{text}` is in the past; give a later time or a number of days like 90d");
     }
-    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .with_context(|| {
-            format!("--expires `{text}`: write 90d or an RFC 3339 time like 2027-01-01T00:00:00Z")
-        })?;
     Ok(format_timestamp(at))
 }
 
@@ -134,8 +155,9 @@ fn load_sites(config: Option<&Path>) -> anyhow::Result<HashMap<String, SiteInfo>
         .collect())
 }
 
-/// Keyed hashes of `raw`, a phone or e-mail in any spelling, as the subject index holds them.
-fn subject_hmacs(dir: &DataDir, raw: &str) -> anyhow::Result<Vec<String>> {
+/// Keyed hashes of `raw`, a phone or e-mail in any spelling, as the subject index of each of
+/// `sites` holds them (each site's own key, and v1's one key).
+fn subject_hmacs(dir: &DataDir, sites: &[String], raw: &str) -> anyhow::Result<Vec<String>> {
     let key = SubjectKey::load(&dir.subject_key_path())?;
     let kind = if raw.contains('@') {
         IdentifierKind::Email
@@ -143,19 +165,35 @@ fn subject_hmacs(dir: &DataDir, raw: &str) -> anyhow::Result<Vec<String>> {
         IdentifierKind::Phone
     };
     let normalised = subject::normalize(kind, raw).context("--subject")?;
-    Ok(vec![key.hmac_hex(&normalised)])
+    let mut readings: Vec<String> = sites
+        .iter()
+        .map(|site| key.site(site).index_hex(&normalised))
+        .collect();
+    readings.push(key.legacy_index_hex(&normalised));
+    Ok(readings)
 }
 
 fn filter_from(dir: &DataDir, args: &FilterArgs) -> anyhow::Result<ReceiptFilter> {
-    let subject_hmacs = args
-        .subject
-        .as_deref()
-        .map(|raw| subject_hmacs(dir, raw))
-        .transpose()?;
+    let subject_hmacs = match args.subject.as_deref() {
+        Some(raw) => {
+            // Without --site, every site the store has receipts of.
+            let sites = match &args.site {
+                Some(site) => vec![site.clone()],
+                None => store::open_reader(&dir.db_path())?.sites()?,
+            };
+            Some(subject_hmacs(dir, &sites, raw)?)
+        }
+        None => None,
+    };
+    let bound = |name: &str, text: &Option<String>| {
+        text.as_deref()
+            .map(|t| retention::time_bound(t).map_err(|e| anyhow::anyhow!("--{name} {e}")))
+            .transpose()
+    };
     Ok(ReceiptFilter {
         site: args.site.clone(),
-        from: args.from.clone(),
-        to: args.to.clone(),
+        from: bound("from", &args.from)?,
+        to: bound("to", &args.to)?,
         kind: args.kind.clone(),
         event: args.event.clone(),
         policy_version: args.policy_version.clone(),
@@ -343,7 +381,7 @@ fn erase_subject(
     };
     let request = retention::erasure_request(
         &site.id,
-        subject_hmacs(dir, subject)?,
+        subject_hmacs(dir, std::slice::from_ref(&site.id), subject)?,
         received,
         site.erasure_deadline_days,
         now,

@@ -16,15 +16,18 @@
 //! | `GET /admin`, `/admin/{file}` (the admin page) | `admin_page` |
 //! | demo only: `POST /feedback`, `GET /track`, static demo site at `/` | `demo` |
 //!
-//! Middleware, outermost first: the access log (timing, metrics, one log line); on `/v1`
-//! only: the preflight guard (CORS refusals as problem+json), CORS for each site's
-//! `allowed_origins` (and same-origin pages), and the per-address rate limit. Nothing else
-//! (the JWKS excepted, which is public) sends CORS headers.
+//! Middleware, outermost first: the access log (timing, metrics, one log line); the
+//! listener's scope (the metrics address serves only the operators' routes); the body
+//! deadline (`connections`); on `/v1/admin` the admin rate limit; on `/v1` the preflight
+//! guard (CORS refusals as problem+json), CORS for each site's `allowed_origins` (and
+//! same-origin pages), and the public per-address rate limit. Nothing else (the JWKS
+//! excepted, which is public) sends CORS headers.
 
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_cors::Cors;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
@@ -36,14 +39,15 @@ use actix_web::{App, Error, FromRequest, Handler, Responder, ResponseError, web}
 
 use crate::assets::{AssetError, Assets};
 use crate::config::{Config, ConfigError, Site};
+use crate::connections::{ConnectionLimit, body_deadline};
 use crate::datadir::DataDir;
 use crate::error::{self, ApiError, ProblemCode};
 use crate::metrics::Metrics;
-use crate::ratelimit::{RateLimiter, retry_after_secs};
+use crate::ratelimit::{Clients, RateLimiter, retry_after_secs};
 use crate::routes::{admin, ops, public, receipts};
 use crate::sign::{KeyError, Keyring, PublicKeys};
 use crate::store::{self, Store, StoreError};
-use crate::subject::{SubjectKey, SubjectKeyError};
+use crate::subject::{SiteKeys, SubjectKey, SubjectKeyError};
 
 /// Why the collector could not start.
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +94,22 @@ pub struct SiteState {
     pub view_json: web::Bytes,
     /// Quoted `revision`.
     pub etag: String,
+    /// The site's subject index and browser keys.
+    pub keys: SiteKeys,
     origins: HashSet<String>,
+}
+
+/// Where `GET /metrics` answers. It shows per-site consent counts and admin activity, so not
+/// to the public.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAt {
+    /// Only on connections accepted at this address (`serve --metrics-listen`), which then
+    /// serves nothing but the operators' routes.
+    Listener(SocketAddr),
+    /// On every listener: `demo`, which listens on loopback only.
+    Everywhere,
+    /// Nowhere: `serve` without `--metrics-listen`.
+    Nowhere,
 }
 
 /// The public side of the signing keys, swapped as a whole when keys are reloaded.
@@ -123,7 +142,18 @@ pub struct AppState {
     /// Set in `demo` mode: the static demo site served at `/`.
     pub demo_dir: Option<PathBuf>,
     pub metrics: Metrics,
+    /// Where `/metrics` answers (`Nowhere` until the server says otherwise).
+    pub metrics_at: MetricsAt,
+    /// The public API's per-address limit.
     pub rate_limiter: RateLimiter,
+    /// The admin API's own per-address limit.
+    pub admin_rate_limiter: RateLimiter,
+    /// How a request's client address is found (trusted proxies).
+    pub clients: Clients,
+    /// Open connections per client address.
+    pub connections: ConnectionLimit,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
     /// `serve --bench-endpoints`: also serve the trivial `POST /_bench/echo` baseline.
     pub bench_endpoints: bool,
     keys_dir: PathBuf,
@@ -142,6 +172,7 @@ impl AppState {
         demo_dir: Option<&Path>,
         base_url: &str,
     ) -> Result<AppState, StartError> {
+        data.warn_if_not_private();
         let keyring = Keyring::load_or_create(&data.keys_dir())?;
         let subject_key = SubjectKey::load_or_create(&data.subject_key_path())?;
         let signer = keyring.signer()?;
@@ -164,6 +195,7 @@ impl AppState {
             let state = SiteState {
                 etag: format!("\"{}\"", view.revision),
                 view_json: view.json.into(),
+                keys: subject_key.site(&site.id),
                 origins,
                 config: site,
             };
@@ -176,7 +208,15 @@ impl AppState {
             assets,
             demo_dir: demo_dir.map(Path::to_owned),
             metrics,
-            rate_limiter: RateLimiter::new(&config.rate_limit),
+            metrics_at: MetricsAt::Nowhere,
+            rate_limiter: RateLimiter::public(&config.rate_limit),
+            admin_rate_limiter: RateLimiter::admin(&config.rate_limit),
+            clients: Clients::new(&config.rate_limit),
+            connections: ConnectionLimit::new(
+                config.rate_limit.connections_per_address,
+                &config.rate_limit.trusted_proxies,
+            ),
+            body_timeout: Duration::from_secs(u64::from(config.rate_limit.body_timeout_secs)),
             bench_endpoints: false,
             keys_dir: data.keys_dir(),
             published: RwLock::new(published),
@@ -194,6 +234,19 @@ impl AppState {
         self.sites
             .get(id)
             .ok_or_else(|| ApiError::UnknownSite(id.to_owned()))
+    }
+
+    /// The keyed hashes under which `site`'s subject index holds a normalised identifier:
+    /// the site's own (payload v2) and the one key of payload v1, whose receipts keep theirs.
+    pub fn subject_readings(&self, site: &str, normalised: &str) -> Vec<String> {
+        let keys = self
+            .sites
+            .get(site)
+            .map_or_else(|| self.subject_key.site(site), |s| s.keys.clone());
+        vec![
+            keys.index_hex(normalised),
+            self.subject_key.legacy_index_hex(normalised),
+        ]
     }
 
     fn published<T>(&self, f: impl FnOnce(&Published) -> T) -> T {
@@ -492,12 +545,14 @@ pub fn build_app(
         .app_data(error::form_config())
         .app_data(error::path_config())
         .app_data(error::query_config())
+        .wrap(from_fn(body_deadline))
+        .wrap(from_fn(listener_scope))
         .wrap(from_fn(access_log))
         // Before `/v1`, so these paths never pass its CORS middleware: admin routes are
         // for the admin page (same origin) and scripts, never for other sites' pages.
         .service(
             web::scope("/v1/admin")
-                .wrap(from_fn(rate_limit))
+                .wrap(from_fn(admin_rate_limit))
                 .configure(|cfg| admin_routes(&mut Register(cfg))),
         )
         .service(
@@ -608,16 +663,56 @@ async fn rate_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, Error> {
+    limited(req, next, |state| &state.rate_limiter).await
+}
+
+/// The admin API's own per-address limit.
+async fn admin_rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, Error> {
+    limited(req, next, |state| &state.admin_rate_limiter).await
+}
+
+async fn limited(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+    limiter: fn(&AppState) -> &RateLimiter,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, Error> {
     if let Some(state) = req.app_data::<web::Data<AppState>>() {
-        let forwarded = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        let client = state.rate_limiter.client(req.peer_addr(), forwarded);
-        if let Err(wait) = state.rate_limiter.check(client) {
+        let client = state.clients.client(req.peer_addr(), req.headers());
+        if let Err(wait) = limiter(state).check(client) {
             let err = ApiError::TooManyRequests {
                 retry_after: retry_after_secs(wait),
             };
+            return Ok(req.error_response(err).map_into_right_body());
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// The operators' routes, the only ones the metrics address serves.
+const OPERATOR_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+
+/// The metrics address (`serve --metrics-listen`) serves the operators' routes only, and
+/// `/metrics` answers nowhere else (404, as if it did not exist).
+async fn listener_scope(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, Error> {
+    if let Some(state) = req.app_data::<web::Data<AppState>>() {
+        let path = req.path();
+        let on_metrics_address = match state.metrics_at {
+            MetricsAt::Listener(addr) => req.app_config().local_addr() == addr,
+            MetricsAt::Everywhere | MetricsAt::Nowhere => false,
+        };
+        let refused = if on_metrics_address {
+            !OPERATOR_PATHS.contains(&path)
+        } else {
+            path == "/metrics" && state.metrics_at != MetricsAt::Everywhere
+        };
+        if refused {
+            let err = ApiError::NotFound(format!("no such resource: {} {path}", req.method()));
             return Ok(req.error_response(err).map_into_right_body());
         }
     }

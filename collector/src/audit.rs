@@ -5,14 +5,15 @@
 //! edited column or a reordered row is caught); link with `prev` to the SHA-256 of the
 //! previous receipt's JWS (so an edited, deleted or inserted receipt breaks the next link);
 //! follow its predecessor without a gap in `seq` (so deletions are named precisely); and
-//! have exactly the subject hashes its payload lists. Finally the log must end where
+//! have exactly the subject index its payload implies (v1: the hashes it lists; v2: one entry
+//! per commitment, and the commitments' salt). Finally the log must end where
 //! `chain_head` says, which catches receipts removed from the end. The report names the
 //! first broken `seq`.
 //!
 //! Lifecycle changes are not breaks: a receipt purged by retention left a tombstone (its
 //! `seq` and JWS hash), which links the chain across the gap; a receipt whose subject index
-//! was erased on request has an `erasures` row, and then must have no subject hashes (so
-//! has a withdrawal of such a receipt, whose index the writer never creates).
+//! was erased on request has an `erasures` row, and then must have no subject hashes and no
+//! salt (so has a withdrawal of such a receipt, whose index the writer never creates).
 //! Every receipt that a later receipt withdrew or may supersede must be in `followed`, the
 //! index the admin queries read statuses through (schema v4).
 
@@ -45,7 +46,7 @@ pub enum Problem {
     },
     /// `prev` is not the hash of the previous receipt in the log.
     BrokenLink,
-    /// `subject_hashes` rows differ from the payload's identifiers.
+    /// `subject_hashes` rows (or the commitments' salt) differ from the payload's identifiers.
     SubjectIndex,
     /// A later receipt withdrew or may supersede this one, but `followed` does not say so:
     /// the admin views would show it as still given.
@@ -70,7 +71,9 @@ impl fmt::Display for Problem {
             Self::BrokenLink => f.write_str(
                 "`prev` does not match the previous receipt: a receipt before it was edited, deleted, inserted or moved",
             ),
-            Self::SubjectIndex => f.write_str("subject_hashes rows do not match the receipt's identifiers"),
+            Self::SubjectIndex => f.write_str(
+                "subject_hashes rows or the subject salt do not match the receipt's identifiers",
+            ),
             Self::StatusIndex => f.write_str(
                 "a later receipt withdrew or may supersede this receipt but it is missing from `followed` (row deleted)",
             ),
@@ -245,6 +248,12 @@ impl Walk<'_> {
         let verified = verify_compact(&row.jws, self.keys).map_err(Problem::Signature)?;
         let payload: ReceiptPayload = serde_json::from_slice(&verified.payload)
             .map_err(|e| Problem::Payload(e.to_string()))?;
+        // v2 signs no browser identifier; v1's must equal its column.
+        let browser = payload
+            .subject
+            .browser_id
+            .clone()
+            .unwrap_or_else(|| log.browser_id.clone());
         let columns: [(&'static str, String, String); 13] = [
             ("seq", row.seq.to_string(), payload.seq.to_string()),
             ("id", row.id.clone(), payload.id.clone()),
@@ -272,11 +281,7 @@ impl Walk<'_> {
                 format!("{:?}", row.form_id),
                 format!("{:?}", payload.context.form_id),
             ),
-            (
-                "browser_id",
-                log.browser_id.clone(),
-                payload.subject.browser_id.clone(),
-            ),
+            ("browser_id", log.browser_id.clone(), browser),
             ("kid", row.kid.clone(), verified.kid.clone()),
             (
                 "withdraws",
@@ -296,25 +301,38 @@ impl Walk<'_> {
         if payload.prev != prev_hash {
             return Err(Problem::BrokenLink);
         }
-        let mut signed_hmacs: Vec<&str> = payload
-            .subject
-            .identifiers
-            .iter()
-            .map(|i| i.hmac.as_str())
-            .collect();
-        signed_hmacs.sort_unstable();
-        signed_hmacs.dedup();
-        if self.erased.contains(&row.seq) {
-            // Erased on request: the index must be gone, the signed hashes stay.
-            signed_hmacs.clear();
-        }
-        if signed_hmacs
-            != log
-                .subject_hmacs
+        let erased = self.erased.contains(&row.seq);
+        let index: Vec<&str> = log.subject_hmacs.iter().map(String::as_str).collect();
+        let indexed = if payload.v >= 2 {
+            // The index is the site's keyed hash, the payload a commitment under the salt: one
+            // entry per commitment, and the salt while the subject is not erased.
+            let commitments = payload
+                .subject
+                .identifiers
                 .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-        {
+                .filter(|i| i.commitment.is_some() && i.hmac.is_none())
+                .count();
+            let signed = payload.subject.identifiers.len();
+            let expected = if erased { 0 } else { signed };
+            commitments == signed
+                && index.len() == expected
+                && log.subject_salt.is_some() == (expected > 0)
+        } else {
+            let mut signed: Vec<&str> = payload
+                .subject
+                .identifiers
+                .iter()
+                .filter_map(|i| i.hmac.as_deref())
+                .collect();
+            signed.sort_unstable();
+            signed.dedup();
+            if erased {
+                // Erased on request: the index must be gone, the signed hashes stay.
+                signed.clear();
+            }
+            signed == index && log.subject_salt.is_none()
+        };
+        if !indexed {
             return Err(Problem::SubjectIndex);
         }
         Ok(())

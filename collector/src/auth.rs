@@ -60,6 +60,16 @@ fn unauthorized(detail: &str) -> ApiError {
     ))
 }
 
+/// The credentials of an `Authorization` value with the `Bearer` scheme, whose name is
+/// case-insensitive (RFC 7235 §2.1; RFC 6750 §2.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once([' ', '\t'])?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 impl FromRequest for Admin {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Admin, ApiError>>>>;
@@ -70,8 +80,8 @@ impl FromRequest for Admin {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|v| v.trim().to_owned());
+            .and_then(bearer)
+            .map(str::to_owned);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
             let presented = presented.ok_or_else(|| unauthorized("no admin token"))?;
@@ -90,5 +100,25 @@ impl FromRequest for Admin {
                 Err(Rejection::Expired) => Err(unauthorized("this admin token has expired")),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in [
+            "Bearer kls_a_b",
+            "bearer kls_a_b",
+            "BEARER  kls_a_b ",
+            "BeArEr\tkls_a_b",
+        ] {
+            assert_eq!(bearer(value), Some("kls_a_b"), "{value:?}");
+        }
+        for value in ["Basic YTpi", "Bearerkls_a_b", "Bearer ", "kls_a_b", ""] {
+            assert_eq!(bearer(value), None, "{value:?}");
+        }
     }
 }

@@ -13,12 +13,12 @@ use crate::config::Operator;
 use crate::datadir::DataDir;
 use crate::export::{self, Format, SiteInfo};
 use crate::receipt::{
-    Choice, Context as Ctx, Event, HashedIdentifier, Kind, Notice, PolicyRef, PreparedReceipt,
-    Subject, format_timestamp,
+    Choice, Context as Ctx, Event, IndexEntry, Kind, Notice, PolicyRef, PreparedReceipt, Private,
+    SignedIdentifier, Subject, format_timestamp,
 };
 use crate::sign::Keyring;
 use crate::store::{self, ReceiptFilter};
-use crate::subject::{IdentifierKind, SubjectKey, normalize_phone};
+use crate::subject::{IdentifierKind, SubjectKey, commitment_hex, normalize_phone};
 
 /// Generated receipts span this many days, ending now.
 const SPAN_DAYS: i64 = 730;
@@ -56,6 +56,14 @@ pub fn generate(args: &BenchGenerateArgs) -> anyhow::Result<()> {
     let dir = DataDir::create(&args.data.data_dir).context("cannot create the data directory")?;
     let signer = Keyring::load_or_create(&dir.keys_dir())?.signer()?;
     let key = SubjectKey::load_or_create(&dir.subject_key_path())?;
+    let (demo_keys, other_keys) = (key.site("demo"), key.site("other"));
+    let keys = |site: &str| {
+        if site == "demo" {
+            &demo_keys
+        } else {
+            &other_keys
+        }
+    };
     let now = time::OffsetDateTime::now_utc();
     let start = now - time::Duration::days(SPAN_DAYS);
     let step_ns = (SPAN_DAYS * 86_400 * 1_000_000_000) / i64::try_from(args.count.max(1))?;
@@ -81,7 +89,7 @@ pub fn generate(args: &BenchGenerateArgs) -> anyhow::Result<()> {
             reference[..8].copy_from_slice(&rng.next().to_le_bytes());
             reference[8..].copy_from_slice(&i.to_le_bytes());
             let reference = crate::hash::hex(&reference);
-            let browser = format!("{:016x}{:016x}", rng.next(), i);
+            let browser = format!("{:016x}{:016x}{:032x}", rng.next(), i, 0);
             let policy = if i < count / 2 { "2025-09" } else { "2026-03" };
             // Every 25th receipt withdraws a recent consent, as a browser would.
             if i % 25 == 24
@@ -100,10 +108,22 @@ pub fn generate(args: &BenchGenerateArgs) -> anyhow::Result<()> {
                             })
                             .collect()
                     }),
+                    private: Private {
+                        holder_sha256: None,
+                        ..original.private.clone()
+                    },
                     ..original
                 };
             }
             let form = rng.below(10) < 7;
+            // A phone and the receipt's commitment salt (deterministic, like everything here).
+            let number = form.then(|| {
+                let mut salt = [0u8; 32];
+                salt[..8].copy_from_slice(&rng.next().to_le_bytes());
+                salt[8..16].copy_from_slice(&i.to_le_bytes());
+                (phone(rng.below(subjects(count))), salt)
+            });
+            let holder = crate::hash::sha256_hex(reference.as_bytes());
             let receipt = PreparedReceipt {
                 site: site.into(),
                 kind: if form { Kind::Form } else { Kind::Cookies },
@@ -142,16 +162,14 @@ pub fn generate(args: &BenchGenerateArgs) -> anyhow::Result<()> {
                     ]
                 }),
                 subject: Subject {
-                    browser_id: browser,
-                    identifiers: if form {
-                        let phone = phone(rng.below(subjects(count)));
-                        vec![HashedIdentifier {
+                    browser_id: None,
+                    identifiers: number.as_ref().map_or_else(Vec::new, |(phone, salt)| {
+                        vec![SignedIdentifier {
                             kind: IdentifierKind::Phone,
-                            hmac: key.hmac_hex(&phone),
+                            hmac: None,
+                            commitment: Some(commitment_hex(salt, phone)),
                         }]
-                    } else {
-                        Vec::new()
-                    },
+                    }),
                 },
                 context: Ctx {
                     page_url: format!("https://{site}.example.kz/{lang}/contact.html"),
@@ -169,6 +187,17 @@ pub fn generate(args: &BenchGenerateArgs) -> anyhow::Result<()> {
                         Vec::new()
                     },
                     gpc: false,
+                },
+                private: Private {
+                    browser,
+                    index: number.as_ref().map_or_else(Vec::new, |(phone, _)| {
+                        vec![IndexEntry {
+                            kind: IdentifierKind::Phone,
+                            hmac: keys(site).index_hex(phone),
+                        }]
+                    }),
+                    salt: number.as_ref().map(|(_, salt)| crate::hash::hex(salt)),
+                    holder_sha256: Some(holder),
                 },
                 request_sha256: "00".repeat(32),
             };
@@ -277,10 +306,14 @@ pub fn measure(args: &BenchAdminArgs) -> anyhow::Result<()> {
             &digits[5..]
         );
         let t = Instant::now();
-        let hmac = key.hmac_hex(&normalize_phone(&typed)?);
+        let normalised = normalize_phone(&typed)?;
+        let readings = vec![
+            key.site("demo").index_hex(&normalised),
+            key.legacy_index_hex(&normalised),
+        ];
         let f = ReceiptFilter {
             site: site(),
-            subject_hmacs: Some(vec![hmac]),
+            subject_hmacs: Some(readings),
             ..ReceiptFilter::default()
         };
         let rows = reader.admin_page(&f, None, 50)?;

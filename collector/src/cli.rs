@@ -71,6 +71,11 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:8080"
     )]
     pub listen: SocketAddr,
+    /// Serve `GET /metrics` (and /healthz, /readyz) on this address only, e.g. 127.0.0.1:9464
+    /// for Prometheus; without it `/metrics` is not served (it shows per-site consent counts
+    /// and admin activity)
+    #[arg(long, env = "KELISIM_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Directory with the built widget (kelisim.js and hashed files)
     #[arg(
         long,
@@ -195,13 +200,16 @@ pub enum TokensCommand {
 pub struct TokenCreateArgs {
     #[command(flatten)]
     pub data: DataDirArgs,
+    /// Site configuration file (TOML): each --site must be configured there
+    #[arg(long, env = "KELISIM_CONFIG", value_name = "FILE")]
+    pub config: PathBuf,
     /// A site the token may see (repeat for several)
     #[arg(long, required = true)]
     pub site: Vec<String>,
     /// `read` (query, export, stats) or `admin` (also withdraw and erase)
     #[arg(long, default_value = "read", value_parser = ["read", "admin"])]
     pub scope: String,
-    /// Expiry: a duration in days (`90d`) or an RFC 3339 time; never if omitted
+    /// Expiry: a duration in days (`90d`) or an RFC 3339 time in the future; never if omitted
     #[arg(long)]
     pub expires: Option<String>,
     /// A note saying who or what the token is for

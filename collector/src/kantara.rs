@@ -85,7 +85,11 @@ pub fn render(
         "consentReceiptID": payload.id,
         "publicKey": format!("Ed25519 key {kid} (JWK in /.well-known/jwks.json)"),
         "language": payload.notice.lang,
-        "piiPrincipalId": format!("browser:{}", payload.subject.browser_id),
+        // v2 names no browser: the principal is whoever holds the receipt's reference.
+        "piiPrincipalId": match &payload.subject.browser_id {
+            Some(browser) => format!("browser:{browser}"),
+            None => format!("receipt:{}", payload.reference),
+        },
         "piiControllers": [{
             "piiController": operator.name,
             "contact": contact,

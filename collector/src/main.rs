@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+use kelisim_collector::app::MetricsAt;
 use kelisim_collector::cli::{
     Cli, Command, DataDirArgs, KeysCommand, ListArgs, ReceiptsCommand, TokensCommand, VerifyArgs,
 };
@@ -52,6 +53,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 listen: args.listen,
                 widget_dir: args.widget_dir,
                 demo_dir: None,
+                metrics: args
+                    .metrics_listen
+                    .map_or(MetricsAt::Nowhere, MetricsAt::Listener),
                 bench_endpoints: args.bench_endpoints,
                 fault_file: args.fault_file,
             })?;
@@ -64,6 +68,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 listen: SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
                 widget_dir: args.widget_dir,
                 demo_dir: Some(args.demo_dir),
+                // The demo listens on loopback only.
+                metrics: MetricsAt::Everywhere,
                 bench_endpoints: false,
                 fault_file: None,
             })?;

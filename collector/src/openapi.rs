@@ -56,7 +56,7 @@ use crate::routes::{admin, ops, public, receipts};
         crate::store::Counts,
         crate::store::AuditEntry,
     )),
-    modifiers(&BearerAuth, &ExtractorErrors),
+    modifiers(&BearerAuth, &ExtractorErrors, &LimitErrors),
     tags(
         (name = "receipts", description = "Recording, reading and withdrawing consent; the signing keys"),
         (name = "widget", description = "What the widget loads: its files and the site's configuration"),
@@ -119,6 +119,54 @@ impl utoipa::Modify for ExtractorErrors {
                         .responses
                         .entry("400".to_owned())
                         .or_insert_with(|| problem.clone().into());
+                }
+            }
+        }
+    }
+}
+
+/// Documents what the middleware answers before any handler runs: `429 too_many_requests`
+/// on every `/v1/…` route (the public and the admin per-address limits) and `408
+/// body_timeout` on every route that takes a body (`connections::body_deadline`).
+struct LimitErrors;
+
+impl utoipa::Modify for LimitErrors {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        let limited = problem("`too_many_requests`: over the per-address limit, with Retry-After");
+        let slow =
+            problem("`body_timeout`: the body did not arrive in time; the connection is closed");
+        for (path, item) in &mut doc.paths.paths {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                if path.starts_with("/v1/") {
+                    op.responses
+                        .responses
+                        .entry("429".to_owned())
+                        .or_insert_with(|| limited.clone().into());
+                }
+                if op.request_body.is_some() {
+                    op.responses
+                        .responses
+                        .entry("408".to_owned())
+                        .or_insert_with(|| slow.clone().into());
                 }
             }
         }

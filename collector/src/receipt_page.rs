@@ -354,7 +354,7 @@ mod tests {
             }]),
             categories: None,
             subject: Subject {
-                browser_id: "5f".repeat(16),
+                browser_id: None,
                 identifiers: vec![],
             },
             context: Context {

@@ -94,6 +94,7 @@ mod tests {
             kid: "k".into(),
             jws: "j".into(),
             withdraws: None,
+            holder_sha256: None,
         };
         expect_test::expect![[r#"
             SEQ  ISSUED_AT                 SITE  KIND  EVENT  REF                               POLICY   LANG  FORM

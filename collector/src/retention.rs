@@ -126,6 +126,28 @@ pub fn parse_received(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime,
     Ok(at)
 }
 
+/// A query's time bound (`from`, `to`) as the store compares it: `YYYY-MM-DD` (the start of
+/// that day, UTC) or an RFC 3339 time (any offset), written as the receipts' `issued_at` is
+/// (UTC, milliseconds), so the comparison is a time comparison. The error is the reason, for
+/// the caller to prefix with the parameter's name.
+pub fn time_bound(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if let Ok(day) = time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    ) {
+        return Ok(format_timestamp(day.midnight().assume_utc()));
+    }
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(format_timestamp)
+        .map_err(|_| {
+            format!(
+                "`{text}` is not a time; write a day as YYYY-MM-DD or a time as RFC 3339, \
+                 like 2026-11-02T09:30:00Z"
+            )
+        })
+}
+
 /// The job that carries out every pending erasure request due before `now + horizon`.
 pub fn due_erasures_job(now: OffsetDateTime, horizon: Duration) -> Maintenance {
     Maintenance::ExecuteDueErasures {
@@ -273,6 +295,28 @@ mod tests {
             let err = parse_received(text, now).expect_err(text);
             assert!(err.contains(reason), "{text}: {err}");
             assert!(err.starts_with(&format!("`{text}`")), "{err}");
+        }
+    }
+
+    #[test]
+    fn time_bounds_are_dates_or_rfc3339_times_in_utc() {
+        assert_eq!(
+            time_bound("2026-11-02").as_deref(),
+            Ok("2026-11-02T00:00:00.000Z")
+        );
+        assert_eq!(
+            time_bound("2026-11-02T10:00:00+05:00").as_deref(),
+            Ok("2026-11-02T05:00:00.000Z")
+        );
+        for bad in [
+            "garbage",
+            "",
+            "2026-13-01",
+            "02.11.2026",
+            "1'; DROP TABLE receipts",
+        ] {
+            let err = time_bound(bad).expect_err(bad);
+            assert!(err.contains("is not a time"), "{err}");
         }
     }
 }

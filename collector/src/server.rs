@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use actix_web::{HttpServer, web};
 
-use crate::app::{AppState, StartError, build_app};
+use crate::app::{AppState, MetricsAt, StartError, build_app};
 use crate::config::Config;
 use crate::datadir::DataDir;
 
@@ -29,6 +29,8 @@ pub struct Launch {
     pub widget_dir: PathBuf,
     /// `demo` mode: serve this directory at `/` and the feedback route.
     pub demo_dir: Option<PathBuf>,
+    /// Where `/metrics` answers; a listener address is bound beside `listen`.
+    pub metrics: MetricsAt,
     /// Serve the benchmark's trivial baseline endpoint.
     pub bench_endpoints: bool,
     /// Reliability tests only: simulate the store faults this file names (`store::fault`).
@@ -42,6 +44,20 @@ pub fn launch(launch: Launch) -> Result<(), StartError> {
         addr: launch.listen.to_string(),
         source,
     })?;
+    let metrics = match launch.metrics {
+        MetricsAt::Listener(addr) => {
+            let bound = TcpListener::bind(addr).map_err(|source| StartError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
+            let local = bound.local_addr().map_err(|source| StartError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
+            Some((bound, local))
+        }
+        MetricsAt::Everywhere | MetricsAt::Nowhere => None,
+    };
     let addr = listener.local_addr().map_err(|source| StartError::Bind {
         addr: launch.listen.to_string(),
         source,
@@ -71,23 +87,38 @@ pub fn launch(launch: Launch) -> Result<(), StartError> {
         &base_url,
     )?;
     state.bench_endpoints = launch.bench_endpoints;
+    state.metrics_at = match &metrics {
+        Some((_, local)) => MetricsAt::Listener(*local),
+        None => launch.metrics,
+    };
     if let Some(path) = &launch.fault_file {
         state.store.inject_faults_from(path);
     }
     let state = web::Data::new(state);
-    actix_web::rt::System::new().block_on(run(listener, state, data.root()))
+    let metrics = metrics.map(|(listener, _)| listener);
+    actix_web::rt::System::new().block_on(run(listener, metrics, state, data.root()))
 }
 
 async fn run(
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     state: web::Data<AppState>,
     data_root: &Path,
 ) -> Result<(), StartError> {
     let addr = listener.local_addr().map_err(StartError::Server)?;
     let app_state = state.clone();
-    let server = HttpServer::new(move || build_app(app_state.clone()))
+    let connections = state.connections.clone();
+    let mut server = HttpServer::new(move || build_app(app_state.clone()))
+        // Before binding: actix captures it per listener.
+        .on_connect(move |conn, data| connections.on_connect(conn, data))
         .listen(listener)
-        .map_err(StartError::Server)?
+        .map_err(StartError::Server)?;
+    if let Some(metrics) = metrics {
+        let at = metrics.local_addr().map_err(StartError::Server)?;
+        server = server.listen(metrics).map_err(StartError::Server)?;
+        tracing::info!(%at, "serving /metrics on its own address");
+    }
+    let server = server
         // Our own handler: actix's would stop abruptly on SIGINT.
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)

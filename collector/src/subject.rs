@@ -1,14 +1,26 @@
-//! Subject identifiers: phone/e-mail normalisation and their keyed hashes.
+//! Subject identifiers: phone/e-mail normalisation, the keyed hashes of the server-side subject
+//! index, the per-receipt commitments signed in receipts, and the browser pseudonym.
 //!
-//! A raw phone number or e-mail address is used for exactly one thing: computing
-//! HMAC-SHA-256(secret, normalised form). Only that hash is signed, stored and indexed, so an
-//! admin can later find every receipt of "+7 701 123 45 67" however it was typed, while a
-//! stolen database does not reveal numbers (the secret lives in `DIR/subject.key`, outside it).
+//! A raw phone number or e-mail address is used for exactly two things, then dropped:
+//!
+//! - the **index** entry, HMAC-SHA-256 under a key of its site, so an admin can find every
+//!   receipt of "+7 701 123 45 67" however it was typed. It is stored, never served. Each site
+//!   has its own key ([`SiteKeys`], derived with HKDF from the one secret `DIR/subject.key`),
+//!   so one person's entries on two sites differ;
+//! - the **commitment** signed in the receipt (payload v2), HMAC-SHA-256 under a random salt
+//!   of that receipt alone, kept server-side and destroyed by erasure. Without the salt the
+//!   commitment tests nothing and links nothing; with it the operator can show a regulator
+//!   whose receipt it is, until the subject asks for erasure.
+//!
+//! Payload v1 signed the index hash itself under the secret's one key (`legacy_index_hex`), so
+//! anyone could compare receipts, and `POST /v1/receipts` computed it for any guessed phone
+//! (issue 13). Those receipts keep verifying; their index entries are still found.
 //! Normalisation is pure and table-tested; the key file is the only IO here.
 
 use std::fmt;
 use std::path::Path;
 
+use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -272,14 +284,74 @@ impl SubjectKey {
         Ok(Self(bytes))
     }
 
-    /// Hex HMAC-SHA-256 of an already normalised identifier.
-    pub fn hmac_hex(&self, normalised: &str) -> String {
-        // HMAC accepts keys of any length; 32 bytes cannot fail.
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("hmac takes any key length");
-        mac.update(normalised.as_bytes());
-        hex(&mac.finalize().into_bytes())
+    /// The keys of `site`, derived from this secret with HKDF-SHA-256 (RFC 5869): the
+    /// secret is the input key material, the info names the use and the site.
+    pub fn site(&self, site: &str) -> SiteKeys {
+        let hkdf = Hkdf::<Sha256>::new(None, &self.0);
+        let derive = |use_: &[u8]| {
+            let mut key = [0u8; 32];
+            // 32 bytes is far below HKDF-SHA-256's limit of 8160.
+            hkdf.expand_multi_info(&[b"kelisim/v2/", use_, b"/", site.as_bytes()], &mut key)
+                .expect("32 bytes of HKDF output");
+            key
+        };
+        SiteKeys {
+            index: derive(b"subject-index"),
+            browser: derive(b"browser"),
+        }
     }
+
+    /// Hex HMAC-SHA-256 of an already normalised identifier under the secret itself: the index
+    /// entries (and the signed `hmac`) of receipts with payload v1, which are still looked up.
+    pub fn legacy_index_hex(&self, normalised: &str) -> String {
+        hmac_hex(&self.0, normalised.as_bytes())
+    }
+}
+
+/// The keys one site's receipts use, derived from [`SubjectKey`].
+#[derive(Clone)]
+pub struct SiteKeys {
+    index: [u8; 32],
+    browser: [u8; 32],
+}
+
+impl fmt::Debug for SiteKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SiteKeys(…)")
+    }
+}
+
+impl SiteKeys {
+    /// The subject index entry of a normalised identifier on this site.
+    pub fn index_hex(&self, normalised: &str) -> String {
+        hmac_hex(&self.index, normalised.as_bytes())
+    }
+
+    /// The browser's pseudonym on this site: a keyed hash of the random per-browser secret the
+    /// widget sends, so it cannot be claimed without that secret, and is never served.
+    pub fn browser_hex(&self, browser_secret: &str) -> String {
+        hmac_hex(&self.browser, browser_secret.as_bytes())
+    }
+}
+
+/// A fresh per-receipt salt for subject commitments (32 random bytes).
+pub fn new_salt() -> Result<[u8; 32], getrandom::Error> {
+    let mut salt = [0u8; 32];
+    getrandom::fill(&mut salt)?;
+    Ok(salt)
+}
+
+/// The commitment a payload v2 signs for a normalised identifier: hex HMAC-SHA-256 keyed with
+/// the receipt's salt. Whoever holds the salt and the identifier can recompute it.
+pub fn commitment_hex(salt: &[u8], normalised: &str) -> String {
+    hmac_hex(salt, normalised.as_bytes())
+}
+
+fn hmac_hex(key: &[u8], message: &[u8]) -> String {
+    // HMAC accepts keys of any length.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("hmac takes any key length");
+    mac.update(message);
+    hex(&mac.finalize().into_bytes())
 }
 
 #[cfg(test)]
@@ -386,14 +458,53 @@ mod tests {
         key[..4].copy_from_slice(b"Jefe");
         let jefe = SubjectKey::from_bytes(key);
         assert_eq!(
-            jefe.hmac_hex("what do ya want for nothing?"),
+            jefe.legacy_index_hex("what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         let other = SubjectKey::from_bytes([8; 32]);
         assert_ne!(
-            jefe.hmac_hex("+77011234567"),
-            other.hmac_hex("+77011234567")
+            jefe.legacy_index_hex("+77011234567"),
+            other.legacy_index_hex("+77011234567")
         );
+    }
+
+    #[test]
+    fn each_site_and_each_use_has_its_own_key() {
+        let key = SubjectKey::from_bytes([5; 32]);
+        let (demo, other) = (key.site("demo"), key.site("other"));
+        let phone = "+77011234567";
+        assert_eq!(
+            demo.index_hex(phone),
+            key.site("demo").index_hex(phone),
+            "stable"
+        );
+        assert_ne!(demo.index_hex(phone), other.index_hex(phone), "per site");
+        assert_ne!(
+            demo.index_hex(phone),
+            key.legacy_index_hex(phone),
+            "not v1's"
+        );
+        assert_ne!(demo.index_hex(phone), demo.browser_hex(phone), "per use");
+        // HKDF-SHA-256 (RFC 5869) as an independent computation gives the same key.
+        let prk = hmac_raw(&[0u8; 32], &[5; 32]);
+        let okm = hmac_raw(&prk, b"kelisim/v2/subject-index/demo\x01");
+        assert_eq!(demo.index_hex(phone), hmac_hex(&okm, phone.as_bytes()));
+    }
+
+    fn hmac_raw(key: &[u8], message: &[u8]) -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key");
+        mac.update(message);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    #[test]
+    fn commitments_depend_on_the_salt() {
+        let a = new_salt().expect("random");
+        let b = new_salt().expect("random");
+        assert_ne!(a, b);
+        let phone = "+77011234567";
+        assert_eq!(commitment_hex(&a, phone), commitment_hex(&a, phone));
+        assert_ne!(commitment_hex(&a, phone), commitment_hex(&b, phone));
     }
 
     #[test]
@@ -402,7 +513,7 @@ mod tests {
         let path = dir.path().join("subject.key");
         let first = SubjectKey::load_or_create(&path).expect("create");
         let again = SubjectKey::load_or_create(&path).expect("reuse");
-        assert_eq!(first.hmac_hex("x"), again.hmac_hex("x"));
+        assert_eq!(first.legacy_index_hex("x"), again.legacy_index_hex("x"));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -1,14 +1,16 @@
 //! Fuzzes `POST /v1/receipts` and `…/withdraw` bodies: JSON decoding, validation against the
 //! demo site (`receipt::prepare`), sealing and reading back. Properties: nothing panics; an
 //! accepted request yields a receipt that verifies, decodes, has no query or fragment in its
-//! page URL and carries no raw identifier in its subject.
+//! page URL, carries no raw identifier, browser secret or withdrawal secret in its payload, and
+//! opens for its own secret only.
 #![no_main]
 
 #[path = "common.rs"]
 mod common;
 
 use kelisim_collector::receipt::{
-    ReceiptRequest, Stamp, WithdrawRequest, decode_unverified, prepare, prepare_withdrawal,
+    Private, ReceiptRequest, Stamp, WithdrawRequest, check_holder, decode_unverified, prepare,
+    prepare_withdrawal,
 };
 use kelisim_collector::sign::PublicKeys;
 use libfuzzer_sys::fuzz_target;
@@ -23,15 +25,20 @@ fuzz_target!(|data: &[u8]| {
     let Some(site) = common::DEMO.site(&req.site) else {
         return;
     };
-    let raw: Vec<String> = req
+    let mut raw: Vec<String> = req
         .subject
         .identifiers
         .iter()
         .map(|i| i.value.clone())
         .collect();
-    let Ok(prepared) = prepare(req, site, "http://127.0.0.1:8080", &common::subject_key()) else {
+    raw.push(req.subject.browser_id.0.clone());
+    let secret = req.secret.as_ref().map(|s| s.0.clone());
+    raw.extend(secret.clone());
+    let keys = common::subject_key().site(&site.id);
+    let Ok(prepared) = prepare(req, site, "http://127.0.0.1:8080", &keys, &[3; 32]) else {
         return;
     };
+    let kept = prepared.private.clone();
     assert!(!prepared.context.page_url.contains(['?', '#']));
     let signer = common::signer();
     let stamp = Stamp {
@@ -44,21 +51,21 @@ fuzz_target!(|data: &[u8]| {
     let keys = PublicKeys::from_jwks(&common::jwks()).expect("own JWKS");
     kelisim_collector::sign::verify_compact(&jws, &keys).expect("a sealed receipt verifies");
     let payload = decode_unverified(&jws).expect("a sealed receipt decodes");
-    let subject = serde_json::to_string(&payload.subject).expect("subject serialises");
+    let signed = serde_json::to_string(&payload.subject).expect("subject serialises");
     for value in raw.iter().filter(|v| v.trim().len() >= 6) {
-        assert!(
-            !subject.contains(value.trim()),
-            "raw identifier in the subject"
-        );
+        assert!(!signed.contains(value.trim()), "a raw value in the subject");
     }
-    // The payload read back is what a withdrawal starts from: its holder may withdraw.
-    let req = WithdrawRequest {
-        key: "f".repeat(32),
-        browser_id: payload.subject.browser_id.clone(),
-    };
-    let withdrawal = prepare_withdrawal(req, &payload, site);
+    // The secret opens the receipt; the reference, or nothing, does not.
+    let holder = kept.holder_sha256.as_deref();
+    if let Some(secret) = &secret {
+        check_holder(secret, holder, &payload.id).expect("the holder's secret opens it");
+    }
+    assert!(check_holder(&payload.reference, holder, &payload.id).is_err());
+    // The payload read back is what a withdrawal starts from.
+    let withdrawal = prepare_withdrawal("f".repeat(32), &payload, &kept, site);
     if payload.event == kelisim_collector::receipt::Event::Given {
-        withdrawal.expect("the holder may withdraw a given consent");
+        let withdrawal = withdrawal.expect("a given consent can be withdrawn");
+        assert_eq!(withdrawal.private.holder_sha256, None, "a withdrawal is not withdrawn");
     }
 });
 
@@ -91,7 +98,7 @@ fn withdraw(req: WithdrawRequest) {
         }]),
         categories: None,
         subject: kelisim_collector::receipt::Subject {
-            browser_id: "5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94".into(),
+            browser_id: Some("5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94".into()),
             identifiers: Vec::new(),
         },
         context: kelisim_collector::receipt::Context {
@@ -102,9 +109,10 @@ fn withdraw(req: WithdrawRequest) {
         },
         prev: "0".repeat(64),
     };
-    let holder = req.browser_id == original.subject.browser_id;
-    let result = prepare_withdrawal(req, &original, site);
-    if !holder {
-        assert!(result.is_err(), "only the holder may withdraw");
-    }
+    // A v1 receipt has no secret: nothing opens it, whatever the browser id presented.
+    assert!(check_holder(&req.secret.0, None, &original.id).is_err());
+    let stored = kelisim_collector::hash::sha256_hex(b"9d4e2c7a1b3f5e6d8c0a2b4d6f8e1a3c");
+    let opens = check_holder(&req.secret.0, Some(&stored), &original.id).is_ok();
+    assert_eq!(opens, req.secret.0 == "9d4e2c7a1b3f5e6d8c0a2b4d6f8e1a3c");
+    let _ = prepare_withdrawal(req.key, &original, &Private::default(), site);
 }

@@ -44,7 +44,7 @@ impl Collector {
 
     /// Starts `kelisim-collector demo` on port 0 and waits for its `listening on` line.
     pub async fn start_demo() -> Result<Self> {
-        let data = tempfile::tempdir()?;
+        let data = Self::data_dir_for_a_test()?;
         let mut cmd = Command::new(Self::binary());
         cmd.arg("demo")
             .args(["--port", "0", "--data-dir"])
@@ -54,6 +54,14 @@ impl Collector {
             .arg("--widget-dir")
             .arg(Self::widget_dir()?);
         Self::launch(cmd, data).await
+    }
+
+    /// A fresh data directory, owner-only as the collector wants it (a temporary directory is
+    /// created with the umask's mode, and the collector would warn about it).
+    pub fn data_dir_for_a_test() -> Result<tempfile::TempDir> {
+        Ok(tempfile::Builder::new()
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .tempdir()?)
     }
 
     /// Starts `kelisim-collector serve --config CONFIG` on `127.0.0.1:PORT` (0: any free port)

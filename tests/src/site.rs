@@ -464,7 +464,7 @@ impl Apart {
         let site = Site::start().await?;
         let config_dir = tempfile::tempdir()?;
         let config = write_config(config_dir.path(), &site.url, POLICY)?;
-        let collector = Collector::serve(&config, tempfile::tempdir()?, 0).await?;
+        let collector = Collector::serve(&config, Collector::data_dir_for_a_test()?, 0).await?;
         site.set_collector(&collector.url);
         Ok(Self {
             site,

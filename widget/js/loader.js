@@ -551,25 +551,32 @@
     };
   }
 
-  // A guarded GET form's typed fields (the note shield.rs left) come out of this page's
-  // address before analytics reads it; the server already had them.
+  // The widget's own fields (the receipt reference, the box), wherever they appear, and a
+  // guarded GET form's typed fields (the note shield.rs left) come out of this page's address
+  // before analytics reads it; the server already had them.
   try {
-    var note = sessionStorage.getItem('kelisim_get');
+    var page = location.href.split(/[?#]/)[0];
+    var names = ['kelisim_receipt', 'kelisim_consent'];
+    var note = null;
+    try {
+      note = sessionStorage.getItem('kelisim_get');
+      if (note !== null) sessionStorage.removeItem('kelisim_get');
+    } catch (e) { /* no storage: no note */ }
     if (note !== null) {
-      sessionStorage.removeItem('kelisim_get');
-      var names = note.split('\n');
-      var page = location.href.split(/[?#]/)[0];
-      if (names.shift() === page && location.search) {
-        var query = new URLSearchParams(location.search);
-        names.forEach(function (name) {
-          carried.push.apply(carried, query.getAll(name));
-          query.delete(name);
-        });
-        query = '' + query;
-        history.replaceState(history.state, '', page + (query && '?' + query) + location.hash);
-      }
+      note = note.split('\n');
+      if (note.shift() === page) names = names.concat(note);
     }
-  } catch (e) { /* no storage: no note */ }
+    var query = new URLSearchParams(location.search);
+    var found = names.filter(function (name) { return query.has(name); });
+    if (found.length) {
+      found.forEach(function (name) {
+        if (name !== 'kelisim_consent') carried.push.apply(carried, query.getAll(name));
+        query.delete(name);
+      });
+      query = '' + query;
+      history.replaceState(history.state, '', page + (query && '?' + query) + location.hash);
+    }
+  } catch (e) { /* no URLSearchParams or history: the address stays */ }
 
   // Gating: `granted` is what the widget granted (null before; without it nothing runs). One
   // element at a time in document order; a src script (not async) loads before the next.

@@ -248,8 +248,11 @@ impl Banner {
 
     /// Queues the receipt (or withdrawal) of `grants`; its reference, if one could be made.
     fn send(&self, record: &Record, grants: &[bool]) -> Option<String> {
-        let (Some(key), Some(browser_id)) = (receipt::random_key(), self.outbox.browser_id())
-        else {
+        let (Some(key), Some(secret), Some(browser_id)) = (
+            receipt::random_key(),
+            receipt::random_key(),
+            self.outbox.browser_id(),
+        ) else {
             dom::warn(
                 "kelisim: no crypto.getRandomValues; the choice has no receipt",
                 "",
@@ -257,10 +260,16 @@ impl Banner {
             return None;
         };
         let event = match record {
-            Record::Withdraw(reference) => {
-                self.outbox.withdraw(reference, &key, &browser_id);
-                return Some(key);
-            }
+            Record::Withdraw(reference) => match self.outbox.held_secret(reference) {
+                Some(held) => {
+                    self.outbox
+                        .withdraw(&self.site.site, reference, &key, &held);
+                    return Some(key);
+                }
+                // A choice recorded before withdrawal secrets (or whose secret this browser
+                // lost) cannot be withdrawn from here: the refusal is recorded instead.
+                None => ConsentEvent::Refused,
+            },
             Record::Given => ConsentEvent::Given,
             Record::Refused => ConsentEvent::Refused,
             Record::Updated | Record::Unchanged => ConsentEvent::Updated,
@@ -275,11 +284,13 @@ impl Banner {
                 granted: *granted,
             })
             .collect();
+        self.outbox.hold(&key, &secret);
         self.outbox.submit(&ReceiptRequest {
             site: self.site.site.clone(),
             kind: Kind::Cookies,
             event,
             key: key.clone(),
+            secret: Some(secret),
             policy_version: self.site.policy_version.clone(),
             lang: self.lang.clone(),
             purposes: None,
@@ -473,7 +484,8 @@ impl Banner {
         }
 
         if let Some((_, Some(reference))) = &*state {
-            let href = policy::receipt_link(&self.collector, reference, &self.lang);
+            let href =
+                policy::receipt_link(&self.collector, &self.site.site, reference, &self.lang);
             let link = self.element(
                 "a",
                 "kelisim-prefs__receipt",
@@ -588,7 +600,12 @@ mod browser_tests {
             &"kelisim_cookies=; Max-Age=0; Path=/".into(),
         );
         let storage = crate::dom::local_storage().expect("localStorage");
-        for key in [receipt::QUEUE_KEY, receipt::ACKED_KEY, receipt::RETRY_KEY] {
+        for key in [
+            receipt::QUEUE_KEY,
+            receipt::ACKED_KEY,
+            receipt::RETRY_KEY,
+            receipt::HELD_KEY,
+        ] {
             storage.remove_item(key).expect("removable");
         }
         gpc(None);
@@ -854,9 +871,15 @@ mod browser_tests {
             Some("Scripts already running stop when you reload the page.")
         );
         let updated = queue()[1]["key"].as_str().expect("key").to_owned();
+        let secret = queue()[1]["secret"].as_str().expect("secret").to_owned();
+        assert!(receipt::is_key(&secret) && secret != updated);
         assert!(
             cookie().contains(&updated),
             "the cookie names the latest receipt"
+        );
+        assert!(
+            !cookie().contains(&secret),
+            "the cookie holds no capability"
         );
 
         // Reject all after a consent: that consent is withdrawn (once it is stored).
@@ -878,16 +901,50 @@ mod browser_tests {
         let (host, posts) = test_host::recording();
         let outbox = Outbox::new("http://127.0.0.1:9", host);
         assert!(outbox.delivered(&given, 201) && outbox.delivered(&updated, 201));
-        assert!(
-            posts
-                .borrow()
-                .iter()
-                .any(|p| p.url
-                    == ["http://127.0.0.1:9/v1/receipts/", &updated, "/withdraw"].concat()),
-            "{:?}",
-            posts.borrow()
+        let sent = posts
+            .borrow()
+            .iter()
+            .find(|p| p.url.contains("/withdraw"))
+            .cloned()
+            .expect("the withdrawal is sent");
+        assert_eq!(
+            sent.url,
+            [
+                "http://127.0.0.1:9/v1/receipts/",
+                &updated,
+                "/withdraw?site=demo"
+            ]
+            .concat(),
+            "to the receipt on its site"
         );
+        let body: serde_json::Value = serde_json::from_str(&sent.body).expect("JSON");
+        assert_eq!(
+            body["secret"],
+            secret.as_str(),
+            "with the withdrawn receipt's secret"
+        );
+        assert_eq!(body.as_object().map(|o| o.len()), Some(2), "{body}");
         storage.remove_item(receipt::QUEUE_KEY).expect("ok");
+        clear();
+    }
+
+    #[wasm_bindgen_test]
+    fn a_choice_whose_secret_this_browser_does_not_hold_is_refused_instead() {
+        clear();
+        let (banner, _, _) = start(CONFIG);
+        click(&banner, "[data-kelisim-action=accept]");
+        // As for a choice recorded before withdrawal secrets existed.
+        crate::dom::local_storage()
+            .expect("storage")
+            .remove_item(receipt::HELD_KEY)
+            .expect("ok");
+        click(&banner, ".kelisim-open");
+        click(&banner, "dialog [data-kelisim-action=reject]");
+        let items = queue();
+        assert_eq!(items.len(), 2);
+        assert!(items[1].get("withdraws").is_none(), "{:?}", items[1]);
+        assert_eq!(items[1]["event"], "refused");
+        drop(banner);
         clear();
     }
 

@@ -275,7 +275,12 @@ impl Guard {
         let notice = self
             .site
             .notice_for(self.options.lang.as_deref(), page.as_deref());
-        let href = policy::receipt_link(&self.options.collector, &reference, &notice.lang);
+        let href = policy::receipt_link(
+            &self.options.collector,
+            &self.site.site,
+            &reference,
+            &notice.lang,
+        );
         // Drop the old notice first: two notices must never be on the page.
         self.notice.replace(None);
         let shown = ReceiptNotice::show(
@@ -483,6 +488,9 @@ impl Guard {
             kind: Kind::Form,
             event: ConsentEvent::Given,
             key: consent.key.to_owned(),
+            // Sent with the request and gone with it: nothing on the page withdraws a form
+            // consent (the operator does, on request).
+            secret: crate::receipt::random_key(),
             policy_version: consent.policy_version.to_owned(),
             lang: consent.lang.to_owned(),
             purposes: Some(
@@ -508,7 +516,7 @@ impl Guard {
             },
             context: Context {
                 page_url: policy::clean_page_url(consent.page_url),
-                form_id: Some(consent.form_id).filter(|id| !id.is_empty()),
+                form_id: Some(consent.form_id).filter(|id| policy::is_safe_name(id)),
                 fields: policy::field_names(consent.fields),
                 gpc: consent.gpc,
             },
@@ -1078,13 +1086,20 @@ mod browser_tests {
         for typed in ["Айгерим", "Сапарова", "Шымкент", "паллет"] {
             assert!(!stored.contains(typed), "{typed:?} must not leave the page");
         }
-        // Sent at once, through the loader's transport, as the exact queued body.
+        // Sent at once, through the loader's transport, as the exact queued body (less the
+        // time it was queued), with a withdrawal secret of its own.
         {
             let posts = posts.borrow();
             assert_eq!(posts.len(), 1);
             assert_eq!(posts[0].url, "http://127.0.0.1:9/v1/receipts");
             assert_eq!(posts[0].key, key);
-            assert_eq!(posts[0].body, json(&item));
+            let mut queued: serde_json::Value = serde_json::from_str(&json(&item)).expect("JSON");
+            assert!(queued["queued_at"].is_number(), "{queued}");
+            queued.as_object_mut().expect("object").remove("queued_at");
+            let sent: serde_json::Value = serde_json::from_str(&posts[0].body).expect("JSON");
+            assert_eq!(sent, queued);
+            let secret = sent["secret"].as_str().expect("a secret");
+            assert!(receipt::is_key(secret) && secret != key, "{sent}");
         }
 
         // The same submission again (a site's handler calling form.submit() after the event,
@@ -1400,7 +1415,15 @@ mod browser_tests {
             .unwrap_or_else(|| "ru".into());
         assert_eq!(
             link.get_attribute("href"),
-            Some(["http://127.0.0.1:9/v1/receipts/", &key, "?lang=", &lang].concat())
+            Some(
+                [
+                    "http://127.0.0.1:9/v1/receipts/",
+                    &key,
+                    "?site=demo&lang=",
+                    &lang
+                ]
+                .concat()
+            )
         );
 
         // Closing: the close button's form is submitted (dialog method) and refused by us.

@@ -285,7 +285,7 @@ pub fn field_names(fields: &[Field]) -> Vec<String> {
         };
         let name = field.name.as_str();
         if fillable
-            && !name.is_empty()
+            && is_safe_name(name)
             && !name.starts_with(OWN_FIELD_PREFIX)
             && !names.iter().any(|n| n == name)
         {
@@ -378,17 +378,71 @@ pub fn collector_base(url: &str) -> &str {
     url.trim().trim_end_matches('/')
 }
 
-/// The address of a receipt for the visitor: the collector renders it as a page in `lang`
-/// (with the signed JWS to download) when a browser asks for HTML.
-pub fn receipt_link(collector: &str, reference: &str, lang: &str) -> String {
+/// The address of `site`'s receipt `reference` for the visitor: the collector renders it as a
+/// page in `lang` (with the signed JWS to download) when a browser asks for HTML. It names the
+/// site: a reference is unique per site only, and the same one recorded on another site (by
+/// chance, or copied by a stranger) must not make the visitor's link ambiguous. Site ids are
+/// `a-z 0-9 - _` (the collector's config says so), safe in a query as they are.
+pub fn receipt_link(collector: &str, site: &str, reference: &str, lang: &str) -> String {
     [
         collector_base(collector),
         "/v1/receipts/",
         reference,
-        "?lang=",
+        "?site=",
+        site,
+        "&lang=",
         lang,
     ]
     .concat()
+}
+
+/// Where the withdrawal of `site`'s receipt `reference` goes, under the receipts endpoint
+/// `endpoint` (`…/v1/receipts`). Items queued before withdrawals named their site have none.
+pub fn withdraw_url(endpoint: &str, reference: &str, site: &str) -> String {
+    let mut url = [endpoint, "/", reference, "/withdraw"].concat();
+    if !site.is_empty() {
+        url.push_str("?site=");
+        url.push_str(site);
+    }
+    url
+}
+
+/// How long a queued receipt request may keep the raw phone or e-mail the form held (one day,
+/// in ms): long enough to ride out a collector restart or an evening's outage; afterwards it
+/// is sent without them (recorded, but not found by the subject's phone or e-mail).
+pub const IDENTIFIER_TTL_MS: f64 = 24.0 * 60.0 * 60.0 * 1000.0;
+
+/// Whether a request queued at `queued_at` (ms; unknown for requests queued by an older widget,
+/// which are treated as queued now) may still hold raw identifiers at `now`.
+pub fn keeps_identifiers(queued_at: Option<f64>, now: f64) -> bool {
+    queued_at.is_none_or(|at| now - at < IDENTIFIER_TTL_MS)
+}
+
+/// Whether a form id or field name may go into a receipt: the collector refuses the receipt
+/// otherwise, so the widget leaves such a name out (a form id becomes `null`). The rule is the
+/// collector's `receipt::name_problem`; both sides test the table in
+/// `tests/fixtures/wire/names.json`. At most 128 characters, no control or invisible
+/// formatting characters (bidirectional overrides would show a name as another), and no
+/// leading character a spreadsheet reads as a formula.
+pub fn is_safe_name(name: &str) -> bool {
+    const FORMULA_LEADS: &[char] = &['=', '+', '-', '@', '＝', '＋', '－', '＠'];
+    let invisible = |c: char| {
+        matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
+    };
+    !name.is_empty()
+        && name.chars().count() <= 128
+        && !name.chars().any(|c| c.is_control() || invisible(c))
+        && !name.starts_with(FORMULA_LEADS)
 }
 
 /// The first wait after a failed delivery, in milliseconds; it doubles with each failed page
@@ -750,15 +804,47 @@ mod tests {
     }
 
     #[test]
-    fn receipt_link_asks_for_the_visitors_language() {
+    fn receipt_link_names_the_site_and_the_visitors_language() {
         assert_eq!(
             receipt_link(
                 "http://127.0.0.1:8080/",
+                "demo",
                 "0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3",
                 "kk"
             ),
-            "http://127.0.0.1:8080/v1/receipts/0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3?lang=kk"
+            "http://127.0.0.1:8080/v1/receipts/0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3?site=demo&lang=kk"
         );
+        assert_eq!(
+            withdraw_url("http://c.kz/v1/receipts", "ab", "demo"),
+            "http://c.kz/v1/receipts/ab/withdraw?site=demo"
+        );
+        assert_eq!(
+            withdraw_url("http://c.kz/v1/receipts", "ab", ""),
+            "http://c.kz/v1/receipts/ab/withdraw"
+        );
+    }
+
+    #[test]
+    fn raw_identifiers_wait_at_most_a_day() {
+        assert!(keeps_identifiers(Some(0.0), IDENTIFIER_TTL_MS - 1.0));
+        assert!(!keeps_identifiers(Some(0.0), IDENTIFIER_TTL_MS));
+        assert!(
+            keeps_identifiers(None, 1e15),
+            "queued by an older widget: from now"
+        );
+    }
+
+    #[test]
+    fn names_follow_the_table_both_sides_test() {
+        let table: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/wire/names.json"))
+                .expect("names.json");
+        for (list, safe) in [("accepted", true), ("refused", false)] {
+            for name in table[list].as_array().expect(list) {
+                let name = name.as_str().expect("string");
+                assert_eq!(is_safe_name(name), safe, "{name:?}");
+            }
+        }
     }
 
     #[test]

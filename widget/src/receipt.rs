@@ -8,6 +8,15 @@
 //! wasm-bindgen closure measured 1.1 KB brotli of wasm and glue, the same in the loader 0.15 KB.
 //! Every decision (what is queued, when to retry, what an answer means) stays here and in
 //! `policy`.
+//!
+//! What the widget keeps in `localStorage`, and for how long (docs/wire.md, "What the widget
+//! keeps"): the browser's random secret (`kelisim:browser`, for good: its pseudonym at the
+//! collector links this browser's choices); each queued request until the collector answers it,
+//! the raw phone or e-mail in it at most [`policy::IDENTIFIER_TTL_MS`] (then it is sent
+//! without); the withdrawal secret of the current cookie choice (`kelisim:held`, until the
+//! next choice replaces it); the references of acknowledged form receipts for the notice
+//! (`kelisim:acked`, until the visitor closes it). A form receipt's own secret leaves with its
+//! request: nothing on the page withdraws a form consent, the site's operator does.
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
@@ -21,8 +30,13 @@ use web_sys::Storage;
 use crate::dom;
 use crate::policy::{self, Backoff, Delivery, IdKind};
 
-/// localStorage key of the random per-browser id.
-pub const BROWSER_ID_KEY: &str = "kelisim:bid";
+/// localStorage key of the random per-browser secret. (Until issue 13 it was `kelisim:bid`,
+/// signed in clear into every receipt: that value is public, so it is never used again.)
+pub const BROWSER_ID_KEY: &str = "kelisim:browser";
+/// The key of the published per-browser id of payload v1, removed where found.
+const RETIRED_BROWSER_ID_KEY: &str = "kelisim:bid";
+/// localStorage key of the current cookie choice's withdrawal secret: `<reference>.<secret>`.
+pub const HELD_KEY: &str = "kelisim:held";
 /// localStorage key of the JSON array of unacknowledged request bodies.
 pub const QUEUE_KEY: &str = "kelisim:queue";
 /// Oldest entries are dropped beyond this: a collector that is down for weeks must not fill
@@ -41,6 +55,9 @@ pub struct ReceiptRequest {
     pub event: ConsentEvent,
     /// Idempotency key and receipt reference: 32 lower-case hex digits.
     pub key: String,
+    /// The receipt's withdrawal secret: 32 lower-case hex digits, never the key.
+    #[cfg_attr(test, serde(default, skip_serializing_if = "Option::is_none"))]
+    pub secret: Option<String>,
     pub policy_version: String,
     pub lang: String,
     /// `kind: form`: the purposes.
@@ -136,6 +153,9 @@ impl ReceiptRequest {
         put(&request, "kind", self.kind.as_str());
         put(&request, "event", self.event.as_str());
         put(&request, "key", &self.key);
+        if let Some(secret) = &self.secret {
+            put(&request, "secret", secret);
+        }
         put(&request, "policy_version", &self.policy_version);
         put(&request, "lang", &self.lang);
         for (key, list) in [
@@ -261,15 +281,30 @@ impl Outbox {
         }
     }
 
-    /// The browser's random id, created on first use. Without storage it lives for this page.
+    /// The browser's random secret, created on first use. Without storage it lives for this
+    /// page.
     pub fn browser_id(&self) -> Option<String> {
         if let Some(id) = self.get(BROWSER_ID_KEY).filter(|id| is_key(id)) {
             return Some(id);
         }
+        self.remove_item(RETIRED_BROWSER_ID_KEY);
         let id = random_key()?;
         // Failing to persist only means a new id next time.
         self.set(BROWSER_ID_KEY, &id);
         Some(id)
+    }
+
+    /// Keeps `secret`, the withdrawal secret of the receipt `reference` that recorded the
+    /// current cookie choice (replacing the previous choice's).
+    pub fn hold(&self, reference: &str, secret: &str) {
+        self.set(HELD_KEY, &[reference, ".", secret].concat());
+    }
+
+    /// The withdrawal secret of `reference`, if it is the held one.
+    pub fn held_secret(&self, reference: &str) -> Option<String> {
+        let held = self.get(HELD_KEY)?;
+        let (held_ref, secret) = held.split_once('.')?;
+        (held_ref == reference && is_key(secret)).then(|| secret.to_owned())
     }
 
     /// Queues the request, then sends it. Never waits: the form goes on at once. A new consent
@@ -278,18 +313,23 @@ impl Outbox {
         self.enqueue(&request.key, &request.to_js());
     }
 
-    /// Queues the withdrawal of the receipt `reference` (`POST /v1/receipts/{ref}/withdraw`
-    /// with `{key, browser_id}`). While that receipt still waits in the queue the withdrawal
-    /// waits too: the collector can only withdraw what it has stored.
-    pub fn withdraw(&self, reference: &str, key: &str, browser_id: &str) {
+    /// Queues the withdrawal of `site`'s receipt `reference` with its `secret`
+    /// (`POST /v1/receipts/{ref}/withdraw?site=…` with `{key, secret}`). While that receipt
+    /// still waits in the queue the withdrawal waits too: the collector can only withdraw what
+    /// it has stored.
+    pub fn withdraw(&self, site: &str, reference: &str, key: &str, secret: &str) {
         let item = Object::new();
         put(&item, WITHDRAWS, reference);
+        put(&item, "site", site);
         put(&item, "key", key);
-        put(&item, "browser_id", browser_id);
+        put(&item, "secret", secret);
         self.enqueue(key, &item);
     }
 
     fn enqueue(&self, key: &str, item: &JsValue) {
+        // When it was queued, so a raw phone or e-mail in it does not stay for long. Not part
+        // of the wire body (`send` leaves it out).
+        put(item.unchecked_ref(), QUEUED_AT, now());
         let queue = self.load(QUEUE_KEY);
         while queue.length() >= QUEUE_LIMIT {
             queue.shift();
@@ -305,10 +345,26 @@ impl Outbox {
     /// page start. Replays are safe: the collector answers an identical body under the same key
     /// with the same receipt.
     pub fn flush(&self) {
+        let queue = self.load(QUEUE_KEY);
+        // A raw phone or e-mail waits no longer than it may, even while the collector is down.
+        let mut stripped = false;
+        for item in queue.iter() {
+            let queued_at = crate::config::get(&item, QUEUED_AT).as_f64();
+            let subject = crate::config::get(&item, "subject");
+            if !policy::keeps_identifiers(queued_at, now())
+                && !crate::config::get(&subject, "identifiers").is_undefined()
+            {
+                // JSON.stringify leaves out a property set to undefined.
+                put(subject.unchecked_ref(), "identifiers", JsValue::UNDEFINED);
+                stripped = true;
+            }
+        }
+        if stripped {
+            self.save(QUEUE_KEY, &queue);
+        }
         if !policy::may_retry(now(), self.backoff()) {
             return;
         }
-        let queue = self.load(QUEUE_KEY);
         for item in queue.iter() {
             if let Some(key) = key_of(&item)
                 && !held(&queue, &item)
@@ -318,24 +374,26 @@ impl Outbox {
         }
     }
 
-    /// Posts a queued item: a receipt request as it is, a withdrawal to its receipt's address.
+    /// Posts a queued item: a receipt request as it is (less its queue time), a withdrawal to
+    /// its receipt's address on its site.
     fn send(&self, key: &str, item: &JsValue) {
         let target = crate::config::get(item, WITHDRAWS).as_string();
-        let body = match &target {
-            Some(_) => {
-                let body = Object::new();
-                put(&body, "key", key);
-                put(&body, "browser_id", crate::config::get(item, "browser_id"));
-                body.into()
-            }
-            None => item.clone(),
-        };
+        // A shallow copy whose own fields are undefined, which JSON.stringify leaves out.
+        let body = Object::assign(&Object::new(), item.unchecked_ref());
+        put(&body, QUEUED_AT, JsValue::UNDEFINED);
+        if target.is_some() {
+            put(&body, WITHDRAWS, JsValue::UNDEFINED);
+            put(&body, "site", JsValue::UNDEFINED);
+        }
         let Some(text) = JSON::stringify(&body).ok().and_then(|t| t.as_string()) else {
             return;
         };
         match target {
             Some(reference) => {
-                let url = [self.endpoint.as_str(), "/", &reference, "/withdraw"].concat();
+                let site = crate::config::get(item, "site")
+                    .as_string()
+                    .unwrap_or_default();
+                let url = policy::withdraw_url(&self.endpoint, &reference, &site);
                 self.host.post(&url, &text, key);
             }
             None => self.host.post(&self.endpoint, &text, key),
@@ -483,6 +541,8 @@ fn key_of(item: &JsValue) -> Option<String> {
 
 /// The queue item's field naming the receipt a withdrawal withdraws.
 const WITHDRAWS: &str = "withdraws";
+/// The queue item's field with the time (ms since the epoch) it was queued.
+const QUEUED_AT: &str = "queued_at";
 
 /// Whether `item` is a withdrawal whose receipt still waits in `queue`.
 fn held(queue: &Array, item: &JsValue) -> bool {
@@ -624,7 +684,14 @@ mod browser_tests {
     }
 
     fn clear() {
-        for key in [QUEUE_KEY, BROWSER_ID_KEY, ACKED_KEY, RETRY_KEY] {
+        for key in [
+            QUEUE_KEY,
+            BROWSER_ID_KEY,
+            RETIRED_BROWSER_ID_KEY,
+            ACKED_KEY,
+            RETRY_KEY,
+            HELD_KEY,
+        ] {
             storage().remove_item(key).expect("removable");
         }
     }
@@ -749,9 +816,15 @@ mod browser_tests {
     fn a_withdrawal_waits_for_its_receipt_then_goes_to_its_address() {
         clear();
         let (outbox, posts) = outbox();
-        let bid = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+        let expected = JSON::parse(include_str!(
+            "../../tests/fixtures/wire/withdraw_request.json"
+        ))
+        .expect("fixture");
+        let secret = crate::config::get(&expected, "secret")
+            .as_string()
+            .expect("the fixture's secret");
         outbox.submit(&request(A, false));
-        outbox.withdraw(A, B, bid);
+        outbox.withdraw("demo", A, B, &secret);
         assert_eq!(queued_keys(&outbox), [A, B]);
         assert_eq!(posts.borrow().len(), 1, "held while {A} is not stored");
         outbox.flush();
@@ -760,24 +833,19 @@ mod browser_tests {
             0,
             "a flush holds it too"
         );
-        // Stored: the withdrawal goes, to the receipt's own address, with the wire body.
+        // Stored: the withdrawal goes, to the receipt's own address on its site, with the
+        // wire body: the new key and the withdrawn receipt's secret, nothing else.
         assert!(outbox.delivered(A, 201));
         {
             let posts = posts.borrow();
             let sent = posts.iter().find(|p| p.key == B).expect("withdrawal sent");
             assert_eq!(
                 sent.url,
-                ["http://127.0.0.1:9/v1/receipts/", A, "/withdraw"].concat()
+                ["http://127.0.0.1:9/v1/receipts/", A, "/withdraw?site=demo"].concat()
             );
-            let expected = JSON::parse(include_str!(
-                "../../tests/fixtures/wire/withdraw_request.json"
-            ))
-            .expect("fixture");
-            let expected_bid = crate::config::get(&expected, "browser_id").as_string();
-            assert_eq!(expected_bid.as_deref(), Some(bid));
             assert_eq!(
                 sent.body,
-                ["{\"key\":\"", B, "\",\"browser_id\":\"", bid, "\"}"].concat()
+                ["{\"key\":\"", B, "\",\"secret\":\"", &secret, "\"}"].concat()
             );
         }
         assert_eq!(queued_keys(&outbox), [B]);
@@ -790,16 +858,26 @@ mod browser_tests {
         );
         // A withdrawal of a receipt not in the queue goes at once.
         posts.borrow_mut().clear();
-        outbox.withdraw(B, A, bid);
+        outbox.withdraw("demo", B, A, &secret);
         assert_eq!(posts.borrow().len(), 1);
         clear();
     }
 
     #[wasm_bindgen_test]
-    fn browser_id_is_kept() {
+    fn browser_id_is_kept_and_the_published_one_never_reused() {
         clear();
+        // What payload v1 signed in clear is public: it is dropped, not carried over.
+        let published = "5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94";
+        storage()
+            .set_item(RETIRED_BROWSER_ID_KEY, published)
+            .expect("writable");
         let (outbox, _) = outbox();
         let first = outbox.browser_id().expect("crypto");
+        assert_ne!(first, published);
+        assert_eq!(
+            storage().get_item(RETIRED_BROWSER_ID_KEY).expect("ok"),
+            None
+        );
         assert!(is_key(&first));
         assert_eq!(outbox.browser_id(), Some(first.clone()));
         storage()
@@ -807,6 +885,56 @@ mod browser_tests {
             .expect("writable");
         let replaced = outbox.browser_id().expect("crypto");
         assert!(is_key(&replaced) && replaced != first);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_raw_phone_waits_in_storage_at_most_a_day_and_never_reaches_the_wire_twice() {
+        clear();
+        let (outbox, posts) = outbox();
+        outbox.submit(&request(A, true));
+        assert!(posts.borrow()[0].body.contains("identifiers"));
+        assert!(
+            !posts.borrow()[0].body.contains(QUEUED_AT),
+            "not on the wire"
+        );
+        outbox.delivered(A, 0);
+        let stored = || {
+            storage()
+                .get_item(QUEUE_KEY)
+                .expect("ok")
+                .unwrap_or_default()
+        };
+        assert!(stored().contains("8 701 123 45 67"), "kept for the retry");
+        // A day later the collector is still down: the phone is gone from storage; the
+        // receipt is still sent.
+        let queue = outbox.load(QUEUE_KEY);
+        let item = queue.get(0);
+        let day = policy::IDENTIFIER_TTL_MS;
+        let _ = Reflect::set(&item, &QUEUED_AT.into(), &(now() - day).into());
+        outbox.save(QUEUE_KEY, &queue);
+        outbox.save(RETRY_KEY, &Array::of2(&0.0.into(), &0.0.into()));
+        posts.borrow_mut().clear();
+        outbox.flush();
+        assert!(!stored().contains("701"), "{}", stored());
+        let posts = posts.borrow();
+        assert_eq!(posts.len(), 1);
+        assert!(!posts[0].body.contains("identifiers"), "{}", posts[0].body);
+        assert!(outbox.delivered(A, 201));
+        assert!(!stored().contains(A), "gone once acknowledged");
+        clear();
+    }
+
+    #[wasm_bindgen_test]
+    fn the_held_secret_opens_only_its_own_reference() {
+        clear();
+        let (outbox, _) = outbox();
+        assert_eq!(outbox.held_secret(A), None);
+        outbox.hold(A, B);
+        assert_eq!(outbox.held_secret(A).as_deref(), Some(B));
+        assert_eq!(outbox.held_secret(B), None);
+        outbox.hold(B, A);
+        assert_eq!(outbox.held_secret(A), None, "the next choice replaces it");
+        clear();
     }
 
     #[wasm_bindgen_test]

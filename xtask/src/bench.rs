@@ -103,6 +103,8 @@ impl Run {
 struct Server {
     child: Child,
     addr: String,
+    /// Where `/metrics` answers (`--metrics-listen`).
+    metrics: String,
 }
 
 impl Drop for Server {
@@ -117,12 +119,18 @@ impl Drop for Server {
 impl Server {
     fn start(bin: &Path, data: &Path, log: &Path) -> Result<Server> {
         let config = root().join("collector/bench/kelisim.toml");
+        // A port free now: the metrics address must be known to read it.
+        let metrics = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .to_string();
         let mut child = Command::new(bin)
             .args([
                 "serve",
                 "--listen",
                 "127.0.0.1:0",
                 "--bench-endpoints",
+                "--metrics-listen",
+                &metrics,
                 "--config",
             ])
             .arg(&config)
@@ -148,7 +156,11 @@ impl Server {
                 )
             })?
             .to_owned();
-        let server = Server { child, addr };
+        let server = Server {
+            child,
+            addr,
+            metrics,
+        };
         server.wait_ready()?;
         Ok(server)
     }
@@ -282,7 +294,7 @@ pub fn bench(opts: &Options) -> Result<()> {
     let warmup = wrk(opts, &addr, "/v1/receipts", 1, opts.warmup)?;
     let receipts = wrk(opts, &addr, "/v1/receipts", 2, opts.duration)?;
     let echo = wrk(opts, &addr, "/_bench/echo", 3, opts.duration)?;
-    let metrics = http_get(&addr, "/metrics")
+    let metrics = http_get(&server.metrics, "/metrics")
         .map(|(_, body)| body)
         .unwrap_or_default();
     server.stop()?;

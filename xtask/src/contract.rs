@@ -57,7 +57,10 @@ pub fn contract(bin: &Path, max_examples: u32) -> Result<()> {
     let config = site.join("kelisim.toml");
     let mut text = std::fs::read_to_string(&config)?;
     // Every request comes from 127.0.0.1; the rate limit has its own test.
-    text.push_str("\n[rate_limit]\nper_second = 1000000\nburst = 1000000\n");
+    text.push_str(
+        "\n[rate_limit]\nper_second = 1000000\nburst = 1000000\n\
+         admin_per_second = 1000000\nadmin_burst = 1000000\n",
+    );
     std::fs::write(&config, text)?;
     std::fs::write(work.join("schemathesis.toml"), SCHEMATHESIS_TOML)?;
     let data = work.join("data");
@@ -98,14 +101,10 @@ pub fn contract(bin: &Path, max_examples: u32) -> Result<()> {
 fn admin_token(bin: &Path, data: &Path) -> Result<String> {
     let out = Command::new(bin)
         .args([
-            "tokens",
-            "create",
-            "--site",
-            "demo",
-            "--scope",
-            "admin",
-            "--data-dir",
+            "tokens", "create", "--site", "demo", "--scope", "admin", "--config",
         ])
+        .arg(root().join("demo/kelisim.toml"))
+        .arg("--data-dir")
         .arg(data)
         .output()
         .with_context(|| format!("cannot run {}", bin.display()))?;

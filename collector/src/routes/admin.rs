@@ -22,7 +22,7 @@ use crate::error::{ApiError, Problem};
 use crate::export::{self, ChannelWriter, ChunkStream, Format, RowWithStatus, SiteInfo};
 use crate::hash::{hex, sha256_hex};
 use crate::kantara;
-use crate::receipt::{self, ReceiptPayload, WithdrawRequest, format_timestamp};
+use crate::receipt::{self, ReceiptPayload, format_timestamp};
 use crate::retention;
 use crate::sign::verify_compact;
 use crate::store::{AdminRow, AuditEntry, Erasure, Maintenance, ReceiptFilter, Stats, StoreError};
@@ -61,8 +61,9 @@ pub struct FilterQuery {
     pub format: Option<String>,
 }
 
-/// Keyed hashes of every reading of `raw` as an identifier (a phone or an e-mail).
-pub fn subject_hmacs(state: &AppState, raw: &str) -> Result<Vec<String>, ApiError> {
+/// The keyed hashes under which `site`'s subject index holds `raw` (a phone or an e-mail in
+/// any spelling): the site's own, and v1's.
+pub fn subject_hmacs(state: &AppState, site: &str, raw: &str) -> Result<Vec<String>, ApiError> {
     let kind = if raw.contains('@') {
         IdentifierKind::Email
     } else {
@@ -70,14 +71,23 @@ pub fn subject_hmacs(state: &AppState, raw: &str) -> Result<Vec<String>, ApiErro
     };
     let normalised = subject::normalize(kind, raw)
         .map_err(|e| ApiError::InvalidRequest(format!("`subject`: {e}")))?;
-    Ok(vec![state.subject_key.hmac_hex(&normalised)])
+    Ok(state.subject_readings(site, &normalised))
+}
+
+/// `from`/`to` as the store compares them; a bound that is not a time is an error, not an
+/// empty result.
+fn time_bound(name: &str, text: Option<&String>) -> Result<Option<String>, ApiError> {
+    text.map(|t| {
+        retention::time_bound(t).map_err(|e| ApiError::InvalidRequest(format!("`{name}`: {e}")))
+    })
+    .transpose()
 }
 
 fn filter_for(state: &AppState, site: &str, q: &FilterQuery) -> Result<ReceiptFilter, ApiError> {
     Ok(ReceiptFilter {
         site: Some(site.to_owned()),
-        from: q.from.clone(),
-        to: q.to.clone(),
+        from: time_bound("from", q.from.as_ref())?,
+        to: time_bound("to", q.to.as_ref())?,
         kind: q.kind.clone(),
         event: q.event.clone(),
         policy_version: q.policy_version.clone(),
@@ -87,7 +97,7 @@ fn filter_for(state: &AppState, site: &str, q: &FilterQuery) -> Result<ReceiptFi
             .subject
             .as_deref()
             .filter(|s| !s.trim().is_empty())
-            .map(|s| subject_hmacs(state, s))
+            .map(|s| subject_hmacs(state, site, s))
             .transpose()?,
         browser_ids: None,
     })
@@ -237,6 +247,11 @@ pub struct ReceiptDetail<'a> {
     #[schema(value_type = Object)]
     pub row: RowWithStatus<'a>,
     pub payload: Option<ReceiptPayload>,
+    /// The salt that opens the payload's subject commitments (hex; each commitment is
+    /// HMAC-SHA-256 of the normalised phone or e-mail keyed with it), so the operator can show
+    /// whose receipt it is. `null` without identifiers, and once the subject was erased: then
+    /// nobody can open them any more.
+    pub subject_salt: Option<String>,
     /// `valid`, or why the signature does not verify.
     pub signature: String,
     /// Position in the hash chain: `prev` is the SHA-256 of receipt `seq - 1`'s JWS.
@@ -292,17 +307,27 @@ pub async fn get_receipt(
     .await?;
     let reader = state.store.reader();
     let lookup = id.clone();
-    let row = web::block(move || reader.admin_get(&lookup))
-        .await??
+    let (row, kept) = web::block(move || {
+        let row = reader.admin_get(&lookup)?;
+        let kept = match &row {
+            Some(r) => Some(reader.private_of(r.row.seq)?),
+            None => None,
+        };
+        Ok::<_, StoreError>((row, kept))
+    })
+    .await??;
+    let row = row
         .filter(|r| r.row.site == site)
         .ok_or_else(|| ApiError::NotFound(format!("site `{site}` has no receipt `{id}`")))?;
-    render_receipt(&state, &site, &row, &format)
+    let salt = kept.and_then(|k| k.salt);
+    render_receipt(&state, &site, &row, salt, &format)
 }
 
 fn render_receipt(
     state: &AppState,
     site: &str,
     row: &AdminRow,
+    subject_salt: Option<String>,
     format: &str,
 ) -> Result<HttpResponse, ApiError> {
     let keys = state.public_keys();
@@ -360,6 +385,7 @@ fn render_receipt(
                 .json(ReceiptDetail {
                     row: RowWithStatus { row, status },
                     payload,
+                    subject_salt,
                     signature,
                     chain,
                 }))
@@ -580,22 +606,22 @@ pub async fn withdraw(
         (Some(subject), None) => {
             let filter = ReceiptFilter {
                 site: Some(site.clone()),
-                subject_hmacs: Some(subject_hmacs(&state, subject)?),
+                subject_hmacs: Some(subject_hmacs(&state, &site, subject)?),
                 ..ReceiptFilter::default()
             };
             let mut rows = web::block(move || reader.admin_chunk(&filter, 0, 10_000)).await??;
             // The same person's cookie choice: the current one of each browser that gave
-            // these consents (linked by `subject.browser_id`), which the widget then asks again.
-            let browsers = rows
-                .iter()
-                .filter_map(|r| receipt::decode_unverified(&r.row.jws))
-                .map(|p| p.subject.browser_id)
-                .collect::<std::collections::BTreeSet<_>>();
+            // these consents, linked by its pseudonym — only where the browser proved it
+            // (payload v2). A v1 receipt's browser id was public, so anyone could have filed
+            // a consent under a victim's browser (issue 13, finding 6).
+            let seqs: Vec<i64> = rows.iter().map(|r| r.row.seq).collect();
+            let reader = state.store.reader();
+            let browsers = web::block(move || reader.proven_browsers(&seqs)).await??;
             if !browsers.is_empty() {
                 let filter = ReceiptFilter {
                     site: Some(site.clone()),
                     kind: Some("cookies".into()),
-                    browser_ids: Some(browsers.into_iter().collect()),
+                    browser_ids: Some(browsers),
                     ..ReceiptFilter::default()
                 };
                 let reader = state.store.reader();
@@ -636,11 +662,10 @@ pub async fn withdraw(
         })?;
         let mut key = [0u8; 16];
         getrandom::fill(&mut key).map_err(|e| ApiError::Internal(format!("no random key: {e}")))?;
-        let request = WithdrawRequest {
-            key: hex(&key),
-            browser_id: payload.subject.browser_id.clone(),
-        };
-        let prepared = receipt::prepare_withdrawal(request, &payload, &site_state.config)?;
+        let reader = state.store.reader();
+        let seq = row.row.seq;
+        let kept = web::block(move || reader.private_of(seq)).await??;
+        let prepared = receipt::prepare_withdrawal(hex(&key), &payload, &kept, &site_state.config)?;
         let issued = state.store.issue(prepared).await?;
         if issued.created {
             state
@@ -720,7 +745,7 @@ pub async fn erase(
             "send `subject` (the phone or e-mail to erase)".into(),
         ));
     };
-    let hmacs = subject_hmacs(&state, subject)?;
+    let hmacs = subject_hmacs(&state, &site, subject)?;
     let now = time::OffsetDateTime::now_utc();
     let received = match req.received.as_deref() {
         Some(text) => retention::parse_received(text, now)

@@ -59,9 +59,14 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     tag = "operations",
     summary = "Prometheus metrics",
     description = "Receipts by site/kind/event, request latency by route, rejections by problem code, writer \
-                   batch sizes and commit times, store size and last seq (text format 0.0.4).",
-    responses((status = 200, description = "The metrics", body = String,
-               content_type = "text/plain; version=0.0.4; charset=utf-8"))
+                   batch sizes and commit times, store size and last seq (text format 0.0.4). Served only on \
+                   the address `serve --metrics-listen` gives (and by `demo`, on loopback): not to the public.",
+    responses(
+        (status = 200, description = "The metrics", body = String,
+         content_type = "text/plain; version=0.0.4; charset=utf-8"),
+        (status = 404, description = "`not_found`: not on this address; `serve --metrics-listen ADDR` serves them",
+         body = Problem, content_type = "application/problem+json"),
+    )
 )]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let reader = state.store.reader();

@@ -310,10 +310,13 @@ pub async fn widget_file(
         if state.assets.is_built() {
             ApiError::NotFound(format!("no widget file `{name}`; reload the page to get the current loader"))
         } else {
-            ApiError::NotFound(format!(
-                "the widget is not built on this collector (no files in {}); run `cargo xtask dist`",
-                state.assets.dir().display()
-            ))
+            // The directory is the server's business: it goes to the log, not to the client.
+            tracing::warn!(dir = %state.assets.dir().display(), "widget file asked for, none built");
+            ApiError::NotFound(
+                "the widget is not built on this collector; its operator runs `cargo xtask dist` \
+                 and points --widget-dir at dist/"
+                    .to_owned(),
+            )
         }
     })
 }

@@ -63,8 +63,9 @@ fn issued_response(
     tag = "receipts",
     summary = "Record a consent event",
     description = "Validates the event against the site's configuration, stamps the policy and label hashes, \
-                   replaces phone/e-mail identifiers by keyed hashes, signs the receipt (Ed25519 JWS), chains \
-                   it and answers only after it is durably committed. The same `key` with the same content \
+                   replaces phone/e-mail identifiers by the site's index entries (kept) and salted commitments \
+                   (signed), keeps only the hash of the withdrawal `secret`, signs the receipt (Ed25519 JWS, \
+                   payload v2), chains it and answers only after it is durably committed. The same `key` with the same content \
                    returns the same receipt (200). At most 16 KiB. CORS: the site's allowed origins.",
     request_body(content = ReceiptRequest, content_type = "application/json"),
     responses(
@@ -75,6 +76,8 @@ fn issued_response(
          body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`origin_not_allowed`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`unknown_site`", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "`body_timeout`: the body did not arrive in time", body = Problem,
+         content_type = "application/problem+json"),
         (status = 409, description = "`idempotency_conflict`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`body_too_large`: more than 16 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
@@ -96,7 +99,9 @@ pub async fn create_receipt(
         req.headers().get(header::ORIGIN),
         req.headers().get(header::HOST),
     )?;
-    let prepared = receipt::prepare(body, &site.config, &state.base_url, &state.subject_key)?;
+    let salt = crate::subject::new_salt()
+        .map_err(|e| ApiError::Internal(format!("no randomness for a subject salt: {e}")))?;
+    let prepared = receipt::prepare(body, &site.config, &state.base_url, &site.keys, &salt)?;
     let (kind, event) = (prepared.kind, prepared.event);
     let issued = state.store.issue(prepared).await?;
     Ok(issued_response(
@@ -181,6 +186,31 @@ fn only<T>(mut rows: Vec<T>, key: &str) -> Result<T, ApiError> {
         1 => Ok(rows.remove(0)),
         _ => Err(ApiError::AmbiguousReference(key.to_owned())),
     }
+}
+
+/// Every receipt a UUID or reference names: one, or for a reference recorded on several sites
+/// (no `site` given) each of them.
+async fn find_all(
+    state: &AppState,
+    key: String,
+    site: Option<String>,
+) -> Result<Vec<ReceiptRow>, ApiError> {
+    let reader = state.store.reader();
+    let rows = match parse_key(state, &key, site)? {
+        Key::Id(id) => web::block(move || reader.by_id(&id))
+            .await??
+            .into_iter()
+            .collect(),
+        Key::Ref(reference, sites) => {
+            web::block(move || reader.by_ref(&reference, &sites)).await??
+        }
+    };
+    if rows.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no receipt with id or reference `{key}`"
+        )));
+    }
+    Ok(rows)
 }
 
 /// Finds a receipt by UUID or reference ([`parse_key`]).
@@ -407,7 +437,9 @@ pub struct SiteQuery {
     tag = "receipts",
     summary = "Withdraw a consent",
     description = "Records a signed `withdrawn` receipt whose payload names the withdrawn receipt in `withdraws`. \
-                   Only the browser that gave the consent may withdraw it here (its `browser_id` must match). \
+                   Only the holder of the receipt's withdrawal secret (the `secret` its `POST /v1/receipts` sent, \
+                   which only the browser that recorded it has) may withdraw it here; anyone else is refused with \
+                   403 `not_receipt_holder`. A reference recorded on several sites is resolved by the secret. \
                    Idempotent: the same key returns the same withdrawal, and withdrawing an already withdrawn \
                    consent returns the existing withdrawal (200). CORS: the site's allowed origins.",
     params(
@@ -420,11 +452,12 @@ pub struct SiteQuery {
          headers(("Location" = String, description = "/v1/receipts/{id} of the withdrawal"))),
         (status = 200, description = "Already withdrawn: the existing withdrawal", body = ReceiptBody),
         (status = 400, description = "`invalid_body` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`not_receipt_holder` or `origin_not_allowed`", body = Problem,
-         content_type = "application/problem+json"),
+        (status = 403, description = "`not_receipt_holder` (the secret does not open it) or `origin_not_allowed`",
+         body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`not_withdrawable` (a refusal or a withdrawal), `idempotency_conflict` or \
-                                      `ambiguous_reference`", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "`body_timeout`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`not_withdrawable` (a refusal or a withdrawal) or `idempotency_conflict`",
+         body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`body_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_requests`", body = Problem, content_type = "application/problem+json"),
@@ -438,7 +471,20 @@ pub async fn withdraw_receipt(
     req: HttpRequest,
     body: web::Json<WithdrawRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = find(&state, key.into_inner(), query.into_inner().site).await?;
+    let body = body.into_inner();
+    let mut rows = find_all(&state, key.into_inner(), query.into_inner().site).await?;
+    // The receipt this secret opens: a reference another site's widget also chose (by chance
+    // or by a stranger copying it) does not stand in the way of its holder.
+    let candidates: Vec<receipt::Candidate<'_>> = rows
+        .iter()
+        .map(|r| receipt::Candidate {
+            id: &r.id,
+            event: &r.event,
+            holder_sha256: r.holder_sha256.as_deref(),
+        })
+        .collect();
+    let at = receipt::opened_by(&body.secret.0, &candidates)?;
+    let row = rows.swap_remove(at);
     let site = state.site(&row.site)?;
     site.check_origin(
         req.headers().get(header::ORIGIN),
@@ -455,7 +501,10 @@ pub async fn withdraw_receipt(
     let original: ReceiptPayload = serde_json::from_slice(&verified.payload).map_err(|e| {
         ApiError::Internal(format!("stored receipt {} is not a receipt: {e}", row.id))
     })?;
-    let prepared = receipt::prepare_withdrawal(body.into_inner(), &original, &site.config)?;
+    let reader = state.store.reader();
+    let seq = row.seq;
+    let kept = web::block(move || reader.private_of(seq)).await??;
+    let prepared = receipt::prepare_withdrawal(body.key, &original, &kept, &site.config)?;
     let kind = prepared.kind;
     let issued = state.store.issue(prepared).await?;
     Ok(issued_response(

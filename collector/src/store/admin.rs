@@ -417,9 +417,13 @@ fn erase(
     let mut mark =
         tx.prepare_cached("INSERT OR IGNORE INTO erasures (seq, erased_at) VALUES (?1, ?2)")?;
     let mut drop_index = tx.prepare_cached("DELETE FROM subject_hashes WHERE seq = ?1")?;
+    // Without its salt nobody, the operator included, can open the signed commitments again.
+    let mut drop_salt =
+        tx.prepare_cached("UPDATE receipts SET subject_salt = NULL WHERE seq = ?1")?;
     for seq in &seqs {
         mark.execute(params![seq, at])?;
         drop_index.execute([seq])?;
+        drop_salt.execute([seq])?;
     }
     Ok(seqs.len() as u64)
 }
@@ -572,7 +576,7 @@ pub struct AdminRow {
 macro_rules! admin_columns {
     () => {
         "SELECT r.seq, r.id, r.issued_at, r.site, r.kind, r.event, r.ref, r.policy_version,
-     r.lang, r.form_id, r.kid, r.jws, r.withdraws,
+     r.lang, r.form_id, r.kid, r.jws, r.withdraws, r.holder_sha256,
      CASE WHEN f.seq IS NOT NULL THEN
        (SELECT w.id || ' ' || w.issued_at FROM receipts w WHERE w.withdraws = r.id) END,
      CASE WHEN f.seq IS NOT NULL THEN
@@ -596,15 +600,15 @@ const PAGE_HEAD: &str = concat!(
 );
 
 fn admin_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AdminRow> {
-    let withdrawn: Option<String> = r.get(13)?;
+    let withdrawn: Option<String> = r.get(14)?;
     Ok(AdminRow {
         row: receipt_row(r)?,
         withdrawn_by: withdrawn.and_then(|w| {
             w.split_once(' ')
                 .map(|(id, at)| (id.to_owned(), at.to_owned()))
         }),
-        superseded_by: r.get(14)?,
-        erased: r.get(15)?,
+        superseded_by: r.get(15)?,
+        erased: r.get(16)?,
     })
 }
 
@@ -993,8 +997,8 @@ mod tests {
             id: "feedback".into(),
             granted: event != Event::Withdrawn,
         }]);
-        receipt.subject.browser_id = browser;
-        receipt.subject.identifiers[0].hmac = format!("{:064x}", dice.below(40));
+        receipt.private.browser = browser;
+        receipt.private.index[0].hmac = format!("{:064x}", dice.below(40));
         receipt.context.fields = vec!["phone".into()];
         receipt.request_sha256 = format!("{i:064x}");
         receipt
@@ -1050,7 +1054,7 @@ mod tests {
             |i, stamp| {
                 let r = next_receipt(&mut dice, i, &mut open);
                 if r.withdraws.is_none() && matches!(r.event, Event::Given | Event::Updated) {
-                    open.push((stamp.id.clone(), r.subject.browser_id.clone(), r.kind));
+                    open.push((stamp.id.clone(), r.private.browser.clone(), r.kind));
                 }
                 r
             },
@@ -1103,7 +1107,7 @@ mod tests {
             let r = next_receipt(&mut dice, i, &mut open);
             let remember =
                 r.withdraws.is_none() && matches!(r.event, Event::Given | Event::Updated);
-            let (browser, kind) = (r.subject.browser_id.clone(), r.kind);
+            let (browser, kind) = (r.private.browser.clone(), r.kind);
             let issued = runtime.block_on(store.issue(r)).expect("issued");
             if remember {
                 open.push((issued.id, browser, kind));

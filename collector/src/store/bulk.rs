@@ -45,8 +45,9 @@ pub fn bulk_load(
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO receipts (seq, id, site, ref, request_sha256, kind, event, policy_version,
-                                       lang, form_id, browser_id, issued_at, kid, jws, jws_sha256, withdraws)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                                       lang, form_id, browser_id, issued_at, kid, jws, jws_sha256, withdraws,
+                                       holder_sha256, subject_salt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             )?;
             let mut hash = tx.prepare_cached(
                 "INSERT OR IGNORE INTO subject_hashes (hmac, seq, kind) VALUES (?1, ?2, ?3)",
@@ -73,19 +74,21 @@ pub fn bulk_load(
                     r.policy.version,
                     r.notice.lang,
                     r.context.form_id,
-                    r.subject.browser_id,
+                    r.private.browser,
                     stamp.issued_at,
                     signer.kid(),
                     jws,
                     jws_sha256,
                     r.withdraws,
+                    r.private.holder_sha256,
+                    r.private.salt,
                 ])?;
-                for id in &r.subject.identifiers {
-                    hash.execute(params![id.hmac, stamp.seq, id.kind.to_string()])?;
+                for entry in &r.private.index {
+                    hash.execute(params![entry.hmac, stamp.seq, entry.kind.to_string()])?;
                 }
                 super::admin::mark_followed(
                     &tx,
-                    &r.subject.browser_id,
+                    &r.private.browser,
                     r.kind.as_str(),
                     stamp.seq,
                     r.withdraws.as_deref(),

@@ -56,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_admin.sql"),
     include_str!("../../migrations/0004_followed.sql"),
     include_str!("../../migrations/0005_erasure_requests.sql"),
+    include_str!("../../migrations/0006_holders.sql"),
 ];
 
 /// The schema version this binary writes.
@@ -162,6 +163,9 @@ pub struct ReceiptRow {
     /// For a withdrawal: the id of the receipt it withdraws.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub withdraws: Option<String>,
+    /// SHA-256 of the receipt's withdrawal secret (payload v2); never served.
+    #[serde(skip)]
+    pub holder_sha256: Option<String>,
 }
 
 /// One row of the log with everything `audit` cross-checks.
@@ -172,6 +176,8 @@ pub struct LogRow {
     pub jws_sha256: String,
     /// `subject_hashes` entries of this receipt, sorted.
     pub subject_hmacs: Vec<String>,
+    /// The salt of the payload's subject commitments, until erased.
+    pub subject_salt: Option<String>,
 }
 
 /// The last committed receipt as recorded in `chain_head`.
@@ -482,7 +488,10 @@ mod tests {
 
     use super::*;
     use crate::hash::GENESIS_PREV;
-    use crate::receipt::{Choice, Context, Event, Kind, Notice, PolicyRef, Subject};
+    use crate::receipt::{
+        Choice, Context, Event, IndexEntry, Kind, Notice, PolicyRef, Private, SignedIdentifier,
+        Subject,
+    };
     use crate::subject::IdentifierKind;
 
     fn signer() -> Signer {
@@ -512,10 +521,11 @@ mod tests {
             }]),
             categories: None,
             subject: Subject {
-                browser_id: "5f".repeat(16),
-                identifiers: vec![crate::receipt::HashedIdentifier {
+                browser_id: None,
+                identifiers: vec![SignedIdentifier {
                     kind: IdentifierKind::Phone,
-                    hmac: "ee".repeat(32),
+                    hmac: None,
+                    commitment: Some("c0".repeat(32)),
                 }],
             },
             context: Context {
@@ -523,6 +533,15 @@ mod tests {
                 form_id: None,
                 fields: vec!["name".into()],
                 gpc,
+            },
+            private: Private {
+                browser: "5f".repeat(32),
+                index: vec![IndexEntry {
+                    kind: IdentifierKind::Phone,
+                    hmac: "ee".repeat(32),
+                }],
+                salt: Some("5a".repeat(32)),
+                holder_sha256: Some(sha256_hex(reference.as_bytes())),
             },
             request_sha256: sha256_hex(format!("{reference}{gpc}").as_bytes()),
         }

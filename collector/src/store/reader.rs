@@ -10,6 +10,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{
     Head, LogRow, ReceiptRow, SCHEMA_VERSION, StoreError, connect, read_head, schema_version,
 };
+use crate::receipt::{IndexEntry, Private};
+use crate::subject::IdentifierKind;
 
 /// A pool of read connections (`query_only`). Methods block.
 pub struct Reader {
@@ -24,7 +26,7 @@ impl std::fmt::Debug for Reader {
     }
 }
 
-pub(super) const ROW_COLUMNS: &str = "seq, id, issued_at, site, kind, event, ref, policy_version, lang, form_id, kid, jws, withdraws";
+pub(super) const ROW_COLUMNS: &str = "seq, id, issued_at, site, kind, event, ref, policy_version, lang, form_id, kid, jws, withdraws, holder_sha256";
 
 pub(super) fn receipt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReceiptRow> {
     Ok(ReceiptRow {
@@ -41,6 +43,7 @@ pub(super) fn receipt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReceiptRow>
         kid: r.get(10)?,
         jws: r.get(11)?,
         withdraws: r.get(12)?,
+        holder_sha256: r.get(13)?,
     })
 }
 
@@ -250,7 +253,7 @@ impl Reader {
     ) -> Result<(), StoreError> {
         self.with(|c| {
             let mut rows_stmt = c.prepare(&format!(
-                "SELECT {ROW_COLUMNS}, browser_id, jws_sha256 FROM receipts ORDER BY seq"
+                "SELECT {ROW_COLUMNS}, browser_id, jws_sha256, subject_salt FROM receipts ORDER BY seq"
             ))?;
             let mut hash_stmt =
                 c.prepare("SELECT seq, hmac FROM subject_hashes ORDER BY seq, hmac")?;
@@ -259,8 +262,9 @@ impl Reader {
             let mut rows = rows_stmt.query([])?;
             while let Some(r) = rows.next()? {
                 let row = receipt_row(r)?;
-                let browser_id: String = r.get(13)?;
-                let jws_sha256: String = r.get(14)?;
+                let browser_id: String = r.get(14)?;
+                let jws_sha256: String = r.get(15)?;
+                let subject_salt: Option<String> = r.get(16)?;
                 // Merge the two seq-ordered scans; hashes of vanished rows are skipped.
                 let mut subject_hmacs = Vec::new();
                 loop {
@@ -285,6 +289,7 @@ impl Reader {
                     browser_id,
                     jws_sha256,
                     subject_hmacs,
+                    subject_salt,
                 })
                 .is_break()
                 {
@@ -292,6 +297,63 @@ impl Reader {
                 }
             }
             Ok(())
+        })
+    }
+
+    /// What the collector keeps beside receipt `seq` (its browser pseudonym, subject index
+    /// entries and commitment salt), for a withdrawal that repeats it. The holder hash is
+    /// not copied: a withdrawal is not withdrawn.
+    pub fn private_of(&self, seq: i64) -> Result<Private, StoreError> {
+        self.with(|c| {
+            let (browser, salt): (String, Option<String>) = c
+                .prepare_cached("SELECT browser_id, subject_salt FROM receipts WHERE seq = ?1")?
+                .query_row([seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let index = c
+                .prepare_cached(
+                    "SELECT hmac, kind FROM subject_hashes WHERE seq = ?1 ORDER BY hmac",
+                )?
+                .query_map([seq], |r| {
+                    let kind: String = r.get(1)?;
+                    Ok(IndexEntry {
+                        kind: if kind == "email" {
+                            IdentifierKind::Email
+                        } else {
+                            IdentifierKind::Phone
+                        },
+                        hmac: r.get(0)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(Private {
+                browser,
+                index,
+                salt,
+                holder_sha256: None,
+            })
+        })
+    }
+
+    /// The browser pseudonyms of receipts `seqs` that a browser proved, i.e. payload v2's
+    /// keyed hashes of a secret only that browser holds (64 hex digits). v1's clear ids
+    /// (32 hex digits) were shown in every public receipt, so anyone could claim one.
+    pub fn proven_browsers(&self, seqs: &[i64]) -> Result<Vec<String>, StoreError> {
+        let list = serde_json::to_string(seqs).unwrap_or_else(|_| "[]".into());
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT DISTINCT browser_id FROM receipts
+                 WHERE seq IN (SELECT value FROM json_each(?1)) AND length(browser_id) = 64",
+            )?
+            .query_map([list], |r| r.get(0))?
+            .collect()
+        })
+    }
+
+    /// The sites the log has receipts of.
+    pub fn sites(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            c.prepare_cached("SELECT DISTINCT site FROM receipts ORDER BY site")?
+                .query_map([], |r| r.get(0))?
+                .collect()
         })
     }
 

@@ -312,11 +312,25 @@ fn issue_one(
     };
     let jws = receipt.seal(&stamp, signer);
     let jws_sha256 = sha256_hex(jws.as_bytes());
+    // A withdrawal repeats the subject of the consent it withdraws (its commitments, with
+    // their salt and index entries). If that consent's subject was erased, the withdrawal's
+    // is erased from the start (an `erasures` row, which `audit` then checks, instead of index
+    // rows and a salt): indexing it would put the person back in the search.
+    let erased = match &receipt.withdraws {
+        Some(withdrawn) => tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM receipts r JOIN erasures e ON e.seq = r.seq
+                                WHERE r.id = ?1)",
+            )?
+            .query_row([withdrawn], |r| r.get(0))?,
+        None => false,
+    };
+    let private = &receipt.private;
     tx.prepare_cached(
         "INSERT INTO receipts (seq, id, site, ref, request_sha256, kind, event, policy_version,
                                lang, form_id, browser_id, issued_at, kid, jws, jws_sha256,
-                               withdraws)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                               withdraws, holder_sha256, subject_salt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(params![
         stamp.seq,
@@ -329,33 +343,26 @@ fn issue_one(
         receipt.policy.version,
         receipt.notice.lang,
         receipt.context.form_id,
-        receipt.subject.browser_id,
+        private.browser,
         stamp.issued_at,
         signer.kid(),
         jws,
         jws_sha256,
         receipt.withdraws,
+        private.holder_sha256,
+        if erased {
+            None
+        } else {
+            private.salt.as_deref()
+        },
     ])?;
     super::admin::mark_followed(
         tx,
-        &receipt.subject.browser_id,
+        &private.browser,
         receipt.kind.as_str(),
         stamp.seq,
         receipt.withdraws.as_deref(),
     )?;
-    // A withdrawal copies the subject of the consent it withdraws, keyed hashes included. If
-    // that consent's subject index was erased, the withdrawal's is erased from the start
-    // (an `erasures` row, which `audit` then checks, instead of index rows): indexing it
-    // would put the person back in the search.
-    let erased = match &receipt.withdraws {
-        Some(withdrawn) => tx
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM receipts r JOIN erasures e ON e.seq = r.seq
-                                WHERE r.id = ?1)",
-            )?
-            .query_row([withdrawn], |r| r.get(0))?,
-        None => false,
-    };
     if erased {
         tx.prepare_cached("INSERT INTO erasures (seq, erased_at) VALUES (?1, ?2)")?
             .execute(params![stamp.seq, stamp.issued_at])?;
@@ -363,12 +370,8 @@ fn issue_one(
         let mut insert_hash = tx.prepare_cached(
             "INSERT OR IGNORE INTO subject_hashes (hmac, seq, kind) VALUES (?1, ?2, ?3)",
         )?;
-        for identifier in &receipt.subject.identifiers {
-            insert_hash.execute(params![
-                identifier.hmac,
-                stamp.seq,
-                identifier.kind.to_string()
-            ])?;
+        for entry in &private.index {
+            insert_hash.execute(params![entry.hmac, stamp.seq, entry.kind.to_string()])?;
         }
     }
     *tip = Tip {

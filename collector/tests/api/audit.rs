@@ -36,6 +36,71 @@ fn tamper(h: &Harness, sql: &str) {
         .expect("tamper");
 }
 
+/// Rewrites the (stopped) log of `h` as a collector from before payload v2 (issue 13) would
+/// have written it: each payload signed again as v1 (a clear 32-hex browser id, the subject's
+/// hash under the data directory's one key, here of `phone`), chained again, indexed under
+/// that hash, without withdrawal secrets or salts. What an upgraded store really holds, for
+/// the tests that freeze a store as an older schema.
+fn downgrade_to_v1(h: &Harness, phone: &str) {
+    use kelisim_collector::hash::sha256_hex;
+    use kelisim_collector::receipt::{ReceiptPayload, SignedIdentifier};
+    let signer = Keyring::load(&h.data.keys_dir())
+        .expect("keys")
+        .signer()
+        .expect("signer");
+    let key = kelisim_collector::subject::SubjectKey::load(&h.data.subject_key_path())
+        .expect("subject key");
+    let hmac = key.legacy_index_hex(phone);
+    let mut conn = Connection::open(h.data.db_path()).expect("open db");
+    let tx = conn.transaction().expect("tx");
+    let rows: Vec<(i64, String, String)> = tx
+        .prepare("SELECT seq, jws, browser_id FROM receipts ORDER BY seq")
+        .expect("select")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let mut prev = kelisim_collector::hash::GENESIS_PREV.to_owned();
+    for (seq, jws, browser) in rows {
+        let mut payload: ReceiptPayload = serde_json::from_slice(
+            &B64.decode(jws.split('.').nth(1).expect("payload"))
+                .expect("b64"),
+        )
+        .expect("payload");
+        // One v2 pseudonym, one v1 id: the same browsers stay linked.
+        let browser = browser[..32].to_owned();
+        payload.v = 1;
+        payload.prev = prev.clone();
+        payload.subject.browser_id = Some(browser.clone());
+        payload.subject.identifiers = payload
+            .subject
+            .identifiers
+            .iter()
+            .map(|i| SignedIdentifier {
+                kind: i.kind,
+                hmac: Some(hmac.clone()),
+                commitment: None,
+            })
+            .collect();
+        let v1 = signer.sign_compact(&serde_json::to_vec(&payload).expect("payload"));
+        prev = sha256_hex(v1.as_bytes());
+        tx.execute(
+            "UPDATE receipts SET jws = ?2, jws_sha256 = ?3, browser_id = ?4,
+                 holder_sha256 = NULL, subject_salt = NULL WHERE seq = ?1",
+            rusqlite::params![seq, v1, prev, browser],
+        )
+        .expect("rewrite");
+        tx.execute(
+            "UPDATE subject_hashes SET hmac = ?2 WHERE seq = ?1",
+            rusqlite::params![seq, hmac],
+        )
+        .expect("index");
+    }
+    tx.execute("UPDATE chain_head SET jws_sha256 = ?1", [&prev])
+        .expect("head");
+    tx.commit().expect("commit");
+}
+
 fn first_broken(report: &AuditReport) -> (i64, Problem) {
     let first = report
         .first_broken()
@@ -220,11 +285,15 @@ async fn rotated_keys_keep_old_receipts_verifiable() {
 #[actix_web::test]
 async fn a_schema_v1_database_is_upgraded_and_its_chain_continues() {
     let h = log_of_four().await;
+    downgrade_to_v1(&h, "+77011234567");
+    assert!(run_audit(&h).is_intact(), "{}", run_audit(&h));
     // Freeze the log as schema v1 had it: no `withdraws` column, no admin tables (v3), no
-    // `followed` (v4), no erasure requests (v5).
+    // `followed` (v4), no erasure requests (v5), no withdrawal secrets or salts (v6).
     tamper(
         &h,
-        "DROP TABLE erasure_requests;
+        "ALTER TABLE receipts DROP COLUMN holder_sha256;
+         ALTER TABLE receipts DROP COLUMN subject_salt;
+         DROP TABLE erasure_requests;
          DROP TABLE followed; DROP INDEX receipts_browser_kind;
          CREATE INDEX receipts_browser ON receipts (browser_id);
          DROP TABLE admin_tokens; DROP TABLE admin_audit; DROP TABLE tombstones;
@@ -251,21 +320,63 @@ async fn a_schema_v1_database_is_upgraded_and_its_chain_continues() {
     .await;
     assert_eq!(reply.status, 201, "{}", reply.text());
     assert_eq!(reply.json()["seq"], 5);
-    let withdraw = send(
-        &app,
-        crate::support::post_withdraw(
-            &format!("{:032x}", 1),
-            "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0",
-            "5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94",
+    // A v1 receipt has no withdrawal secret: no browser withdraws it, whatever it shows...
+    let rows = store::open_reader(&h.data.db_path())
+        .expect("reader")
+        .list(None, 10)
+        .expect("list");
+    let second = rows.iter().find(|r| r.seq == 2).expect("receipt 2");
+    let browser = crate::support::payload_of(&second.jws)["subject"]["browser_id"]
+        .as_str()
+        .expect("v1 shows its browser")
+        .to_owned();
+    for secret in [crate::support::FORM_SECRET, browser.as_str()] {
+        send(
+            &app,
+            crate::support::post_withdraw(
+                &format!("{:032x}", 1),
+                "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0",
+                secret,
+            )
+            .to_request(),
         )
-        .to_request(),
+        .await
+        .assert_problem(403, "not_receipt_holder");
+    }
+    // ...the site's admin does, and its subject is still found by the v1 index.
+    let token = kelisim_collector::tokens::generate(
+        vec!["demo".into()],
+        store::Scope::Admin,
+        None,
+        kelisim_collector::receipt::format_timestamp(time::OffsetDateTime::now_utc()),
+        None,
+    )
+    .expect("token");
+    state
+        .store
+        .maintain(store::Maintenance::CreateToken(token.record))
+        .await
+        .expect("token stored");
+    let withdrawn = send(
+        &app,
+        actix_web::test::TestRequest::post()
+            .uri("/v1/admin/sites/demo/withdrawals")
+            .insert_header(("authorization", format!("Bearer {}", token.text)))
+            .insert_header(("content-type", "application/json"))
+            .set_payload(r#"{"subject":"8 701 123 45 67"}"#)
+            .to_request(),
     )
     .await;
-    assert_eq!(withdraw.status, 201, "{}", withdraw.text());
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.text());
+    assert_eq!(
+        withdrawn.json()["withdrawals"].as_array().map(Vec::len),
+        Some(4),
+        "the four v1 consents of that phone"
+    );
     state.store.shutdown();
     let report = run_audit(&h);
     assert!(report.is_intact(), "{report}");
-    assert_eq!(report.last_seq, 6);
+    assert_eq!(report.last_seq, 9);
     let conn = Connection::open(h.data.db_path()).expect("open db");
     let (version, ref_index): (i64, i64) = conn
         .query_row(
@@ -300,7 +411,7 @@ async fn an_edited_withdraws_column_is_caught() {
         crate::support::post_withdraw(
             "0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3",
             "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0",
-            "5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94",
+            crate::support::FORM_SECRET,
         )
         .to_request(),
     )
@@ -347,7 +458,7 @@ async fn log_with_history() -> Harness {
         crate::support::post_withdraw(
             &format!("{:032x}", 0),
             "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0",
-            "5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94",
+            crate::support::FORM_SECRET,
         )
         .to_request(),
     )
@@ -384,6 +495,7 @@ async fn log_of_four_running() -> Harness {
 #[actix_web::test]
 async fn a_schema_v3_store_keeps_every_status_when_upgraded() {
     let h = log_with_history().await;
+    downgrade_to_v1(&h, "+77011234567");
     let before = statuses(&store::open_reader(&h.data.db_path()).expect("reader"));
     assert!(before[0].1.is_some(), "receipt 1 withdrawn: {before:?}");
     assert!(
@@ -393,7 +505,9 @@ async fn a_schema_v3_store_keeps_every_status_when_upgraded() {
     // Freeze it as schema v3 had it: the browser index alone, no `followed`, no requests.
     tamper(
         &h,
-        "DROP TABLE erasure_requests;
+        "ALTER TABLE receipts DROP COLUMN holder_sha256;
+         ALTER TABLE receipts DROP COLUMN subject_salt;
+         DROP TABLE erasure_requests;
          DROP TABLE followed; DROP INDEX receipts_browser_kind;
          CREATE INDEX receipts_browser ON receipts (browser_id);
          PRAGMA user_version = 3;",

@@ -447,8 +447,12 @@ fn erase_lists_and_carries_out_on_an_older_store_alike() {
     h.state.store.shutdown();
     // Frozen as schema v4 had it: no erasure requests yet.
     let db = rusqlite::Connection::open(h.data.db_path()).expect("db");
-    db.execute_batch("DROP TABLE erasure_requests; PRAGMA user_version = 4;")
-        .expect("freeze as v4");
+    db.execute_batch(
+        "ALTER TABLE receipts DROP COLUMN holder_sha256;
+         ALTER TABLE receipts DROP COLUMN subject_salt;
+         DROP TABLE erasure_requests; PRAGMA user_version = 4;",
+    )
+    .expect("freeze as v4");
     let dir = h.data.root().to_str().expect("utf-8 path");
     let out = run(&["erase", "--data-dir", dir, "--site", "demo", "--list"]);
     assert!(out.status.success(), "{}", stderr(&out));

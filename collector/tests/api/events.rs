@@ -1,6 +1,6 @@
 //! Consent events beyond `given`: cookie choices (given, refused, updated) checked against
 //! the site's categories, form refusals, and withdrawal through its own endpoint — signed,
-//! chained, idempotent, and only by the browser that gave the consent.
+//! chained, idempotent, and only by the holder of the receipt's withdrawal secret.
 
 use actix_web::test::{self, TestRequest};
 use kelisim_collector::build_app;
@@ -11,12 +11,14 @@ use crate::support::{
 
 const BROWSER: &str = "5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94";
 const GIVEN_REF: &str = "0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3";
+/// The withdrawal secret of the form fixture (and of the cookie receipts here).
+const SECRET: &str = "9d4e2c7a1b3f5e6d8c0a2b4d6f8e1a3c";
 
 /// A cookie-banner receipt for the test site's categories (necessary, analytics, marketing).
 fn cookies(key: &str, event: &str, analytics: bool, marketing: bool) -> String {
     format!(
         r#"{{
-  "site": "demo", "kind": "cookies", "event": "{event}", "key": "{key}",
+  "site": "demo", "kind": "cookies", "event": "{event}", "key": "{key}", "secret": "{SECRET}",
   "policy_version": "2026-03", "lang": "en",
   "categories": [
     {{ "id": "necessary", "granted": true }},
@@ -191,7 +193,7 @@ async fn a_withdrawal_is_its_own_signed_receipt_naming_the_one_it_withdraws() {
     // By reference, as the visitor's page knows it.
     let reply = send(
         &app,
-        post_withdraw(GIVEN_REF, withdraw_key, BROWSER).to_request(),
+        post_withdraw(GIVEN_REF, withdraw_key, SECRET).to_request(),
     )
     .await;
     assert_eq!(reply.status, 201, "{}", reply.text());
@@ -229,7 +231,7 @@ async fn a_withdrawal_is_its_own_signed_receipt_naming_the_one_it_withdraws() {
         (GIVEN_REF, "e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0"),
         (original_id, "e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1"),
     ] {
-        let again = send(&app, post_withdraw(target, key, BROWSER).to_request()).await;
+        let again = send(&app, post_withdraw(target, key, SECRET).to_request()).await;
         assert_eq!(again.status, 200, "{target} {key}: {}", again.text());
         assert_eq!(again.json(), withdrawal);
     }
@@ -262,7 +264,7 @@ async fn a_withdrawal_is_its_own_signed_receipt_naming_the_one_it_withdraws() {
 }
 
 #[actix_web::test]
-async fn only_the_giving_browser_may_withdraw_and_only_a_consent() {
+async fn only_the_holder_of_the_secret_may_withdraw_and_only_a_consent() {
     let h = Harness::new();
     let app = test::init_service(build_app(h.state.clone())).await;
     assert_eq!(
@@ -274,24 +276,26 @@ async fn only_the_giving_browser_may_withdraw_and_only_a_consent() {
         .status,
         201
     );
-    let stranger = "99999999999999999999999999999999";
     let key = "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1";
-    let reply = send(&app, post_withdraw(GIVEN_REF, key, stranger).to_request()).await;
-    reply.assert_problem(403, "not_receipt_holder");
+    // Another secret, the browser's own id, the reference itself: none opens the receipt.
+    for stranger in ["99999999999999999999999999999999", BROWSER, GIVEN_REF, ""] {
+        let reply = send(&app, post_withdraw(GIVEN_REF, key, stranger).to_request()).await;
+        reply.assert_problem(403, "not_receipt_holder");
+    }
 
     let missing = send(
         &app,
-        post_withdraw("ffffffffffffffffffffffffffffffff", key, BROWSER).to_request(),
+        post_withdraw("ffffffffffffffffffffffffffffffff", key, SECRET).to_request(),
     )
     .await;
     missing.assert_problem(404, "not_found");
 
-    let bad_key = send(&app, post_withdraw(GIVEN_REF, "nope", BROWSER).to_request()).await;
+    let bad_key = send(&app, post_withdraw(GIVEN_REF, "nope", SECRET).to_request()).await;
     bad_key.assert_problem(400, "invalid_body");
 
     let foreign = send(
         &app,
-        post_withdraw(GIVEN_REF, key, BROWSER)
+        post_withdraw(GIVEN_REF, key, SECRET)
             .insert_header(("origin", "https://evil.example"))
             .insert_header(("host", "127.0.0.1:8080"))
             .to_request(),
@@ -305,26 +309,48 @@ async fn only_the_giving_browser_may_withdraw_and_only_a_consent() {
             .uri(&format!("/v1/receipts/{GIVEN_REF}/withdraw"))
             .insert_header(("content-type", "application/json"))
             .set_payload(format!(
-                r#"{{"key":"{key}","browser_id":"{BROWSER}","reason":"x"}}"#
+                r#"{{"key":"{key}","secret":"{SECRET}","reason":"x"}}"#
             ))
             .to_request(),
     )
     .await;
     unknown_field.assert_problem(400, "invalid_body");
+    // The withdrawal body of payload v1 (a browser id anyone could read off the receipt).
+    let v1_body = send(
+        &app,
+        TestRequest::post()
+            .uri(&format!("/v1/receipts/{GIVEN_REF}/withdraw"))
+            .insert_header(("content-type", "application/json"))
+            .set_payload(format!(r#"{{"key":"{key}","browser_id":"{BROWSER}"}}"#))
+            .to_request(),
+    )
+    .await;
+    let problem = v1_body.assert_problem(400, "invalid_body");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("browser_id")),
+        "{problem}"
+    );
     assert_eq!(h.count(), 1, "no rejection stored anything");
 
     // A withdrawal cannot itself be withdrawn, nor can a refusal.
-    let withdrawal = send(&app, post_withdraw(GIVEN_REF, key, BROWSER).to_request()).await;
+    let withdrawal = send(&app, post_withdraw(GIVEN_REF, key, SECRET).to_request()).await;
     assert_eq!(withdrawal.status, 201);
     let again = send(
         &app,
-        post_withdraw(key, "d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2", BROWSER).to_request(),
+        post_withdraw(key, "d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2", SECRET).to_request(),
     )
     .await;
     again.assert_problem(409, "not_withdrawable");
     let refusal = fixture("receipt_request_minimal.json")
         .replacen(r#""event": "given""#, r#""event": "refused""#, 1)
-        .replacen(r#""granted": true"#, r#""granted": false"#, 1);
+        .replacen(r#""granted": true"#, r#""granted": false"#, 1)
+        .replacen(
+            r#""policy_version""#,
+            &format!(r#""secret": "{SECRET}", "policy_version""#),
+            1,
+        );
     assert_eq!(
         send(&app, post_receipt(&refusal).to_request()).await.status,
         201
@@ -334,7 +360,7 @@ async fn only_the_giving_browser_may_withdraw_and_only_a_consent() {
         post_withdraw(
             "7e1f2a3b4c5d6e7f8091a2b3c4d5e6f7",
             "d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3",
-            "a1b2c3d4e5f60718293a4b5c6d7e8f90",
+            SECRET,
         )
         .to_request(),
     )
@@ -359,7 +385,7 @@ async fn withdrawing_cookie_consent_keeps_required_categories() {
     );
     let reply = send(
         &app,
-        post_withdraw(key, "c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2", BROWSER).to_request(),
+        post_withdraw(key, "c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2", SECRET).to_request(),
     )
     .await;
     assert_eq!(reply.status, 201, "{}", reply.text());

@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 use crate::process::{demo_site, get, post, run, spawn_demo, stderr, stdout};
 use crate::support::fixture;
 
-const BROWSER: &str = "5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94";
-
 /// A Python interpreter that can `import jwcrypto`.
 fn python() -> PathBuf {
     let (python, source) = match std::env::var_os("KELISIM_TEST_PYTHON") {
@@ -63,7 +61,10 @@ fn withdraw(base: &str, target: &str, key: &str) -> String {
     let (status, text) = post(
         &format!("{base}/v1/receipts/{target}/withdraw"),
         "application/json",
-        &format!(r#"{{"key":"{key}","browser_id":"{BROWSER}"}}"#),
+        &format!(
+            r#"{{"key":"{key}","secret":"{}"}}"#,
+            crate::support::FORM_SECRET
+        ),
     );
     assert_eq!(status, 201, "{text}");
     jws_of(&text)

@@ -11,7 +11,7 @@ use crate::support::{Harness, config_with, fixture, post_receipt, send};
 
 #[actix_web::test]
 async fn metrics_count_receipts_rejections_latency_and_batches() {
-    let h = Harness::new();
+    let h = Harness::serving_metrics();
     let app = test::init_service(build_app(h.state.clone())).await;
     let given = fixture("receipt_request_form_given.json");
     assert_eq!(
@@ -55,6 +55,19 @@ async fn metrics_count_receipts_rejections_latency_and_batches() {
         !text.contains("0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3"),
         "no references in labels"
     );
+}
+
+#[actix_web::test]
+async fn metrics_are_not_served_to_the_public() {
+    // `serve` without `--metrics-listen`: per-site consent counts and admin activity are the
+    // operator's, not anyone's.
+    let h = Harness::new();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    send(&app, TestRequest::get().uri("/metrics").to_request())
+        .await
+        .assert_problem(404, "not_found");
+    let health = send(&app, TestRequest::get().uri("/healthz").to_request()).await;
+    assert_eq!(health.status, 200);
 }
 
 #[actix_web::test]

@@ -123,7 +123,7 @@ async fn the_page_says_when_a_consent_was_withdrawn_and_when_a_row_was_tampered(
         post_withdraw(
             REF,
             "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0",
-            "5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94",
+            crate::support::FORM_SECRET,
         )
         .to_request(),
     )

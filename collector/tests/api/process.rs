@@ -110,14 +110,28 @@ pub fn spawn_demo(data: &Path, site: &Path, log_dir: &Path) -> Running {
 
 /// `serve --config CONFIG --data-dir DATA` on 127.0.0.1:0; stderr goes to `log`.
 pub fn spawn_serve(config: &Path, data: &Path, log: &Path) -> Running {
+    spawn_serve_with(config, data, log, &[])
+}
+
+/// [`spawn_serve`] with more arguments (`--metrics-listen ADDR`, …).
+pub fn spawn_serve_with(config: &Path, data: &Path, log: &Path, more: &[&str]) -> Running {
     let mut cmd = command();
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(config)
         .arg("--data-dir")
         .arg(data)
         .arg("--widget-dir")
-        .arg(data.join("no-widget"));
+        .arg(data.join("no-widget"))
+        .args(more);
     spawn(cmd, data, log)
+}
+
+/// A loopback port free right now (for a second listener whose address a test must know).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// Starts `cmd` and reads the two lines it announces itself with.

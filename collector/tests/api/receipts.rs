@@ -53,7 +53,7 @@ async fn fixtures_are_signed_chained_and_verify_with_an_independent_jose_library
     // The payload states exactly what the visitor saw and did.
     let config = demo_config();
     let site = config.site("demo").expect("demo site");
-    assert_eq!(first["v"], 1);
+    assert_eq!(first["v"], 2);
     assert_eq!(first["id"], body["id"]);
     assert_eq!(first["seq"], 1);
     assert_eq!(first["site"], "demo");
@@ -85,14 +85,31 @@ async fn fixtures_are_signed_chained_and_verify_with_an_independent_jose_library
         first["context"]["fields"],
         serde_json::json!(["name", "phone", "message"])
     );
-    assert_eq!(
-        first["subject"]["browser_id"],
-        "5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94"
-    );
-    let subject_key = SubjectKey::load(&h.data.subject_key_path()).expect("subject key");
+    // No browser identifier; the phone as a commitment under this receipt's own salt, which
+    // the collector keeps beside it; the index entry under the site's key.
+    assert!(first["subject"].get("browser_id").is_none(), "{first}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    let reader = h.state.store.reader();
+    let row = reader.by_id(&id).expect("read").expect("stored");
+    let kept = reader.private_of(row.seq).expect("private");
+    let salt = kelisim_collector::hash::unhex(kept.salt.as_deref().expect("salt")).expect("hex");
     assert_eq!(
         first["subject"]["identifiers"],
-        serde_json::json!([{ "type": "phone", "hmac": subject_key.hmac_hex("+77011234567") }])
+        serde_json::json!([{
+            "type": "phone",
+            "commitment": kelisim_collector::subject::commitment_hex(&salt, "+77011234567")
+        }])
+    );
+    let subject_key = SubjectKey::load(&h.data.subject_key_path()).expect("subject key");
+    let site_keys = subject_key.site("demo");
+    assert_eq!(kept.index[0].hmac, site_keys.index_hex("+77011234567"));
+    assert_eq!(
+        kept.browser,
+        site_keys.browser_hex("5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94")
+    );
+    assert_eq!(
+        row.holder_sha256.as_deref(),
+        Some(sha256_hex(crate::support::FORM_SECRET.as_bytes()).as_str())
     );
     assert_eq!(first["prev"], GENESIS_PREV);
     assert!(
@@ -280,7 +297,7 @@ async fn every_rejection_is_problem_json_and_changes_nothing() {
         post_receipt(&fixture("receipt_request_unknown_field.json")).to_request(),
     )
     .await;
-    expect_test::expect![[r#"{"type":"https://kelisim.kz/problems/invalid_body","title":"invalid request body","status":400,"detail":"unknown field `phone`, expected one of `site`, `kind`, `event`, `key`, `policy_version`, `lang`, `purposes`, `categories`, `subject`, `context` at line 11 column 9","code":"invalid_body"}"#]]
+    expect_test::expect![[r#"{"type":"https://kelisim.kz/problems/invalid_body","title":"invalid request body","status":400,"detail":"unknown field `phone`, expected one of `site`, `kind`, `event`, `key`, `secret`, `policy_version`, `lang`, `purposes`, `categories`, `subject`, `context` at line 11 column 9","code":"invalid_body"}"#]]
         .assert_eq(&reply.text());
     let reply = send(
         &app,

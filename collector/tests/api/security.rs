@@ -104,6 +104,8 @@ fn no_admin_route_answers_without_a_valid_token_and_tokens_never_reach_the_log()
         "create",
         "--data-dir",
         data.to_str().expect("utf8"),
+        "--config",
+        site.join("kelisim.toml").to_str().expect("utf8"),
         "--site",
         "demo",
     ]);
@@ -395,4 +397,218 @@ fn sql_is_only_built_with_bound_parameters() {
         }
     }
     assert!(statements > 10, "found the collector's SQL ({statements})");
+}
+
+#[cfg(unix)]
+#[test]
+fn an_existing_data_directory_open_to_others_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let site = demo_site_with(tmp.path(), "");
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("log");
+    let server = spawn_serve(&site.join("kelisim.toml"), &data, &log);
+    assert!(server.terminate().success());
+    // As a backup restored with a umask of 022 leaves them.
+    let set = |p: &Path, mode| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    set(&data, 0o755);
+    set(&data.join("kelisim.db"), 0o644);
+    let server = spawn_serve(&site.join("kelisim.toml"), &data, &log);
+    assert!(server.terminate().success());
+    let logged = std::fs::read_to_string(&log).expect("log");
+    for (path, fix) in [
+        (data.clone(), "chmod 700"),
+        (data.join("kelisim.db"), "chmod 600"),
+    ] {
+        let line = logged
+            .lines()
+            .find(|l| l.contains(&*path.to_string_lossy()) && l.contains("open to group or others"))
+            .unwrap_or_else(|| panic!("no warning for {}:\n{logged}", path.display()));
+        assert!(line.contains(fix), "{line}");
+    }
+}
+
+#[test]
+fn no_error_body_names_a_path_of_the_server() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let site = demo_site_with(tmp.path(), "");
+    let data = tmp.path().join("data");
+    let server = spawn_serve(&site.join("kelisim.toml"), &data, &tmp.path().join("log"));
+    let agent = agent();
+    let root = tmp.path().to_string_lossy().into_owned();
+    for (method, path, body) in [
+        ("GET", "/kelisim.js", ""),
+        ("GET", "/kelisim.0123456789abcdef.wasm", ""),
+        ("GET", "/v1/sites/demo/policies/1999-01", ""),
+        ("GET", "/v1/sites/demo/policies/2026-03?lang=de", ""),
+        ("GET", "/v1/receipts/ffffffffffffffffffffffffffffffff", ""),
+        ("GET", "/nothing/here", ""),
+        ("POST", "/v1/receipts", "{"),
+        ("GET", "/metrics", ""),
+    ] {
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", server.base))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .expect("request");
+        let mut res = agent.run(req).expect("answer");
+        let text = res.body_mut().read_to_string().unwrap_or_default();
+        assert!(res.status().as_u16() >= 400, "{path}: {text}");
+        assert!(
+            !text.contains(&root) && !text.contains("/tmp/"),
+            "{path}: {text}"
+        );
+    }
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn metrics_answer_only_on_their_own_address() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let site = demo_site_with(tmp.path(), "");
+    let data = tmp.path().join("data");
+    let metrics = format!("127.0.0.1:{}", crate::process::free_port());
+    let server = crate::process::spawn_serve_with(
+        &site.join("kelisim.toml"),
+        &data,
+        &tmp.path().join("log"),
+        &["--metrics-listen", &metrics],
+    );
+    let get = |url: &str| crate::process::get(url).0;
+    assert_eq!(
+        get(&format!("{}/metrics", server.base)),
+        404,
+        "not to the public"
+    );
+    assert_eq!(get(&format!("http://{metrics}/metrics")), 200);
+    assert_eq!(get(&format!("http://{metrics}/readyz")), 200);
+    assert_eq!(
+        get(&format!("http://{metrics}/v1/sites/demo/config")),
+        404,
+        "the metrics address serves the operators' routes only"
+    );
+    assert_eq!(get(&format!("{}/v1/sites/demo/config", server.base)), 200);
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn admin_calls_have_their_own_bucket_and_any_case_of_bearer() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let site = demo_site_with(
+        tmp.path(),
+        "[rate_limit]\nper_second = 1\nburst = 2\nadmin_per_second = 1\nadmin_burst = 5\n",
+    );
+    let data = tmp.path().join("data");
+    let server = spawn_serve(&site.join("kelisim.toml"), &data, &tmp.path().join("log"));
+    let out = run(&[
+        "tokens",
+        "create",
+        "--data-dir",
+        data.to_str().expect("utf8"),
+        "--config",
+        site.join("kelisim.toml").to_str().expect("utf8"),
+        "--site",
+        "demo",
+    ]);
+    assert!(out.status.success(), "{}", crate::process::stderr(&out));
+    let token = stdout(&out).trim().to_owned();
+    let agent = agent();
+    // The public bucket of this address is used up...
+    let public: Vec<u16> = (0..6)
+        .map(|_| {
+            agent
+                .get(&format!("{}/v1/sites/demo/config", server.base))
+                .call()
+                .map_or(0, |r| r.status().as_u16())
+        })
+        .collect();
+    assert!(public.contains(&429), "{public:?}");
+    // ...and the admin still gets in. A time filter that is not a time is an error, not an
+    // empty result.
+    let mut res = agent
+        .get(&format!(
+            "{}/v1/admin/sites/demo/receipts?from=garbage",
+            server.base
+        ))
+        .header("authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("answer");
+    let body = res.body_mut().read_to_string().unwrap_or_default();
+    assert_eq!(res.status().as_u16(), 400, "{body}");
+    assert!(
+        body.contains("invalid_request") && body.contains("`from`"),
+        "{body}"
+    );
+    // Under any spelling of the scheme (RFC 7235), until the admin bucket runs out in turn.
+    let admin: Vec<u16> = ["Bearer", "bearer", "BEARER", "bEaReR"]
+        .iter()
+        .chain(&["Bearer"; 4])
+        .map(|scheme| {
+            agent
+                .get(&format!("{}/v1/admin/sites/demo/stats", server.base))
+                .header("authorization", &format!("{scheme} {token}"))
+                .call()
+                .map_or(0, |r| r.status().as_u16())
+        })
+        .collect();
+    assert_eq!(&admin[..4], [200, 200, 200, 200], "{admin:?}");
+    assert!(
+        admin.contains(&429),
+        "the admin bucket is limited too: {admin:?}"
+    );
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn tokens_are_refused_for_a_past_expiry_or_an_unknown_site() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let site = demo_site_with(tmp.path(), "");
+    let data = tmp.path().join("data");
+    let server = spawn_serve(&site.join("kelisim.toml"), &data, &tmp.path().join("log"));
+    assert!(server.terminate().success());
+    let config = site.join("kelisim.toml");
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "tokens",
+            "create",
+            "--data-dir",
+            data.to_str().expect("utf8"),
+            "--config",
+            config.to_str().expect("utf8"),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    for (extra, reason) in [
+        (
+            &["--site", "demo", "--expires", "2020-01-01T00:00:00Z"][..],
+            "is in the past",
+        ),
+        (
+            &["--site", "demo", "--expires", "0d"][..],
+            "a number of days",
+        ),
+        (&["--site", "demo", "--expires=-5d"][..], "a number of days"),
+        (
+            &["--site", "nosuchsite"][..],
+            "--site `nosuchsite` is not configured",
+        ),
+    ] {
+        let out = create(extra);
+        assert!(!out.status.success(), "{extra:?} was accepted");
+        let err = crate::process::stderr(&out);
+        assert!(err.contains(reason), "{extra:?}: {err}");
+    }
+    let list = stdout(&run(&[
+        "tokens",
+        "list",
+        "--data-dir",
+        data.to_str().expect("utf8"),
+    ]));
+    assert!(list.starts_with("no tokens"), "nothing was created: {list}");
+    let out = create(&["--site", "demo", "--expires", "90d"]);
+    assert!(out.status.success(), "{}", crate::process::stderr(&out));
 }

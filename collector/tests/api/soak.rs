@@ -11,11 +11,10 @@ use std::time::{Duration, Instant};
 
 use kelisim_collector::store;
 
-use crate::process::{demo_site_with, run, spawn_serve, stdout};
-use crate::support::fixture;
+use crate::process::{demo_site_with, free_port, run, spawn_serve_with, stdout};
+use crate::support::{FORM_SECRET, fixture};
 
 const FIXTURE_KEY: &str = "0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3";
-const BROWSER: &str = "5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94";
 /// Operations per second, all clients together.
 const RATE: u64 = 200;
 const CLIENTS: u64 = 4;
@@ -48,7 +47,13 @@ struct Tally {
     failures: Vec<String>,
 }
 
-fn client(base: &str, id: u64, started: Instant, end: Instant, stop: &AtomicBool) -> Tally {
+fn client(
+    (base, metrics): (&str, &str),
+    id: u64,
+    started: Instant,
+    end: Instant,
+    stop: &AtomicBool,
+) -> Tally {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(10)))
@@ -74,19 +79,22 @@ fn client(base: &str, id: u64, started: Instant, end: Instant, stop: &AtomicBool
         } else if op < 17 {
             // Withdraw the oldest consent not yet withdrawn.
             let (target, _) = tally.acked[usize::try_from(tally.withdrawn).unwrap_or(0)].clone();
-            let body = format!(r#"{{"key":"{id:08x}{n:016x}ffffffff","browser_id":"{BROWSER}"}}"#);
+            let body = format!(r#"{{"key":"{id:08x}{n:016x}ffffffff","secret":"{FORM_SECRET}"}}"#);
             let r = agent
                 .post(&format!("{base}/v1/receipts/{target}/withdraw"))
                 .header("content-type", "application/json")
                 .send(&body);
             ("withdraw", r)
         } else {
-            let path = match op {
-                17 => format!("/v1/receipts/{}", tally.acked[tally.acked.len() - 1].0),
-                18 => "/metrics".to_owned(),
-                _ => "/readyz".to_owned(),
+            let url = match op {
+                17 => format!(
+                    "{base}/v1/receipts/{}",
+                    tally.acked[tally.acked.len() - 1].0
+                ),
+                18 => format!("{metrics}/metrics"),
+                _ => format!("{base}/readyz"),
             };
-            ("read", agent.get(&format!("{base}{path}")).call())
+            ("read", agent.get(&url).call())
         };
         let latency = sent.elapsed();
         match result {
@@ -150,7 +158,14 @@ fn a_steady_mixed_load_keeps_memory_flat_latency_in_target_and_the_log_intact() 
     );
     let data = tmp.path().join("data");
     let log = tmp.path().join("collector.log");
-    let server = spawn_serve(&site.join("kelisim.toml"), &data, &log);
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let server = spawn_serve_with(
+        &site.join("kelisim.toml"),
+        &data,
+        &log,
+        &["--metrics-listen", &metrics],
+    );
+    let metrics = format!("http://{metrics}");
     let pid = server.pid();
 
     let started = Instant::now();
@@ -158,8 +173,8 @@ fn a_steady_mixed_load_keeps_memory_flat_latency_in_target_and_the_log_intact() 
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|id| {
-            let (base, stop) = (server.base.clone(), stop.clone());
-            std::thread::spawn(move || client(&base, id, started, end, &stop))
+            let (base, metrics, stop) = (server.base.clone(), metrics.clone(), stop.clone());
+            std::thread::spawn(move || client((&base, &metrics), id, started, end, &stop))
         })
         .collect();
 

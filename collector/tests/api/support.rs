@@ -9,6 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap;
 use actix_web::web;
 use kelisim_collector::AppState;
+use kelisim_collector::app::MetricsAt;
 use kelisim_collector::config::Config;
 use kelisim_collector::datadir::DataDir;
 use tempfile::TempDir;
@@ -97,9 +98,23 @@ impl Harness {
     }
 
     fn build(config: Config, widget_dir: Option<&Path>, demo_dir: Option<&Path>) -> Harness {
+        Harness::build_with(config, widget_dir, demo_dir, MetricsAt::Nowhere)
+    }
+
+    /// The demo config with `/metrics` answered on every listener, as `demo` does.
+    pub fn serving_metrics() -> Harness {
+        Harness::build_with(demo_config(), None, None, MetricsAt::Everywhere)
+    }
+
+    fn build_with(
+        config: Config,
+        widget_dir: Option<&Path>,
+        demo_dir: Option<&Path>,
+        metrics: MetricsAt,
+    ) -> Harness {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = DataDir::create(tmp.path().join("data")).expect("data dir");
-        let state = open_state_with(config, &data, widget_dir, demo_dir);
+        let state = open_state_with(config, &data, widget_dir, demo_dir, metrics);
         Harness {
             _tmp: tmp,
             data,
@@ -118,7 +133,13 @@ pub fn open_state(
     widget_dir: Option<&Path>,
     demo_dir: Option<&Path>,
 ) -> web::Data<AppState> {
-    open_state_with(demo_config(), data, widget_dir, demo_dir)
+    open_state_with(
+        demo_config(),
+        data,
+        widget_dir,
+        demo_dir,
+        MetricsAt::Nowhere,
+    )
 }
 
 fn open_state_with(
@@ -126,10 +147,13 @@ fn open_state_with(
     data: &DataDir,
     widget_dir: Option<&Path>,
     demo_dir: Option<&Path>,
+    metrics: MetricsAt,
 ) -> web::Data<AppState> {
     let no_widget = data.root().join("no-widget-here");
     let widget_dir = widget_dir.unwrap_or(&no_widget);
-    let state = AppState::open(config, data, widget_dir, demo_dir, BASE_URL).expect("state opens");
+    let mut state =
+        AppState::open(config, data, widget_dir, demo_dir, BASE_URL).expect("state opens");
+    state.metrics_at = metrics;
     web::Data::new(state)
 }
 
@@ -143,13 +167,16 @@ pub fn payload_of(jws: &str) -> serde_json::Value {
     serde_json::from_slice(&bytes).expect("payload is JSON")
 }
 
-/// A `POST /v1/receipts/{target}/withdraw` request.
-pub fn post_withdraw(target: &str, key: &str, browser_id: &str) -> actix_web::test::TestRequest {
+/// A `POST /v1/receipts/{target}/withdraw` request with the receipt's withdrawal `secret`.
+pub fn post_withdraw(target: &str, key: &str, secret: &str) -> actix_web::test::TestRequest {
     actix_web::test::TestRequest::post()
         .uri(&format!("/v1/receipts/{target}/withdraw"))
         .insert_header(("content-type", "application/json"))
-        .set_payload(format!(r#"{{"key":"{key}","browser_id":"{browser_id}"}}"#))
+        .set_payload(format!(r#"{{"key":"{key}","secret":"{secret}"}}"#))
 }
+
+/// The withdrawal secret the form fixture sends.
+pub const FORM_SECRET: &str = "9d4e2c7a1b3f5e6d8c0a2b4d6f8e1a3c";
 
 /// A response, read fully.
 #[derive(Debug)]

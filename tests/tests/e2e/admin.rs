@@ -20,14 +20,10 @@ async fn a_new_admin_finds_exports_and_withdraws_a_consent() -> Result<()> {
     // 1. A token, as the README tells a new user to make one.
     let out = std::process::Command::new(Collector::binary())
         .args([
-            "tokens",
-            "create",
-            "--site",
-            "demo",
-            "--scope",
-            "admin",
-            "--data-dir",
+            "tokens", "create", "--site", "demo", "--scope", "admin", "--config",
         ])
+        .arg(kelisim_tests::root().join("demo/kelisim.toml"))
+        .arg("--data-dir")
         .arg(collector.data_dir())
         .output()?;
     ensure!(

@@ -585,7 +585,10 @@ async fn with_the_collector_down_the_form_goes_at_once_and_its_receipt_arrives_o
             .await?;
             assert_eq!(
                 link,
-                format!("{}/v1/receipts/{reference}?lang=ru", collector.url)
+                format!(
+                    "{}/v1/receipts/{reference}?site=demo&lang=ru",
+                    collector.url
+                )
             );
             let page = http.get(&link).header("accept", "text/html").send().await?;
             ensure!(

@@ -7,6 +7,7 @@ mod banner;
 mod banner_speed;
 mod form_consent;
 mod form_guard;
+mod security;
 mod shield;
 mod shield_speed;
 mod stacks;

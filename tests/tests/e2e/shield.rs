@@ -114,7 +114,11 @@ pub(crate) fn leaked<'a>(text: &str, spellings: &'a [String]) -> Option<(&'a str
 }
 
 /// Types each `(field name, value)` into `form` as a visitor would, key by key.
-async fn type_into(browser: &Browser, form: &str, fields: &[(&str, &str)]) -> Result<()> {
+pub(crate) async fn type_into(
+    browser: &Browser,
+    form: &str,
+    fields: &[(&str, &str)],
+) -> Result<()> {
     for (name, value) in fields {
         browser
             .driver
@@ -127,7 +131,7 @@ async fn type_into(browser: &Browser, form: &str, fields: &[(&str, &str)]) -> Re
     Ok(())
 }
 
-async fn click(browser: &Browser, selector: &str) -> Result<()> {
+pub(crate) async fn click(browser: &Browser, selector: &str) -> Result<()> {
     let element = wait::until(
         &format!("{selector} to show"),
         Duration::from_secs(10),
@@ -145,7 +149,7 @@ async fn click(browser: &Browser, selector: &str) -> Result<()> {
 }
 
 /// Accepts every cookie category on the banner, so the gated analytics run.
-async fn accept_all(browser: &Browser) -> Result<()> {
+pub(crate) async fn accept_all(browser: &Browser) -> Result<()> {
     click(
         browser,
         "section.kelisim-banner [data-kelisim-action=accept]",
@@ -154,7 +158,7 @@ async fn accept_all(browser: &Browser) -> Result<()> {
 }
 
 /// Waits (bounded) until `script` returns something other than `null`, and returns it.
-async fn js_until(browser: &Browser, what: &str, script: &str) -> Result<Value> {
+pub(crate) async fn js_until(browser: &Browser, what: &str, script: &str) -> Result<Value> {
     wait::until(what, Duration::from_secs(15), || async {
         let v = browser.js(script, vec![]).await?;
         Ok((!v.is_null()).then_some(v))
