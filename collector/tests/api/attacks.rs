@@ -82,7 +82,7 @@ retention_days = 1095
 
 [site.operator]
 name = "ТОО «Другой сайт»"
-bin = "180940012345"
+bin = "180940012348"
 address = "Алматы"
 contact = "privacy@other.kz"
 jurisdiction = "KZ"
