@@ -128,7 +128,7 @@ fn open_state_with(
     demo_dir: Option<&Path>,
 ) -> web::Data<AppState> {
     let no_widget = data.root().join("no-widget-here");
-    let widget_dir = widget_dir.unwrap_or(&no_widget);
+    let widget_dir = Some(widget_dir.unwrap_or(&no_widget));
     let state = AppState::open(config, data, widget_dir, demo_dir, BASE_URL).expect("state opens");
     web::Data::new(state)
 }
