@@ -70,6 +70,10 @@ enum Command {
         /// wrk threads.
         #[arg(long, default_value_t = 2)]
         threads: u32,
+        /// Benchmark this collector binary instead of building the release one (e.g. the
+        /// shipped target/package/kelisim-collector).
+        #[arg(long, value_name = "BINARY")]
+        collector: Option<PathBuf>,
     },
     /// Benchmark the admin side over a generated store: page and subject queries, export.
     BenchAdmin {
@@ -139,6 +143,7 @@ fn main() -> Result<()> {
             warmup,
             connections,
             threads,
+            collector,
         } => bench::bench(&if smoke {
             bench::Options::smoke()
         } else {
@@ -148,7 +153,8 @@ fn main() -> Result<()> {
                 connections,
                 threads,
                 smoke,
-                build: true,
+                build: collector.is_none(),
+                collector,
             }
         }),
         Command::BenchAdmin { count, smoke } => bench_admin::bench_admin(count, smoke),

@@ -13,8 +13,9 @@
 //! /tmp/                             1777: SQLite's temporary files
 //! ```
 //!
-//! `podman load -i kelisim-collector-<version>-oci.tar` (or `docker load`) reads the archive;
-//! `skopeo copy oci:target/package/oci:<version> …` the directory.
+//! `podman load -i kelisim-collector-<version>-oci.tar` reads the archive; skopeo copies the
+//! archive (`oci-archive:…`) or the directory (`oci:target/package/oci:<version>`) anywhere
+//! else, a Docker daemon or a registry.
 
 use std::fs;
 use std::io::Write;
@@ -38,7 +39,7 @@ pub const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip"
 pub struct Image {
     /// The OCI image layout directory.
     pub layout: PathBuf,
-    /// The same layout as one tar file, for `podman load` / `docker load`.
+    /// The same layout as one tar file (an `oci-archive`), for `podman load`.
     pub archive: PathBuf,
     pub layer_bytes: u64,
 }
@@ -206,7 +207,7 @@ fn layer(binary: &Path, extra: &[PathBuf], mtime: u64) -> Result<Vec<u8>> {
     Ok(tar.into_inner()?)
 }
 
-/// The whole layout as one tar (what `podman load` and `docker load` read).
+/// The whole layout as one tar (an `oci-archive`, what `podman load` reads).
 fn archive_layout(layout: &Path, archive: &Path, mtime: u64) -> Result<()> {
     let mut tar = tar::Builder::new(Vec::new());
     let mut files = super::deb::files_below(layout)?;

@@ -101,6 +101,8 @@ pub struct Verdict {
     pub calls: BTreeMap<String, usize>,
     /// Calls outside the filter.
     pub refused: BTreeSet<String>,
+    /// Socket address families used.
+    pub used_families: BTreeSet<String>,
     /// Socket address families used outside `RestrictAddressFamilies=`.
     pub families: BTreeSet<String>,
     /// Calls `MemoryDenyWriteExecute=` rejects (writable and executable memory).
@@ -135,6 +137,7 @@ pub fn judge(log: &str, allowed: &BTreeSet<String>, families: &[&str]) -> Verdic
         }
         if matches!(name, "socket" | "socketpair") {
             let family = args.split([',', ')']).next().unwrap_or("").trim();
+            verdict.used_families.insert(family.to_owned());
             if !families.contains(&family) {
                 verdict.families.insert(family.to_owned());
             }
