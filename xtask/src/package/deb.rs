@@ -123,7 +123,11 @@ pub fn build(
         super::Compression::Smallest => ["-Zxz", "-z9"],
         super::Compression::Fastest => ["-Zgzip", "-z1"],
     };
+    // SOURCE_DATE_EPOCH: dpkg-deb stamps the archive and clamps file times to the last
+    // commit's, so the same sources give the same .deb.
+    let (epoch, _) = super::oci::source_date()?;
     run(Command::new("dpkg-deb")
+        .env("SOURCE_DATE_EPOCH", epoch.to_string())
         .arg("--root-owner-group")
         .args(level)
         .arg("--build")

@@ -228,7 +228,7 @@ fn archive_layout(layout: &Path, archive: &Path, mtime: u64) -> Result<()> {
 
 /// Seconds since the epoch and RFC 3339 of the last commit, so that the same sources give the
 /// same image; the epoch itself outside a git checkout.
-fn source_date() -> Result<(u64, String)> {
+pub fn source_date() -> Result<(u64, String)> {
     let out = std::process::Command::new("git")
         .args(["log", "-1", "--format=%ct %cI"])
         .current_dir(root())
