@@ -39,6 +39,10 @@ struct Artefacts {
 
 /// `cargo xtask package [--check]`.
 pub fn package(check_after: bool) -> Result<()> {
+    ensure!(
+        !check_after || check::is_root(),
+        "--check installs the .deb: run it as root on a machine without Kelisim"
+    );
     dist::dist()?;
     install::musl()?;
     run(cargo()
@@ -56,10 +60,6 @@ pub fn package(check_after: bool) -> Result<()> {
     let artefacts = assemble(&built, &out, &[], Compression::Smallest)?;
     report(&artefacts)?;
     if check_after {
-        ensure!(
-            check::is_root(),
-            "--check installs the .deb: run it as root on a machine without Kelisim"
-        );
         install_test_tools()?;
         check::deb(&artefacts.deb, &dist::dist_dir())?;
         check::image(&artefacts.image, &artefacts.binary, true)?;
