@@ -164,11 +164,11 @@ pub struct AppState {
 
 impl AppState {
     /// Opens the data directory (creating keys and the subject secret on first start),
-    /// starts the store and loads the widget.
+    /// starts the store and loads the widget (from `widget_dir`, or the built-in one).
     pub fn open(
         config: Config,
         data: &DataDir,
-        widget_dir: &Path,
+        widget_dir: Option<&Path>,
         demo_dir: Option<&Path>,
         base_url: &str,
     ) -> Result<AppState, StartError> {
@@ -184,7 +184,7 @@ impl AppState {
         let published = Published::new(&keyring, signer.kid());
         let metrics = Metrics::new();
         let store = store::open_with(&data.db_path(), signer, metrics.writer())?;
-        let assets = Assets::load(widget_dir)?;
+        let assets = Assets::open(widget_dir)?;
         let base_url = base_url.trim_end_matches('/').to_owned();
         let mut sites = HashMap::new();
         let mut all_origins = HashSet::new();

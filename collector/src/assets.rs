@@ -1,4 +1,6 @@
-//! The widget's files, loaded into memory from the widget directory at start.
+//! The widget's files: built into the binary by a release build (`cargo xtask package`, see
+//! `build.rs`), or loaded into memory at start from a widget directory (`--widget-dir`, which
+//! overrides the built-in widget; `./dist` for a build without one).
 //!
 //! Served names (written by `cargo xtask dist`): `kelisim.js`, the loader, revalidated on
 //! every use (`no-cache` + `ETag`) so a new release reaches visitors at once; and
@@ -40,12 +42,9 @@ struct Variant {
 }
 
 impl Variant {
-    fn new(bytes: Vec<u8>) -> Variant {
+    fn new(bytes: web::Bytes) -> Variant {
         let etag = format!("\"{}\"", &sha256_hex(&bytes)[..16]);
-        Variant {
-            bytes: bytes.into(),
-            etag,
-        }
+        Variant { bytes, etag }
     }
 }
 
@@ -61,9 +60,17 @@ struct Asset {
 /// Every servable widget file, by name.
 #[derive(Debug, Clone, Default)]
 pub struct Assets {
+    /// Where the files were read from; empty for the built-in widget.
     dir: PathBuf,
     files: HashMap<String, Asset>,
 }
+
+/// The widget files built into this binary, `(name, bytes)`: `build.rs` fills this from the
+/// directory `KELISIM_EMBED_WIDGET` named at build time; empty in a plain `cargo build`.
+static BUILT_IN: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/embedded_widget.rs"));
+
+/// Where a build without a built-in widget looks when no `--widget-dir` is given.
+pub const DEV_WIDGET_DIR: &str = "./dist";
 
 /// Content type and cacheability of a widget file name, or `None` if it is not one.
 pub fn widget_file_kind(name: &str) -> Option<(&'static str, bool)> {
@@ -85,19 +92,43 @@ pub fn widget_file_kind(name: &str) -> Option<(&'static str, bool)> {
 }
 
 impl Assets {
+    /// The widget `serve` and `demo` use: the files in `dir` if one is given (an override),
+    /// else the widget built into this binary, else (a build without one) [`DEV_WIDGET_DIR`].
+    pub fn open(dir: Option<&Path>) -> Result<Assets, AssetError> {
+        match dir {
+            Some(dir) => Assets::load(dir),
+            None if !BUILT_IN.is_empty() => Ok(Assets::built_in()),
+            None => Assets::load(Path::new(DEV_WIDGET_DIR)),
+        }
+    }
+
+    /// True if this binary carries a widget of its own.
+    pub fn has_built_in() -> bool {
+        !BUILT_IN.is_empty()
+    }
+
+    /// The widget built into this binary (served from the binary's own bytes, no copy).
+    pub fn built_in() -> Assets {
+        let files = BUILT_IN
+            .iter()
+            .map(|(name, bytes)| ((*name).to_owned(), web::Bytes::from_static(bytes)));
+        let assets = Assets::from_files(PathBuf::new(), files);
+        tracing::info!(files = assets.files.len(), "widget loaded (built in)");
+        assets
+    }
+
     /// Loads the widget files in `dir`. A missing directory is not an error — the collector
     /// still records receipts — but it is logged, since no page can show the widget.
     pub fn load(dir: &Path) -> Result<Assets, AssetError> {
         let shown = || dir.display().to_string();
-        let mut assets = Assets {
-            dir: dir.to_owned(),
-            files: HashMap::new(),
-        };
         let listing = match std::fs::read_dir(dir) {
             Ok(listing) => listing,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 tracing::warn!(dir = %shown(), "widget is not built: no widget directory; run `cargo xtask dist`");
-                return Ok(assets);
+                return Ok(Assets {
+                    dir: dir.to_owned(),
+                    files: HashMap::new(),
+                });
             }
             Err(source) => {
                 return Err(AssetError::ReadDir {
@@ -106,7 +137,7 @@ impl Assets {
                 });
             }
         };
-        let mut compressed = Vec::new();
+        let mut files = Vec::new();
         for entry in listing {
             let entry = entry.map_err(|source| AssetError::ReadDir {
                 path: shown(),
@@ -115,27 +146,51 @@ impl Assets {
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
             };
-            let read = || {
-                std::fs::read(entry.path()).map_err(|source| AssetError::Read {
-                    path: entry.path().display().to_string(),
-                    source,
-                })
-            };
+            let base = name
+                .strip_suffix(".br")
+                .or_else(|| name.strip_suffix(".gz"))
+                .unwrap_or(&name);
+            if widget_file_kind(base).is_none() {
+                continue;
+            }
+            let bytes = std::fs::read(entry.path()).map_err(|source| AssetError::Read {
+                path: entry.path().display().to_string(),
+                source,
+            })?;
+            files.push((name, web::Bytes::from(bytes)));
+        }
+        let assets = Assets::from_files(dir.to_owned(), files);
+        if assets.is_built() {
+            tracing::info!(dir = %shown(), files = assets.files.len(), "widget loaded");
+        } else {
+            tracing::warn!(dir = %shown(), "widget is not built: no kelisim.js; run `cargo xtask dist`");
+        }
+        Ok(assets)
+    }
+
+    /// Sorts `(name, bytes)` into widget files and their `.br`/`.gz` siblings; other names
+    /// are ignored.
+    fn from_files(dir: PathBuf, files: impl IntoIterator<Item = (String, web::Bytes)>) -> Assets {
+        let mut assets = Assets {
+            dir,
+            files: HashMap::new(),
+        };
+        let mut compressed = Vec::new();
+        for (name, bytes) in files {
             if let Some(base) = name
                 .strip_suffix(".br")
                 .or_else(|| name.strip_suffix(".gz"))
             {
                 if widget_file_kind(base).is_some() {
-                    compressed.push((base.to_owned(), name.ends_with(".br"), read()?));
+                    compressed.push((base.to_owned(), name.ends_with(".br"), bytes));
                 }
             } else if let Some((content_type, immutable)) = widget_file_kind(&name) {
-                let identity = Variant::new(read()?);
                 assets.files.insert(
                     name,
                     Asset {
                         content_type,
                         immutable,
-                        identity,
+                        identity: Variant::new(bytes),
                         brotli: None,
                         gzip: None,
                     },
@@ -151,12 +206,7 @@ impl Assets {
                 }
             }
         }
-        if assets.is_built() {
-            tracing::info!(dir = %shown(), files = assets.files.len(), "widget loaded");
-        } else {
-            tracing::warn!(dir = %shown(), "widget is not built: no kelisim.js; run `cargo xtask dist`");
-        }
-        Ok(assets)
+        assets
     }
 
     /// True if the loader is present.
@@ -164,6 +214,8 @@ impl Assets {
         self.files.contains_key(LOADER)
     }
 
+    /// The directory the files were read from (empty for the built-in widget, which is
+    /// always built).
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -245,6 +297,67 @@ mod tests {
             "index.html",
         ] {
             assert_eq!(widget_file_kind(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn siblings_join_their_file_and_strays_are_ignored() {
+        let file = |name: &str, bytes: &'static [u8]| (name.to_owned(), web::Bytes::from(bytes));
+        let assets = Assets::from_files(
+            PathBuf::from("d"),
+            [
+                file("kelisim.js.br", b"BR"),
+                file("kelisim.js", b"loader"),
+                file("kelisim.0123456789abcdef.wasm.gz", b"GZ"),
+                file("kelisim.fedcba9876543210.css.br", b"no original"),
+                file("kelisim.toml", b"not served"),
+            ],
+        );
+        assert!(assets.is_built());
+        let loader = &assets.files[LOADER];
+        assert_eq!(
+            loader.brotli.as_ref().map(|v| &v.bytes[..]),
+            Some(&b"BR"[..])
+        );
+        assert!(loader.gzip.is_none());
+        assert_eq!(assets.files.len(), 1, "a sibling alone is not served");
+    }
+
+    /// In a build that embeds the widget (`cargo xtask test` and `package` do), the loader and
+    /// every file it names are built in, each with its brotli and gzip siblings.
+    #[test]
+    fn built_in_widget_is_whole() {
+        let assets = Assets::built_in();
+        if !Assets::has_built_in() {
+            assert!(!assets.is_built() && assets.files.is_empty());
+            return;
+        }
+        let loader = String::from_utf8_lossy(&assets.files[LOADER].identity.bytes).into_owned();
+        let named: Vec<&str> = loader
+            .match_indices("kelisim.")
+            .filter_map(|(at, _)| {
+                let rest = &loader[at..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+                    .unwrap_or(rest.len());
+                widget_file_kind(&rest[..end]).map(|_| &rest[..end])
+            })
+            .filter(|name| *name != LOADER)
+            .collect();
+        assert_eq!(
+            named.len(),
+            3,
+            "glue, wasm and css named in the loader: {named:?}"
+        );
+        for name in named.iter().copied().chain([LOADER]) {
+            let asset = assets
+                .files
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} built in"));
+            assert!(
+                asset.brotli.is_some() && asset.gzip.is_some(),
+                "{name} siblings"
+            );
         }
     }
 }

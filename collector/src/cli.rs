@@ -76,14 +76,10 @@ pub struct ServeArgs {
     /// and admin activity)
     #[arg(long, env = "KELISIM_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
-    /// Directory with the built widget (kelisim.js and hashed files)
-    #[arg(
-        long,
-        env = "KELISIM_WIDGET_DIR",
-        value_name = "DIR",
-        default_value = "./dist"
-    )]
-    pub widget_dir: PathBuf,
+    /// Serve the widget from this directory (kelisim.js and hashed files) instead of the one
+    /// built into the binary [default: the built-in widget; a build without one reads ./dist]
+    #[arg(long, env = "KELISIM_WIDGET_DIR", value_name = "DIR")]
+    pub widget_dir: Option<PathBuf>,
     /// Also serve `POST /_bench/echo`, the trivial baseline `cargo xtask bench` compares with
     #[arg(long, hide = true)]
     pub bench_endpoints: bool,
@@ -114,14 +110,10 @@ pub struct DemoArgs {
         default_value = "./demo"
     )]
     pub demo_dir: PathBuf,
-    /// Directory with the built widget
-    #[arg(
-        long,
-        env = "KELISIM_WIDGET_DIR",
-        value_name = "DIR",
-        default_value = "./dist"
-    )]
-    pub widget_dir: PathBuf,
+    /// Serve the widget from this directory instead of the one built into the binary
+    /// [default: the built-in widget; a build without one reads ./dist]
+    #[arg(long, env = "KELISIM_WIDGET_DIR", value_name = "DIR")]
+    pub widget_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -379,9 +371,9 @@ mod tests {
             panic!("serve")
         };
         assert_eq!(args.listen.port(), 0);
-        // The default, unless the environment running the tests sets its own.
+        // No directory by default (the built-in widget), unless the environment sets one.
         if std::env::var_os("KELISIM_WIDGET_DIR").is_none() {
-            assert_eq!(args.widget_dir, PathBuf::from("./dist"));
+            assert_eq!(args.widget_dir, None);
         }
 
         let cli = Cli::try_parse_from([

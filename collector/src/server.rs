@@ -26,7 +26,8 @@ pub struct Launch {
     pub config: PathBuf,
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
-    pub widget_dir: PathBuf,
+    /// `--widget-dir`: `None` serves the widget built into the binary.
+    pub widget_dir: Option<PathBuf>,
     /// `demo` mode: serve this directory at `/` and the feedback route.
     pub demo_dir: Option<PathBuf>,
     /// Where `/metrics` answers; a listener address is bound beside `listen`.
@@ -82,7 +83,7 @@ pub fn launch(launch: Launch) -> Result<(), StartError> {
     let mut state = AppState::open(
         config,
         &data,
-        &launch.widget_dir,
+        launch.widget_dir.as_deref(),
         launch.demo_dir.as_deref(),
         &base_url,
     )?;

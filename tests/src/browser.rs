@@ -33,6 +33,12 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Result<Self> {
+        Self::start_with(&[]).await
+    }
+
+    /// A browser with `extra` flags besides the usual ones (e.g. trusting one test
+    /// certificate's key with `--ignore-certificate-errors-spki-list`).
+    pub async fn start_with(extra: &[String]) -> Result<Self> {
         let port = free_port()?;
         let chromedriver = Command::new(env_path(
             "KELISIM_TEST_CHROMEDRIVER",
@@ -47,7 +53,11 @@ impl Browser {
         let profile = tempfile::tempdir()?;
         let mut caps = DesiredCapabilities::chrome();
         caps.set_binary(&env_path("KELISIM_TEST_CHROMIUM", "/usr/bin/chromium").to_string_lossy())?;
-        for flag in FLAGS {
+        for flag in FLAGS
+            .iter()
+            .copied()
+            .chain(extra.iter().map(String::as_str))
+        {
             caps.add_arg(flag)?;
         }
         caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))?;

@@ -80,6 +80,21 @@ impl Collector {
         Self::launch(cmd, data).await
     }
 
+    /// Starts `serve` on `127.0.0.1:PORT` as an installed collector runs: no `--widget-dir`,
+    /// so it serves the widget built into the binary (`cargo xtask test` builds it with one).
+    pub async fn serve_built_in(config: &Path, data: tempfile::TempDir, port: u16) -> Result<Self> {
+        let mut cmd = Command::new(Self::binary());
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(config)
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .env_remove("KELISIM_WIDGET_DIR");
+        Self::launch(cmd, data).await
+    }
+
     async fn launch(mut cmd: Command, data: tempfile::TempDir) -> Result<Self> {
         let mut child = cmd
             .env("RUST_LOG", "warn")

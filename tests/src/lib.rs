@@ -5,7 +5,8 @@
 //! [`Browser`] (chromedriver + Debian's Chromium with a fresh profile) and, when the site must
 //! live apart from the collector, a [`Site`] (a small web server of the test's own; [`Apart`]:
 //! one with its collector), and for real recorders and trackers a [`Capture`] endpoint that
-//! keeps what they send. All are stopped when dropped, so a failing test leaves no process
+//! keeps what they send, and [`proxy::Nginx`] for TLS in front of a collector as operators
+//! deploy it. All are stopped when dropped, so a failing test leaves no process
 //! behind. The benchmarks' shared arithmetic is in [`bench`].
 
 pub mod axe;
@@ -15,6 +16,7 @@ pub mod capture;
 mod collector;
 mod http;
 pub mod jose;
+pub mod proxy;
 pub mod site;
 pub mod wait;
 

@@ -35,6 +35,8 @@ pub struct Options {
     pub smoke: bool,
     /// Build the collector first (`cargo xtask test` has just built it).
     pub build: bool,
+    /// Benchmark this binary instead (e.g. the shipped one in target/package/).
+    pub collector: Option<PathBuf>,
 }
 
 impl Options {
@@ -47,6 +49,7 @@ impl Options {
             threads: 2,
             smoke: true,
             build: true,
+            collector: None,
         }
     }
 }
@@ -261,6 +264,10 @@ fn wrk(opts: &Options, addr: &str, path: &str, run_id: u32, seconds: u32) -> Res
 }
 
 fn collector_binary(opts: &Options) -> Result<PathBuf> {
+    if let Some(bin) = &opts.collector {
+        ensure!(bin.exists(), "{} does not exist", bin.display());
+        return Ok(bin.clone());
+    }
     let (profile, dir) = if opts.smoke {
         (None, "debug/kelisim-collector")
     } else {

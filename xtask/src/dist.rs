@@ -100,7 +100,6 @@ pub fn dist() -> Result<Vec<Shipped>> {
     let loader = minify(&terser, &filled, false)?;
 
     let out = dist_dir();
-    let _ = fs::remove_dir_all(&out);
     fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let files = [
         ("kelisim.js".to_string(), loader),
@@ -111,6 +110,20 @@ pub fn dist() -> Result<Vec<Shipped>> {
     let mut shipped = Vec::new();
     for (name, bytes) in &files {
         shipped.push(write_with_siblings(&out, name, bytes)?);
+    }
+    // Files of an older build go; unchanged ones were left as they were (see `write_if_changed`).
+    let keep: Vec<String> = files
+        .iter()
+        .flat_map(|(name, _)| [name.clone(), format!("{name}.gz"), format!("{name}.br")])
+        .collect();
+    for entry in fs::read_dir(&out)? {
+        let entry = entry?;
+        if !keep
+            .iter()
+            .any(|k| *k == entry.file_name().to_string_lossy())
+        {
+            fs::remove_file(entry.path())?;
+        }
     }
     report(&shipped);
     Ok(shipped)
@@ -225,15 +238,24 @@ fn fill(text: &str, placeholder: &str, value: &str) -> Result<String> {
 fn write_with_siblings(dir: &Path, name: &str, bytes: &[u8]) -> Result<Shipped> {
     let gz = gzip(bytes)?;
     let br = brotli(bytes)?;
-    fs::write(dir.join(name), bytes)?;
-    fs::write(dir.join(format!("{name}.gz")), &gz)?;
-    fs::write(dir.join(format!("{name}.br")), &br)?;
+    write_if_changed(&dir.join(name), bytes)?;
+    write_if_changed(&dir.join(format!("{name}.gz")), &gz)?;
+    write_if_changed(&dir.join(format!("{name}.br")), &br)?;
     Ok(Shipped {
         name: name.to_string(),
         raw: bytes.len(),
         gzip: gz.len(),
         brotli: br.len(),
     })
+}
+
+/// Leaves a file with the same bytes untouched: the collector embeds dist/ (build.rs), and a
+/// new modification time alone would make cargo rebuild it.
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+    if fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {

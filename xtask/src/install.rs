@@ -56,10 +56,16 @@ fn describe(cmd: &Command) -> String {
     s
 }
 
-/// `cargo` as invoked for this run (respects `$CARGO` set by cargo itself).
+/// `cargo` as invoked for this run (respects `$CARGO` set by cargo itself). Once `dist/`
+/// holds a built widget, collector builds embed it (collector/build.rs): every cargo command
+/// of the pipeline sees the same setting, so none rebuilds the collector for another's sake.
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root());
+    let dist = crate::dist::dist_dir();
+    if dist.join("kelisim.js").exists() {
+        cmd.env(crate::package::EMBED_VAR, dist);
+    }
     cmd
 }
 
@@ -249,6 +255,36 @@ pub fn schemathesis() -> Result<PathBuf> {
     ]))
     .with_context(|| format!("installing {SCHEMATHESIS} from PyPI"))?;
     Ok(st)
+}
+
+/// The static release build's target and the C compiler bundled SQLite needs for it
+/// (Debian's musl-tools: `musl-gcc`).
+pub fn musl() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .current_dir(root())
+        .output()
+        .context("rustup is needed to add the musl target")?;
+    if !String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == crate::package::MUSL)
+    {
+        run(Command::new("rustup")
+            .args(["target", "add", crate::package::MUSL])
+            .current_dir(root()))?;
+    }
+    apt(&[("musl-tools", "/usr/bin/musl-gcc")])
+}
+
+/// Debian's nginx and Caddy for the reverse-proxy tests (deploy/), with openssl and curl.
+pub fn proxies() -> Result<(PathBuf, PathBuf)> {
+    apt(&[
+        ("nginx", "/usr/sbin/nginx"),
+        ("caddy", "/usr/bin/caddy"),
+        ("openssl", "/usr/bin/openssl"),
+        ("curl", "/usr/bin/curl"),
+    ])?;
+    Ok(("/usr/sbin/nginx".into(), "/usr/bin/caddy".into()))
 }
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";

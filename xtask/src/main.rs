@@ -1,5 +1,5 @@
-//! `cargo xtask`: the build steps cargo alone cannot express (wasm pipeline, demo, full test
-//! run, the benchmarks).
+//! `cargo xtask`: the build steps cargo alone cannot express (wasm pipeline, demo, release
+//! packages, full test run, the benchmarks).
 
 mod bench;
 mod bench_admin;
@@ -8,6 +8,7 @@ mod contract;
 mod dist;
 mod fuzz;
 mod install;
+mod package;
 mod run;
 mod soak;
 mod test;
@@ -30,6 +31,17 @@ struct Cli {
 enum Command {
     /// Build the shipped widget into dist/ and report its sizes.
     Dist,
+    /// Build what operators install into target/package/: the static collector with the
+    /// widget built in, a .deb and an OCI image.
+    Package {
+        /// Then install the .deb on this machine, run its service as the unit does, remove
+        /// and purge it, and run the image (root; the test `cargo xtask test` runs on the
+        /// debug build).
+        #[arg(long)]
+        check: bool,
+    },
+    /// The package test of `test` alone: the debug build packaged, installed and run (root).
+    PackageTest,
     /// Build everything and serve the demo site with the collector.
     Demo {
         /// Port on 127.0.0.1 to serve the demo on.
@@ -58,6 +70,10 @@ enum Command {
         /// wrk threads.
         #[arg(long, default_value_t = 2)]
         threads: u32,
+        /// Benchmark this collector binary instead of building the release one (e.g. the
+        /// shipped target/package/kelisim-collector).
+        #[arg(long, value_name = "BINARY")]
+        collector: Option<PathBuf>,
     },
     /// Benchmark the admin side over a generated store: page and subject queries, export.
     BenchAdmin {
@@ -115,6 +131,10 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dist => dist::dist().map(drop),
+        Command::Package { check } => package::package(check),
+        Command::PackageTest => dist::dist()
+            .and_then(|_| run(install::cargo().args(["build", "--package", "kelisim-collector"])))
+            .and_then(|()| package::test()),
         Command::Demo { port, data_dir } => run::demo(port, &data_dir),
         Command::Test => test::all(),
         Command::Bench {
@@ -123,6 +143,7 @@ fn main() -> Result<()> {
             warmup,
             connections,
             threads,
+            collector,
         } => bench::bench(&if smoke {
             bench::Options::smoke()
         } else {
@@ -132,7 +153,8 @@ fn main() -> Result<()> {
                 connections,
                 threads,
                 smoke,
-                build: true,
+                build: collector.is_none(),
+                collector,
             }
         }),
         Command::BenchAdmin { count, smoke } => bench_admin::bench_admin(count, smoke),

@@ -30,6 +30,7 @@ pub fn all() -> Result<()> {
     let posthog = install::posthog()?;
     let stacks = install::stacks()?;
     let python = install::jwcrypto()?;
+    let (nginx, caddy) = install::proxies()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
         "clippy",
@@ -71,7 +72,11 @@ pub fn all() -> Result<()> {
         .env("KELISIM_TEST_RRWEB", rrweb)
         .env("KELISIM_TEST_POSTHOG", posthog)
         .env("KELISIM_TEST_STACKS", stacks)
-        .env("KELISIM_TEST_PYTHON", python))?;
+        .env("KELISIM_TEST_PYTHON", python)
+        .env("KELISIM_TEST_NGINX", nginx)
+        .env("KELISIM_TEST_CADDY", caddy))?;
+    // The .deb and the OCI image of that debug build, installed and run (issue 17).
+    crate::package::test()?;
     // Reliability (RELIABILITY.md): the API against its OpenAPI document, a 60 s soak alone on
     // the machine, and every fuzz target for a short while.
     contract::contract(&soak::collector_bin(), contract::MAX_EXAMPLES)?;

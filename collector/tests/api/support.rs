@@ -150,7 +150,7 @@ fn open_state_with(
     metrics: MetricsAt,
 ) -> web::Data<AppState> {
     let no_widget = data.root().join("no-widget-here");
-    let widget_dir = widget_dir.unwrap_or(&no_widget);
+    let widget_dir = Some(widget_dir.unwrap_or(&no_widget));
     let mut state =
         AppState::open(config, data, widget_dir, demo_dir, BASE_URL).expect("state opens");
     state.metrics_at = metrics;

@@ -5,6 +5,7 @@
 mod admin;
 mod banner;
 mod banner_speed;
+mod deploy;
 mod form_consent;
 mod form_guard;
 mod security;
