@@ -5,6 +5,7 @@
 mod admin;
 mod banner;
 mod banner_speed;
+mod demo_pages;
 mod deploy;
 mod form_consent;
 mod form_guard;
