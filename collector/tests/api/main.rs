@@ -8,6 +8,7 @@ mod admin;
 mod attacks;
 mod audit;
 mod cli;
+mod config_docs;
 mod crash;
 mod demo;
 mod events;
