@@ -28,11 +28,11 @@ use web_sys::{Document, Element, HtmlElement, HtmlFormElement, HtmlInputElement}
 use crate::config::{self, Options, SiteConfig};
 use crate::dom;
 use crate::notice::ReceiptNotice;
-use crate::policy::{self, Decision, Field};
 use crate::receipt::{
     ConsentEvent, Context, Grant, Identifier, Kind, Outbox, ReceiptRequest, Subject,
 };
 use crate::shield::{self, Shield};
+use kelisim_widget_core::policy::{self, Decision, Field};
 
 /// The controls that submit a form, in the order a browser picks its default button.
 const SUBMIT_BUTTONS: &str =
@@ -754,15 +754,17 @@ mod browser_tests {
                     .filter_map(|i| elements.item(i))
                     .map(|e| super::describe_all(&e))
                     .collect();
-                crate::policy::is_personal_data_form(&crate::policy::FormInfo {
-                    forced: form.has_attribute("data-kelisim-form"),
-                    ignored: form.has_attribute("data-kelisim-ignore"),
-                    fields,
-                })
+                kelisim_widget_core::policy::is_personal_data_form(
+                    &kelisim_widget_core::policy::FormInfo {
+                        forced: form.has_attribute("data-kelisim-form"),
+                        ignored: form.has_attribute("data-kelisim-ignore"),
+                        fields,
+                    },
+                )
             },
         );
         let typed = wasm_bindgen::closure::Closure::<dyn Fn(Element) -> bool>::new(|e: Element| {
-            crate::recorders::role(&super::describe_all(&e)).is_some()
+            kelisim_widget_core::recorders::role(&super::describe_all(&e)).is_some()
         });
         Reflect::set(&page, &"lang".into(), lang.as_ref()).expect("set lang");
         Reflect::set(&page, &"personal".into(), personal.as_ref()).expect("set personal");
@@ -1193,7 +1195,7 @@ mod browser_tests {
 
     /// The page address the receipt must carry: the test page's, without query or fragment.
     fn page_url() -> String {
-        crate::policy::clean_page_url(&document().url().expect("url"))
+        kelisim_widget_core::policy::clean_page_url(&document().url().expect("url"))
     }
 
     #[wasm_bindgen_test]

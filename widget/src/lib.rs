@@ -28,17 +28,11 @@
 extern crate alloc;
 
 mod banner;
-mod choice;
 mod config;
 mod dom;
 mod guard;
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod loader_rules;
 mod notice;
-mod policy;
 mod receipt;
-mod recorders;
-mod redact;
 mod shield;
 
 use alloc::rc::Rc;
