@@ -96,14 +96,25 @@ fn generate() -> String {
     );
     let mut out = String::from(BEGIN);
     let lines = [
-        "  // From widget/src/policy.rs, recorders.rs and redact.rs by `cargo test -p kelisim-widget".to_owned(),
-        "  // loader_rules`, which rewrites this region when they change: do not edit it here.".to_owned(),
+        "  // From crates/widget-core/src/policy.rs, recorders.rs and redact.rs by `cargo test -p"
+            .to_owned(),
+        "  // kelisim-widget-core loader_rules`, which rewrites this region when they change."
+            .to_owned(),
         format!("  var WORDS = /^({})$/i;", alternation(&policy::WORDS)),
         format!("  var PARTS = /{}/i;", alternation(&policy::PARTS)),
         format!("  var AUTOFILL = /^({autofill})$/i;"),
-        format!("  var PERSONAL_TYPES = /^({})$/i;", alternation(&policy::PERSONAL_TYPES)),
-        format!("  var NOT_TYPED = /^({})$/i;", alternation(&policy::NOT_TYPED)),
-        format!("  var FREE_TEXT = /^({})$/i;", alternation(&recorders::FREE_TEXT_TYPES)),
+        format!(
+            "  var PERSONAL_TYPES = /^({})$/i;",
+            alternation(&policy::PERSONAL_TYPES)
+        ),
+        format!(
+            "  var NOT_TYPED = /^({})$/i;",
+            alternation(&policy::NOT_TYPED)
+        ),
+        format!(
+            "  var FREE_TEXT = /^({})$/i;",
+            alternation(&recorders::FREE_TEXT_TYPES)
+        ),
         format!("  var OWN = '{}';", policy::OWN_FIELD_PREFIX),
         format!(
             "  var MIN_TYPED = {}, WHOLE_WORD_BELOW = {};",
