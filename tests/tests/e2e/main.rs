@@ -8,6 +8,7 @@ mod banner_speed;
 mod deploy;
 mod form_consent;
 mod form_guard;
+mod page_weight;
 mod security;
 mod shield;
 mod shield_speed;
