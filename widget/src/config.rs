@@ -520,7 +520,304 @@ impl SiteConfig {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
 
+    /// The example of docs/wire.md, with real texts.
+    const WIRE_EXAMPLE: &str = r#"{
+      "site": "demo",
+      "revision": "9f2c61d0a3b4e5f6",
+      "operator": { "name": "ТОО «Алтын Жол Логистика»", "bin": "180940012348" },
+      "policy": { "version": "2026-03", "url": "http://127.0.0.1:8080/v1/sites/demo/policies/2026-03" },
+      "languages": ["ru", "kk", "en"],
+      "default_language": "ru",
+      "texts": {
+        "ru": { "label": "Я согласен(на) на обработку персональных данных", "link": "Текст согласия", "error": "Отметьте согласие", "receipt": "Квитанция о согласии" },
+        "kk": { "label": "Дербес деректерді жинауға және өңдеуге келісемін", "link": "Келісім мәтіні", "error": "Келісімді белгілеңіз", "receipt": "Түбіртек" },
+        "en": { "label": "I agree to the processing of my personal data", "link": "Consent text", "error": "Please tick the box", "receipt": "Receipt" }
+      },
+      "purposes": [ { "id": "feedback", "required": true }, { "id": "newsletter", "required": false } ]
+    }"#;
+
+    fn wire(json: &str) -> WireConfig {
+        serde_json::from_str(json).expect("test config is valid JSON")
+    }
+
+    #[test]
+    fn wire_example_checks_out() {
+        let site = SiteConfig::checked(wire(WIRE_EXAMPLE), "demo").expect("valid config");
+        assert_eq!(site.policy_version, "2026-03");
+        assert_eq!(site.default.lang, "ru");
+        assert_eq!(
+            site.others
+                .iter()
+                .map(|n| n.lang.as_str())
+                .collect::<Vec<_>>(),
+            ["kk", "en"]
+        );
+        assert!(site.supports("kk") && site.supports("ru") && !site.supports("de"));
+        assert_eq!(
+            site.notice(Some("en")).texts.label,
+            "I agree to the processing of my personal data"
+        );
+        assert_eq!(site.notice(Some("de")).lang, "ru");
+        assert_eq!(site.notice(None).lang, "ru");
+        assert_eq!(site.granted_purposes().collect::<Vec<_>>(), ["feedback"]);
+        assert_eq!(
+            site.notice(Some("ru")).texts.receipt,
+            "Квитанция о согласии"
+        );
+    }
+
+    const COOKIE_FIXTURE: &str = include_str!("../../tests/fixtures/wire/config_cookies.json");
+
+    #[test]
+    fn cookie_fixture_checks_out() {
+        let site = SiteConfig::checked(wire(COOKIE_FIXTURE), "demo").expect("valid config");
+        let cookies = site.cookies.as_ref().expect("cookies");
+        assert_eq!(cookies.expiry_days, 182);
+        assert_eq!(cookies.gpc_denies, ["marketing"]);
+        assert_eq!(
+            cookies
+                .categories
+                .iter()
+                .map(|c| (c.id.as_str(), c.required))
+                .collect::<Vec<_>>(),
+            [
+                ("necessary", true),
+                ("analytics", false),
+                ("marketing", false),
+                ("session_recording", false)
+            ]
+        );
+        // Without cookies the form guard's config is unchanged.
+        assert!(
+            SiteConfig::checked(wire(WIRE_EXAMPLE), "demo")
+                .expect("valid")
+                .cookies
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn cookie_categories_need_safe_unique_ids() {
+        for (id, bad) in [
+            ("Mar keting", "Mar keting"),
+            ("analytics", "analytics"),
+            ("", ""),
+        ] {
+            let json = COOKIE_FIXTURE.replace(
+                r#""id": "marketing", "required""#,
+                &[r#""id": ""#, id, r#"", "required""#].concat(),
+            );
+            let err = SiteConfig::checked(wire(&json), "demo").expect_err("bad id");
+            assert_eq!(
+                err.message(),
+                [
+                    "invalid site config: cookies: category ids must be unique a-z, 0-9, '-', '_': \"",
+                    bad,
+                    "\"; check GET /v1/sites/{site}/config on the collector"
+                ]
+                .concat()
+            );
+        }
+    }
+
+    #[test]
+    fn config_for_another_site_is_refused() {
+        let err = SiteConfig::checked(wire(WIRE_EXAMPLE), "shop").expect_err("wrong site");
+        assert_eq!(
+            err.message(),
+            "site config is for site \"demo\", not \"shop\"; check the script tag's data-site"
+        );
+    }
+
+    #[test]
+    fn a_language_without_texts_is_refused() {
+        let json = WIRE_EXAMPLE.replace(r#"["ru", "kk", "en"]"#, r#"["ru", "kk", "en", "uz"]"#);
+        let err = SiteConfig::checked(wire(&json), "demo").expect_err("uz has no texts");
+        assert!(
+            matches!(err, ConfigError::MissingTexts(ref l) if l == "uz"),
+            "{err:?}"
+        );
+        let json =
+            WIRE_EXAMPLE.replace(r#""default_language": "ru""#, r#""default_language": "de""#);
+        let err = SiteConfig::checked(wire(&json), "demo").expect_err("de has no texts");
+        assert!(
+            matches!(err, ConfigError::MissingTexts(ref l) if l == "de"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn empty_policy_is_refused() {
+        let json = WIRE_EXAMPLE.replace(r#""version": "2026-03""#, r#""version": """#);
+        let err = SiteConfig::checked(wire(&json), "demo").expect_err("empty version");
+        assert!(
+            matches!(err, ConfigError::Empty("policy.version")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn texts_without_a_label_do_not_parse() {
+        let json = WIRE_EXAMPLE.replace(r#""label": "I agree"#, r#""labl": "I agree"#);
+        assert!(serde_json::from_str::<WireConfig>(&json).is_err());
+    }
+
+    #[test]
+    fn options_treat_empty_attributes_as_unset() {
+        let options = Options {
+            site: "demo".into(),
+            collector: "http://127.0.0.1:8080".into(),
+            lang: Some(" ".into()),
+            forms: Some("".into()),
+            withdrawn: None,
+        }
+        .checked()
+        .expect("valid options");
+        assert_eq!((options.lang, options.forms), (None, None));
+        let err = Options {
+            site: "".into(),
+            collector: "x".into(),
+            lang: None,
+            forms: None,
+            withdrawn: None,
+        }
+        .checked()
+        .expect_err("no site");
+        assert!(err.message().contains("data-site is empty"), "{err:?}");
+    }
+}
+
+/// The `Reflect` readers on real JS values (what the loader passes).
 #[cfg(all(test, target_arch = "wasm32"))]
-mod browser_tests;
+mod browser_tests {
+    use js_sys::JSON;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    fn js(json: &str) -> JsValue {
+        JSON::parse(json).expect("test JSON")
+    }
+
+    const CONFIG: &str = r#"{"site":"demo","revision":"x","operator":{"name":"o","bin":"1"},
+      "policy":{"version":"2026-03","url":"http://h/p"},"languages":["ru","kk","en"],
+      "default_language":"ru","texts":{
+        "ru":{"label":"Я согласен(на)","link":"Текст","error":"Отметьте","receipt":"r"},
+        "kk":{"label":"Келісемін","link":"Мәтін","error":"Белгілеңіз","receipt":"r"},
+        "en":{"label":"I agree","link":"Text","error":"Tick it","receipt":"r"}},
+      "purposes":[{"id":"feedback","required":true},{"id":"news"}]}"#;
+
+    #[wasm_bindgen_test]
+    fn reads_the_wire_config() {
+        let site = SiteConfig::from_js(&js(CONFIG), "demo").expect("valid");
+        assert_eq!(site.policy_url, "http://h/p");
+        assert_eq!(site.default.texts.label, "Я согласен(на)");
+        assert_eq!(site.notice(Some("kk")).texts.error, "Белгілеңіз");
+        assert_eq!(site.granted_purposes().collect::<Vec<_>>(), ["feedback"]);
+    }
+
+    const COOKIE_FIXTURE: &str = include_str!("../../tests/fixtures/wire/config_cookies.json");
+
+    #[wasm_bindgen_test]
+    fn reads_the_cookie_texts_and_names_what_is_missing() {
+        let site = SiteConfig::from_js(&js(COOKIE_FIXTURE), "demo").expect("valid");
+        let kk = site
+            .notice(Some("kk"))
+            .texts
+            .cookies
+            .clone()
+            .expect("kk texts");
+        assert_eq!(
+            kk.get(Text::AcceptAll).as_string().as_deref(),
+            Some("Барлығын қабылдау")
+        );
+        assert_eq!(
+            kk.get(Text::Open).as_string().as_deref(),
+            Some("Cookie баптаулары")
+        );
+        assert_eq!(
+            kk.category("session_recording", "name")
+                .as_string()
+                .as_deref(),
+            Some("Сеанстарды жазу (Вебвизор)")
+        );
+        assert_eq!(
+            site.cookies
+                .as_ref()
+                .map(|c| c.categories[1].services.clone()),
+            Some(vec![
+                "Яндекс Метрика".to_owned(),
+                "Google Analytics 4".to_owned()
+            ])
+        );
+
+        let no_title = COOKIE_FIXTURE.replace(r#""title": "We use cookies","#, "");
+        let err = SiteConfig::from_js(&js(&no_title), "demo").expect_err("no en title");
+        assert!(
+            err.message()
+                .contains("texts.en.cookies.title: expected a string"),
+            "{err:?}"
+        );
+        let unnamed = COOKIE_FIXTURE.replace(
+            r#""session_recording": { "name": "Session recording"#,
+            r#""recording": { "name": "Session recording"#,
+        );
+        let err = SiteConfig::from_js(&js(&unnamed), "demo").expect_err("no en category");
+        assert!(
+            err.message()
+                .contains("texts.en.cookies.categories.session_recording.name: expected a string"),
+            "{err:?}"
+        );
+        // No `cookies`: no banner texts, and the form guard's config as before.
+        let site = SiteConfig::from_js(&js(CONFIG), "demo").expect("valid");
+        assert!(site.cookies.is_none() && site.default.texts.cookies.is_none());
+    }
+
+    #[wasm_bindgen_test]
+    fn wrong_types_are_named() {
+        let bad = CONFIG.replace(r#""label":"Келісемін""#, r#""label":7"#);
+        let err = SiteConfig::from_js(&js(&bad), "demo").expect_err("label is a number");
+        assert_eq!(
+            err.message(),
+            "invalid site config: texts.kk.label: expected a string; \
+             check GET /v1/sites/{site}/config on the collector"
+        );
+        let err = SiteConfig::from_js(&js(r#"{"site":"demo"}"#), "demo").expect_err("no policy");
+        assert!(
+            err.message().contains("policy: expected an object"),
+            "{err:?}"
+        );
+        let err = SiteConfig::from_js(&JsValue::NULL, "demo").expect_err("null");
+        assert!(err.message().contains("expected an object"), "{err:?}");
+        let no_kk = CONFIG.replace(r#""kk":{"#, r#""xx":{"#);
+        let err = SiteConfig::from_js(&js(&no_kk), "demo").expect_err("kk missing");
+        assert!(
+            matches!(err, ConfigError::MissingTexts(ref l) if l == "kk"),
+            "{err:?}"
+        );
+    }
+
+    #[wasm_bindgen_test]
+    fn reads_loader_options() {
+        let options = Options::from_js(&js(
+            r##"{"site":"demo","collector":"http://c","lang":null,"forms":"#f"}"##,
+        ))
+        .expect("valid");
+        assert_eq!(options.lang, None);
+        assert_eq!(options.forms.as_deref(), Some("#f"));
+        let err = Options::from_js(&js(r#"{"collector":"http://c"}"#)).expect_err("no site");
+        assert!(
+            err.message()
+                .starts_with("invalid loader options: site: expected a string")
+        );
+        let err = Options::from_js(&js(r#"{"site":"d","collector":"c","lang":5}"#))
+            .expect_err("lang is a number");
+        assert!(
+            err.message().contains("lang: expected a string or nothing"),
+            "{err:?}"
+        );
+    }
+}
