@@ -1,21 +1,14 @@
 //! Fuzzes the widget's pure decisions natively: URL redaction, language tags, which fields are
 //! personal data and which names a receipt may carry, delivery and retry rules.
 //!
-//! The widget is a `cdylib` for wasm32 (an `rlib` would drop LTO, see widget/Cargo.toml), so it
-//! cannot be a dependency here; its DOM-free `policy` module is compiled into this target
-//! directly from its source file instead. Its config parsing reads JS objects through `Reflect`
-//! and can only run in a browser; the same JSON is fuzzed on the collector side
-//! (`site_config` renders it, `receipt_request` parses what the widget sends).
+//! The rules are `kelisim-widget-core`'s, the crate the widget links. The widget's config
+//! parsing reads JS objects through `Reflect` and can only run in a browser; the same JSON is
+//! fuzzed on the collector side (`site_config` renders it, `receipt_request` parses what the
+//! widget sends). `widget_redact` and `widget_choice` fuzz the shield and the cookie choice.
 #![no_main]
 
-extern crate alloc;
-
-#[allow(dead_code)]
-#[path = "../../widget/src/policy.rs"]
-mod policy;
-
+use kelisim_widget_core::policy::{self, Delivery, Field, FormInfo};
 use libfuzzer_sys::fuzz_target;
-use policy::{Delivery, Field, FormInfo};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 use thirtyfour::extensions::cdp::ChromeDevTools;
-use thirtyfour::{ChromiumLikeCapabilities, DesiredCapabilities, WebDriver};
+use thirtyfour::{CapabilitiesHelper, ChromiumLikeCapabilities, DesiredCapabilities, WebDriver};
 use tokio::process::{Child, Command};
 
 use crate::env_path;
@@ -27,6 +27,8 @@ const FLAGS: &[&str] = &[
 
 pub struct Browser {
     pub driver: WebDriver,
+    /// chromedriver's address, for the commands thirtyfour does not wrap.
+    webdriver_url: String,
     chromedriver: Child,
     _profile: tempfile::TempDir,
 }
@@ -39,6 +41,16 @@ impl Browser {
     /// A browser with `extra` flags besides the usual ones (e.g. trusting one test
     /// certificate's key with `--ignore-certificate-errors-spki-list`).
     pub async fn start_with(extra: &[String]) -> Result<Self> {
+        Self::launch(extra, false).await
+    }
+
+    /// A browser that records the DevTools protocol's network events (chromedriver's
+    /// performance log), read with [`Browser::network_events`].
+    pub async fn start_recording_network() -> Result<Self> {
+        Self::launch(&[], true).await
+    }
+
+    async fn launch(extra: &[String], network: bool) -> Result<Self> {
         let port = free_port()?;
         let chromedriver = Command::new(env_path(
             "KELISIM_TEST_CHROMEDRIVER",
@@ -61,6 +73,12 @@ impl Browser {
             caps.add_arg(flag)?;
         }
         caps.add_arg(&format!("--user-data-dir={}", profile.path().display()))?;
+        if network {
+            caps.insert_base_capability(
+                "goog:loggingPrefs".to_owned(),
+                json!({ "performance": "ALL" }),
+            );
+        }
         let url = format!("http://127.0.0.1:{port}");
         let driver = crate::wait::until("chromedriver", Duration::from_secs(20), || {
             let (url, caps) = (url.clone(), caps.clone());
@@ -69,6 +87,7 @@ impl Browser {
         .await?;
         Ok(Self {
             driver,
+            webdriver_url: url,
             chromedriver,
             _profile: profile,
         })
@@ -160,6 +179,38 @@ impl Browser {
     pub async fn csp_violations(&self) -> Result<Value> {
         self.js("return window.__csp || ['not watched']", vec![])
             .await
+    }
+
+    /// The DevTools protocol events (`{method, params}`) recorded since the last call, for a
+    /// browser started with [`Browser::start_recording_network`] (chromedriver's performance
+    /// log, which thirtyfour does not wrap).
+    pub async fn network_events(&self) -> Result<Vec<Value>> {
+        let url = format!(
+            "{}/session/{}/se/log",
+            self.webdriver_url,
+            self.driver.handle.session_id()
+        );
+        let answer: Value = reqwest::Client::new()
+            .post(url)
+            .json(&json!({ "type": "performance" }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let entries = answer["value"]
+            .as_array()
+            .context("chromedriver's log is not an array")?;
+        entries
+            .iter()
+            .map(|entry| {
+                let text = entry["message"]
+                    .as_str()
+                    .context("a log entry without message")?;
+                let message: Value = serde_json::from_str(text)?;
+                Ok(message["message"].clone())
+            })
+            .collect()
     }
 
     /// Runs `test` with this browser, then quits it whatever the outcome, and returns the

@@ -52,8 +52,8 @@
   // fields get the recorders' markers (recorders.rs). widget/js/rules.test.js runs these lines
   // on the table of cases the wasm's rules are tested with (tests/fixtures/rules/fields.json).
   // generated: begin
-  // From widget/src/policy.rs, recorders.rs and redact.rs by `cargo test -p kelisim-widget
-  // loader_rules`, which rewrites this region when they change: do not edit it here.
+  // From crates/widget-core/src/policy.rs, recorders.rs and redact.rs by `cargo test -p
+  // kelisim-widget-core loader_rules`, which rewrites this region when they change.
   var WORDS = /^(tel|fio|iin|mail|mob|sms|imya|familiya|otchestvo|pochta)$/i;
   var PARTS = /phone|email|name|telefon|mobile|whatsapp|passport|address|birth/i;
   var AUTOFILL = /^(name|nickname|email|street-address|postal-code|(tel|address-|bday).*|.*(-name))$/i;

@@ -1,7 +1,7 @@
 /* The loader's pre-wasm rules (widget/js/loader.js, between "rules: begin" and "rules: end":
  * the lists generated from the Rust rules and the few lines of logic around them) on the table
  * of cases the wasm's rules are tested with (tests/fixtures/rules/fields.json; the Rust side is
- * widget/src/loader_rules.rs). One table for both, so the two copies cannot drift apart.
+ * crates/widget-core/src/loader_rules.rs). One table for both, so the two copies cannot drift apart.
  * Run by `cargo xtask test`: node --test widget/js/rules.test.js */
 'use strict';
 

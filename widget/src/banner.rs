@@ -19,12 +19,12 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element, HtmlInputElement};
 
-use crate::choice::{self, Grants, Record};
 use crate::config::{self, CookieTexts, Cookies, Options, SiteConfig, Text};
 use crate::dom;
 use crate::notice::ReceiptNotice;
-use crate::policy;
 use crate::receipt::{self, ConsentEvent, Context, Grant, Host, Kind, Outbox, ReceiptRequest};
+use kelisim_widget_core::choice::{self, Grants, Record};
+use kelisim_widget_core::policy;
 
 /// What a click on one of the banner's controls (or a site's `data-kelisim-open`) asks for.
 const ACTIONS: &str = "[data-kelisim-action],[data-kelisim-open]";
@@ -656,7 +656,7 @@ mod browser_tests {
             .expect("cookie")
             .as_string()
             .unwrap_or_default();
-        crate::choice::cookie_value(&all, crate::choice::COOKIE)
+        kelisim_widget_core::choice::cookie_value(&all, kelisim_widget_core::choice::COOKIE)
             .unwrap_or_default()
             .to_owned()
     }

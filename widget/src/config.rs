@@ -177,17 +177,7 @@ impl CookieTexts {
     }
 }
 
-/// A cookie category (`cookies.categories[]`); a `required` one is always granted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Deserialize))]
-pub struct Category {
-    pub id: String,
-    #[cfg_attr(test, serde(default))]
-    pub required: bool,
-    /// Names of the services (third parties) the category covers.
-    #[cfg_attr(test, serde(default))]
-    pub services: Vec<String>,
-}
+pub use kelisim_widget_core::choice::Category;
 
 /// The site's cookie set-up (`cookies` in the config; `null` when it has no categories).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -508,7 +498,8 @@ impl SiteConfig {
     /// The notice to show: in the script tag's `data-lang` (`requested`), else in the page's
     /// `lang`, whichever the site supports, else in the default language.
     pub fn notice_for(&self, requested: Option<&str>, page: Option<&str>) -> &Notice {
-        let lang = crate::policy::choose_language(requested, page, |l| self.supports(l));
+        let lang =
+            kelisim_widget_core::policy::choose_language(requested, page, |l| self.supports(l));
         self.notice(lang.as_deref())
     }
 

@@ -13,38 +13,31 @@
 //! moment), and a pre-ticked box is not an unambiguous one. So a changed policy version needs
 //! nothing special here: the box is unticked as always, and the next receipt names the new
 //! version. What the browser keeps is the visitor's proof: see `notice`.
+//!
+//! This file: which forms are guarded and the events the loader forwards. `block`: the consent
+//! block on each form. `record`: the receipt a ticked submission queues, and the plain
+//! checkbox's. The rules they ask are `kelisim_widget_core::policy`'s.
 
-use alloc::borrow::ToOwned;
+mod block;
+mod record;
+
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
-use js_sys::{Array, JSON};
+use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Element, HtmlElement, HtmlFormElement, HtmlInputElement};
+use web_sys::{Document, Element, HtmlFormElement};
 
 use crate::config::{self, Options, SiteConfig};
 use crate::dom;
 use crate::notice::ReceiptNotice;
-use crate::policy::{self, Decision, Field};
-use crate::receipt::{
-    ConsentEvent, Context, Grant, Identifier, Kind, Outbox, ReceiptRequest, Subject,
-};
+use crate::receipt::Outbox;
 use crate::shield::{self, Shield};
+use kelisim_widget_core::policy::{self, Decision};
 
-/// The controls that submit a form, in the order a browser picks its default button.
-const SUBMIT_BUTTONS: &str =
-    "button[type=submit],button:not([type]),input[type=submit],input[type=image]";
-
-/// The localStorage key where the loader's plain checkbox leaves the consents it took (a JSON
-/// array of `{key, policy, lang, url, form, gpc, fields: [[tag, type, name], …]}`), for the
-/// widget to record once it runs on a later page.
-pub const FALLBACK_KEY: &str = "kelisim:fallback";
-
-/// A site's own consent checkbox, which the guard adopts instead of adding one.
-const SITE_BOX: &str = "input[type=checkbox][data-kelisim-consent]";
+use block::Guarded;
 
 #[wasm_bindgen]
 extern "C" {
@@ -75,57 +68,6 @@ pub struct Guard {
     next_id: Cell<u32>,
     notice: RefCell<Option<ReceiptNotice>>,
     shield: Shield,
-}
-
-/// One guarded form and what the guard added to it.
-struct Guarded {
-    form: HtmlFormElement,
-    checkbox: HtmlInputElement,
-    /// What the guard inserted next to the box: the whole consent block, or only the error
-    /// message beside an adopted box.
-    added: Element,
-    error: Element,
-    error_id: String,
-    receipt: HtmlInputElement,
-    lang: String,
-    /// The message the box reports as its validity while unticked (the site's error text).
-    message: String,
-    /// An adopted box the guard marked `aria-required`: the mark goes again on drop.
-    made_required: bool,
-    /// The receipt recorded since the box was last ticked, with the identifiers it carries:
-    /// a site handler that calls `form.submit()` after the submit event must not make a second.
-    recorded: RefCell<Option<Recorded>>,
-}
-
-/// A consent to record: what its receipt request says, as the page gave it.
-struct Consent<'a> {
-    key: &'a str,
-    policy_version: &'a str,
-    lang: &'a str,
-    /// The page's address as it was (cleaned before it is sent).
-    page_url: &'a str,
-    form_id: String,
-    fields: &'a [Field],
-    identifiers: &'a [(policy::IdKind, String)],
-    gpc: bool,
-}
-
-/// A receipt already queued for this form: its key and the identifiers it carries.
-struct Recorded {
-    key: String,
-    identifiers: Vec<(policy::IdKind, String)>,
-}
-
-impl Drop for Guarded {
-    fn drop(&mut self) {
-        self.added.remove();
-        self.receipt.remove();
-        if self.made_required {
-            let _ = self.checkbox.remove_attribute("aria-required");
-        }
-        self.checkbox.set_custom_validity("");
-        self.clear_error();
-    }
 }
 
 impl Guard {
@@ -317,336 +259,6 @@ impl Guard {
         self.forms.borrow_mut().push(Rc::clone(&guarded));
         Some(guarded)
     }
-
-    /// Adds the consent block just before the submit button (the DOM contract end-to-end tests
-    /// rely on) or adopts the site's `data-kelisim-consent` box, and adds the hidden receipt
-    /// field. An adopted box keeps its own label: the receipt still records the hash of the
-    /// configured label, so a site that adopts its box should word it the same.
-    fn guard_form(&self, form: &HtmlFormElement) -> Guarded {
-        let page_lang = Some(self.page.lang(form)).filter(|l| !l.is_empty());
-        let notice = self
-            .site
-            .notice_for(self.options.lang.as_deref(), page_lang.as_deref());
-        let texts = &notice.texts;
-        let lang = notice.lang.as_str();
-
-        let n = self.next_id.get() + 1;
-        self.next_id.set(n);
-        let mut id = String::from("kelisim-consent-");
-        policy::push_decimal(&mut id, n);
-        let error_id = [id.as_str(), "-error"].concat();
-
-        let doc = &self.document;
-        let error = dom::element(
-            doc,
-            "p",
-            "kelisim-consent__error",
-            &[("id", &error_id), ("lang", lang), ("hidden", "")],
-            Some(&texts.error),
-        );
-        let (checkbox, added, made_required) = match dom::query(form, SITE_BOX) {
-            Some(site_box) => {
-                // The site's own box and label stay as they are; only our message is added,
-                // after the label that holds the box (or the box itself).
-                let anchor = dom::closest(&site_box, "label").unwrap_or_else(|| site_box.clone());
-                dom::after(&anchor, &error);
-                let made_required = !site_box.has_attribute("aria-required");
-                dom::set_attrs(&site_box, &[("aria-required", "true")]);
-                (site_box, error.clone(), made_required)
-            }
-            None => {
-                let checkbox = dom::element(
-                    doc,
-                    "input",
-                    "kelisim-consent__box",
-                    &[
-                        ("type", "checkbox"),
-                        ("name", "kelisim_consent"),
-                        ("value", "yes"),
-                        ("aria-required", "true"),
-                        ("id", &id),
-                    ],
-                    None,
-                );
-                // The label is the exact text whose hash the receipt carries: text, never HTML.
-                let label = dom::element(
-                    doc,
-                    "label",
-                    "kelisim-consent__label",
-                    &[("for", &id)],
-                    Some(&texts.label),
-                );
-                let href = policy::policy_link(&self.site.policy_url, lang);
-                let link = dom::element(
-                    doc,
-                    "a",
-                    "kelisim-consent__link",
-                    &[("href", &href), ("target", "_blank"), ("rel", "noopener")],
-                    Some(&texts.link),
-                );
-                let block = dom::element(doc, "div", "kelisim-consent", &[("lang", lang)], None);
-                for child in [&checkbox, &label, &link, &error] {
-                    dom::append(&block, child);
-                }
-                match dom::query(form, SUBMIT_BUTTONS) {
-                    Some(button) => dom::before(&button, &block),
-                    None => dom::append(form, &block),
-                };
-                (checkbox, block, false)
-            }
-        };
-
-        let receipt = dom::element(
-            doc,
-            "input",
-            "",
-            &[("type", "hidden"), ("name", "kelisim_receipt")],
-            None,
-        );
-        dom::append(form, &receipt);
-
-        let guarded = Guarded {
-            form: form.clone(),
-            checkbox: checkbox.unchecked_into(),
-            added,
-            error,
-            error_id,
-            receipt: receipt.unchecked_into(),
-            lang: lang.to_owned(),
-            message: texts.error.clone(),
-            made_required,
-            recorded: RefCell::new(None),
-        };
-        guarded.sync_validity();
-        guarded
-    }
-
-    /// A ticked submission: put the reference in the form and queue the receipt request.
-    /// Nothing here blocks the form (see `policy::submit_decision`).
-    fn record(&self, guarded: &Guarded) {
-        let mut candidates = Vec::new();
-        let mut fields = Vec::new();
-        for (field, element) in controls(&guarded.form) {
-            if let Some(kind) = policy::identifier_kind(&field) {
-                candidates.push((kind, element.unchecked_ref::<HtmlInputElement>().value()));
-            }
-            fields.push(field);
-        }
-        let identifiers = policy::identifiers(&candidates);
-        if let Some(recorded) = guarded.recorded.borrow().as_ref()
-            && recorded.identifiers == identifiers
-            && guarded.receipt.value() == recorded.key
-        {
-            return;
-        }
-        let Some(key) = crate::receipt::random_key() else {
-            dom::warn(
-                "kelisim: no crypto.getRandomValues; the form is sent without a receipt",
-                "",
-            );
-            return;
-        };
-        guarded.receipt.set_value(&key);
-        let gpc = config::get(&dom::global("navigator"), "globalPrivacyControl").as_bool();
-        self.queue(Consent {
-            key: &key,
-            policy_version: &self.site.policy_version,
-            lang: &guarded.lang,
-            page_url: &self.document.url().unwrap_or_default(),
-            form_id: dom::attr(&guarded.form, "id"),
-            fields: &fields,
-            identifiers: &identifiers,
-            gpc: gpc == Some(true),
-        });
-        guarded
-            .recorded
-            .replace(Some(Recorded { key, identifiers }));
-    }
-
-    /// The form's controls a visitor types into (those the recorders mask), with their values.
-    fn typed_fields<'a>(
-        &'a self,
-        form: &HtmlFormElement,
-    ) -> impl Iterator<Item = (Field, Element, String)> + 'a {
-        controls(form).into_iter().filter_map(|(field, element)| {
-            self.page.typed(&element).then_some(())?;
-            let value = config::get(&element, "value")
-                .as_string()
-                .unwrap_or_default();
-            Some((field, element, value))
-        })
-    }
-
-    /// Queues (and sends) the receipt request of a consent given to the site's required
-    /// purposes. One function for the guard's receipts and the plain checkbox's.
-    fn queue(&self, consent: Consent) {
-        let Some(browser_id) = self.outbox.browser_id() else {
-            return;
-        };
-        self.outbox.submit(&ReceiptRequest {
-            site: self.site.site.clone(),
-            kind: Kind::Form,
-            event: ConsentEvent::Given,
-            key: consent.key.to_owned(),
-            // Sent with the request and gone with it: nothing on the page withdraws a form
-            // consent (the operator does, on request).
-            secret: crate::receipt::random_key(),
-            policy_version: consent.policy_version.to_owned(),
-            lang: consent.lang.to_owned(),
-            purposes: Some(
-                self.site
-                    .granted_purposes()
-                    .map(|id| Grant {
-                        id: id.to_owned(),
-                        granted: true,
-                    })
-                    .collect(),
-            ),
-            categories: None,
-            subject: Subject {
-                browser_id,
-                identifiers: consent
-                    .identifiers
-                    .iter()
-                    .map(|(kind, value)| Identifier {
-                        kind: *kind,
-                        value: value.clone(),
-                    })
-                    .collect(),
-            },
-            context: Context {
-                page_url: policy::clean_page_url(consent.page_url),
-                form_id: Some(consent.form_id).filter(|id| policy::is_safe_name(id)),
-                fields: policy::field_names(consent.fields),
-                gpc: consent.gpc,
-            },
-        });
-    }
-
-    /// The consents the loader's plain checkbox took on earlier pages while the widget could not
-    /// load ([`FALLBACK_KEY`]): each becomes the receipt it would have been, under the reference
-    /// its form carried, naming the policy version and the language the box showed. The loader
-    /// keeps no phone or e-mail, so these receipts carry no identifiers.
-    fn record_fallback(&self) {
-        let Some(storage) = dom::local_storage() else {
-            return;
-        };
-        let Some(text) = storage.get_item(FALLBACK_KEY).ok().flatten() else {
-            return;
-        };
-        let _ = storage.remove_item(FALLBACK_KEY);
-        for note in array(JSON::parse(&text).unwrap_or_default()).iter() {
-            let text = |name| config::get(&note, name).as_string().unwrap_or_default();
-            let key = text("key");
-            if !policy::is_key(&key) {
-                continue;
-            }
-            let fields: Vec<Field> = array(config::get(&note, "fields"))
-                .iter()
-                .map(|field| {
-                    let at = |i| config::get(&field, i).as_string().unwrap_or_default();
-                    Field {
-                        tag: at("0"),
-                        kind: at("1"),
-                        name: at("2"),
-                        ..Field::default()
-                    }
-                })
-                .collect();
-            self.queue(Consent {
-                key: &key,
-                policy_version: &text("policy"),
-                lang: &text("lang"),
-                page_url: &text("url"),
-                form_id: text("form"),
-                fields: &fields,
-                identifiers: &[],
-                gpc: config::get(&note, "gpc").as_bool() == Some(true),
-            });
-        }
-    }
-}
-
-impl Guarded {
-    /// The box is `aria-required` rather than `required`, and reports its own message as its
-    /// validity while unticked: the browser still refuses the form (`invalid`, then our message
-    /// in place of its bubble), screen readers still hear "required", and validation plugins
-    /// that read the `required` attribute (jquery-validation) leave the box alone instead of
-    /// writing their own English error into the consent block.
-    fn sync_validity(&self) {
-        let message = if self.checkbox.checked() {
-            ""
-        } else {
-            &self.message
-        };
-        self.checkbox.set_custom_validity(message);
-    }
-
-    fn show_error(&self) {
-        let _ = self.error.remove_attribute("hidden");
-        dom::set_attrs(&self.error, &[("role", "alert")]);
-        dom::set_attrs(
-            &self.checkbox,
-            &[
-                ("aria-invalid", "true"),
-                ("aria-describedby", &self.error_id),
-            ],
-        );
-        let _ = self.checkbox.unchecked_ref::<HtmlElement>().focus();
-        dom::reveal(&self.error);
-    }
-
-    fn clear_error(&self) {
-        dom::set_attrs(&self.error, &[("hidden", "")]);
-        let checkbox: &Element = self.checkbox.as_ref();
-        for (element, name) in [
-            (&self.error, "role"),
-            (checkbox, "aria-invalid"),
-            (checkbox, "aria-describedby"),
-        ] {
-            let _ = element.remove_attribute(name);
-        }
-    }
-}
-
-/// `value` if it is an array, else an empty one.
-fn array(value: JsValue) -> Array {
-    if Array::is_array(&value) {
-        value.unchecked_into()
-    } else {
-        Array::new()
-    }
-}
-
-/// The form's controls (including those associated from outside by `form=`), described by
-/// their attributes, each with its element for reading an identifier's value later.
-fn controls(form: &HtmlFormElement) -> Vec<(Field, Element)> {
-    let elements = form.elements();
-    (0..elements.length())
-        .filter_map(|i| elements.item(i))
-        .map(|element| (describe(&element), element))
-        .collect()
-}
-
-/// A form control described by its attributes, for its identifier and its name on the receipt.
-fn describe(element: &Element) -> Field {
-    Field {
-        tag: element.local_name(),
-        kind: dom::attr(element, "type"),
-        name: dom::attr(element, "name"),
-        autocomplete: dom::attr(element, "autocomplete"),
-        // The id only tells a personal-data field, which the loader decides (`Page`).
-        id: String::new(),
-    }
-}
-
-/// A form control described by every attribute the rules read, the id included.
-#[cfg(all(test, target_arch = "wasm32"))]
-fn describe_all(element: &Element) -> Field {
-    Field {
-        id: element.id(),
-        ..describe(element)
-    }
 }
 
 /// The guard in a real browser (`cargo xtask wasm-test`): builds forms in the test page's
@@ -752,17 +364,19 @@ mod browser_tests {
                 let elements = form.elements();
                 let fields = (0..elements.length())
                     .filter_map(|i| elements.item(i))
-                    .map(|e| super::describe_all(&e))
+                    .map(|e| super::record::describe_all(&e))
                     .collect();
-                crate::policy::is_personal_data_form(&crate::policy::FormInfo {
-                    forced: form.has_attribute("data-kelisim-form"),
-                    ignored: form.has_attribute("data-kelisim-ignore"),
-                    fields,
-                })
+                kelisim_widget_core::policy::is_personal_data_form(
+                    &kelisim_widget_core::policy::FormInfo {
+                        forced: form.has_attribute("data-kelisim-form"),
+                        ignored: form.has_attribute("data-kelisim-ignore"),
+                        fields,
+                    },
+                )
             },
         );
         let typed = wasm_bindgen::closure::Closure::<dyn Fn(Element) -> bool>::new(|e: Element| {
-            crate::recorders::role(&super::describe_all(&e)).is_some()
+            kelisim_widget_core::recorders::role(&super::record::describe_all(&e)).is_some()
         });
         Reflect::set(&page, &"lang".into(), lang.as_ref()).expect("set lang");
         Reflect::set(&page, &"personal".into(), personal.as_ref()).expect("set personal");
@@ -1193,7 +807,7 @@ mod browser_tests {
 
     /// The page address the receipt must carry: the test page's, without query or fragment.
     fn page_url() -> String {
-        crate::policy::clean_page_url(&document().url().expect("url"))
+        kelisim_widget_core::policy::clean_page_url(&document().url().expect("url"))
     }
 
     #[wasm_bindgen_test]
@@ -1292,12 +906,14 @@ mod browser_tests {
                       ["input", "hidden", "kelisim_receipt"], ["button", "", ""]]},
           {"policy": "2026-03"}, 7]"#;
         storage()
-            .set_item(super::FALLBACK_KEY, note)
+            .set_item(super::record::FALLBACK_KEY, note)
             .expect("writable");
         let (guard, posts) = install(None);
         guard.flush_and_notify();
         assert_eq!(
-            storage().get_item(super::FALLBACK_KEY).expect("readable"),
+            storage()
+                .get_item(super::record::FALLBACK_KEY)
+                .expect("readable"),
             None,
             "taken once"
         );

@@ -2,10 +2,11 @@
 //! options, the site config and its host (transport, gating and its answers about the page),
 //! then hands every form, submission, click, consent-box event, DOM change and delivery answer
 //! to the returned `Widget`. This file only wires the modules: `guard` (forms), `banner`
-//! (cookies), `receipt` (the outbox they share), with their rules in `policy`, `choice` and
-//! `recorders` (the session recorders' masking markers) and `redact` (the analytics shield's
-//! pure core, which `shield` feeds with what the visitor types). `loader_rules` (tests only)
-//! generates the loader's copy of the rules it needs before the wasm has loaded.
+//! (cookies), `receipt` (the outbox they share), with their rules in the pure crate
+//! `kelisim-widget-core`: `policy`, `choice`, `recorders` (the session recorders' masking
+//! markers) and `redact` (the analytics shield's core, which `shield` feeds with what the
+//! visitor types); its `loader_rules` (tests only) generates the loader's copy of the rules it
+//! needs before the wasm has loaded.
 //!
 //! Architecture invariants: `policy`, `choice`, `recorders` and `redact` never touch the DOM;
 //! no form value leaves the page except a phone/e-mail identifier sent to the collector to be
@@ -28,17 +29,11 @@
 extern crate alloc;
 
 mod banner;
-mod choice;
 mod config;
 mod dom;
 mod guard;
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod loader_rules;
 mod notice;
-mod policy;
 mod receipt;
-mod recorders;
-mod redact;
 mod shield;
 
 use alloc::rc::Rc;

@@ -28,7 +28,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Storage;
 
 use crate::dom;
-use crate::policy::{self, Backoff, Delivery, IdKind};
+use kelisim_widget_core::policy::{self, Backoff, Delivery, IdKind};
 
 /// localStorage key of the random per-browser secret. (Until issue 13 it was `kelisim:bid`,
 /// signed in clear into every receipt: that value is public, so it is never used again.)
@@ -221,7 +221,7 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-pub use crate::policy::is_key;
+pub use kelisim_widget_core::policy::is_key;
 
 #[wasm_bindgen]
 extern "C" {

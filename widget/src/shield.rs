@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, Storage};
 
 use crate::dom;
-use crate::redact::Redactor;
+use kelisim_widget_core::redact::Redactor;
 
 /// The `sessionStorage` key of the GET note: `<action URL without query>\n<name>\n<name>…`,
 /// read (and removed) by the loader at the next page start.
@@ -72,5 +72,8 @@ pub fn note_get(action: &str, names: &[String]) {
         return;
     }
     let storage: Storage = storage.unchecked_into();
-    let _ = storage.set_item(GET_NOTE, &crate::policy::get_note(action, names));
+    let _ = storage.set_item(
+        GET_NOTE,
+        &kelisim_widget_core::policy::get_note(action, names),
+    );
 }

@@ -101,7 +101,7 @@ enum Command {
         /// Only these targets (default: all).
         #[arg(long = "target")]
         targets: Vec<String>,
-        /// The CI smoke run of `test`: the quick-to-build profile, 20 s per target.
+        /// The CI smoke run of `test`: the quick-to-build profile, 20 s per target (the widget's 10 s).
         #[arg(long, conflicts_with_all = ["minutes", "seconds"])]
         smoke: bool,
     },

@@ -52,7 +52,7 @@ pub fn all() -> Result<()> {
         "warnings",
     ]))?;
     // The loader's pre-wasm rules on the table of cases the wasm's are tested with
-    // (widget/src/loader_rules.rs runs it under `cargo test`).
+    // (crates/widget-core/src/loader_rules.rs runs it under `cargo test`).
     run(Command::new("node")
         .args(["--test", "widget/js/rules.test.js"])
         .current_dir(crate::root()))?;

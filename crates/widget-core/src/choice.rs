@@ -13,7 +13,18 @@ use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::config::Category;
+/// A cookie category (`cookies.categories[]` of the site config, read by the widget's `config`);
+/// a `required` one is always granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+pub struct Category {
+    pub id: String,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub required: bool,
+    /// Names of the services (third parties) the category covers.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub services: Vec<String>,
+}
 
 /// Name of the first-party cookie that keeps the choice.
 pub const COOKIE: &str = "kelisim_cookies";
@@ -22,6 +33,7 @@ pub const COOKIE: &str = "kelisim_cookies";
 pub type Grants = Vec<bool>;
 
 /// The value of cookie `name` in a `document.cookie` string.
+#[inline]
 pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     header.split(';').find_map(|pair| {
         let (n, v) = pair.split_once('=')?;
@@ -33,6 +45,7 @@ pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
 /// banner of `revision`: written by [`cookie`] under that revision, with a choice for every
 /// category now configured and every required one granted. Otherwise (a new revision, a new or
 /// renamed category, a value that is not ours) the visitor is asked again.
+#[inline]
 pub fn stored<'a>(
     value: &'a str,
     revision: &str,
@@ -71,11 +84,13 @@ pub fn stored<'a>(
 
 /// Whether a stored choice recorded by `reference` still stands, given the reference the
 /// collector reports withdrawn (`withdrawn`): a choice without a receipt cannot have been.
+#[inline]
 pub fn still_given(reference: Option<&str>, withdrawn: Option<&str>) -> bool {
     reference.is_none() || reference != withdrawn
 }
 
 /// The cookie's value for `grants` given under `revision`, recorded by `reference`.
+#[inline]
 pub fn cookie(
     revision: &str,
     reference: Option<&str>,
@@ -99,6 +114,7 @@ pub fn cookie(
 
 /// The cookie's attributes: the whole site, first-party only on cross-site requests (`Lax`),
 /// `Secure` on https, kept `expiry_days`.
+#[inline]
 pub fn cookie_attributes(expiry_days: u32, https: bool) -> String {
     let mut attributes = String::from("; Path=/; SameSite=Lax; Max-Age=");
     crate::policy::push_decimal(&mut attributes, expiry_days.saturating_mul(86_400));
@@ -109,6 +125,7 @@ pub fn cookie_attributes(expiry_days: u32, https: bool) -> String {
 }
 
 /// Before any choice (and for "Reject all"): only the required categories.
+#[inline]
 pub fn required_only(categories: &[Category]) -> Grants {
     categories.iter().map(|c| c.required).collect()
 }
@@ -116,6 +133,7 @@ pub fn required_only(categories: &[Category]) -> Grants {
 /// "Accept all": every category, except that with Global Privacy Control on, the categories
 /// the site lists in `gpc_denies` stay refused (the browser already said no to them; the
 /// banner says so, and the visitor can still turn them on one by one in the settings).
+#[inline]
 pub fn accept_all(categories: &[Category], gpc: bool, gpc_denies: &[String]) -> Grants {
     categories
         .iter()
@@ -140,6 +158,7 @@ pub enum Record {
 }
 
 /// The receipt for `grants`, given the current stored choice and its reference.
+#[inline]
 pub fn record(
     previous: Option<(&[bool], Option<&str>)>,
     grants: &[bool],
@@ -162,6 +181,7 @@ pub fn record(
     }
 }
 
+#[inline]
 fn optional_granted(grants: &[bool], categories: &[Category]) -> bool {
     grants
         .iter()
@@ -171,6 +191,7 @@ fn optional_granted(grants: &[bool], categories: &[Category]) -> bool {
 
 /// Whether a category granted before is refused now: scripts already running keep running
 /// until the page is reloaded, and the visitor is told so.
+#[inline]
 pub fn revoked(previous: Option<&[bool]>, grants: &[bool]) -> bool {
     previous.is_some_and(|p| p.iter().zip(grants).any(|(was, now)| *was && !*now))
 }
@@ -186,6 +207,7 @@ pub const CONSENT_MODE: [(&str, &str); 4] = [
 ];
 
 /// The Consent Mode update for `grants`: `(type, granted)` for every type of [`CONSENT_MODE`].
+#[inline]
 pub fn consent_mode(categories: &[Category], grants: &[bool]) -> [(&'static str, bool); 4] {
     CONSENT_MODE.map(|(kind, category)| {
         let granted = categories
@@ -197,6 +219,7 @@ pub fn consent_mode(categories: &[Category], grants: &[bool]) -> [(&'static str,
 }
 
 /// The ids granted, in the config's order: what the loader activates.
+#[inline]
 pub fn granted_ids<'a>(categories: &'a [Category], grants: &'a [bool]) -> Vec<&'a str> {
     categories
         .iter()

@@ -11,7 +11,6 @@
 
 // The table and its helpers are read by the generator of the loader's rules (tests), not by
 // the shipped wasm.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use crate::policy::{self, Field, OWN_FIELD_PREFIX};
 
@@ -51,6 +50,7 @@ pub enum Role {
 }
 
 impl Role {
+    #[inline]
     const fn bit(self) -> u8 {
         match self {
             Self::Form => FORM,
@@ -77,6 +77,7 @@ pub struct Marker {
     on: u8,
 }
 
+#[inline]
 const fn class(vendor: Vendor, name: &'static str, on: u8) -> Marker {
     Marker {
         vendor,
@@ -87,6 +88,7 @@ const fn class(vendor: Vendor, name: &'static str, on: u8) -> Marker {
     }
 }
 
+#[inline]
 const fn attribute(vendor: Vendor, name: &'static str, value: &'static str, on: u8) -> Marker {
     Marker {
         vendor,
@@ -159,6 +161,7 @@ pub const FREE_TEXT_TYPES: [&str; 4] = ["", "text", "search", "url"];
 
 /// What a form control is, for the recorders: `None` for controls that hold nothing typed
 /// (buttons, checkboxes, hidden fields) and for the widget's own fields.
+#[inline]
 pub fn role(field: &Field) -> Option<Role> {
     if field.name.starts_with(OWN_FIELD_PREFIX) {
         return None;
@@ -175,6 +178,7 @@ pub fn role(field: &Field) -> Option<Role> {
 }
 
 /// The markers an element in `role` gets, in table order.
+#[inline]
 pub fn markers(role: Role) -> impl Iterator<Item = &'static Marker> {
     MARKERS.iter().filter(move |m| m.on & role.bit() != 0)
 }

@@ -23,8 +23,9 @@ use crate::redact;
 const BEGIN: &str = "  // generated: begin\n";
 const END: &str = "  // generated: end\n";
 
+/// The repository's root (this crate is `crates/widget-core`).
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// `^(a|b|c)$`, case-insensitive, for names that need no escaping.
@@ -95,14 +96,25 @@ fn generate() -> String {
     );
     let mut out = String::from(BEGIN);
     let lines = [
-        "  // From widget/src/policy.rs, recorders.rs and redact.rs by `cargo test -p kelisim-widget".to_owned(),
-        "  // loader_rules`, which rewrites this region when they change: do not edit it here.".to_owned(),
+        "  // From crates/widget-core/src/policy.rs, recorders.rs and redact.rs by `cargo test -p"
+            .to_owned(),
+        "  // kelisim-widget-core loader_rules`, which rewrites this region when they change."
+            .to_owned(),
         format!("  var WORDS = /^({})$/i;", alternation(&policy::WORDS)),
         format!("  var PARTS = /{}/i;", alternation(&policy::PARTS)),
         format!("  var AUTOFILL = /^({autofill})$/i;"),
-        format!("  var PERSONAL_TYPES = /^({})$/i;", alternation(&policy::PERSONAL_TYPES)),
-        format!("  var NOT_TYPED = /^({})$/i;", alternation(&policy::NOT_TYPED)),
-        format!("  var FREE_TEXT = /^({})$/i;", alternation(&recorders::FREE_TEXT_TYPES)),
+        format!(
+            "  var PERSONAL_TYPES = /^({})$/i;",
+            alternation(&policy::PERSONAL_TYPES)
+        ),
+        format!(
+            "  var NOT_TYPED = /^({})$/i;",
+            alternation(&policy::NOT_TYPED)
+        ),
+        format!(
+            "  var FREE_TEXT = /^({})$/i;",
+            alternation(&recorders::FREE_TEXT_TYPES)
+        ),
         format!("  var OWN = '{}';", policy::OWN_FIELD_PREFIX),
         format!(
             "  var MIN_TYPED = {}, WHOLE_WORD_BELOW = {};",
@@ -122,7 +134,7 @@ fn generate() -> String {
 
 #[test]
 fn the_loader_holds_the_generated_rules() {
-    let path = root().join("js/loader.js");
+    let path = root().join("widget/js/loader.js");
     let loader = std::fs::read_to_string(&path).expect("widget/js/loader.js is readable");
     let start = loader
         .find(BEGIN)
@@ -163,7 +175,7 @@ struct Case {
 
 #[test]
 fn the_wasm_rules_answer_every_case() {
-    let path = root().join("../tests/fixtures/rules/fields.json");
+    let path = root().join("tests/fixtures/rules/fields.json");
     let text = std::fs::read_to_string(&path).expect("the shared table of cases is readable");
     let cases: Vec<Case> = serde_json::from_str(&text).expect("the table is valid JSON");
     assert!(cases.len() > 40, "a table worth the name");

@@ -22,7 +22,6 @@ pub struct Field {
 
 /// A form as the guard sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[cfg_attr(not(test), allow(dead_code))]
 pub struct FormInfo {
     /// `data-kelisim-form` is present: the site says this form collects personal data.
     pub forced: bool,
@@ -42,8 +41,8 @@ pub enum Decision {
 
 /// Kinds of subject identifier the collector turns into keyed hashes (docs/wire.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(test, derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(test, serde(rename_all = "lowercase"))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum IdKind {
     Phone,
     Email,
@@ -51,6 +50,7 @@ pub enum IdKind {
 
 impl IdKind {
     /// The wire name (`type` in docs/wire.md).
+    #[inline]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Phone => "phone",
@@ -83,17 +83,14 @@ pub const OWN_FIELD_PREFIX: &str = "kelisim_";
 // (`guard::Page`) rather than carry a second copy: outside tests they are not called.
 
 /// Input types that are personal data whatever their name.
-#[cfg_attr(not(test), allow(dead_code))]
 pub const PERSONAL_TYPES: [&str; 2] = ["tel", "email"];
 
 /// Input types that never carry something the visitor typed about themselves.
-#[cfg_attr(not(test), allow(dead_code))]
 pub const NOT_TYPED: [&str; 8] = [
     "hidden", "submit", "button", "reset", "image", "checkbox", "radio", "search",
 ];
 
 /// Name/id words that mean personal data when they are a whole word (`user_tel`, `userTel`).
-#[cfg_attr(not(test), allow(dead_code))]
 pub const WORDS: [&str; 10] = [
     "tel",
     "fio",
@@ -108,7 +105,6 @@ pub const WORDS: [&str; 10] = [
 ];
 
 /// Name/id parts that mean personal data anywhere in a word (`phoneNumber`, `firstname`).
-#[cfg_attr(not(test), allow(dead_code))]
 pub const PARTS: [&str; 9] = [
     "phone", "email", "name", "telefon", "mobile", "whatsapp", "passport", "address", "birth",
 ];
@@ -116,6 +112,7 @@ pub const PARTS: [&str; 9] = [
 /// Whether a submission may go ahead. The only thing that blocks is a missing tick: failures of
 /// the receipt machinery (no storage, no crypto, collector down) never block a consented form —
 /// the visitor did consent, and the queue retries the evidence later.
+#[inline]
 pub fn submit_decision(ticked: bool) -> Decision {
     if ticked {
         Decision::Allow
@@ -126,7 +123,7 @@ pub fn submit_decision(ticked: bool) -> Decision {
 
 /// Whether the form collects personal data and so needs a consent box. `data-kelisim-form`
 /// wins over `data-kelisim-ignore`: when a site says both, failing closed is the safe reading.
-#[cfg_attr(not(test), allow(dead_code))]
+#[inline]
 pub fn is_personal_data_form(form: &FormInfo) -> bool {
     if form.forced {
         return true;
@@ -136,7 +133,7 @@ pub fn is_personal_data_form(form: &FormInfo) -> bool {
 
 /// Whether one control collects personal data: free text, a phone or e-mail input, an
 /// `autocomplete` token naming personal data, or a name/id that reads like one.
-#[cfg_attr(not(test), allow(dead_code))]
+#[inline]
 pub fn is_personal_field(field: &Field) -> bool {
     match field.tag.as_str() {
         "textarea" => true,
@@ -152,28 +149,26 @@ pub fn is_personal_field(field: &Field) -> bool {
     }
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
+#[inline]
 fn names_personal_data(field: &Field) -> bool {
     autocomplete_tokens(&field.autocomplete).any(|t| personal_autocomplete(&t))
         || reads_personal(&field.name)
         || reads_personal(&field.id)
 }
 
+#[inline]
 fn autocomplete_tokens(value: &str) -> impl Iterator<Item = String> + '_ {
     value.split_ascii_whitespace().map(str::to_ascii_lowercase)
 }
 
 /// HTML autofill field names (WHATWG "autofill detail tokens") that name personal data: these
 /// whole tokens, tokens starting with [`AUTOFILL_PREFIXES`] or ending with [`AUTOFILL_SUFFIXES`].
-#[cfg_attr(not(test), allow(dead_code))]
 pub const AUTOFILL_TOKENS: [&str; 5] =
     ["name", "nickname", "email", "street-address", "postal-code"];
-#[cfg_attr(not(test), allow(dead_code))]
 pub const AUTOFILL_PREFIXES: [&str; 3] = ["tel", "address-", "bday"];
-#[cfg_attr(not(test), allow(dead_code))]
 pub const AUTOFILL_SUFFIXES: [&str; 1] = ["-name"];
 
-#[cfg_attr(not(test), allow(dead_code))]
+#[inline]
 fn personal_autocomplete(token: &str) -> bool {
     AUTOFILL_TOKENS.contains(&token)
         || AUTOFILL_PREFIXES.iter().any(|p| token.starts_with(p))
@@ -182,7 +177,7 @@ fn personal_autocomplete(token: &str) -> bool {
 
 /// Splits a name or id into lower-case words at non-letters and camelCase humps, then checks
 /// the words against the personal-data vocabulary (English and transliterated Russian/Kazakh).
-#[cfg_attr(not(test), allow(dead_code))]
+#[inline]
 fn reads_personal(name: &str) -> bool {
     let mut word = String::new();
     let mut prev_lower = false;
@@ -203,7 +198,7 @@ fn reads_personal(name: &str) -> bool {
 }
 
 /// `haystack.contains(needle)` for ASCII words, without the two-way string searcher (2 KB).
-#[cfg_attr(not(test), allow(dead_code))]
+#[inline]
 fn has(haystack: &str, needle: &str) -> bool {
     needle.is_empty()
         || haystack
@@ -214,6 +209,7 @@ fn has(haystack: &str, needle: &str) -> bool {
 
 /// Which identifier a control holds, if any: its value is sent to the collector only to be
 /// turned into a keyed hash there. Decided by type or autocomplete, never by a guessed name.
+#[inline]
 pub fn identifier_kind(field: &Field) -> Option<IdKind> {
     if field.tag != "input" {
         return None;
@@ -232,6 +228,7 @@ pub fn identifier_kind(field: &Field) -> Option<IdKind> {
 /// The identifiers to send: the first plausible value of each kind, trimmed. Implausible values
 /// are left out rather than sent: the collector refuses a receipt whose identifier it cannot
 /// normalise (422), and a receipt without the identifier is better than none.
+#[inline]
 pub fn identifiers(candidates: &[(IdKind, String)]) -> Vec<(IdKind, String)> {
     let mut out: Vec<(IdKind, String)> = Vec::new();
     for (kind, value) in candidates {
@@ -248,6 +245,7 @@ pub fn identifiers(candidates: &[(IdKind, String)]) -> Vec<(IdKind, String)> {
 }
 
 /// 10 to 15 digits (E.164 allows 15), written with the usual separators only.
+#[inline]
 fn plausible_phone(value: &str) -> bool {
     let digits = value.bytes().filter(u8::is_ascii_digit).count();
     (10..=15).contains(&digits)
@@ -257,6 +255,7 @@ fn plausible_phone(value: &str) -> bool {
 }
 
 /// One `@` with something before it and a dotted domain after it, no spaces.
+#[inline]
 fn plausible_email(value: &str) -> bool {
     let Some((local, domain)) = value.split_once('@') else {
         return false;
@@ -273,6 +272,7 @@ fn plausible_email(value: &str) -> bool {
 /// The names of the fields the visitor fills in, in order, each once: the receipt records
 /// *which* data was collected, never the values. Hidden inputs, buttons and the widget's own
 /// fields are left out.
+#[inline]
 pub fn field_names(fields: &[Field]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for field in fields {
@@ -297,6 +297,7 @@ pub fn field_names(fields: &[Field]) -> Vec<String> {
 
 /// The language code a `lang` attribute or `data-lang` means: its primary subtag, lower-case
 /// (`ru-RU` → `ru`); `kz`, a common mistake for Kazakh, is read as `kk`.
+#[inline]
 pub fn primary_language(tag: &str) -> String {
     let primary = tag.trim().split(['-', '_']).next().unwrap_or_default();
     let primary = primary.to_ascii_lowercase();
@@ -309,6 +310,7 @@ pub fn primary_language(tag: &str) -> String {
 
 /// The language to show: the script tag's `data-lang`, else the form's own `lang` (inherited
 /// from `<html lang>`), whichever the site supports; `None` means the site's default.
+#[inline]
 pub fn choose_language(
     requested: Option<&str>,
     page: Option<&str>,
@@ -325,6 +327,7 @@ pub fn choose_language(
 /// address it goes to (the action without query or fragment, which a GET submission replaces)
 /// and the names of its typed fields, one per line. Names with a line break cannot be told
 /// apart from the next one, so they are left out (and stay in the address).
+#[inline]
 pub fn get_note(action: &str, names: &[String]) -> String {
     let end = action.find(['?', '#']).unwrap_or(action.len());
     let mut note = String::from(&action[..end]);
@@ -339,6 +342,7 @@ pub fn get_note(action: &str, names: &[String]) -> String {
 
 /// The page address a receipt may carry: no query or fragment (they can hold what a visitor
 /// typed into a search or a GET form) and no user name or password.
+#[inline]
 pub fn clean_page_url(href: &str) -> String {
     let end = href.find(['?', '#']).unwrap_or(href.len());
     let url = &href[..end];
@@ -364,6 +368,7 @@ pub fn clean_page_url(href: &str) -> String {
 }
 
 /// The consent text's address in the visitor's language.
+#[inline]
 pub fn policy_link(url: &str, lang: &str) -> String {
     let mut link = String::with_capacity(url.len() + 10);
     link.push_str(url);
@@ -374,6 +379,7 @@ pub fn policy_link(url: &str, lang: &str) -> String {
 }
 
 /// The collector base URL without trailing slashes, so paths can be appended.
+#[inline]
 pub fn collector_base(url: &str) -> &str {
     url.trim().trim_end_matches('/')
 }
@@ -383,6 +389,7 @@ pub fn collector_base(url: &str) -> &str {
 /// site: a reference is unique per site only, and the same one recorded on another site (by
 /// chance, or copied by a stranger) must not make the visitor's link ambiguous. Site ids are
 /// `a-z 0-9 - _` (the collector's config says so), safe in a query as they are.
+#[inline]
 pub fn receipt_link(collector: &str, site: &str, reference: &str, lang: &str) -> String {
     [
         collector_base(collector),
@@ -398,6 +405,7 @@ pub fn receipt_link(collector: &str, site: &str, reference: &str, lang: &str) ->
 
 /// Where the withdrawal of `site`'s receipt `reference` goes, under the receipts endpoint
 /// `endpoint` (`…/v1/receipts`). Items queued before withdrawals named their site have none.
+#[inline]
 pub fn withdraw_url(endpoint: &str, reference: &str, site: &str) -> String {
     let mut url = [endpoint, "/", reference, "/withdraw"].concat();
     if !site.is_empty() {
@@ -414,6 +422,7 @@ pub const IDENTIFIER_TTL_MS: f64 = 24.0 * 60.0 * 60.0 * 1000.0;
 
 /// Whether a request queued at `queued_at` (ms; unknown for requests queued by an older widget,
 /// which are treated as queued now) may still hold raw identifiers at `now`.
+#[inline]
 pub fn keeps_identifiers(queued_at: Option<f64>, now: f64) -> bool {
     queued_at.is_none_or(|at| now - at < IDENTIFIER_TTL_MS)
 }
@@ -424,6 +433,7 @@ pub fn keeps_identifiers(queued_at: Option<f64>, now: f64) -> bool {
 /// `tests/fixtures/wire/names.json`. At most 128 characters, no control or invisible
 /// formatting characters (bidirectional overrides would show a name as another), and no
 /// leading character a spreadsheet reads as a formula.
+#[inline]
 pub fn is_safe_name(name: &str) -> bool {
     const FORMULA_LEADS: &[char] = &['=', '+', '-', '@', '＝', '＋', '－', '＠'];
     let invisible = |c: char| {
@@ -460,12 +470,14 @@ pub struct Backoff {
 }
 
 /// Whether a page starting at `now` may send the queue again.
+#[inline]
 pub fn may_retry(now: f64, backoff: Option<Backoff>) -> bool {
     backoff.is_none_or(|b| now >= b.next)
 }
 
 /// The backoff after a failed delivery at `now`. Failures inside the current wait (the other
 /// items of the same flush, a submission meanwhile) do not lengthen it again.
+#[inline]
 pub fn backoff_after_failure(now: f64, previous: Option<Backoff>) -> Backoff {
     match previous {
         Some(b) if now < b.next => b,
@@ -484,6 +496,7 @@ pub fn backoff_after_failure(now: f64, previous: Option<Backoff>) -> Backoff {
 }
 
 /// What to do with a queued receipt given the collector's HTTP status (0: no answer).
+#[inline]
 pub fn delivery(status: u16, has_identifiers: bool) -> Delivery {
     match status {
         200..=299 => Delivery::Done,
@@ -495,11 +508,13 @@ pub fn delivery(status: u16, has_identifiers: bool) -> Delivery {
 }
 
 /// Whether `s` is a key in the wire format: 32 lower-case hex digits.
+#[inline]
 pub fn is_key(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// `n` in decimal, appended without `format!` (core::fmt is not shipped).
+#[inline]
 pub fn push_decimal(out: &mut String, n: u32) {
     let mut digits = [0u8; 10];
     let mut i = digits.len();
@@ -519,388 +534,4 @@ pub fn push_decimal(out: &mut String, n: u32) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn input(kind: &str, name: &str) -> Field {
-        Field {
-            tag: "input".into(),
-            kind: kind.into(),
-            name: name.into(),
-            ..Field::default()
-        }
-    }
-
-    fn tag(tag: &str, name: &str) -> Field {
-        Field {
-            tag: tag.into(),
-            name: name.into(),
-            ..Field::default()
-        }
-    }
-
-    fn form(fields: Vec<Field>) -> FormInfo {
-        FormInfo {
-            fields,
-            ..FormInfo::default()
-        }
-    }
-
-    #[test]
-    fn get_note_names_the_typed_fields_of_the_action() {
-        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert_eq!(
-            get_note(
-                "http://127.0.0.1:8080/track?old=1#x",
-                &names(&["phone", "name"])
-            ),
-            "http://127.0.0.1:8080/track\nphone\nname"
-        );
-        assert_eq!(
-            get_note("https://example.kz/s", &names(&["", "a\nb", "q"])),
-            "https://example.kz/s\nq"
-        );
-    }
-
-    #[test]
-    fn demo_feedback_form_is_personal_data() {
-        let f = form(vec![
-            input("text", "name"),
-            input("tel", "phone"),
-            tag("textarea", "message"),
-            input("hidden", "lang"),
-            tag("button", ""),
-        ]);
-        assert!(is_personal_data_form(&f));
-    }
-
-    #[test]
-    fn search_and_plain_forms_are_not_personal_data() {
-        assert!(!is_personal_data_form(&form(vec![input("search", "q")])));
-        assert!(!is_personal_data_form(&form(vec![input("text", "q")])));
-        assert!(!is_personal_data_form(&form(vec![
-            input("text", "city"),
-            tag("select", "cargo_type"),
-            input("number", "weight"),
-        ])));
-        assert!(!is_personal_data_form(&form(vec![])));
-        // A hidden or button control named like personal data is the site's, not the visitor's.
-        assert!(!is_personal_data_form(&form(vec![
-            input("hidden", "name"),
-            input("submit", "phone"),
-            input("checkbox", "email_updates"),
-        ])));
-    }
-
-    #[test]
-    fn each_signal_alone_makes_a_form_personal() {
-        for field in [
-            input("tel", "x1"),
-            input("EMAIL", "x2"),
-            tag("textarea", "comment"),
-            input("", "fio"),
-            input("text", "iin"),
-            input("text", "user_tel"),
-            input("text", "userTel"),
-            input("text", "phoneNumber"),
-            input("text", "contact[phone]"),
-            input("text", "your-name"),
-            input("text", "firstname"),
-            input("text", "e-mail"),
-            input("text", "Telefon"),
-            tag("select", "birth_year"),
-        ] {
-            assert!(
-                is_personal_data_form(&form(vec![field.clone()])),
-                "{field:?}"
-            );
-        }
-        let by_id = Field {
-            id: "client-email".into(),
-            ..input("text", "f1")
-        };
-        assert!(is_personal_field(&by_id));
-        for token in ["tel-national", "shipping given-name", "EMAIL", "bday-year"] {
-            let f = Field {
-                autocomplete: token.into(),
-                ..input("text", "f1")
-            };
-            assert!(is_personal_field(&f), "{token}");
-        }
-    }
-
-    #[test]
-    fn short_words_only_match_whole_words() {
-        for name in ["hotel", "title", "mobility_zone", "mailbox_size", "smsc"] {
-            // "mobility" contains no PART and "mob" is a whole-word match only.
-            assert!(!reads_personal(name), "{name}");
-        }
-        assert!(reads_personal("sms_number"));
-        assert!(reads_personal("mob"));
-    }
-
-    #[test]
-    fn site_attributes_override_the_heuristic() {
-        let forced = FormInfo {
-            forced: true,
-            ..form(vec![input("text", "q")])
-        };
-        assert!(is_personal_data_form(&forced));
-        let ignored = FormInfo {
-            ignored: true,
-            ..form(vec![input("tel", "phone")])
-        };
-        assert!(!is_personal_data_form(&ignored));
-        let both = FormInfo {
-            forced: true,
-            ignored: true,
-            ..form(vec![])
-        };
-        assert!(
-            is_personal_data_form(&both),
-            "fail closed when a site says both"
-        );
-    }
-
-    #[test]
-    fn only_a_tick_allows_a_submission() {
-        assert_eq!(submit_decision(true), Decision::Allow);
-        assert_eq!(submit_decision(false), Decision::Block);
-    }
-
-    #[test]
-    fn identifier_kind_comes_from_type_or_autocomplete_only() {
-        assert_eq!(identifier_kind(&input("tel", "x")), Some(IdKind::Phone));
-        assert_eq!(identifier_kind(&input("email", "x")), Some(IdKind::Email));
-        let ac = Field {
-            autocomplete: "work tel".into(),
-            ..input("text", "x")
-        };
-        assert_eq!(identifier_kind(&ac), Some(IdKind::Phone));
-        // A text field merely *named* phone is not sent: guessing could leak free text.
-        assert_eq!(identifier_kind(&input("text", "phone")), None);
-        assert_eq!(identifier_kind(&tag("textarea", "email")), None);
-    }
-
-    #[test]
-    fn identifiers_keep_the_first_plausible_value_of_each_kind() {
-        let got = identifiers(&[
-            (IdKind::Phone, "".into()),
-            (IdKind::Phone, "  8 (701) 123-45-67 ".into()),
-            (IdKind::Phone, "+7 777 000 00 00".into()),
-            (IdKind::Email, "not an email".into()),
-            (IdKind::Email, "Aigerim@Example.kz".into()),
-        ]);
-        assert_eq!(
-            got,
-            vec![
-                (IdKind::Phone, "8 (701) 123-45-67".to_owned()),
-                (IdKind::Email, "Aigerim@Example.kz".to_owned()),
-            ]
-        );
-    }
-
-    #[test]
-    fn implausible_identifiers_are_not_sent() {
-        for phone in [
-            "12345",
-            "call me at 87011234567",
-            "+7 701 123 45 67 890 12 34",
-        ] {
-            assert!(!plausible_phone(phone), "{phone}");
-        }
-        assert!(plausible_phone("+77011234567"));
-        for email in ["a@b", "@b.kz", "a@.kz", "a@b.kz.", "a b@c.kz", "a@b@c.kz"] {
-            assert!(!plausible_email(email), "{email}");
-        }
-        assert!(plausible_email("info@altynzhol.kz"));
-    }
-
-    #[test]
-    fn field_names_are_names_of_fillable_fields_once() {
-        let fields = vec![
-            input("text", "name"),
-            input("tel", "phone"),
-            tag("textarea", "message"),
-            input("hidden", "lang"),
-            input("checkbox", "kelisim_consent"),
-            input("hidden", "kelisim_receipt"),
-            input("radio", "contact_by"),
-            input("radio", "contact_by"),
-            input("text", ""),
-            tag("button", "send"),
-            tag("fieldset", "group"),
-        ];
-        assert_eq!(
-            field_names(&fields),
-            ["name", "phone", "message", "contact_by"]
-        );
-    }
-
-    #[test]
-    fn language_prefers_data_lang_then_page_then_default() {
-        let site = |l: &str| ["ru", "kk", "en"].contains(&l);
-        assert_eq!(
-            choose_language(Some("en"), Some("ru"), site).as_deref(),
-            Some("en")
-        );
-        assert_eq!(
-            choose_language(None, Some("ru-RU"), site).as_deref(),
-            Some("ru")
-        );
-        assert_eq!(
-            choose_language(Some("de"), Some("KZ"), site).as_deref(),
-            Some("kk")
-        );
-        assert_eq!(
-            choose_language(Some("kk_KZ"), None, site).as_deref(),
-            Some("kk")
-        );
-        assert_eq!(choose_language(Some("de"), Some("fr-CA"), site), None);
-        assert_eq!(choose_language(None, Some(""), site), None);
-        assert_eq!(choose_language(None, None, site), None);
-    }
-
-    #[test]
-    fn page_url_loses_query_fragment_and_credentials() {
-        assert_eq!(
-            clean_page_url("http://127.0.0.1:8080/contact.html?name=Aigerim#form"),
-            "http://127.0.0.1:8080/contact.html"
-        );
-        assert_eq!(
-            clean_page_url("https://example.kz/a#x?y"),
-            "https://example.kz/a"
-        );
-        assert_eq!(
-            clean_page_url("https://user:secret@example.kz/p?q=1"),
-            "https://example.kz/p"
-        );
-        assert_eq!(
-            clean_page_url("https://example.kz/mail@me"),
-            "https://example.kz/mail@me"
-        );
-        assert_eq!(clean_page_url("about:blank"), "about:blank");
-    }
-
-    #[test]
-    fn policy_link_adds_the_language() {
-        assert_eq!(
-            policy_link("http://h/v1/sites/demo/policies/2026-03", "kk"),
-            "http://h/v1/sites/demo/policies/2026-03?lang=kk"
-        );
-        assert_eq!(
-            policy_link("http://h/p?v=1", "en"),
-            "http://h/p?v=1&lang=en"
-        );
-    }
-
-    #[test]
-    fn collector_base_drops_trailing_slashes() {
-        assert_eq!(collector_base(" https://c.kz// "), "https://c.kz");
-        assert_eq!(
-            collector_base("http://127.0.0.1:8080"),
-            "http://127.0.0.1:8080"
-        );
-    }
-
-    #[test]
-    fn receipt_link_names_the_site_and_the_visitors_language() {
-        assert_eq!(
-            receipt_link(
-                "http://127.0.0.1:8080/",
-                "demo",
-                "0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3",
-                "kk"
-            ),
-            "http://127.0.0.1:8080/v1/receipts/0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3?site=demo&lang=kk"
-        );
-        assert_eq!(
-            withdraw_url("http://c.kz/v1/receipts", "ab", "demo"),
-            "http://c.kz/v1/receipts/ab/withdraw?site=demo"
-        );
-        assert_eq!(
-            withdraw_url("http://c.kz/v1/receipts", "ab", ""),
-            "http://c.kz/v1/receipts/ab/withdraw"
-        );
-    }
-
-    #[test]
-    fn raw_identifiers_wait_at_most_a_day() {
-        assert!(keeps_identifiers(Some(0.0), IDENTIFIER_TTL_MS - 1.0));
-        assert!(!keeps_identifiers(Some(0.0), IDENTIFIER_TTL_MS));
-        assert!(
-            keeps_identifiers(None, 1e15),
-            "queued by an older widget: from now"
-        );
-    }
-
-    #[test]
-    fn names_follow_the_table_both_sides_test() {
-        let table: serde_json::Value =
-            serde_json::from_str(include_str!("../../tests/fixtures/wire/names.json"))
-                .expect("names.json");
-        for (list, safe) in [("accepted", true), ("refused", false)] {
-            for name in table[list].as_array().expect(list) {
-                let name = name.as_str().expect("string");
-                assert_eq!(is_safe_name(name), safe, "{name:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn retries_back_off_exponentially_up_to_an_hour() {
-        assert!(may_retry(0.0, None), "nothing failed yet");
-        let first = backoff_after_failure(1_000.0, None);
-        assert_eq!(
-            first,
-            Backoff {
-                next: 3_000.0,
-                delay: 2_000.0
-            }
-        );
-        assert!(!may_retry(2_999.0, Some(first)));
-        assert!(may_retry(3_000.0, Some(first)));
-        // Another failure inside the wait (the next item of the same flush) changes nothing.
-        assert_eq!(backoff_after_failure(1_500.0, Some(first)), first);
-        let second = backoff_after_failure(10_000.0, Some(first));
-        assert_eq!(
-            second,
-            Backoff {
-                next: 14_000.0,
-                delay: 4_000.0
-            }
-        );
-        let mut b = second;
-        for _ in 0..20 {
-            b = backoff_after_failure(b.next, Some(b));
-        }
-        assert_eq!(b.delay, RETRY_MAX_MS, "capped at an hour");
-    }
-
-    #[test]
-    fn decimals() {
-        for n in [0, 7, 10, 42, 1000, u32::MAX] {
-            let mut s = String::from("id-");
-            push_decimal(&mut s, n);
-            assert_eq!(s, ["id-".to_owned(), n.to_string()].concat());
-        }
-    }
-
-    #[test]
-    fn delivery_outcome_by_status() {
-        for ids in [false, true] {
-            for s in [200, 201, 204] {
-                assert_eq!(delivery(s, ids), Delivery::Done);
-            }
-            for s in [400, 404, 409, 413, 415] {
-                assert_eq!(delivery(s, ids), Delivery::Refused, "{s}");
-            }
-            for s in [0, 301, 408, 429, 500, 502, 503] {
-                assert_eq!(delivery(s, ids), Delivery::Retry, "{s}");
-            }
-        }
-        assert_eq!(delivery(422, true), Delivery::RetryWithoutIdentifiers);
-        // Without identifiers a 422 is the policy version: retrying cannot help.
-        assert_eq!(delivery(422, false), Delivery::Refused);
-    }
-}
+mod tests;
