@@ -7,6 +7,7 @@
 mod admin;
 mod attacks;
 mod audit;
+mod backup;
 mod cli;
 mod crash;
 mod demo;
