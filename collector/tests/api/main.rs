@@ -18,6 +18,7 @@ mod ops;
 mod page;
 mod process;
 mod receipts;
+mod reload;
 mod security;
 mod site;
 mod soak;
