@@ -23,4 +23,5 @@ mod security;
 mod site;
 mod soak;
 mod support;
+mod upgrade;
 mod widget;
