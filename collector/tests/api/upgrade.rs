@@ -101,7 +101,10 @@ fn a_collector_started_on_the_oldest_release_s_data_migrates_it_and_continues_th
     let (status, body) = post(
         &format!("{}/v1/receipts", server.base),
         "application/json",
-        &fixture("receipt_request_form_given.json"),
+        &fixture("receipt_request_form_given.json").replace(
+            "0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3",
+            "00000000000000000000000000000017",
+        ),
     );
     assert_eq!(status, 201, "{body}");
     let answer: serde_json::Value = serde_json::from_str(&body).expect("json");

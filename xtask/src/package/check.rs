@@ -489,7 +489,10 @@ fn exercise(
         String::from_utf8_lossy(&check.stderr)
     );
     let (status, _) = get(&http, &format!("{base}/v1/sites/{added}/config"))?;
-    ensure!(status == 404, "{added} is not served before the reload: {status}");
+    ensure!(
+        status == 404,
+        "{added} is not served before the reload: {status}"
+    );
     let rotated = run_as_service(unit, &["keys", "rotate", "--data-dir", DATA_DIR])?;
     let new_kid = rotated
         .split_whitespace()
