@@ -23,7 +23,7 @@
 //! same-origin pages), and the public per-address rate limit. Nothing else (the JWKS
 //! excepted, which is public) sends CORS headers.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -36,6 +36,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, Error, FromRequest, Handler, Responder, ResponseError, web};
+use arc_swap::ArcSwap;
 
 use crate::assets::{AssetError, Assets};
 use crate::config::{Config, ConfigError, Site};
@@ -44,6 +45,7 @@ use crate::datadir::DataDir;
 use crate::error::{self, ApiError, ProblemCode};
 use crate::metrics::Metrics;
 use crate::ratelimit::{Clients, RateLimiter, retry_after_secs};
+use crate::reload::Sites;
 use crate::routes::{admin, ops, public, receipts};
 use crate::sign::{KeyError, Keyring, PublicKeys};
 use crate::store::{self, Store, StoreError};
@@ -158,8 +160,9 @@ pub struct AppState {
     pub bench_endpoints: bool,
     keys_dir: PathBuf,
     published: RwLock<Published>,
-    sites: HashMap<String, SiteState>,
-    all_origins: HashSet<String>,
+    /// The configured sites, replaced as a whole when SIGHUP reloads the file (`reload`);
+    /// a request loads them once, lock-free.
+    sites: ArcSwap<Sites>,
 }
 
 impl AppState {
@@ -186,21 +189,7 @@ impl AppState {
         let store = store::open_with(&data.db_path(), signer, metrics.writer())?;
         let assets = Assets::open(widget_dir)?;
         let base_url = base_url.trim_end_matches('/').to_owned();
-        let mut sites = HashMap::new();
-        let mut all_origins = HashSet::new();
-        for site in config.sites {
-            let view = site.public_view(&base_url);
-            let origins: HashSet<String> = site.allowed_origins.iter().cloned().collect();
-            all_origins.extend(origins.iter().cloned());
-            let state = SiteState {
-                etag: format!("\"{}\"", view.revision),
-                view_json: view.json.into(),
-                keys: subject_key.site(&site.id),
-                origins,
-                config: site,
-            };
-            sites.insert(state.config.id.clone(), state);
-        }
+        let sites = Sites::new(config.clone(), &subject_key, &base_url);
         Ok(AppState {
             base_url,
             store,
@@ -220,20 +209,31 @@ impl AppState {
             bench_endpoints: false,
             keys_dir: data.keys_dir(),
             published: RwLock::new(published),
-            sites,
-            all_origins,
+            sites: ArcSwap::from_pointee(sites),
         })
     }
 
     /// The ids of the configured sites.
     pub fn site_ids(&self) -> Vec<String> {
-        self.sites.keys().cloned().collect()
+        self.sites.load().ids()
     }
 
-    pub fn site(&self, id: &str) -> Result<&SiteState, ApiError> {
+    pub fn site(&self, id: &str) -> Result<Arc<SiteState>, ApiError> {
         self.sites
+            .load()
             .get(id)
+            .cloned()
             .ok_or_else(|| ApiError::UnknownSite(id.to_owned()))
+    }
+
+    /// The sites now configured (a reload replaces them; this snapshot stays whole).
+    pub fn sites(&self) -> Arc<Sites> {
+        self.sites.load_full()
+    }
+
+    /// Serves `next` from the next request on (SIGHUP, `reload`).
+    pub fn replace_sites(&self, next: Sites) {
+        self.sites.store(Arc::new(next));
     }
 
     /// The keyed hashes under which `site`'s subject index holds a normalised identifier:
@@ -241,6 +241,7 @@ impl AppState {
     pub fn subject_readings(&self, site: &str, normalised: &str) -> Vec<String> {
         let keys = self
             .sites
+            .load()
             .get(site)
             .map_or_else(|| self.subject_key.site(site), |s| s.keys.clone());
         vec![
@@ -316,16 +317,35 @@ impl AppState {
             .strip_prefix("/v1/sites/")
             .and_then(|rest| rest.split('/').next())
         {
+            // Read per request, so origins added by a reload are allowed at once.
             Some(site) => self
                 .sites
+                .load()
                 .get(site)
                 .is_some_and(|s| s.origins.contains(origin)),
-            None => self.all_origins.contains(origin),
+            None => self.sites.load().allows_any(origin),
         }
     }
 }
 
 impl SiteState {
+    /// Renders `site`'s public document and derives its keys.
+    pub fn new(site: Site, base_url: &str, subject_key: &SubjectKey) -> SiteState {
+        let view = site.public_view(base_url);
+        SiteState {
+            etag: format!("\"{}\"", view.revision),
+            view_json: view.json.into(),
+            keys: subject_key.site(&site.id),
+            origins: site.allowed_origins.iter().cloned().collect(),
+            config: site,
+        }
+    }
+
+    /// The origins whose pages may call the API for this site.
+    pub fn origins(&self) -> &HashSet<String> {
+        &self.origins
+    }
+
     /// The receipt endpoint's own origin rule for one site (CORS only protects browsers
     /// that honour it; this refuses a page of site A recording receipts for site B).
     pub fn check_origin(

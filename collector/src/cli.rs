@@ -47,6 +47,15 @@ pub enum Command {
     /// Erase a data subject's identifiers (the keyed-hash index) on their request, at once or
     /// (--pending) by the site's deadline; --list the requests, --execute ID a pending one
     Erase(EraseArgs),
+    /// Copy a data directory (database, signing keys, subject secret) into one file (mode
+    /// 0600), consistently, while the collector runs
+    Backup(BackupArgs),
+    /// Restore a backup into a new or empty data directory, checking every file against the
+    /// backup's manifest
+    Restore(RestoreArgs),
+    /// Check site configuration files
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Benchmark only: fill a fresh data directory with generated, signed receipts
     #[command(hide = true)]
     BenchGenerate(BenchGenerateArgs),
@@ -324,6 +333,41 @@ pub struct EraseArgs {
     /// (--site is checked against it)
     #[arg(long, env = "KELISIM_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// The backup file to create (never overwritten)
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// The data directory to create (or an empty one)
+    #[arg(long, env = "KELISIM_DATA_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a site configuration file as `serve` (and SIGHUP) would, without starting
+    /// anything; prints its sites and origins
+    ///
+    /// Exit status: 0 valid, 1 invalid (the file, key and reason are printed), 2 unreadable.
+    Check(ConfigCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    /// Site configuration file (TOML)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

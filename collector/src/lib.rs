@@ -3,8 +3,9 @@
 //!
 //! # Code map
 //!
-//! - [`config`]: the site TOML, parsed once into a validated [`config::Config`]; [`cookies`]:
-//!   its cookie-banner part (categories, GPC, built-in banner texts, revision).
+//! - [`config`]: the site TOML, parsed into a validated [`config::Config`]; [`cookies`]:
+//!   its cookie-banner part (categories, GPC, built-in banner texts, revision); [`reload`]:
+//!   the live site table, swapped whole when SIGHUP re-reads the file, and `config check`.
 //! - [`receipt`]: the wire request (docs/wire.md) → validated content → signed payload.
 //! - [`subject`]: phone/e-mail normalisation, the per-site index keys, the per-receipt
 //!   commitments and the browser pseudonym.
@@ -18,7 +19,8 @@
 //! - [`tokens`], [`auth`], [`routes::admin`], [`export`], [`kantara`], [`admin_page`]: the admin
 //!   API and page (bearer tokens per site, queries, streaming export, withdrawal, erasure).
 //! - [`assets`], [`demo`], [`negotiate`]: widget files, the demo site, header negotiation.
-//! - [`server`], [`cli`], [`report`], [`datadir`], [`hash`]: process plumbing.
+//! - [`server`], [`cli`], [`report`], [`datadir`], [`hash`]: process plumbing; [`backup`]:
+//!   `backup` and `restore` of a data directory.
 //!
 //! # Architecture invariants
 //!
@@ -44,6 +46,7 @@ pub mod app;
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod benchgen;
 pub mod cli;
 pub mod config;
@@ -63,6 +66,7 @@ pub mod policy_page;
 pub mod ratelimit;
 pub mod receipt;
 pub mod receipt_page;
+pub mod reload;
 pub mod report;
 pub mod retention;
 pub mod routes;

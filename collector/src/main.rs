@@ -9,12 +9,13 @@ use anyhow::Context;
 use clap::Parser;
 use kelisim_collector::app::MetricsAt;
 use kelisim_collector::cli::{
-    Cli, Command, DataDirArgs, KeysCommand, ListArgs, ReceiptsCommand, TokensCommand, VerifyArgs,
+    Cli, Command, ConfigCommand, DataDirArgs, KeysCommand, ListArgs, ReceiptsCommand,
+    TokensCommand, VerifyArgs,
 };
 use kelisim_collector::datadir::DataDir;
 use kelisim_collector::server::{Launch, launch};
 use kelisim_collector::sign::{KeyError, Keyring};
-use kelisim_collector::{admin_cli, audit, benchgen, demo, report, store, verify};
+use kelisim_collector::{admin_cli, audit, backup, benchgen, demo, reload, report, store, verify};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -85,6 +86,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tokens(TokensCommand::Revoke(args)) => done(admin_cli::token_revoke(&args)),
         Command::Purge(args) => done(admin_cli::purge(&args)),
         Command::Erase(args) => done(admin_cli::erase(&args)),
+        Command::Backup(args) => done(backup::backup_command(&args).map_err(Into::into)),
+        Command::Restore(args) => done(backup::restore_command(&args).map_err(Into::into)),
+        Command::Config(ConfigCommand::Check(args)) => Ok(reload::check_command(&args.file)),
         Command::BenchGenerate(args) => done(benchgen::generate(&args)),
         Command::BenchAdmin(args) => done(benchgen::measure(&args)),
         Command::Audit(args) => audit_command(&args),

@@ -4,8 +4,9 @@
 //! socket is bound before the state is built (with port 0 the real port is only known
 //! then, and policy URLs need it), and on SIGTERM/SIGINT the server stops accepting, lets
 //! in-flight requests finish (their receipts are committed and answered), and only then the
-//! store's writer drains its queue and stops. SIGHUP makes the running collector pick up a
-//! key added by `keys rotate` (see `AppState::reload_keys`).
+//! store's writer drains its queue and stops. SIGHUP makes the running collector re-read its
+//! site configuration (`reload`) and pick up a key added by `keys rotate`
+//! (`AppState::reload_keys`).
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
@@ -165,18 +166,22 @@ fn hangup_signal() -> Hangup {
         use tokio::signal::unix::{SignalKind, signal};
         let hup = signal(SignalKind::hangup()).ok();
         if hup.is_none() {
-            tracing::warn!("cannot listen for SIGHUP; restart the collector after `keys rotate`");
+            tracing::warn!(
+                "cannot listen for SIGHUP; restart the collector after `keys rotate` or a config change"
+            );
         }
         hup
     }
 }
 
-/// On each SIGHUP, switches to the newest signing key in the key directory.
+/// On each SIGHUP, re-reads the site configuration file and switches to the newest signing
+/// key in the key directory.
 async fn reload_on_sighup(state: web::Data<AppState>, hangup: Hangup) {
     #[cfg(unix)]
     {
         let Some(mut hup) = hangup else { return };
         while hup.recv().await.is_some() {
+            crate::reload::reload_and_log(&state).await;
             match state.reload_keys().await {
                 Ok(Some(kid)) => tracing::info!(kid, "SIGHUP: signing with the rotated key"),
                 Ok(None) => tracing::info!("SIGHUP: no new signing key; run `keys rotate` first"),

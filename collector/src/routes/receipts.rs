@@ -332,6 +332,7 @@ async fn render_page(
     let id = row.id.clone();
     let withdrawal = web::block(move || reader.withdrawal_of(&id)).await??;
     let site = state.site(&payload.site).ok();
+    let site = site.as_deref();
     let label = site
         .and_then(|s| s.config.texts.get(&payload.notice.lang))
         .filter(|t| t.label_sha256 == payload.notice.sha256)

@@ -39,6 +39,7 @@ mod admin;
 mod bulk;
 pub mod fault;
 mod reader;
+pub mod snapshot;
 mod writer;
 
 pub use admin::{
@@ -494,7 +495,7 @@ mod tests {
     };
     use crate::subject::IdentifierKind;
 
-    fn signer() -> Signer {
+    pub(super) fn signer() -> Signer {
         Signer::new(ed25519_dalek::SigningKey::from_bytes(&[5; 32]))
     }
 
@@ -547,7 +548,7 @@ mod tests {
         }
     }
 
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    pub(super) fn block_on<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime")

@@ -7,6 +7,7 @@
 mod admin;
 mod attacks;
 mod audit;
+mod backup;
 mod cli;
 mod config_docs;
 mod crash;
@@ -18,8 +19,10 @@ mod ops;
 mod page;
 mod process;
 mod receipts;
+mod reload;
 mod security;
 mod site;
 mod soak;
 mod support;
+mod upgrade;
 mod widget;

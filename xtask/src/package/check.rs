@@ -1,7 +1,8 @@
 //! The artefacts tried as an operator would: the `.deb` installed with dpkg on this machine,
 //! its unit checked by systemd's own tools and its service run the way the unit runs it, a
-//! receipt stored and verified, keys rotated with `ExecReload`, then removed and purged; and
-//! the OCI image read back, and run with podman where this machine can run containers.
+//! receipt stored and verified, keys rotated and a site added with `ExecReload`, then
+//! removed and purged; and the OCI image read back, and run with podman where this machine
+//! can run containers.
 //!
 //! CI runs as root on a fresh Debian machine where systemd is not PID 1, so the service is
 //! started by hand from the unit: its `User=`/`Group=`, `Environment=` (drop-ins included),
@@ -476,7 +477,22 @@ fn exercise(
         "GET /metrics on the public address: {status}"
     );
 
-    step("keys rotate + systemctl reload (ExecReload: SIGHUP)");
+    step("keys rotate, a site added to the config + systemctl reload (ExecReload: SIGHUP)");
+    let added = add_site_to_config()?;
+    let check = Command::new("/usr/bin/kelisim-collector")
+        .args(["config", "check", CONFIG])
+        .output()?;
+    ensure!(
+        check.status.success() && String::from_utf8_lossy(&check.stdout).contains(&added),
+        "kelisim-collector config check {CONFIG}: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let (status, _) = get(&http, &format!("{base}/v1/sites/{added}/config"))?;
+    ensure!(
+        status == 404,
+        "{added} is not served before the reload: {status}"
+    );
     let rotated = run_as_service(unit, &["keys", "rotate", "--data-dir", DATA_DIR])?;
     let new_kid = rotated
         .split_whitespace()
@@ -509,7 +525,28 @@ fn exercise(
         jwks["keys"].as_array().map(Vec::len) == Some(2),
         "both keys are published: {jwks}"
     );
+    // The same SIGHUP re-read the config (before the keys): the new site is served.
+    let (status, body) = get(&http, &format!("{base}/v1/sites/{added}/config"))?;
+    ensure!(
+        status == 200,
+        "GET /v1/sites/{added}/config after the reload: {status} {}",
+        String::from_utf8_lossy(&body)
+    );
     Ok(())
+}
+
+/// Appends a copy of the installed config's site under another id, as an operator adding a
+/// second site would; returns its id.
+fn add_site_to_config() -> Result<String> {
+    const ID: &str = "shop-reloaded";
+    let text = fs::read_to_string(CONFIG)?;
+    let at = text
+        .find("[[site]]")
+        .context("deploy/kelisim.toml has a [[site]]; update the package test")?;
+    let copy = text[at..].replacen("id = \"shop\"", &format!("id = \"{ID}\""), 1);
+    ensure!(copy.contains(ID), "the installed site's id is `shop`");
+    fs::write(CONFIG, format!("{text}\n{copy}"))?;
+    Ok(ID.to_owned())
 }
 
 fn post_receipt(http: &ureq::Agent, base: &str) -> Result<Value> {
