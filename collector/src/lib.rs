@@ -38,39 +38,16 @@
 //! - **The hot path logs nothing at `info`**: receipts and successful requests log at
 //!   `debug`; references, identifiers and form values are never logged.
 
-pub mod admin_cli;
-pub mod admin_page;
-pub mod app;
-pub mod assets;
-pub mod audit;
-pub mod auth;
-pub mod benchgen;
+pub mod admin;
 pub mod cli;
+pub mod clock;
 pub mod config;
-pub mod connections;
-pub mod cookies;
-pub mod datadir;
-pub mod demo;
-pub mod error;
-pub mod export;
 pub mod hash;
-pub mod html;
-pub mod kantara;
-pub mod metrics;
-pub mod negotiate;
-pub mod openapi;
-pub mod policy_page;
-pub mod ratelimit;
+pub mod keys;
+pub mod log;
+pub mod ops;
 pub mod receipt;
-pub mod receipt_page;
-pub mod report;
-pub mod retention;
-pub mod routes;
-pub mod server;
-pub mod sign;
 pub mod store;
-pub mod subject;
-pub mod tokens;
-pub mod verify;
+pub mod web;
 
-pub use app::{AppState, StartError, build_app};
+pub use web::app::{AppState, StartError, build_app};

@@ -7,14 +7,18 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use kelisim_collector::app::MetricsAt;
 use kelisim_collector::cli::{
     Cli, Command, DataDirArgs, KeysCommand, ListArgs, ReceiptsCommand, TokensCommand, VerifyArgs,
 };
-use kelisim_collector::datadir::DataDir;
-use kelisim_collector::server::{Launch, launch};
-use kelisim_collector::sign::{KeyError, Keyring};
-use kelisim_collector::{admin_cli, audit, benchgen, demo, report, store, verify};
+use kelisim_collector::cli::{admin as admin_cli, benchgen, report};
+use kelisim_collector::keys::{KeyError, Keyring};
+use kelisim_collector::log::audit;
+use kelisim_collector::ops::datadir::DataDir;
+use kelisim_collector::receipt::verify;
+use kelisim_collector::store;
+use kelisim_collector::web::app::MetricsAt;
+use kelisim_collector::web::demo;
+use kelisim_collector::web::server::{Launch, launch};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {

@@ -914,9 +914,9 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::benchgen::Rng;
+    use crate::cli::benchgen::Rng;
+    use crate::keys::Signer;
     use crate::receipt::{Choice, Event, Kind, PreparedReceipt};
-    use crate::sign::Signer;
 
     /// Withdrawal and supersession as the admin queries found them before schema v4: looked
     /// for on every row, with no `followed` index in between.

@@ -29,11 +29,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::datadir;
 use crate::hash::sha256_hex;
-use crate::metrics::WriterMetrics;
+use crate::keys::Signer;
+use crate::ops::datadir;
+use crate::ops::metrics::WriterMetrics;
 use crate::receipt::PreparedReceipt;
-use crate::sign::Signer;
 
 mod admin;
 mod bulk;
@@ -488,11 +488,11 @@ mod tests {
 
     use super::*;
     use crate::hash::GENESIS_PREV;
+    use crate::receipt::subject::IdentifierKind;
     use crate::receipt::{
         Choice, Context, Event, IndexEntry, Kind, Notice, PolicyRef, Private, SignedIdentifier,
         Subject,
     };
-    use crate::subject::IdentifierKind;
 
     fn signer() -> Signer {
         Signer::new(ed25519_dalek::SigningKey::from_bytes(&[5; 32]))

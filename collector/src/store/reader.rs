@@ -10,8 +10,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{
     Head, LogRow, ReceiptRow, SCHEMA_VERSION, StoreError, connect, read_head, schema_version,
 };
+use crate::receipt::subject::IdentifierKind;
 use crate::receipt::{IndexEntry, Private};
-use crate::subject::IdentifierKind;
 
 /// A pool of read connections (`query_only`). Methods block.
 pub struct Reader {

@@ -14,10 +14,11 @@ use tokio::sync::oneshot;
 
 use super::fault::{self, Faults};
 use super::{Affected, Issued, Job, MAX_BATCH, SCHEMA_VERSION, StoreError};
+use crate::clock::format_timestamp;
 use crate::hash::{GENESIS_PREV, sha256_hex};
-use crate::metrics::WriterMetrics;
-use crate::receipt::{PreparedReceipt, Stamp, format_timestamp};
-use crate::sign::Signer;
+use crate::keys::Signer;
+use crate::ops::metrics::WriterMetrics;
+use crate::receipt::{PreparedReceipt, Stamp};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Tip {

@@ -6,13 +6,13 @@
 
 use actix_web::http::Method;
 use actix_web::test::{self, TestRequest};
-use kelisim_collector::app::registered_admin_routes;
-use kelisim_collector::audit;
+use kelisim_collector::admin::retention;
+use kelisim_collector::admin::tokens;
 use kelisim_collector::build_app;
-use kelisim_collector::receipt::format_timestamp;
-use kelisim_collector::retention;
+use kelisim_collector::clock::format_timestamp;
+use kelisim_collector::log::audit;
 use kelisim_collector::store::{Maintenance, Scope};
-use kelisim_collector::tokens;
+use kelisim_collector::web::app::registered_admin_routes;
 
 use crate::support::{
     Harness, RAW_PHONE_DIGITS, assert_not_in_files, config_edited, config_with, days_ago, fixture,
@@ -418,7 +418,7 @@ async fn a_phone_typed_another_way_finds_the_receipt_and_the_exports_carry_it() 
     let commitment = detail["payload"]["subject"]["identifiers"][0]["commitment"].clone();
     assert_eq!(
         commitment,
-        kelisim_collector::subject::commitment_hex(
+        kelisim_collector::receipt::subject::commitment_hex(
             &kelisim_collector::hash::unhex(salt).expect("hex"),
             "+77011234567"
         ),
