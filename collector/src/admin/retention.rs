@@ -11,12 +11,10 @@
 
 use std::time::Duration;
 
-use actix_web::web;
 use time::OffsetDateTime;
 
 use crate::clock::format_timestamp;
-use crate::store::{ErasureRequest, Maintenance};
-use crate::web::app::AppState;
+use crate::store::{ErasureRequest, Maintenance, Store};
 
 /// How often `serve` purges.
 pub const PERIOD: Duration = Duration::from_secs(24 * 60 * 60);
@@ -156,17 +154,13 @@ pub fn due_erasures_job(now: OffsetDateTime, horizon: Duration) -> Maintenance {
     }
 }
 
-/// Purges every configured site once, through the writer; returns receipts purged.
-pub async fn purge_all(state: &AppState) -> u64 {
+/// Purges every site of `sites` (id, `retention_days`) once, through the writer; returns
+/// receipts purged.
+pub async fn purge_all(store: &Store, sites: &[(String, u32)]) -> u64 {
     let now = OffsetDateTime::now_utc();
     let mut total = 0;
-    for id in state.site_ids() {
-        let Ok(site) = state.site(&id) else { continue };
-        match state
-            .store
-            .maintain(purge_job(&id, site.config.retention_days, now))
-            .await
-        {
+    for (id, retention_days) in sites {
+        match store.maintain(purge_job(id, *retention_days, now)).await {
             Ok(n) => {
                 if n > 0 {
                     tracing::info!(
@@ -187,13 +181,9 @@ pub async fn purge_all(state: &AppState) -> u64 {
 
 /// Carries out the pending erasure requests of every site that come due before the next
 /// look; returns how many.
-pub async fn erase_due(state: &AppState) -> u64 {
+pub async fn erase_due(store: &Store) -> u64 {
     let now = OffsetDateTime::now_utc();
-    match state
-        .store
-        .maintain(due_erasures_job(now, ERASURE_HORIZON))
-        .await
-    {
+    match store.maintain(due_erasures_job(now, ERASURE_HORIZON)).await {
         Ok(n) => {
             if n > 0 {
                 tracing::info!(
@@ -218,14 +208,15 @@ fn purges_at(look: u64) -> bool {
 /// `serve`'s lifecycle task: at start and then hourly the erasure requests coming due, and
 /// at start and then daily the retention purge. The purge follows the ticker's schedule
 /// (every 24th tick), not the time the last purge finished, which would drift later by the
-/// purge's own duration each day.
-pub async fn daily(state: web::Data<AppState>) {
-    let mut ticker = actix_web::rt::time::interval(ERASURE_PERIOD);
+/// purge's own duration each day. `sites` gives the sites and their `retention_days` at each
+/// purge (the configuration may have been reloaded since the last).
+pub async fn daily(store: Store, sites: impl Fn() -> Vec<(String, u32)>) {
+    let mut ticker = tokio::time::interval(ERASURE_PERIOD);
     for look in 0u64.. {
         ticker.tick().await;
-        erase_due(&state).await;
+        erase_due(&store).await;
         if purges_at(look) {
-            purge_all(&state).await;
+            purge_all(&store, &sites()).await;
         }
     }
 }

@@ -21,10 +21,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::ops::ControlFlow;
 
-use crate::hash::{GENESIS_PREV, sha256_hex};
 use crate::keys::{JwsError, PublicKeys, verify_compact};
+use crate::log::{GENESIS_PREV, LogRow, LogSource, link_hash};
 use crate::receipt::ReceiptPayload;
-use crate::store::{LogRow, Reader, StoreError};
 
 /// Findings kept; past this the report only says there were more.
 const MAX_FINDINGS: usize = 1000;
@@ -149,7 +148,7 @@ impl fmt::Display for AuditReport {
 }
 
 /// Audits the whole log read through `reader` against the signing keys `keys`.
-pub fn audit(reader: &Reader, keys: &PublicKeys) -> Result<AuditReport, StoreError> {
+pub fn audit<S: LogSource>(reader: &S, keys: &PublicKeys) -> Result<AuditReport, S::Error> {
     let mut walk = Walk {
         keys,
         report: AuditReport::default(),
@@ -157,7 +156,7 @@ pub fn audit(reader: &Reader, keys: &PublicKeys) -> Result<AuditReport, StoreErr
         tombstones: reader.tombstones()?,
         erased: reader.erased()?,
     };
-    reader.scan_log(|row| walk.visit(&row))?;
+    reader.scan_log(&mut |row| walk.visit(&row))?;
     for seq in reader.unmarked_followed()? {
         walk.push(seq, Problem::StatusIndex);
     }
@@ -225,7 +224,7 @@ impl Walk<'_> {
         }
         self.report.receipts += 1;
         self.report.last_seq = row.seq;
-        let jws_sha256 = sha256_hex(row.jws.as_bytes());
+        let jws_sha256 = link_hash(&row.jws);
         let prev_hash = std::mem::replace(&mut self.prev_hash, jws_sha256.clone());
         match self.check(log, &prev_hash) {
             // The stored hash matters once the receipt itself is sound: the writer chains

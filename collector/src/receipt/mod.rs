@@ -1337,7 +1337,7 @@ mod tests {
             id: "019a4f7e-8c1b-7d2e-9a3f-4b5c6d7e8f90".into(),
             seq: 42,
             issued_at: "2026-11-21T09:15:02.123Z".into(),
-            prev: crate::hash::GENESIS_PREV.into(),
+            prev: crate::log::GENESIS_PREV.into(),
         };
         let jws = prepared.seal(&stamp, &signer);
         let payload_b64 = jws.split('.').nth(1).expect("payload");

@@ -428,31 +428,6 @@ fn erase(
     Ok(seqs.len() as u64)
 }
 
-/// Records that a receipt was just inserted at `seq`: its browser's previous receipt of the
-/// same kind, and the receipt it withdraws, now have a later receipt that may change their
-/// status (see `migrations/0004_followed.sql`). Every path that inserts receipts calls it.
-pub(super) fn mark_followed(
-    tx: &Connection,
-    browser_id: &str,
-    kind: &str,
-    seq: i64,
-    withdraws: Option<&str>,
-) -> Result<(), rusqlite::Error> {
-    tx.prepare_cached(
-        "INSERT OR IGNORE INTO followed (seq)
-         SELECT p.seq FROM receipts p WHERE p.browser_id = ?1 AND p.kind = ?2 AND p.seq < ?3
-         ORDER BY p.seq DESC LIMIT 1",
-    )?
-    .execute(params![browser_id, kind, seq])?;
-    if let Some(id) = withdraws {
-        tx.prepare_cached(
-            "INSERT OR IGNORE INTO followed (seq) SELECT seq FROM receipts WHERE id = ?1",
-        )?
-        .execute([id])?;
-    }
-    Ok(())
-}
-
 /// Applies `op` in its own transaction on a fresh connection: for the CLI, when no
 /// collector's writer thread is at hand (SQLite serialises it with a running one).
 pub fn maintain_offline(path: &Path, op: &Maintenance) -> Result<Affected, StoreError> {

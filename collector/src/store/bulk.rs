@@ -7,8 +7,9 @@ use std::path::Path;
 use rusqlite::{TransactionBehavior, params};
 
 use super::{StoreError, connect, migrate};
-use crate::hash::{GENESIS_PREV, sha256_hex};
+use crate::hash::sha256_hex;
 use crate::keys::Signer;
+use crate::log::GENESIS_PREV;
 use crate::receipt::{PreparedReceipt, Stamp};
 
 /// Receipts per transaction.
@@ -86,7 +87,7 @@ pub fn bulk_load(
                 for entry in &r.private.index {
                     hash.execute(params![entry.hmac, stamp.seq, entry.kind.to_string()])?;
                 }
-                super::admin::mark_followed(
+                super::followed::mark_followed(
                     &tx,
                     &r.private.browser,
                     r.kind.as_str(),

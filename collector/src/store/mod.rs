@@ -26,10 +26,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::hash::sha256_hex;
 use crate::keys::Signer;
 use crate::ops::datadir;
 use crate::ops::metrics::WriterMetrics;
@@ -38,16 +36,18 @@ use crate::receipt::PreparedReceipt;
 mod admin;
 mod bulk;
 pub mod fault;
+mod followed;
 mod reader;
 mod writer;
 
+use crate::log::Tip;
 pub use admin::{
     AdminRow, Affected, AuditEntry, BY_CLI, BY_DEADLINE, Counts, Erasure, ErasureRequest,
     Maintenance, ReceiptFilter, Scope, Stats, TokenRecord, maintain_offline, upgrade_offline,
 };
 pub use bulk::bulk_load;
 pub use reader::{ConsentStatus, Reader};
-use writer::{Tip, Writer};
+use writer::Writer;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
@@ -144,48 +144,7 @@ pub struct Issued {
     pub created: bool,
 }
 
-/// One stored receipt, as listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReceiptRow {
-    pub seq: i64,
-    pub id: String,
-    pub issued_at: String,
-    pub site: String,
-    pub kind: String,
-    pub event: String,
-    #[serde(rename = "ref")]
-    pub reference: String,
-    pub policy_version: String,
-    pub lang: String,
-    pub form_id: Option<String>,
-    pub kid: String,
-    pub jws: String,
-    /// For a withdrawal: the id of the receipt it withdraws.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub withdraws: Option<String>,
-    /// SHA-256 of the receipt's withdrawal secret (payload v2); never served.
-    #[serde(skip)]
-    pub holder_sha256: Option<String>,
-}
-
-/// One row of the log with everything `audit` cross-checks.
-#[derive(Debug, Clone)]
-pub struct LogRow {
-    pub row: ReceiptRow,
-    pub browser_id: String,
-    pub jws_sha256: String,
-    /// `subject_hashes` entries of this receipt, sorted.
-    pub subject_hmacs: Vec<String>,
-    /// The salt of the payload's subject commitments, until erased.
-    pub subject_salt: Option<String>,
-}
-
-/// The last committed receipt as recorded in `chain_head`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Head {
-    pub seq: i64,
-    pub jws_sha256: String,
-}
+pub use crate::log::{Head, LogRow, ReceiptRow};
 
 enum Job {
     Issue {
@@ -436,9 +395,8 @@ fn read_tip(conn: &Connection) -> Result<Tip, StoreError> {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let row_tip = last.map_or_else(Tip::genesis, |(seq, jws)| Tip {
-        seq,
-        hash: sha256_hex(jws.as_bytes()),
+    let row_tip = last.map_or_else(Tip::genesis, |(seq, jws): (i64, String)| {
+        Tip::after(seq, &jws)
     });
     let head = read_head(conn)?;
     match head {
@@ -487,7 +445,8 @@ mod tests {
     use std::ops::ControlFlow;
 
     use super::*;
-    use crate::hash::GENESIS_PREV;
+    use crate::hash::sha256_hex;
+    use crate::log::GENESIS_PREV;
     use crate::receipt::subject::IdentifierKind;
     use crate::receipt::{
         Choice, Context, Event, IndexEntry, Kind, Notice, PolicyRef, Private, SignedIdentifier,

@@ -367,3 +367,28 @@ impl Reader {
         })
     }
 }
+
+/// The audit walks the log through the read pool.
+impl crate::log::LogSource for Reader {
+    type Error = StoreError;
+
+    fn tombstones(&self) -> Result<std::collections::BTreeMap<i64, String>, StoreError> {
+        Reader::tombstones(self)
+    }
+
+    fn erased(&self) -> Result<std::collections::HashSet<i64>, StoreError> {
+        Reader::erased(self)
+    }
+
+    fn scan_log(&self, visit: &mut dyn FnMut(LogRow) -> ControlFlow<()>) -> Result<(), StoreError> {
+        Reader::scan_log(self, visit)
+    }
+
+    fn unmarked_followed(&self) -> Result<Vec<i64>, StoreError> {
+        Reader::unmarked_followed(self)
+    }
+
+    fn head(&self) -> Result<Option<Head>, StoreError> {
+        Reader::head(self)
+    }
+}

@@ -15,25 +15,10 @@ use tokio::sync::oneshot;
 use super::fault::{self, Faults};
 use super::{Affected, Issued, Job, MAX_BATCH, SCHEMA_VERSION, StoreError};
 use crate::clock::format_timestamp;
-use crate::hash::{GENESIS_PREV, sha256_hex};
 use crate::keys::Signer;
+use crate::log::{Tip, link_hash};
 use crate::ops::metrics::WriterMetrics;
 use crate::receipt::{PreparedReceipt, Stamp};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Tip {
-    pub(super) seq: i64,
-    pub(super) hash: String,
-}
-
-impl Tip {
-    pub(super) fn genesis() -> Tip {
-        Tip {
-            seq: 0,
-            hash: GENESIS_PREV.to_owned(),
-        }
-    }
-}
 
 pub(super) struct Writer {
     pub(super) conn: Connection,
@@ -305,14 +290,15 @@ fn issue_one(
             }));
         }
     }
+    let (seq, prev) = tip.next();
     let stamp = Stamp {
         id: uuid::Uuid::now_v7().to_string(),
-        seq: tip.seq + 1,
+        seq,
         issued_at: format_timestamp(time::OffsetDateTime::now_utc()),
-        prev: tip.hash.clone(),
+        prev: prev.to_owned(),
     };
     let jws = receipt.seal(&stamp, signer);
-    let jws_sha256 = sha256_hex(jws.as_bytes());
+    let jws_sha256 = link_hash(&jws);
     // A withdrawal repeats the subject of the consent it withdraws (its commitments, with
     // their salt and index entries). If that consent's subject was erased, the withdrawal's
     // is erased from the start (an `erasures` row, which `audit` then checks, instead of index
@@ -357,7 +343,7 @@ fn issue_one(
             private.salt.as_deref()
         },
     ])?;
-    super::admin::mark_followed(
+    super::followed::mark_followed(
         tx,
         &private.browser,
         receipt.kind.as_str(),

@@ -11,8 +11,8 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use crate::admin::tokens::{self, Rejection};
 use crate::clock::format_timestamp;
 use crate::store::{Scope, TokenRecord};
-use crate::web::app::AppState;
 use crate::web::error::ApiError;
+use crate::web::state::AppState;
 
 /// An authenticated admin request.
 #[derive(Debug, Clone)]

@@ -25,17 +25,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::body::{BoxBody, EitherBody, MessageBody};
-use actix_web::dev::{Extensions, Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Extensions, Payload};
 use actix_web::error::PayloadError;
-use actix_web::http::{ConnectionType, header};
-use actix_web::middleware::Next;
 use actix_web::web::Bytes;
-use actix_web::{Error, HttpMessage, ResponseError, web};
 use futures_core::Stream;
 
-use crate::web::app::AppState;
-use crate::web::error::ApiError;
 use crate::web::ratelimit::bucket;
 
 /// Open connections per client address (IPv6 by /64, like the rate limit).
@@ -128,10 +122,10 @@ impl ConnectionLimit {
 }
 
 /// A request body that must arrive by a deadline.
-struct Deadline {
-    body: Payload,
-    timer: Pin<Box<actix_web::rt::time::Sleep>>,
-    fired: Arc<AtomicBool>,
+pub(crate) struct Deadline {
+    pub(crate) body: Payload,
+    pub(crate) timer: Pin<Box<actix_web::rt::time::Sleep>>,
+    pub(crate) fired: Arc<AtomicBool>,
 }
 
 impl Stream for Deadline {
@@ -151,46 +145,6 @@ impl Stream for Deadline {
         }
         Poll::Pending
     }
-}
-
-/// Middleware: a request with a body gets `state`'s body timeout to send it; past that the
-/// answer is 408 `body_timeout` and the connection is closed. Requests without a body pass
-/// untouched.
-pub async fn body_deadline(
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, Error> {
-    let headers = req.headers();
-    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
-        || headers
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() != b"0");
-    let timeout = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.body_timeout);
-    let (Some(timeout), true) = (timeout, has_body) else {
-        return Ok(next.call(req).await?.map_into_left_body());
-    };
-    let fired = Arc::new(AtomicBool::new(false));
-    let body = Deadline {
-        body: req.take_payload(),
-        timer: Box::pin(actix_web::rt::time::sleep(timeout)),
-        fired: Arc::clone(&fired),
-    };
-    let stream: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(body);
-    req.set_payload(Payload::from(stream));
-    let res = next.call(req).await?;
-    if !fired.load(Ordering::Relaxed) {
-        return Ok(res.map_into_left_body());
-    }
-    let err = ApiError::BodyTimeout {
-        seconds: timeout.as_secs(),
-    };
-    let mut refusal = err.error_response();
-    refusal
-        .head_mut()
-        .set_connection_type(ConnectionType::Close);
-    Ok(res.into_response(refusal).map_into_right_body())
 }
 
 /// The default body deadline: a 16 KiB receipt needs well under a second even on a slow

@@ -22,9 +22,9 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::hash::is_lower_hex;
-use crate::web::app::{Register, RouteSink};
 use crate::web::error::ApiError;
 use crate::web::html::escape;
+use crate::web::routing::{Register, RouteSink};
 
 /// Sent on every demo page.
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \

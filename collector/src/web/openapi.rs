@@ -4,7 +4,8 @@
 
 use std::sync::OnceLock;
 
-use actix_web::web;
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 
 use crate::web::routes::{admin, ops, public, receipts};
@@ -33,7 +34,7 @@ use crate::web::routes::{admin, ops, public, receipts};
         ops::healthz,
         ops::readyz,
         ops::metrics,
-        ops::openapi,
+        openapi,
         crate::web::demo::feedback,
         crate::web::demo::track,
         admin::list_receipts,
@@ -189,4 +190,20 @@ pub fn json() -> web::Bytes {
             .unwrap_or_default()
     })
     .clone()
+}
+
+/// `GET /openapi.json`: this API, described from the handlers' own annotations.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    summary = "This document (OpenAPI 3.1)",
+    responses((status = 200, description = "The OpenAPI document", body = Object))
+)]
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .body(json())
 }

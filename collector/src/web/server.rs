@@ -15,7 +15,8 @@ use actix_web::{HttpServer, web};
 
 use crate::config::Config;
 use crate::ops::datadir::DataDir;
-use crate::web::app::{AppState, MetricsAt, StartError, build_app};
+use crate::web::app::build_app;
+use crate::web::state::{AppState, MetricsAt, StartError};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
@@ -136,7 +137,11 @@ async fn run(
         handle.stop(true).await;
     });
     actix_web::rt::spawn(reload_on_sighup(state.clone(), hangup));
-    actix_web::rt::spawn(crate::admin::retention::daily(state.clone()));
+    let sites = state.clone();
+    actix_web::rt::spawn(crate::admin::retention::daily(
+        state.store.clone(),
+        move || sites.retention_days(),
+    ));
     let result = server.await.map_err(StartError::Server);
     // Every handler has returned; commit whatever is still queued and stop the writer.
     state.store.shutdown();

@@ -983,7 +983,7 @@ async fn carrying_out_a_request_the_deadline_task_just_carried_out_says_so() {
     std::fs::write(&faults, "slow 800\n").expect("fault file");
     h.state.store.inject_faults_from(&faults);
     let (due, reply) = tokio::join!(
-        retention::erase_due(&h.state),
+        retention::erase_due(&h.state.store),
         send(&app, execute_request(&admin, &id).to_request())
     );
     std::fs::remove_file(&faults).expect("clear faults");
@@ -1073,7 +1073,7 @@ async fn due_erasures_are_carried_out_by_the_daily_task_before_their_deadline_pa
     assert_eq!(order, ids(&[&late, &soon, &later]), "soonest due first");
 
     // The task carries out what is due before its next look, and nothing else.
-    assert_eq!(retention::erase_due(&h.state).await, 2);
+    assert_eq!(retention::erase_due(&h.state.store).await, 2);
     let list = send(&app, admin_get(&admin, "erasure-requests").to_request())
         .await
         .json();
@@ -1117,7 +1117,11 @@ async fn due_erasures_are_carried_out_by_the_daily_task_before_their_deadline_pa
         2,
         "{trail:?}"
     );
-    assert_eq!(retention::erase_due(&h.state).await, 0, "nothing twice");
+    assert_eq!(
+        retention::erase_due(&h.state.store).await,
+        0,
+        "nothing twice"
+    );
     let report = intact(&h);
     assert!(report.is_intact(), "{report}");
 }

@@ -60,7 +60,7 @@ fn downgrade_to_v1(h: &Harness, phone: &str) {
         .expect("rows")
         .collect::<Result<_, _>>()
         .expect("rows");
-    let mut prev = kelisim_collector::hash::GENESIS_PREV.to_owned();
+    let mut prev = kelisim_collector::log::GENESIS_PREV.to_owned();
     for (seq, jws, browser) in rows {
         let mut payload: ReceiptPayload = serde_json::from_slice(
             &B64.decode(jws.split('.').nth(1).expect("payload"))

@@ -3,7 +3,8 @@
 
 use actix_web::test::{self, TestRequest};
 use kelisim_collector::build_app;
-use kelisim_collector::hash::{GENESIS_PREV, sha256_hex};
+use kelisim_collector::hash::sha256_hex;
+use kelisim_collector::log::GENESIS_PREV;
 use kelisim_collector::receipt::subject::SubjectKey;
 
 use crate::support::{

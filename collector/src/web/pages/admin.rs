@@ -7,9 +7,9 @@
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::web::app::RouteSink;
 use crate::web::error::ApiError;
 use crate::web::negotiate;
+use crate::web::routing::RouteSink;
 
 const HTML: &str = include_str!("../../../assets/admin/index.html");
 const JS: &str = include_str!("../../../assets/admin/admin.js");

@@ -25,9 +25,9 @@ use crate::keys::verify_compact;
 use crate::receipt::subject::{self, IdentifierKind};
 use crate::receipt::{self, ReceiptPayload};
 use crate::store::{AdminRow, AuditEntry, Erasure, Maintenance, ReceiptFilter, Stats, StoreError};
-use crate::web::app::AppState;
 use crate::web::auth::Admin;
 use crate::web::error::{ApiError, Problem};
+use crate::web::state::AppState;
 
 /// Largest page.
 const MAX_LIMIT: u32 = 500;

@@ -1,4 +1,5 @@
-//! Operators' endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document, and
+//! Operators' endpoints: liveness, readiness, Prometheus metrics (the OpenAPI document is
+//! served by `web::openapi`), and
 //! (only with `serve --bench-endpoints`) the benchmark's trivial baseline.
 
 use std::time::Duration;
@@ -7,8 +8,8 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 use crate::ops::metrics;
-use crate::web::app::AppState;
 use crate::web::error::{ApiError, Problem};
+use crate::web::state::AppState;
 
 /// `GET /healthz`: the process answers.
 #[utoipa::path(
@@ -79,22 +80,6 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         .content_type(metrics::CONTENT_TYPE)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(state.metrics.render(bytes, last_seq)))
-}
-
-/// `GET /openapi.json`: this API, described from the handlers' own annotations.
-#[utoipa::path(
-    get,
-    path = "/openapi.json",
-    tag = "operations",
-    summary = "This document (OpenAPI 3.1)",
-    responses((status = 200, description = "The OpenAPI document", body = Object))
-)]
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-        .body(crate::web::openapi::json())
 }
 
 /// `POST /_bench/echo` (hidden, `serve --bench-endpoints`): reads the whole body and answers

@@ -8,10 +8,10 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
 
-use crate::web::app::AppState;
 use crate::web::error::{ApiError, Problem};
 use crate::web::negotiate::{etag_matches, pick_language, prefers_html_over};
 use crate::web::pages::{policy as policy_page, receipt as receipt_page};
+use crate::web::state::AppState;
 
 pub(crate) fn if_none_match(req: &HttpRequest) -> Option<&str> {
     req.headers()
@@ -319,18 +319,4 @@ pub async fn widget_file(
             )
         }
     })
-}
-
-/// Any path without a route.
-pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!(
-        "no such resource: {} {}",
-        req.method(),
-        req.path()
-    )))
-}
-
-/// A known path with a method it does not support.
-pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed(req.method().to_string()))
 }

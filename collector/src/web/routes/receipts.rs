@@ -13,10 +13,10 @@ use crate::hash::is_lower_hex;
 use crate::keys::verify_compact;
 use crate::receipt::{self, Kind, ReceiptPayload, ReceiptRequest, WithdrawRequest};
 use crate::store::{Issued, ReceiptRow};
-use crate::web::app::AppState;
 use crate::web::error::{ApiError, Problem};
 use crate::web::negotiate::prefers_html;
 use crate::web::pages::receipt::{self as receipt_page, Page};
+use crate::web::state::AppState;
 
 /// `{ "id", "seq", "jws" }`: the answer to a receipt POST and GET.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
