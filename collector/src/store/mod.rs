@@ -37,15 +37,17 @@ mod admin;
 mod bulk;
 pub mod fault;
 mod followed;
+mod queries;
 mod reader;
 mod writer;
 
 use crate::log::Tip;
 pub use admin::{
-    AdminRow, Affected, AuditEntry, BY_CLI, BY_DEADLINE, Counts, Erasure, ErasureRequest,
-    Maintenance, ReceiptFilter, Scope, Stats, TokenRecord, maintain_offline, upgrade_offline,
+    Affected, AuditEntry, BY_CLI, BY_DEADLINE, Erasure, ErasureRequest, Maintenance, Scope,
+    TokenRecord, maintain_offline, upgrade_offline,
 };
 pub use bulk::bulk_load;
+pub use queries::{AdminRow, Counts, ReceiptFilter, Stats};
 pub use reader::{ConsentStatus, Reader};
 use writer::Writer;
 
