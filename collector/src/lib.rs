@@ -3,26 +3,27 @@
 //!
 //! # Code map
 //!
-//! - [`config`]: the site TOML, parsed once into a validated [`config::Config`]; [`cookies`]:
-//!   its cookie-banner part (categories, GPC, built-in banner texts, revision).
-//! - [`receipt`]: the wire request (docs/wire.md) → validated content → signed payload.
-//! - [`subject`]: phone/e-mail normalisation, the per-site index keys, the per-receipt
-//!   commitments and the browser pseudonym.
-//! - [`sign`]: Ed25519 key files, RFC 7638 kids, compact JWS, JWKS.
+//! One folder per domain, in layers (lowest first; a module imports only the layers before
+//! it, checked by `cargo xtask tidy`):
+//!
+//! - [`hash`], [`clock`]: hex and SHA-256; the one timestamp format.
+//! - [`ops`]: the data directory and the metrics registry.
+//! - [`config`]: the site TOML, parsed once into a validated [`config::Config`] (with its
+//!   cookie-banner part); [`keys`]: Ed25519 key files, RFC 7638 kids, compact JWS, JWKS.
+//! - [`receipt`]: the wire request (docs/wire.md) → validated content → signed payload; the
+//!   subject's keys and commitments; offline verification of one receipt.
+//! - [`log`]: the hash chain — its append rule and the audit walk over any [`log::LogSource`].
 //! - [`store`]: SQLite — the single writer thread (group commit) and the read pool.
-//! - [`audit`], [`verify`]: offline checks of the whole log and of one receipt.
-//! - [`app`], [`routes`], [`error`]: the actix app, handlers, problem+json errors.
-//! - [`ratelimit`], [`connections`], [`metrics`], [`openapi`]: per-address limits (requests,
-//!   connections, body deadline), Prometheus, `/openapi.json`.
-//! - [`receipt_page`], [`policy_page`], [`html`]: the visitor's receipt page and consent text.
-//! - [`tokens`], [`auth`], [`routes::admin`], [`export`], [`kantara`], [`admin_page`]: the admin
-//!   API and page (bearer tokens per site, queries, streaming export, withdrawal, erasure).
-//! - [`assets`], [`demo`], [`negotiate`]: widget files, the demo site, header negotiation.
-//! - [`server`], [`cli`], [`report`], [`datadir`], [`hash`]: process plumbing.
+//! - [`admin`]: tokens, retention and erasure deadlines, export and Kantara, without HTTP.
+//! - [`web`]: state, app and route table, middleware, problem+json errors, auth extractors,
+//!   limits, widget files, pages, handlers, the server's signals.
+//! - [`cli`]: the command line's arguments and its commands beyond `serve`.
 //!
 //! # Architecture invariants
 //!
 //! - **Only `store` opens SQLite**, and only its writer thread writes.
+//! - **Layers import downwards only**: `receipt`, `log` and `store` never import `web` or
+//!   `cli`; handlers import `web::state`, never the app that mounts them.
 //! - **A 201 means committed**: the writer answers a job only after its batch's `COMMIT`
 //!   (with `synchronous = FULL`) has returned.
 //! - **No raw identifier is stored or logged**: `receipt::prepare` replaces phone numbers

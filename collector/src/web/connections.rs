@@ -12,7 +12,7 @@
 //!   count drops when the connection's [`Slot`] is dropped with the connection. Trusted
 //!   proxies are not counted: behind one, every visitor has the proxy's address (the proxy
 //!   enforces its own per-client limits, see README "Running a collector").
-//! - [`body_deadline`] gives every request body a deadline from the moment its headers were
+//! - `web::middleware::body_deadline` gives every request body a deadline from the moment its headers were
 //!   read; a body still incomplete then ends the request with 408 `body_timeout`, and the
 //!   connection is closed.
 
