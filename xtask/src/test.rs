@@ -22,6 +22,8 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
 ];
 
 pub fn all() -> Result<()> {
+    // Seconds, and about the code's shape: first, before anything is installed or built.
+    crate::tidy::tidy()?;
     install::wasm_target()?;
     install::chromium()?;
     let axe = install::axe()?;
