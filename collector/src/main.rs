@@ -7,10 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+#[cfg(feature = "testing")]
+use kelisim_collector::cli::benchgen;
 use kelisim_collector::cli::{
     Cli, Command, DataDirArgs, KeysCommand, ListArgs, ReceiptsCommand, TokensCommand, VerifyArgs,
 };
-use kelisim_collector::cli::{admin as admin_cli, benchgen, report};
+use kelisim_collector::cli::{admin as admin_cli, report};
 use kelisim_collector::keys::{KeyError, Keyring};
 use kelisim_collector::log::audit;
 use kelisim_collector::ops::datadir::DataDir;
@@ -60,7 +62,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 metrics: args
                     .metrics_listen
                     .map_or(MetricsAt::Nowhere, MetricsAt::Listener),
+                #[cfg(feature = "testing")]
                 bench_endpoints: args.bench_endpoints,
+                #[cfg(feature = "testing")]
                 fault_file: args.fault_file,
             })?;
             Ok(ExitCode::SUCCESS)
@@ -74,7 +78,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 demo_dir: Some(args.demo_dir),
                 // The demo listens on loopback only.
                 metrics: MetricsAt::Everywhere,
+                #[cfg(feature = "testing")]
                 bench_endpoints: false,
+                #[cfg(feature = "testing")]
                 fault_file: None,
             })?;
             Ok(ExitCode::SUCCESS)
@@ -89,7 +95,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tokens(TokensCommand::Revoke(args)) => done(admin_cli::token_revoke(&args)),
         Command::Purge(args) => done(admin_cli::purge(&args)),
         Command::Erase(args) => done(admin_cli::erase(&args)),
+        #[cfg(feature = "testing")]
         Command::BenchGenerate(args) => done(benchgen::generate(&args)),
+        #[cfg(feature = "testing")]
         Command::BenchAdmin(args) => done(benchgen::measure(&args)),
         Command::Audit(args) => audit_command(&args),
         Command::Keys(KeysCommand::Generate(args)) => {

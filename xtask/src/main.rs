@@ -72,7 +72,8 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         threads: u32,
         /// Benchmark this collector binary instead of building the release one (e.g. the
-        /// shipped target/package/kelisim-collector).
+        /// shipped target/package/kelisim-collector; without the test hooks, so no echo
+        /// baseline).
         #[arg(long, value_name = "BINARY")]
         collector: Option<PathBuf>,
     },

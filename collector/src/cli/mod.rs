@@ -1,6 +1,7 @@
 //! Command-line interface (clap). Every option can also be set by an environment variable.
 
 pub mod admin;
+#[cfg(feature = "testing")]
 pub mod benchgen;
 pub mod report;
 
@@ -52,9 +53,11 @@ pub enum Command {
     /// (--pending) by the site's deadline; --list the requests, --execute ID a pending one
     Erase(EraseArgs),
     /// Benchmark only: fill a fresh data directory with generated, signed receipts
+    #[cfg(feature = "testing")]
     #[command(hide = true)]
     BenchGenerate(BenchGenerateArgs),
     /// Benchmark only: time admin queries and an export on a data directory
+    #[cfg(feature = "testing")]
     #[command(hide = true)]
     BenchAdmin(BenchAdminArgs),
 }
@@ -85,10 +88,12 @@ pub struct ServeArgs {
     #[arg(long, env = "KELISIM_WIDGET_DIR", value_name = "DIR")]
     pub widget_dir: Option<PathBuf>,
     /// Also serve `POST /_bench/echo`, the trivial baseline `cargo xtask bench` compares with
+    #[cfg(feature = "testing")]
     #[arg(long, hide = true)]
     pub bench_endpoints: bool,
     /// Reliability tests only: a file naming store faults to simulate (`full`, `read-only`,
     /// `slow MS`), re-read before each write batch
+    #[cfg(feature = "testing")]
     #[arg(long, hide = true, env = "KELISIM_FAULT_FILE", value_name = "FILE")]
     pub fault_file: Option<PathBuf>,
 }
@@ -330,6 +335,7 @@ pub struct EraseArgs {
     pub config: Option<PathBuf>,
 }
 
+#[cfg(feature = "testing")]
 #[derive(Debug, Args)]
 pub struct BenchGenerateArgs {
     #[command(flatten)]
@@ -339,6 +345,7 @@ pub struct BenchGenerateArgs {
     pub count: u64,
 }
 
+#[cfg(feature = "testing")]
 #[derive(Debug, Args)]
 pub struct BenchAdminArgs {
     #[command(flatten)]

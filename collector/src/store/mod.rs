@@ -19,8 +19,7 @@
 //! the async executor run them through `web::block`.
 
 use std::path::Path;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -34,7 +33,9 @@ use crate::ops::metrics::WriterMetrics;
 use crate::receipt::PreparedReceipt;
 
 mod admin;
+#[cfg(feature = "testing")]
 mod bulk;
+#[cfg(feature = "testing")]
 pub mod fault;
 mod followed;
 mod queries;
@@ -46,6 +47,7 @@ pub use admin::{
     Affected, AuditEntry, BY_CLI, BY_DEADLINE, Erasure, ErasureRequest, Maintenance, Scope,
     TokenRecord, maintain_offline, upgrade_offline,
 };
+#[cfg(feature = "testing")]
 pub use bulk::bulk_load;
 pub use queries::{AdminRow, Counts, ReceiptFilter, Stats};
 pub use reader::{ConsentStatus, Reader};
@@ -188,7 +190,8 @@ struct Inner {
     reader: Arc<Reader>,
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Set once by [`Store::inject_faults_from`] (tests only); the writer reads it.
-    fault_file: Arc<OnceLock<PathBuf>>,
+    #[cfg(feature = "testing")]
+    fault_file: Arc<std::sync::OnceLock<std::path::PathBuf>>,
 }
 
 impl Drop for Inner {
@@ -228,13 +231,16 @@ pub fn open_with(path: &Path, signer: Signer, metrics: WriterMetrics) -> Result<
     let tip = read_tip(&conn)?;
     let reader = Arc::new(Reader::open_pool(path, READERS)?);
     let (jobs, queue) = crossbeam_channel::bounded(QUEUE_DEPTH);
-    let fault_file = Arc::new(OnceLock::new());
+    #[cfg(feature = "testing")]
+    let fault_file = Arc::new(std::sync::OnceLock::new());
     let writer = Writer {
         conn,
         signer,
         tip,
         metrics,
+        #[cfg(feature = "testing")]
         fault_file: Arc::clone(&fault_file),
+        #[cfg(feature = "testing")]
         faults: fault::Faults::default(),
     };
     let handle = std::thread::Builder::new()
@@ -249,6 +255,7 @@ pub fn open_with(path: &Path, signer: Signer, metrics: WriterMetrics) -> Result<
             jobs,
             reader,
             writer: Mutex::new(Some(handle)),
+            #[cfg(feature = "testing")]
             fault_file,
         }),
     })
@@ -310,8 +317,10 @@ impl Store {
         })
     }
 
-    /// Reliability tests only (hidden `serve --fault-file`): before each batch the writer
+    /// Reliability tests only (hidden `serve --fault-file`, in a build with the `testing`
+    /// feature): before each batch the writer
     /// applies the faults `path` names (see [`fault`]). Set once; later calls are ignored.
+    #[cfg(feature = "testing")]
     pub fn inject_faults_from(&self, path: &Path) {
         if self.inner.fault_file.set(path.to_owned()).is_ok() {
             tracing::warn!(path = %path.display(), "fault injection enabled (tests only)");

@@ -5,13 +5,11 @@
 //! `BEGIN IMMEDIATE` transaction; every job is answered only after `COMMIT` returned, and if
 //! the batch rolls back, every job is told so and the chain tip is restored.
 
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
-
 use crossbeam_channel::Receiver;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
+#[cfg(feature = "testing")]
 use super::fault::{self, Faults};
 use super::{Affected, Issued, Job, MAX_BATCH, SCHEMA_VERSION, StoreError};
 use crate::clock::format_timestamp;
@@ -26,7 +24,9 @@ pub(super) struct Writer {
     pub(super) tip: Tip,
     pub(super) metrics: WriterMetrics,
     /// Tests only: the fault file (see [`fault`]) and the faults applied from it.
-    pub(super) fault_file: Arc<OnceLock<PathBuf>>,
+    #[cfg(feature = "testing")]
+    pub(super) fault_file: std::sync::Arc<std::sync::OnceLock<std::path::PathBuf>>,
+    #[cfg(feature = "testing")]
     pub(super) faults: Faults,
 }
 
@@ -89,6 +89,7 @@ impl Writer {
 
     /// Handles `batch` in one transaction and answers every job after the commit.
     fn commit(&mut self, batch: &mut Vec<Job>) {
+        #[cfg(feature = "testing")]
         if let Some(path) = self.fault_file.get() {
             fault::apply(&self.conn, &mut self.faults, Faults::read(path));
             if let Some(stall) = self.faults.stall {

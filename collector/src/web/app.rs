@@ -35,7 +35,7 @@ use crate::web::middleware::{
     access_log, admin_rate_limit, body_deadline, listener_scope, preflight_guard, rate_limit,
 };
 use crate::web::routes::{admin, ops, public, receipts};
-use crate::web::routing::{Register, RouteList, RouteSink, resource};
+use crate::web::routing::{Register, RouteList, RouteSink};
 pub use crate::web::state::{AppState, MetricsAt, ReloadError, SiteState, StartError};
 
 /// The public API under `/v1`.
@@ -147,6 +147,7 @@ pub fn build_app(
         .allowed_header(header::CONTENT_TYPE)
         .max_age(86_400);
     let demo_dir = state.demo_dir.clone();
+    #[cfg(feature = "testing")]
     let bench = state.bench_endpoints;
     App::new()
         .app_data(state)
@@ -174,8 +175,12 @@ pub fn build_app(
         .configure(|cfg| {
             root_routes(&mut Register(cfg));
             crate::web::pages::admin::routes(&mut Register(cfg));
+            #[cfg(feature = "testing")]
             if bench {
-                cfg.service(resource("/_bench/echo").route(web::post().to(ops::bench_echo)));
+                cfg.service(
+                    crate::web::routing::resource("/_bench/echo")
+                        .route(web::post().to(ops::bench_echo)),
+                );
             }
             if let Some(dir) = &demo_dir {
                 crate::web::demo::configure(cfg, dir);

@@ -34,8 +34,10 @@ pub struct Launch {
     /// Where `/metrics` answers; a listener address is bound beside `listen`.
     pub metrics: MetricsAt,
     /// Serve the benchmark's trivial baseline endpoint.
+    #[cfg(feature = "testing")]
     pub bench_endpoints: bool,
     /// Reliability tests only: simulate the store faults this file names (`store::fault`).
+    #[cfg(feature = "testing")]
     pub fault_file: Option<PathBuf>,
 }
 
@@ -88,11 +90,15 @@ pub fn launch(launch: Launch) -> Result<(), StartError> {
         launch.demo_dir.as_deref(),
         &base_url,
     )?;
-    state.bench_endpoints = launch.bench_endpoints;
+    #[cfg(feature = "testing")]
+    {
+        state.bench_endpoints = launch.bench_endpoints;
+    }
     state.metrics_at = match &metrics {
         Some((_, local)) => MetricsAt::Listener(*local),
         None => launch.metrics,
     };
+    #[cfg(feature = "testing")]
     if let Some(path) = &launch.fault_file {
         state.store.inject_faults_from(path);
     }

@@ -130,6 +130,7 @@ pub struct AppState {
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
     /// `serve --bench-endpoints`: also serve the trivial `POST /_bench/echo` baseline.
+    #[cfg(feature = "testing")]
     pub bench_endpoints: bool,
     keys_dir: PathBuf,
     published: RwLock<Published>,
@@ -192,6 +193,7 @@ impl AppState {
                 &config.rate_limit.trusted_proxies,
             ),
             body_timeout: Duration::from_secs(u64::from(config.rate_limit.body_timeout_secs)),
+            #[cfg(feature = "testing")]
             bench_endpoints: false,
             keys_dir: data.keys_dir(),
             published: RwLock::new(published),

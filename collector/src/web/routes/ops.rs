@@ -1,6 +1,7 @@
 //! Operators' endpoints: liveness, readiness, Prometheus metrics (the OpenAPI document is
 //! served by `web::openapi`), and
-//! (only with `serve --bench-endpoints`) the benchmark's trivial baseline.
+//! (only with `serve --bench-endpoints`, in a build with the `testing` feature) the
+//! benchmark's trivial baseline.
 
 use std::time::Duration;
 
@@ -86,6 +87,7 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
 /// with its length — the cost of the HTTP stack alone, which the benchmark compares
 /// receipts with. (A handler that did not read its body would make actix close the
 /// connection and measure something else.)
+#[cfg(feature = "testing")]
 pub async fn bench_echo(body: web::Bytes) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
