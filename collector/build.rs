@@ -2,7 +2,7 @@
 //! its directory (`cargo xtask package` and `cargo xtask test` set it to `dist/`).
 //!
 //! It writes `$OUT_DIR/embedded_widget.rs`, a slice of `(file name, include_bytes!(…))` that
-//! `assets.rs` includes. Without the variable the slice is empty: a plain `cargo build` needs
+//! `web/assets.rs` includes. Without the variable the slice is empty: a plain `cargo build` needs
 //! no widget and the binary reads one from `--widget-dir` (or `./dist`) as before. Only the
 //! files the collector could serve are taken (`kelisim.*` at the top of the directory); which
 //! of them really are widget files is decided at run time by the same code that reads a

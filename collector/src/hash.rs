@@ -1,9 +1,6 @@
-//! SHA-256 helpers shared by config, receipts, the chain and the audit.
+//! SHA-256 and hex helpers shared by config, receipts, the chain and the audit.
 
 use sha2::{Digest, Sha256};
-
-/// `prev` of the first receipt in the log: there is no previous receipt.
-pub const GENESIS_PREV: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -50,7 +47,6 @@ mod tests {
             sha256_hex(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
-        assert_eq!(GENESIS_PREV.len(), 64);
     }
 
     #[test]

@@ -3,28 +3,29 @@
 //!
 //! # Code map
 //!
-//! - [`config`]: the site TOML, parsed into a validated [`config::Config`]; [`cookies`]:
-//!   its cookie-banner part (categories, GPC, built-in banner texts, revision); [`reload`]:
-//!   the live site table, swapped whole when SIGHUP re-reads the file, and `config check`.
-//! - [`receipt`]: the wire request (docs/wire.md) → validated content → signed payload.
-//! - [`subject`]: phone/e-mail normalisation, the per-site index keys, the per-receipt
-//!   commitments and the browser pseudonym.
-//! - [`sign`]: Ed25519 key files, RFC 7638 kids, compact JWS, JWKS.
+//! One folder per domain, in layers (lowest first; a module imports only the layers before
+//! it, checked by `cargo xtask tidy`):
+//!
+//! - [`hash`], [`clock`]: hex and SHA-256; the one timestamp format.
+//! - [`ops`]: the data directory and the metrics registry.
+//! - [`config`]: the site TOML, parsed once into a validated [`config::Config`] (with its
+//!   cookie-banner part); [`keys`]: Ed25519 key files, RFC 7638 kids, compact JWS, JWKS.
+//! - [`receipt`]: the wire request (docs/wire.md) → validated content → signed payload; the
+//!   subject's keys and commitments; offline verification of one receipt.
+//! - [`log`]: the hash chain — its append rule and the audit walk over any [`log::LogSource`].
 //! - [`store`]: SQLite — the single writer thread (group commit) and the read pool.
-//! - [`audit`], [`verify`]: offline checks of the whole log and of one receipt.
-//! - [`app`], [`routes`], [`error`]: the actix app, handlers, problem+json errors.
-//! - [`ratelimit`], [`connections`], [`metrics`], [`openapi`]: per-address limits (requests,
-//!   connections, body deadline), Prometheus, `/openapi.json`.
-//! - [`receipt_page`], [`policy_page`], [`html`]: the visitor's receipt page and consent text.
-//! - [`tokens`], [`auth`], [`routes::admin`], [`export`], [`kantara`], [`admin_page`]: the admin
-//!   API and page (bearer tokens per site, queries, streaming export, withdrawal, erasure).
-//! - [`assets`], [`demo`], [`negotiate`]: widget files, the demo site, header negotiation.
-//! - [`server`], [`cli`], [`report`], [`datadir`], [`hash`]: process plumbing; [`backup`]:
-//!   `backup` and `restore` of a data directory.
+//! - [`admin`]: tokens, retention and erasure deadlines, export and Kantara, without HTTP.
+//! - [`web`]: state, app and route table, middleware, problem+json errors, auth extractors,
+//!   limits, widget files, pages, handlers, the server's signals, the live site table
+//!   (`web::reload`, swapped whole on SIGHUP).
+//! - [`cli`]: the command line's arguments and its commands beyond `serve` (`backup` and
+//!   `restore` of a data directory among them).
 //!
 //! # Architecture invariants
 //!
 //! - **Only `store` opens SQLite**, and only its writer thread writes.
+//! - **Layers import downwards only**: `receipt`, `log` and `store` never import `web` or
+//!   `cli`; handlers import `web::state`, never the app that mounts them.
 //! - **A 201 means committed**: the writer answers a job only after its batch's `COMMIT`
 //!   (with `synchronous = FULL`) has returned.
 //! - **No raw identifier is stored or logged**: `receipt::prepare` replaces phone numbers
@@ -40,41 +41,16 @@
 //! - **The hot path logs nothing at `info`**: receipts and successful requests log at
 //!   `debug`; references, identifiers and form values are never logged.
 
-pub mod admin_cli;
-pub mod admin_page;
-pub mod app;
-pub mod assets;
-pub mod audit;
-pub mod auth;
-pub mod backup;
-pub mod benchgen;
+pub mod admin;
 pub mod cli;
+pub mod clock;
 pub mod config;
-pub mod connections;
-pub mod cookies;
-pub mod datadir;
-pub mod demo;
-pub mod error;
-pub mod export;
 pub mod hash;
-pub mod html;
-pub mod kantara;
-pub mod metrics;
-pub mod negotiate;
-pub mod openapi;
-pub mod policy_page;
-pub mod ratelimit;
+pub mod keys;
+pub mod log;
+pub mod ops;
 pub mod receipt;
-pub mod receipt_page;
-pub mod reload;
-pub mod report;
-pub mod retention;
-pub mod routes;
-pub mod server;
-pub mod sign;
 pub mod store;
-pub mod subject;
-pub mod tokens;
-pub mod verify;
+pub mod web;
 
-pub use app::{AppState, StartError, build_app};
+pub use web::app::{AppState, StartError, build_app};

@@ -7,15 +7,22 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use kelisim_collector::app::MetricsAt;
+#[cfg(feature = "testing")]
+use kelisim_collector::cli::benchgen;
 use kelisim_collector::cli::{
     Cli, Command, ConfigCommand, DataDirArgs, KeysCommand, ListArgs, ReceiptsCommand,
     TokensCommand, VerifyArgs,
 };
-use kelisim_collector::datadir::DataDir;
-use kelisim_collector::server::{Launch, launch};
-use kelisim_collector::sign::{KeyError, Keyring};
-use kelisim_collector::{admin_cli, audit, backup, benchgen, demo, reload, report, store, verify};
+use kelisim_collector::cli::{admin as admin_cli, backup, report};
+use kelisim_collector::keys::{KeyError, Keyring};
+use kelisim_collector::log::audit;
+use kelisim_collector::ops::datadir::DataDir;
+use kelisim_collector::receipt::verify;
+use kelisim_collector::store;
+use kelisim_collector::web::app::MetricsAt;
+use kelisim_collector::web::demo;
+use kelisim_collector::web::reload;
+use kelisim_collector::web::server::{Launch, launch};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -57,7 +64,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 metrics: args
                     .metrics_listen
                     .map_or(MetricsAt::Nowhere, MetricsAt::Listener),
+                #[cfg(feature = "testing")]
                 bench_endpoints: args.bench_endpoints,
+                #[cfg(feature = "testing")]
                 fault_file: args.fault_file,
             })?;
             Ok(ExitCode::SUCCESS)
@@ -71,7 +80,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 demo_dir: Some(args.demo_dir),
                 // The demo listens on loopback only.
                 metrics: MetricsAt::Everywhere,
+                #[cfg(feature = "testing")]
                 bench_endpoints: false,
+                #[cfg(feature = "testing")]
                 fault_file: None,
             })?;
             Ok(ExitCode::SUCCESS)
@@ -89,7 +100,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup(args) => done(backup::backup_command(&args).map_err(Into::into)),
         Command::Restore(args) => done(backup::restore_command(&args).map_err(Into::into)),
         Command::Config(ConfigCommand::Check(args)) => Ok(reload::check_command(&args.file)),
+        #[cfg(feature = "testing")]
         Command::BenchGenerate(args) => done(benchgen::generate(&args)),
+        #[cfg(feature = "testing")]
         Command::BenchAdmin(args) => done(benchgen::measure(&args)),
         Command::Audit(args) => audit_command(&args),
         Command::Keys(KeysCommand::Generate(args)) => {

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use kelisim_collector::config::Config;
-use kelisim_collector::sign::Signer;
-use kelisim_collector::subject::SubjectKey;
+use kelisim_collector::keys::Signer;
+use kelisim_collector::receipt::subject::SubjectKey;
 
 /// The repository's demo directory (its config and policy texts).
 pub fn demo_dir() -> PathBuf {
@@ -36,7 +36,7 @@ pub fn jwks() -> serde_json::Value {
     serde_json::json!({"keys": [{
         "kty": "OKP",
         "crv": "Ed25519",
-        "kid": kelisim_collector::sign::thumbprint(public.as_bytes()),
+        "kid": kelisim_collector::keys::thumbprint(public.as_bytes()),
         "x": x,
     }]})
 }

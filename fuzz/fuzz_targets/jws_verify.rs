@@ -6,8 +6,8 @@
 #[path = "common.rs"]
 mod common;
 
-use kelisim_collector::sign::{PublicKeys, verify_compact};
-use kelisim_collector::verify::verify;
+use kelisim_collector::keys::{PublicKeys, verify_compact};
+use kelisim_collector::receipt::verify::verify;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 /// A JWS from outside verifies only if it is byte for byte what our key would sign.
-fn check_foreign(jws: &str, keys: &PublicKeys, signer: &kelisim_collector::sign::Signer) {
+fn check_foreign(jws: &str, keys: &PublicKeys, signer: &kelisim_collector::keys::Signer) {
     if let Ok(valid) = verify(jws, keys) {
         assert_eq!(valid.kid, signer.kid());
         let ok = verify_compact(jws, keys).expect("verified once, verifies again");

@@ -12,7 +12,7 @@ use kelisim_collector::receipt::{
     Private, ReceiptRequest, Stamp, WithdrawRequest, check_holder, decode_unverified, prepare,
     prepare_withdrawal,
 };
-use kelisim_collector::sign::PublicKeys;
+use kelisim_collector::keys::PublicKeys;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -49,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let jws = prepared.seal(&stamp, &signer);
     let keys = PublicKeys::from_jwks(&common::jwks()).expect("own JWKS");
-    kelisim_collector::sign::verify_compact(&jws, &keys).expect("a sealed receipt verifies");
+    kelisim_collector::keys::verify_compact(&jws, &keys).expect("a sealed receipt verifies");
     let payload = decode_unverified(&jws).expect("a sealed receipt decodes");
     let signed = serde_json::to_string(&payload.subject).expect("subject serialises");
     for value in raw.iter().filter(|v| v.trim().len() >= 6) {

@@ -1,7 +1,7 @@
 //! `cargo xtask bench [--smoke]`: the collector's throughput benchmark.
 //!
-//! Builds the collector (release; `--smoke` uses the debug build `cargo xtask test` already
-//! made), starts `serve --bench-endpoints` on 127.0.0.1 with a fresh data directory and
+//! Builds the collector with its test hooks (feature `testing`; release, `--smoke` uses the
+//! debug one `cargo xtask test` already made), starts `serve --bench-endpoints` on 127.0.0.1 with a fresh data directory and
 //! `collector/bench/kelisim.toml`, and runs wrk (installed from Debian when missing) on the
 //! same machine with `collector/bench/receipts.lua`: a warm-up, then signed, chained,
 //! durably committed receipts for the measured duration, then the same requests against
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::install::{self, cargo, run};
+use crate::install::{self, run};
 use crate::root;
 
 /// What to run.
@@ -120,18 +120,18 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(bin: &Path, data: &Path, log: &Path) -> Result<Server> {
+    fn start(bin: &Path, data: &Path, log: &Path, echo: bool) -> Result<Server> {
         let config = root().join("collector/bench/kelisim.toml");
         // A port free now: the metrics address must be known to read it.
         let metrics = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .to_string();
         let mut child = Command::new(bin)
+            .arg("serve")
+            .args(echo.then_some("--bench-endpoints"))
             .args([
-                "serve",
                 "--listen",
                 "127.0.0.1:0",
-                "--bench-endpoints",
                 "--metrics-listen",
                 &metrics,
                 "--config",
@@ -268,17 +268,14 @@ fn collector_binary(opts: &Options) -> Result<PathBuf> {
         ensure!(bin.exists(), "{} does not exist", bin.display());
         return Ok(bin.clone());
     }
-    let (profile, dir) = if opts.smoke {
-        (None, "debug/kelisim-collector")
-    } else {
-        (Some("--release"), "release/kelisim-collector")
-    };
+    // `--bench-endpoints` exists only in a build with the test hooks (`testing`).
     if opts.build {
-        run(cargo()
-            .args(["build", "--package", "kelisim-collector"])
-            .args(profile))?;
+        return crate::soak::testing_collector(!opts.smoke);
     }
-    let bin = crate::dist::target_dir().join(dir);
+    let dir = if opts.smoke { "debug" } else { "release" };
+    let bin = crate::dist::target_dir()
+        .join(dir)
+        .join("kelisim-collector-testing");
     ensure!(bin.exists(), "{} is not built", bin.display());
     Ok(bin)
 }
@@ -295,12 +292,18 @@ pub fn bench(opts: &Options) -> Result<()> {
     }
     std::fs::create_dir_all(&work)?;
     let log = work.join("collector.log");
-    let server = Server::start(&bin, &data, &log)?;
+    // A binary given with --collector is a shipped one: no bench endpoint, no baseline.
+    let with_echo = opts.collector.is_none();
+    let server = Server::start(&bin, &data, &log, with_echo)?;
     let addr = server.addr.clone();
 
     let warmup = wrk(opts, &addr, "/v1/receipts", 1, opts.warmup)?;
     let receipts = wrk(opts, &addr, "/v1/receipts", 2, opts.duration)?;
-    let echo = wrk(opts, &addr, "/_bench/echo", 3, opts.duration)?;
+    let echo = if with_echo {
+        Some(wrk(opts, &addr, "/_bench/echo", 3, opts.duration)?)
+    } else {
+        None
+    };
     let metrics = http_get(&server.metrics, "/metrics")
         .map(|(_, body)| body)
         .unwrap_or_default();
@@ -316,7 +319,9 @@ pub fn bench(opts: &Options) -> Result<()> {
         );
         ensure!(r.created > 0, "{name}: no receipt was created");
     }
-    ensure!(echo.ok > 0 && echo.other == 0, "echo: {echo:?}");
+    if let Some(echo) = &echo {
+        ensure!(echo.ok > 0 && echo.other == 0, "echo: {echo:?}");
+    }
 
     // Every receipt answered 201 is in the log, and the whole log verifies.
     let out = Command::new(&bin)
@@ -341,7 +346,7 @@ pub fn bench(opts: &Options) -> Result<()> {
     }
 
     let receipts_rate = receipts.rate(receipts.created);
-    let echo_rate = echo.rate(echo.ok);
+    let echo_rate = echo.as_ref().map(|e| e.rate(e.ok));
     let ms = |us: u64| {
         #[allow(clippy::cast_precision_loss)] // microseconds
         let ms = us as f64 / 1000.0;
@@ -367,17 +372,22 @@ pub fn bench(opts: &Options) -> Result<()> {
         ms(receipts.p99_us),
         receipts.socket_errors
     );
-    println!(
-        "| `POST /_bench/echo` (trivial, same server) | {echo_rate:.0} | {:.2} | {:.2} | {} |",
-        ms(echo.p50_us),
-        ms(echo.p99_us),
-        echo.socket_errors
-    );
+    if let (Some(echo), Some(rate)) = (&echo, echo_rate) {
+        println!(
+            "| `POST /_bench/echo` (trivial, same server) | {rate:.0} | {:.2} | {:.2} | {} |",
+            ms(echo.p50_us),
+            ms(echo.p99_us),
+            echo.socket_errors
+        );
+    }
     println!();
+    let ratio = echo_rate.map_or_else(
+        || "not measured (a shipped binary has no bench endpoint)".to_owned(),
+        |rate| format!("{:.2}", receipts_rate / rate.max(1.0)),
+    );
     println!(
-        "receipts/echo ratio: {:.2}; mean writer batch: {}; audit: {stored} receipts verified \
+        "receipts/echo ratio: {ratio}; mean writer batch: {}; audit: {stored} receipts verified \
          ({answered} answered 201 as wrk counted, {} more in flight when it stopped)",
-        receipts_rate / echo_rate.max(1.0),
         batch.map_or_else(|| "?".to_owned(), |b| format!("{b:.1}")),
         stored - answered,
     );

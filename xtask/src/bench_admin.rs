@@ -10,20 +10,12 @@
 
 use anyhow::{Context, Result, ensure};
 
-use crate::install::{cargo, run};
+use crate::install::run;
 
 /// Runs the admin benchmark over `count` receipts.
 pub fn bench_admin(count: u64, smoke: bool) -> Result<()> {
-    let (profile, name) = if smoke {
-        (None, "debug/kelisim-collector")
-    } else {
-        (Some("--release"), "release/kelisim-collector")
-    };
-    run(cargo()
-        .args(["build", "--package", "kelisim-collector"])
-        .args(profile))?;
-    let bin = crate::dist::target_dir().join(name);
-    ensure!(bin.exists(), "{} is not built", bin.display());
+    // `bench-generate` and `bench-admin` exist only in a build with the test hooks.
+    let bin = crate::soak::testing_collector(!smoke)?;
     let data = crate::dist::target_dir().join(format!("bench-admin/{count}"));
     let db = data.join("kelisim.db");
     if !db.exists() {

@@ -12,6 +12,7 @@ mod package;
 mod run;
 mod soak;
 mod test;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 
@@ -71,7 +72,8 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         threads: u32,
         /// Benchmark this collector binary instead of building the release one (e.g. the
-        /// shipped target/package/kelisim-collector).
+        /// shipped target/package/kelisim-collector; without the test hooks, so no echo
+        /// baseline).
         #[arg(long, value_name = "BINARY")]
         collector: Option<PathBuf>,
     },
@@ -117,6 +119,9 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         seconds: u64,
     },
+    /// Check the architecture rules: the collector's layering and import cycles, `//!`
+    /// headers, file lengths.
+    Tidy,
     /// Run the widget's wasm tests in headless Chromium.
     WasmTest,
     /// Runner for `cargo test --target wasm32-unknown-unknown` (set by `wasm-test`).
@@ -180,6 +185,7 @@ fn main() -> Result<()> {
                 .and_then(|()| contract::contract(&soak::collector_bin(), max_examples))
         }
         Command::Soak { seconds } => soak::soak(seconds),
+        Command::Tidy => tidy::tidy(),
         Command::WasmTest => test::wasm(),
         Command::WasmBindgenTestRunner { args } => {
             let argv = std::iter::once("wasm-bindgen-test-runner".to_string()).chain(args);

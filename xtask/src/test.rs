@@ -22,6 +22,8 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
 ];
 
 pub fn all() -> Result<()> {
+    // Seconds, and about the code's shape: first, before anything is installed or built.
+    crate::tidy::tidy()?;
     install::wasm_target()?;
     install::chromium()?;
     let axe = install::axe()?;
@@ -58,6 +60,18 @@ pub fn all() -> Result<()> {
         .current_dir(crate::root()))?;
     dist::dist()?;
     run(cargo().args(["build", "--package", "kelisim-collector"]))?;
+    // The shipped build's lints: `--all-targets` above builds the crate with its test hooks
+    // (its tests depend on it with the `testing` feature); this is the build without them.
+    run(cargo().args([
+        "clippy",
+        "--package",
+        "kelisim-collector",
+        "--lib",
+        "--bins",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     run(cargo()
         .args(["test", "--workspace"])
         .env(
@@ -75,6 +89,11 @@ pub fn all() -> Result<()> {
         .env("KELISIM_TEST_PYTHON", python)
         .env("KELISIM_TEST_NGINX", nginx)
         .env("KELISIM_TEST_CADDY", caddy))?;
+    // `cargo test` built the binary with the test hooks (the crate's tests enable `testing`);
+    // the browser tests are done with it, and what is packaged is built as operators get it:
+    // without them, which it must show by refusing each.
+    run(cargo().args(["build", "--package", "kelisim-collector"]))?;
+    soak::check_no_test_hooks(&soak::collector_bin())?;
     // The .deb and the OCI image of that debug build, installed and run (issue 17).
     crate::package::test()?;
     // Reliability (RELIABILITY.md): the API against its OpenAPI document, a 60 s soak alone on
@@ -82,7 +101,9 @@ pub fn all() -> Result<()> {
     contract::contract(&soak::collector_bin(), contract::MAX_EXAMPLES)?;
     soak::soak(60)?;
     fuzz::fuzz(fuzz::SMOKE_SECONDS, &[], fuzz::Build::Smoke)?;
-    // The benchmark's pipeline (wrk, audit of what it stored), short and on the debug build.
+    // The benchmark's pipeline (wrk, audit of what it stored), short and on the debug build
+    // with the test hooks.
+    soak::testing_collector(false)?;
     bench::bench(&bench::Options {
         build: false,
         ..bench::Options::smoke()

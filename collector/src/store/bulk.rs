@@ -7,9 +7,10 @@ use std::path::Path;
 use rusqlite::{TransactionBehavior, params};
 
 use super::{StoreError, connect, migrate};
-use crate::hash::{GENESIS_PREV, sha256_hex};
+use crate::hash::sha256_hex;
+use crate::keys::Signer;
+use crate::log::GENESIS_PREV;
 use crate::receipt::{PreparedReceipt, Stamp};
-use crate::sign::Signer;
 
 /// Receipts per transaction.
 const TX_ROWS: u64 = 50_000;
@@ -23,7 +24,7 @@ pub fn bulk_load(
     issued_at: impl Fn(u64) -> String,
     mut make: impl FnMut(u64, &Stamp) -> PreparedReceipt,
 ) -> Result<(), StoreError> {
-    crate::datadir::touch_private(path).map_err(|source| StoreError::Create {
+    crate::ops::datadir::touch_private(path).map_err(|source| StoreError::Create {
         path: path.display().to_string(),
         source,
     })?;
@@ -86,7 +87,7 @@ pub fn bulk_load(
                 for entry in &r.private.index {
                     hash.execute(params![entry.hmac, stamp.seq, entry.kind.to_string()])?;
                 }
-                super::admin::mark_followed(
+                super::followed::mark_followed(
                     &tx,
                     &r.private.browser,
                     r.kind.as_str(),

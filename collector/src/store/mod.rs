@@ -19,36 +19,40 @@
 //! the async executor run them through `web::block`.
 
 use std::path::Path;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::datadir;
-use crate::hash::sha256_hex;
-use crate::metrics::WriterMetrics;
+use crate::keys::Signer;
+use crate::ops::datadir;
+use crate::ops::metrics::WriterMetrics;
 use crate::receipt::PreparedReceipt;
-use crate::sign::Signer;
 
 mod admin;
+#[cfg(feature = "testing")]
 mod bulk;
+#[cfg(feature = "testing")]
 pub mod fault;
+mod followed;
+mod queries;
 mod reader;
 pub mod snapshot;
 mod writer;
 
+use crate::log::Tip;
 pub use admin::{
-    AdminRow, Affected, AuditEntry, BY_CLI, BY_DEADLINE, Counts, Erasure, ErasureRequest,
-    Maintenance, ReceiptFilter, Scope, Stats, TokenRecord, maintain_offline, upgrade_offline,
+    Affected, AuditEntry, BY_CLI, BY_DEADLINE, Erasure, ErasureRequest, Maintenance, Scope,
+    TokenRecord, maintain_offline, upgrade_offline,
 };
+#[cfg(feature = "testing")]
 pub use bulk::bulk_load;
+pub use queries::{AdminRow, Counts, ReceiptFilter, Stats};
 pub use reader::{ConsentStatus, Reader};
-use writer::{Tip, Writer};
+use writer::Writer;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
@@ -145,48 +149,7 @@ pub struct Issued {
     pub created: bool,
 }
 
-/// One stored receipt, as listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReceiptRow {
-    pub seq: i64,
-    pub id: String,
-    pub issued_at: String,
-    pub site: String,
-    pub kind: String,
-    pub event: String,
-    #[serde(rename = "ref")]
-    pub reference: String,
-    pub policy_version: String,
-    pub lang: String,
-    pub form_id: Option<String>,
-    pub kid: String,
-    pub jws: String,
-    /// For a withdrawal: the id of the receipt it withdraws.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub withdraws: Option<String>,
-    /// SHA-256 of the receipt's withdrawal secret (payload v2); never served.
-    #[serde(skip)]
-    pub holder_sha256: Option<String>,
-}
-
-/// One row of the log with everything `audit` cross-checks.
-#[derive(Debug, Clone)]
-pub struct LogRow {
-    pub row: ReceiptRow,
-    pub browser_id: String,
-    pub jws_sha256: String,
-    /// `subject_hashes` entries of this receipt, sorted.
-    pub subject_hmacs: Vec<String>,
-    /// The salt of the payload's subject commitments, until erased.
-    pub subject_salt: Option<String>,
-}
-
-/// The last committed receipt as recorded in `chain_head`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Head {
-    pub seq: i64,
-    pub jws_sha256: String,
-}
+pub use crate::log::{Head, LogRow, ReceiptRow};
 
 enum Job {
     Issue {
@@ -228,7 +191,8 @@ struct Inner {
     reader: Arc<Reader>,
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Set once by [`Store::inject_faults_from`] (tests only); the writer reads it.
-    fault_file: Arc<OnceLock<PathBuf>>,
+    #[cfg(feature = "testing")]
+    fault_file: Arc<std::sync::OnceLock<std::path::PathBuf>>,
 }
 
 impl Drop for Inner {
@@ -268,13 +232,16 @@ pub fn open_with(path: &Path, signer: Signer, metrics: WriterMetrics) -> Result<
     let tip = read_tip(&conn)?;
     let reader = Arc::new(Reader::open_pool(path, READERS)?);
     let (jobs, queue) = crossbeam_channel::bounded(QUEUE_DEPTH);
-    let fault_file = Arc::new(OnceLock::new());
+    #[cfg(feature = "testing")]
+    let fault_file = Arc::new(std::sync::OnceLock::new());
     let writer = Writer {
         conn,
         signer,
         tip,
         metrics,
+        #[cfg(feature = "testing")]
         fault_file: Arc::clone(&fault_file),
+        #[cfg(feature = "testing")]
         faults: fault::Faults::default(),
     };
     let handle = std::thread::Builder::new()
@@ -289,6 +256,7 @@ pub fn open_with(path: &Path, signer: Signer, metrics: WriterMetrics) -> Result<
             jobs,
             reader,
             writer: Mutex::new(Some(handle)),
+            #[cfg(feature = "testing")]
             fault_file,
         }),
     })
@@ -350,8 +318,10 @@ impl Store {
         })
     }
 
-    /// Reliability tests only (hidden `serve --fault-file`): before each batch the writer
+    /// Reliability tests only (hidden `serve --fault-file`, in a build with the `testing`
+    /// feature): before each batch the writer
     /// applies the faults `path` names (see [`fault`]). Set once; later calls are ignored.
+    #[cfg(feature = "testing")]
     pub fn inject_faults_from(&self, path: &Path) {
         if self.inner.fault_file.set(path.to_owned()).is_ok() {
             tracing::warn!(path = %path.display(), "fault injection enabled (tests only)");
@@ -437,9 +407,8 @@ fn read_tip(conn: &Connection) -> Result<Tip, StoreError> {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let row_tip = last.map_or_else(Tip::genesis, |(seq, jws)| Tip {
-        seq,
-        hash: sha256_hex(jws.as_bytes()),
+    let row_tip = last.map_or_else(Tip::genesis, |(seq, jws): (i64, String)| {
+        Tip::after(seq, &jws)
     });
     let head = read_head(conn)?;
     match head {
@@ -488,12 +457,13 @@ mod tests {
     use std::ops::ControlFlow;
 
     use super::*;
-    use crate::hash::GENESIS_PREV;
+    use crate::hash::sha256_hex;
+    use crate::log::GENESIS_PREV;
+    use crate::receipt::subject::IdentifierKind;
     use crate::receipt::{
         Choice, Context, Event, IndexEntry, Kind, Notice, PolicyRef, Private, SignedIdentifier,
         Subject,
     };
-    use crate::subject::IdentifierKind;
 
     pub(super) fn signer() -> Signer {
         Signer::new(ed25519_dalek::SigningKey::from_bytes(&[5; 32]))

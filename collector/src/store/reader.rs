@@ -10,8 +10,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{
     Head, LogRow, ReceiptRow, SCHEMA_VERSION, StoreError, connect, read_head, schema_version,
 };
+use crate::receipt::subject::IdentifierKind;
 use crate::receipt::{IndexEntry, Private};
-use crate::subject::IdentifierKind;
 
 /// A pool of read connections (`query_only`). Methods block.
 pub struct Reader {
@@ -365,5 +365,30 @@ impl Reader {
             ))?;
             stmt.query_map([hmac], receipt_row)?.collect()
         })
+    }
+}
+
+/// The audit walks the log through the read pool.
+impl crate::log::LogSource for Reader {
+    type Error = StoreError;
+
+    fn tombstones(&self) -> Result<std::collections::BTreeMap<i64, String>, StoreError> {
+        Reader::tombstones(self)
+    }
+
+    fn erased(&self) -> Result<std::collections::HashSet<i64>, StoreError> {
+        Reader::erased(self)
+    }
+
+    fn scan_log(&self, visit: &mut dyn FnMut(LogRow) -> ControlFlow<()>) -> Result<(), StoreError> {
+        Reader::scan_log(self, visit)
+    }
+
+    fn unmarked_followed(&self) -> Result<Vec<i64>, StoreError> {
+        Reader::unmarked_followed(self)
+    }
+
+    fn head(&self) -> Result<Option<Head>, StoreError> {
+        Reader::head(self)
     }
 }

@@ -5,34 +5,18 @@
 //! `BEGIN IMMEDIATE` transaction; every job is answered only after `COMMIT` returned, and if
 //! the batch rolls back, every job is told so and the chain tip is restored.
 
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
-
 use crossbeam_channel::Receiver;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
+#[cfg(feature = "testing")]
 use super::fault::{self, Faults};
 use super::{Affected, Issued, Job, MAX_BATCH, SCHEMA_VERSION, StoreError};
-use crate::hash::{GENESIS_PREV, sha256_hex};
-use crate::metrics::WriterMetrics;
-use crate::receipt::{PreparedReceipt, Stamp, format_timestamp};
-use crate::sign::Signer;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Tip {
-    pub(super) seq: i64,
-    pub(super) hash: String,
-}
-
-impl Tip {
-    pub(super) fn genesis() -> Tip {
-        Tip {
-            seq: 0,
-            hash: GENESIS_PREV.to_owned(),
-        }
-    }
-}
+use crate::clock::format_timestamp;
+use crate::keys::Signer;
+use crate::log::{Tip, link_hash};
+use crate::ops::metrics::WriterMetrics;
+use crate::receipt::{PreparedReceipt, Stamp};
 
 pub(super) struct Writer {
     pub(super) conn: Connection,
@@ -40,7 +24,9 @@ pub(super) struct Writer {
     pub(super) tip: Tip,
     pub(super) metrics: WriterMetrics,
     /// Tests only: the fault file (see [`fault`]) and the faults applied from it.
-    pub(super) fault_file: Arc<OnceLock<PathBuf>>,
+    #[cfg(feature = "testing")]
+    pub(super) fault_file: std::sync::Arc<std::sync::OnceLock<std::path::PathBuf>>,
+    #[cfg(feature = "testing")]
     pub(super) faults: Faults,
 }
 
@@ -103,6 +89,7 @@ impl Writer {
 
     /// Handles `batch` in one transaction and answers every job after the commit.
     fn commit(&mut self, batch: &mut Vec<Job>) {
+        #[cfg(feature = "testing")]
         if let Some(path) = self.fault_file.get() {
             fault::apply(&self.conn, &mut self.faults, Faults::read(path));
             if let Some(stall) = self.faults.stall {
@@ -304,14 +291,15 @@ fn issue_one(
             }));
         }
     }
+    let (seq, prev) = tip.next();
     let stamp = Stamp {
         id: uuid::Uuid::now_v7().to_string(),
-        seq: tip.seq + 1,
+        seq,
         issued_at: format_timestamp(time::OffsetDateTime::now_utc()),
-        prev: tip.hash.clone(),
+        prev: prev.to_owned(),
     };
     let jws = receipt.seal(&stamp, signer);
-    let jws_sha256 = sha256_hex(jws.as_bytes());
+    let jws_sha256 = link_hash(&jws);
     // A withdrawal repeats the subject of the consent it withdraws (its commitments, with
     // their salt and index entries). If that consent's subject was erased, the withdrawal's
     // is erased from the start (an `erasures` row, which `audit` then checks, instead of index
@@ -356,7 +344,7 @@ fn issue_one(
             private.salt.as_deref()
         },
     ])?;
-    super::admin::mark_followed(
+    super::followed::mark_followed(
         tx,
         &private.browser,
         receipt.kind.as_str(),

@@ -6,13 +6,13 @@
 
 use actix_web::http::Method;
 use actix_web::test::{self, TestRequest};
-use kelisim_collector::app::registered_admin_routes;
-use kelisim_collector::audit;
+use kelisim_collector::admin::retention;
+use kelisim_collector::admin::tokens;
 use kelisim_collector::build_app;
-use kelisim_collector::receipt::format_timestamp;
-use kelisim_collector::retention;
+use kelisim_collector::clock::format_timestamp;
+use kelisim_collector::log::audit;
 use kelisim_collector::store::{Maintenance, Scope};
-use kelisim_collector::tokens;
+use kelisim_collector::web::app::registered_admin_routes;
 
 use crate::support::{
     Harness, RAW_PHONE_DIGITS, assert_not_in_files, config_edited, config_with, days_ago, fixture,
@@ -418,7 +418,7 @@ async fn a_phone_typed_another_way_finds_the_receipt_and_the_exports_carry_it() 
     let commitment = detail["payload"]["subject"]["identifiers"][0]["commitment"].clone();
     assert_eq!(
         commitment,
-        kelisim_collector::subject::commitment_hex(
+        kelisim_collector::receipt::subject::commitment_hex(
             &kelisim_collector::hash::unhex(salt).expect("hex"),
             "+77011234567"
         ),
@@ -983,7 +983,7 @@ async fn carrying_out_a_request_the_deadline_task_just_carried_out_says_so() {
     std::fs::write(&faults, "slow 800\n").expect("fault file");
     h.state.store.inject_faults_from(&faults);
     let (due, reply) = tokio::join!(
-        retention::erase_due(&h.state),
+        retention::erase_due(&h.state.store),
         send(&app, execute_request(&admin, &id).to_request())
     );
     std::fs::remove_file(&faults).expect("clear faults");
@@ -1073,7 +1073,7 @@ async fn due_erasures_are_carried_out_by_the_daily_task_before_their_deadline_pa
     assert_eq!(order, ids(&[&late, &soon, &later]), "soonest due first");
 
     // The task carries out what is due before its next look, and nothing else.
-    assert_eq!(retention::erase_due(&h.state).await, 2);
+    assert_eq!(retention::erase_due(&h.state.store).await, 2);
     let list = send(&app, admin_get(&admin, "erasure-requests").to_request())
         .await
         .json();
@@ -1117,7 +1117,11 @@ async fn due_erasures_are_carried_out_by_the_daily_task_before_their_deadline_pa
         2,
         "{trail:?}"
     );
-    assert_eq!(retention::erase_due(&h.state).await, 0, "nothing twice");
+    assert_eq!(
+        retention::erase_due(&h.state.store).await,
+        0,
+        "nothing twice"
+    );
     let report = intact(&h);
     assert!(report.is_intact(), "{report}");
 }

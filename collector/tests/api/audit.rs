@@ -6,9 +6,9 @@
 use actix_web::test;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use kelisim_collector::audit::{AuditReport, Problem, audit};
 use kelisim_collector::build_app;
-use kelisim_collector::sign::Keyring;
+use kelisim_collector::keys::Keyring;
+use kelisim_collector::log::audit::{AuditReport, Problem, audit};
 use kelisim_collector::store;
 use rusqlite::Connection;
 
@@ -48,7 +48,7 @@ fn downgrade_to_v1(h: &Harness, phone: &str) {
         .expect("keys")
         .signer()
         .expect("signer");
-    let key = kelisim_collector::subject::SubjectKey::load(&h.data.subject_key_path())
+    let key = kelisim_collector::receipt::subject::SubjectKey::load(&h.data.subject_key_path())
         .expect("subject key");
     let hmac = key.legacy_index_hex(phone);
     let mut conn = Connection::open(h.data.db_path()).expect("open db");
@@ -60,7 +60,7 @@ fn downgrade_to_v1(h: &Harness, phone: &str) {
         .expect("rows")
         .collect::<Result<_, _>>()
         .expect("rows");
-    let mut prev = kelisim_collector::hash::GENESIS_PREV.to_owned();
+    let mut prev = kelisim_collector::log::GENESIS_PREV.to_owned();
     for (seq, jws, browser) in rows {
         let mut payload: ReceiptPayload = serde_json::from_slice(
             &B64.decode(jws.split('.').nth(1).expect("payload"))
@@ -344,11 +344,11 @@ async fn a_schema_v1_database_is_upgraded_and_its_chain_continues() {
         .assert_problem(403, "not_receipt_holder");
     }
     // ...the site's admin does, and its subject is still found by the v1 index.
-    let token = kelisim_collector::tokens::generate(
+    let token = kelisim_collector::admin::tokens::generate(
         vec!["demo".into()],
         store::Scope::Admin,
         None,
-        kelisim_collector::receipt::format_timestamp(time::OffsetDateTime::now_utc()),
+        kelisim_collector::clock::format_timestamp(time::OffsetDateTime::now_utc()),
         None,
     )
     .expect("token");

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::test::{self, TestRequest};
 use kelisim_collector::build_app;
-use kelisim_collector::demo::CSP;
+use kelisim_collector::web::demo::CSP;
 
 use crate::support::{Harness, RAW_PHONE_DIGITS, fixture, post_receipt, send};
 

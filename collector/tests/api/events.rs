@@ -258,8 +258,9 @@ async fn a_withdrawal_is_its_own_signed_receipt_naming_the_one_it_withdraws() {
         .await
         .assert_problem(400, "invalid_request");
 
-    let report = kelisim_collector::audit::audit(&h.state.store.reader(), &h.state.public_keys())
-        .expect("audit runs");
+    let report =
+        kelisim_collector::log::audit::audit(&h.state.store.reader(), &h.state.public_keys())
+            .expect("audit runs");
     assert!(report.is_intact(), "{report}");
 }
 

@@ -4,8 +4,8 @@
 
 use actix_web::http::Method;
 use actix_web::test::{self, TestRequest};
-use kelisim_collector::app::registered_routes;
 use kelisim_collector::build_app;
+use kelisim_collector::web::app::registered_routes;
 
 use crate::support::{Harness, config_with, fixture, post_receipt, send};
 

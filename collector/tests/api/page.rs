@@ -3,7 +3,7 @@
 
 use actix_web::test::{self, TestRequest};
 use kelisim_collector::build_app;
-use kelisim_collector::receipt_page;
+use kelisim_collector::web::pages::receipt as receipt_page;
 
 use crate::support::{Harness, fixture, post_receipt, post_withdraw, send};
 

@@ -3,8 +3,9 @@
 
 use actix_web::test::{self, TestRequest};
 use kelisim_collector::build_app;
-use kelisim_collector::hash::{GENESIS_PREV, sha256_hex};
-use kelisim_collector::subject::SubjectKey;
+use kelisim_collector::hash::sha256_hex;
+use kelisim_collector::log::GENESIS_PREV;
+use kelisim_collector::receipt::subject::SubjectKey;
 
 use crate::support::{
     Harness, RAW_PHONE_DIGITS, assert_not_in_files, demo_config, fixture, post_receipt, send,
@@ -97,7 +98,7 @@ async fn fixtures_are_signed_chained_and_verify_with_an_independent_jose_library
         first["subject"]["identifiers"],
         serde_json::json!([{
             "type": "phone",
-            "commitment": kelisim_collector::subject::commitment_hex(&salt, "+77011234567")
+            "commitment": kelisim_collector::receipt::subject::commitment_hex(&salt, "+77011234567")
         }])
     );
     let subject_key = SubjectKey::load(&h.data.subject_key_path()).expect("subject key");

@@ -9,9 +9,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap;
 use actix_web::web;
 use kelisim_collector::AppState;
-use kelisim_collector::app::MetricsAt;
 use kelisim_collector::config::Config;
-use kelisim_collector::datadir::DataDir;
+use kelisim_collector::ops::datadir::DataDir;
+use kelisim_collector::web::app::MetricsAt;
 use tempfile::TempDir;
 
 /// Base URL the state is built with (policy URLs), as if serving the demo on its default port.
@@ -61,7 +61,7 @@ pub fn config_edited(edit: impl FnOnce(&str) -> String) -> Config {
 /// `YYYY-MM-DD` of `days` days ago (UTC): a request's received date.
 pub fn days_ago(days: i64) -> String {
     let day = time::OffsetDateTime::now_utc() - time::Duration::days(days);
-    kelisim_collector::receipt::format_timestamp(day)[..10].to_owned()
+    kelisim_collector::clock::format_timestamp(day)[..10].to_owned()
 }
 
 /// The config the in-process tests run with: the demo's, plus cookie categories.

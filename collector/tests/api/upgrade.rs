@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use kelisim_collector::audit;
-use kelisim_collector::sign::Keyring;
+use kelisim_collector::keys::Keyring;
+use kelisim_collector::log::audit;
 use kelisim_collector::store::{self, SCHEMA_VERSION};
 use rusqlite::Connection;
 
@@ -25,11 +25,11 @@ fn fixtures() -> PathBuf {
 /// A data directory as release `version` left it: its database, the fixtures' keys.
 fn old_data_dir(root: &Path, version: i64) -> PathBuf {
     let data = root.join(format!("v{version}"));
-    kelisim_collector::datadir::DataDir::create(&data).expect("data dir");
+    kelisim_collector::ops::datadir::DataDir::create(&data).expect("data dir");
     let keys = fixtures().join("data");
     for name in ["keys/ed25519-0001.jwk", "subject.key"] {
         let bytes = std::fs::read(keys.join(name)).expect("fixture key");
-        kelisim_collector::datadir::create_private_file(&data.join(name), &bytes)
+        kelisim_collector::ops::datadir::create_private_file(&data.join(name), &bytes)
             .expect("write key");
     }
     let sql = std::fs::read_to_string(fixtures().join(format!("v{version}.sql")))

@@ -1,0 +1,386 @@
+//! `audit`: re-verifies every receipt's signature and the whole hash chain.
+//!
+//! Walking the log in `seq` order, each receipt must: carry a valid signature by a key of the
+//! ring; have a payload whose `seq`, `id`, `site`, `ref`, … equal the row's columns (so an
+//! edited column or a reordered row is caught); link with `prev` to the SHA-256 of the
+//! previous receipt's JWS (so an edited, deleted or inserted receipt breaks the next link);
+//! follow its predecessor without a gap in `seq` (so deletions are named precisely); and
+//! have exactly the subject index its payload implies (v1: the hashes it lists; v2: one entry
+//! per commitment, and the commitments' salt). Finally the log must end where
+//! `chain_head` says, which catches receipts removed from the end. The report names the
+//! first broken `seq`.
+//!
+//! Lifecycle changes are not breaks: a receipt purged by retention left a tombstone (its
+//! `seq` and JWS hash), which links the chain across the gap; a receipt whose subject index
+//! was erased on request has an `erasures` row, and then must have no subject hashes and no
+//! salt (so has a withdrawal of such a receipt, whose index the writer never creates).
+//! Every receipt that a later receipt withdrew or may supersede must be in `followed`, the
+//! index the admin queries read statuses through (schema v4).
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::ops::ControlFlow;
+
+use crate::keys::{JwsError, PublicKeys, verify_compact};
+use crate::log::{GENESIS_PREV, LogRow, LogSource, link_hash};
+use crate::receipt::ReceiptPayload;
+
+/// Findings kept; past this the report only says there were more.
+const MAX_FINDINGS: usize = 1000;
+
+/// What is wrong at one position of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// Receipts `from..=to` are not in the log.
+    Missing { from: i64, to: i64 },
+    /// The JWS does not verify.
+    Signature(JwsError),
+    /// The signed payload is not a receipt.
+    Payload(String),
+    /// A column disagrees with the signed payload.
+    Mismatch {
+        field: &'static str,
+        column: String,
+        signed: String,
+    },
+    /// `prev` is not the hash of the previous receipt in the log.
+    BrokenLink,
+    /// `subject_hashes` rows (or the commitments' salt) differ from the payload's identifiers.
+    SubjectIndex,
+    /// A later receipt withdrew or may supersede this one, but `followed` does not say so:
+    /// the admin views would show it as still given.
+    StatusIndex,
+    /// The log ends before the recorded chain head.
+    Truncated { last_seq: i64 },
+    /// The last receipt is not the one the chain head records.
+    HeadMismatch,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing { from, to } if from == to => write!(f, "receipt {from} is missing (deleted)"),
+            Self::Missing { from, to } => write!(f, "receipts {from} to {to} are missing (deleted)"),
+            Self::Signature(e) => write!(f, "signature check failed: {e}"),
+            Self::Payload(e) => write!(f, "signed payload is not a receipt: {e}"),
+            Self::Mismatch { field, column, signed } => write!(
+                f,
+                "column `{field}` is `{column}` but the signed receipt says `{signed}` (row edited or reordered)"
+            ),
+            Self::BrokenLink => f.write_str(
+                "`prev` does not match the previous receipt: a receipt before it was edited, deleted, inserted or moved",
+            ),
+            Self::SubjectIndex => f.write_str(
+                "subject_hashes rows or the subject salt do not match the receipt's identifiers",
+            ),
+            Self::StatusIndex => f.write_str(
+                "a later receipt withdrew or may supersede this receipt but it is missing from `followed` (row deleted)",
+            ),
+            Self::Truncated { last_seq } => write!(
+                f,
+                "the chain head records this receipt but the log ends at {last_seq}: receipts were deleted from the end"
+            ),
+            Self::HeadMismatch => f.write_str("the last receipt is not the one the chain head records"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub seq: i64,
+    pub problem: Problem,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "seq {}: {}", self.seq, self.problem)
+    }
+}
+
+/// The outcome of an audit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Receipts read.
+    pub receipts: u64,
+    /// `seq` of the last receipt read (0 for an empty log).
+    pub last_seq: i64,
+    /// Problems in `seq` order.
+    pub findings: Vec<Finding>,
+    /// More problems were found than the report keeps (1000).
+    pub truncated: bool,
+}
+
+impl AuditReport {
+    pub fn is_intact(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// The earliest position where the log is broken.
+    pub fn first_broken(&self) -> Option<&Finding> {
+        self.findings.first()
+    }
+}
+
+impl fmt::Display for AuditReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.first_broken() {
+            None => write!(
+                f,
+                "audit ok: {} receipts, signatures and chain intact (last seq {})",
+                self.receipts, self.last_seq
+            ),
+            Some(first) => {
+                writeln!(f, "audit FAILED: first broken seq {}", first.seq)?;
+                for finding in &self.findings {
+                    writeln!(f, "  {finding}")?;
+                }
+                if self.truncated {
+                    writeln!(f, "  … more problems not shown")?;
+                }
+                write!(
+                    f,
+                    "{} receipts read, last seq {}",
+                    self.receipts, self.last_seq
+                )
+            }
+        }
+    }
+}
+
+/// Audits the whole log read through `reader` against the signing keys `keys`.
+pub fn audit<S: LogSource>(reader: &S, keys: &PublicKeys) -> Result<AuditReport, S::Error> {
+    let mut walk = Walk {
+        keys,
+        report: AuditReport::default(),
+        prev_hash: GENESIS_PREV.to_owned(),
+        tombstones: reader.tombstones()?,
+        erased: reader.erased()?,
+    };
+    reader.scan_log(&mut |row| walk.visit(&row))?;
+    for seq in reader.unmarked_followed()? {
+        walk.push(seq, Problem::StatusIndex);
+    }
+    let head = reader.head()?;
+    if let Some(head) = &head {
+        // Purged receipts at the end of the log.
+        walk.cross_tombstones(head.seq + 1);
+    }
+    let last = walk.report.last_seq;
+    match head {
+        Some(head) if head.seq > last => walk.push(head.seq, Problem::Truncated { last_seq: last }),
+        Some(head) if head.seq == last && head.jws_sha256 != walk.prev_hash => {
+            walk.push(head.seq, Problem::HeadMismatch);
+        }
+        None if last > 0 => walk.push(last, Problem::HeadMismatch),
+        _ => {}
+    }
+    let mut report = walk.report;
+    report.findings.sort_by_key(|f| f.seq);
+    Ok(report)
+}
+
+struct Walk<'a> {
+    keys: &'a PublicKeys,
+    report: AuditReport,
+    /// SHA-256 of the previous row's JWS: what this row's `prev` must be.
+    prev_hash: String,
+    tombstones: BTreeMap<i64, String>,
+    erased: HashSet<i64>,
+}
+
+impl Walk<'_> {
+    fn push(&mut self, seq: i64, problem: Problem) {
+        if self.report.findings.len() < MAX_FINDINGS {
+            self.report.findings.push(Finding { seq, problem });
+        } else {
+            self.report.truncated = true;
+        }
+    }
+
+    /// Steps over tombstones that follow the last position read, up to `until`
+    /// (exclusive): each takes the place of its purged receipt in the chain.
+    fn cross_tombstones(&mut self, until: i64) {
+        while self.report.last_seq + 1 < until {
+            let Some(hash) = self.tombstones.get(&(self.report.last_seq + 1)) else {
+                break;
+            };
+            self.prev_hash = hash.clone();
+            self.report.last_seq += 1;
+        }
+    }
+
+    fn visit(&mut self, log: &LogRow) -> ControlFlow<()> {
+        let row = &log.row;
+        self.cross_tombstones(row.seq);
+        let expected = self.report.last_seq + 1;
+        if row.seq > expected {
+            self.push(
+                expected,
+                Problem::Missing {
+                    from: expected,
+                    to: row.seq - 1,
+                },
+            );
+        }
+        self.report.receipts += 1;
+        self.report.last_seq = row.seq;
+        let jws_sha256 = link_hash(&row.jws);
+        let prev_hash = std::mem::replace(&mut self.prev_hash, jws_sha256.clone());
+        match self.check(log, &prev_hash) {
+            // The stored hash matters once the receipt itself is sound: the writer chains
+            // the next receipt to it after a restart.
+            Ok(()) if log.jws_sha256 != jws_sha256 => {
+                self.push(
+                    row.seq,
+                    mismatch("jws_sha256", &log.jws_sha256, &jws_sha256),
+                );
+            }
+            Ok(()) => {}
+            Err(problem) => self.push(row.seq, problem),
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// The first thing wrong with one receipt, if any.
+    fn check(&self, log: &LogRow, prev_hash: &str) -> Result<(), Problem> {
+        let row = &log.row;
+        let verified = verify_compact(&row.jws, self.keys).map_err(Problem::Signature)?;
+        let payload: ReceiptPayload = serde_json::from_slice(&verified.payload)
+            .map_err(|e| Problem::Payload(e.to_string()))?;
+        // v2 signs no browser identifier; v1's must equal its column.
+        let browser = payload
+            .subject
+            .browser_id
+            .clone()
+            .unwrap_or_else(|| log.browser_id.clone());
+        let columns: [(&'static str, String, String); 13] = [
+            ("seq", row.seq.to_string(), payload.seq.to_string()),
+            ("id", row.id.clone(), payload.id.clone()),
+            (
+                "issued_at",
+                row.issued_at.clone(),
+                payload.issued_at.clone(),
+            ),
+            ("site", row.site.clone(), payload.site.clone()),
+            ("ref", row.reference.clone(), payload.reference.clone()),
+            ("kind", row.kind.clone(), payload.kind.as_str().to_owned()),
+            (
+                "event",
+                row.event.clone(),
+                payload.event.as_str().to_owned(),
+            ),
+            (
+                "policy_version",
+                row.policy_version.clone(),
+                payload.policy.version.clone(),
+            ),
+            ("lang", row.lang.clone(), payload.notice.lang.clone()),
+            (
+                "form_id",
+                format!("{:?}", row.form_id),
+                format!("{:?}", payload.context.form_id),
+            ),
+            ("browser_id", log.browser_id.clone(), browser),
+            ("kid", row.kid.clone(), verified.kid.clone()),
+            (
+                "withdraws",
+                format!("{:?}", row.withdraws),
+                format!("{:?}", payload.withdraws),
+            ),
+        ];
+        for (field, column, signed) in columns {
+            if column != signed {
+                return Err(Problem::Mismatch {
+                    field,
+                    column,
+                    signed,
+                });
+            }
+        }
+        if payload.prev != prev_hash {
+            return Err(Problem::BrokenLink);
+        }
+        let erased = self.erased.contains(&row.seq);
+        let index: Vec<&str> = log.subject_hmacs.iter().map(String::as_str).collect();
+        let indexed = if payload.v >= 2 {
+            // The index is the site's keyed hash, the payload a commitment under the salt: one
+            // entry per commitment, and the salt while the subject is not erased.
+            let commitments = payload
+                .subject
+                .identifiers
+                .iter()
+                .filter(|i| i.commitment.is_some() && i.hmac.is_none())
+                .count();
+            let signed = payload.subject.identifiers.len();
+            let expected = if erased { 0 } else { signed };
+            commitments == signed
+                && index.len() == expected
+                && log.subject_salt.is_some() == (expected > 0)
+        } else {
+            let mut signed: Vec<&str> = payload
+                .subject
+                .identifiers
+                .iter()
+                .filter_map(|i| i.hmac.as_deref())
+                .collect();
+            signed.sort_unstable();
+            signed.dedup();
+            if erased {
+                // Erased on request: the index must be gone, the signed hashes stay.
+                signed.clear();
+            }
+            signed == index && log.subject_salt.is_none()
+        };
+        if !indexed {
+            return Err(Problem::SubjectIndex);
+        }
+        Ok(())
+    }
+}
+
+fn mismatch(field: &'static str, column: &str, signed: &str) -> Problem {
+    Problem::Mismatch {
+        field,
+        column: column.to_owned(),
+        signed: signed.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_text_names_the_first_broken_seq() {
+        let report = AuditReport {
+            receipts: 4,
+            last_seq: 5,
+            findings: vec![
+                Finding {
+                    seq: 3,
+                    problem: Problem::Missing { from: 3, to: 3 },
+                },
+                Finding {
+                    seq: 4,
+                    problem: Problem::BrokenLink,
+                },
+            ],
+            truncated: false,
+        };
+        expect_test::expect![[r#"
+            audit FAILED: first broken seq 3
+              seq 3: receipt 3 is missing (deleted)
+              seq 4: `prev` does not match the previous receipt: a receipt before it was edited, deleted, inserted or moved
+            4 receipts read, last seq 5"#]]
+        .assert_eq(&report.to_string());
+        let ok = AuditReport {
+            receipts: 2,
+            last_seq: 2,
+            ..AuditReport::default()
+        };
+        assert_eq!(
+            ok.to_string(),
+            "audit ok: 2 receipts, signatures and chain intact (last seq 2)"
+        );
+    }
+}
