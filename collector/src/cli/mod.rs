@@ -345,7 +345,6 @@ pub struct EraseArgs {
     pub config: Option<PathBuf>,
 }
 
-#[cfg(feature = "testing")]
 #[derive(Debug, Args)]
 pub struct BackupArgs {
     #[command(flatten)]
@@ -381,6 +380,7 @@ pub struct ConfigCheckArgs {
     pub file: PathBuf,
 }
 
+#[cfg(feature = "testing")]
 #[derive(Debug, Args)]
 pub struct BenchGenerateArgs {
     #[command(flatten)]
