@@ -25,6 +25,16 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// `item` without its `pub`, `pub(crate)` or `pub(super)`.
+fn strip_visibility(item: &str) -> &str {
+    for vis in ["pub(crate) ", "pub(super) ", "pub "] {
+        if let Some(rest) = item.strip_prefix(vis) {
+            return rest;
+        }
+    }
+    item
+}
+
 /// `(struct, field)` for every field of a `Raw…` struct that rejects unknown fields, i.e.
 /// every key of the config file.
 fn config_keys(source: &str) -> Vec<(String, String)> {
@@ -37,10 +47,7 @@ fn config_keys(source: &str) -> Vec<(String, String)> {
             strict = true;
             continue;
         }
-        let Some(rest) = line
-            .strip_prefix("pub struct Raw")
-            .or_else(|| line.strip_prefix("struct Raw"))
-        else {
+        let Some(rest) = strip_visibility(line).strip_prefix("struct Raw") else {
             if !line.starts_with("#[") {
                 strict = false;
             }
@@ -58,7 +65,7 @@ fn config_keys(source: &str) -> Vec<(String, String)> {
             if field.starts_with("#[") || field.starts_with("//") {
                 continue;
             }
-            let field = field.strip_prefix("pub ").unwrap_or(field);
+            let field = strip_visibility(field);
             if let Some((ident, _)) = field.split_once(':') {
                 keys.push((name.clone(), ident.trim().to_owned()));
             }
@@ -128,7 +135,7 @@ fn every_config_key_is_in_the_reference_and_the_commented_demo_config() {
 #[test]
 fn the_key_reader_sees_fields_of_strict_structs_only() {
     let source = "#[derive(Deserialize)]\n#[serde(deny_unknown_fields)]\nstruct RawA {\n    \
-                  /// doc\n    #[serde(default)]\n    pub one: u32,\n    two: String,\n}\n\
+                  /// doc\n    #[serde(default)]\n    pub(super) one: u32,\n    two: String,\n}\n\
                   struct RawLoose {\n    three: u8,\n}\n";
     assert_eq!(
         config_keys(source),
