@@ -756,9 +756,6 @@
   });
   function fail(reason) {
     widget = null; // at once: nothing may ask a broken widget again
-    try {
-      if (KEPT) localStorage.removeItem(KEPT); // a kept config the widget refused is fetched again
-    } catch (e) { /* no storage */ }
     // Waits for the forms, and briefly for the config's texts and link.
     Promise.all([ready, Promise.race([settled, later(3000)])]).then(function () {
       fallback(reason);
@@ -818,42 +815,20 @@
   var withdrawn; // the stored choice's receipt withdrawn at the collector (its reference)
   try {
     if (!site) throw new Error('the script tag has no data-site attribute');
-    // The config, kept in this site's storage for as long as the collector says it stays
-    // fresh (its Cache-Control max-age, docs/wire.md: 5 minutes): a returning visitor's page
-    // views within it fetch nothing. Past it, no-cache: revalidated (ETag, a 304) through the
-    // HTTP cache, so a new policy version counts from the next page view after max-age.
-    var KEPT = 'kelisim:config:' + site;
-    var stash = null;
-    try {
-      stash = JSON.parse(localStorage.getItem(KEPT));
-      var age = Date.now() - stash.at;
-      if (!(age >= 0 && age < stash.fresh * 1000) || stash.collector !== collector) stash = null;
-    } catch (e) { stash = null; }
-    configured = (stash ? Promise.resolve(stash.body) : nativeFetch(collector + '/v1/sites/' +
-      encodeURIComponent(site) + '/config', {
+    // no-cache: revalidated (ETag, a 304) at every page start, so a new policy version
+    // counts from the next page view on.
+    configured = nativeFetch(collector + '/v1/sites/' + encodeURIComponent(site) + '/config', {
       credentials: 'omit',
       cache: 'no-cache'
     }).then(function (response) {
-      if (response.ok) {
-        return response.json().then(function (body) {
-          var fresh = /max-age=(\d+)/.exec(response.headers.get('cache-control'));
-          try {
-            if (fresh) {
-              localStorage.setItem(KEPT, JSON.stringify({
-                at: Date.now(), fresh: +fresh[1], collector: collector, body: body
-              }));
-            }
-          } catch (e) { /* no storage: fetched at every page */ }
-          return body;
-        });
-      }
+      if (response.ok) return response.json();
       // The collector's problem+json says what to fix (e.g. an origin not in allowed_origins).
       return response.json().then(function (problem) {
         return problem.detail;
       }, function () {}).then(function (detail) {
         throw new Error('config answered HTTP ' + response.status + (detail ? ': ' + detail : ''));
       });
-    })).then(function (body) {
+    }).then(function (body) {
       return (config = body);
     });
     settled = configured.catch(function () {});
