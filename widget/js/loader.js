@@ -52,7 +52,8 @@
   // fields get the recorders' markers (recorders.rs). widget/js/rules.test.js runs these lines
   // on the table of cases the wasm's rules are tested with (tests/fixtures/rules/fields.json).
   // generated: begin
-  // From crates/widget-core/src/policy.rs, recorders.rs and redact.rs by `cargo test -p
+  // From crates/widget-core/src/policy.rs, recorders.rs, redact.rs, choice.rs and
+  // storage.rs by `cargo test -p
   // kelisim-widget-core loader_rules`, which rewrites this region when they change.
   var WORDS = /^(tel|fio|iin|mail|mob|sms|imya|familiya|otchestvo|pochta)$/i;
   var PARTS = /phone|email|name|telefon|mobile|whatsapp|passport|address|birth/i;
@@ -66,6 +67,9 @@
     ['ym-disable-keys ym-hide-content rr-block rr-ignore rr-mask ph-no-capture sentry-mask fs-exclude', [['data-sentry-mask', ''], ['data-clarity-mask', 'true'], ['data-hj-suppress', ''], ['data-private', ''], ['data-recording-sensitive', ''], ['data-matomo-mask', '']]],
     ['ym-disable-keys ym-hide-content rr-block rr-ignore rr-mask ph-no-capture sentry-mask fs-exclude', [['data-sentry-mask', ''], ['data-clarity-mask', 'true'], ['data-hj-suppress', ''], ['data-private', ''], ['data-recording-sensitive', ''], ['data-matomo-mask', '']]]];
   var MARKED = ['class', 'data-sentry-mask', 'data-clarity-mask', 'data-hj-suppress', 'data-private', 'data-recording-sensitive', 'data-matomo-mask', 'data-matomo-ignore'];
+  var COOKIE = 'kelisim_cookies';
+  var CONSENT_MODE = [['ad_storage', 'marketing'], ['ad_user_data', 'marketing'], ['ad_personalization', 'marketing'], ['analytics_storage', 'analytics']];
+  var PENDING = ['kelisim:queue', 'kelisim:acked', 'kelisim:fallback'];
   // generated: end
   // policy::reads_personal: words split at non-letters and camelCase humps.
   function reads(name) {
@@ -89,6 +93,53 @@
       : f.localName === 'textarea' ? 2
         : personalField(f) ? 1
           : f.localName === 'input' && FREE_TEXT.test(type) ? 2 : 0;
+  }
+  // choice::cookie_value: the value of cookie `name` in a document.cookie string, or null.
+  function cookieValue(header, name) {
+    var value = null;
+    header.split(';').some(function (pair) {
+      var i = pair.indexOf('=');
+      return i >= 0 && pair.slice(0, i).trim() === name && (value = pair.slice(i + 1).trim(), 1);
+    });
+    return value;
+  }
+  // choice::stored: the grants (one per category) a cookie value holds for this revision, or
+  // null when the visitor is asked again.
+  function storedChoice(value, revision, categories) {
+    var parts = (value || '').split('.');
+    var items = (parts[3] || '').split('+');
+    var grants = parts.length === 4 && parts[0] === '1' && parts[1] === revision &&
+      /^(-|[0-9a-f]{32})$/.test(parts[2]) && items.length === categories.length &&
+      categories.map(function (c) {
+        var flag;
+        items.some(function (item) {
+          var i = item.indexOf(':');
+          return i >= 0 && item.slice(0, i) === c.id && (flag = item.slice(i + 1), 1);
+        });
+        return flag === '1' || (flag === '0' && !c.required ? false : null);
+      });
+    return grants && grants.indexOf(null) < 0 ? grants : null;
+  }
+  // choice::consent_mode: Consent Mode's update for these grants.
+  function consentMode(categories, grants) {
+    var update = {};
+    CONSENT_MODE.forEach(function (m) {
+      update[m[0]] = categories.some(function (c, i) {
+        return grants[i] && c.id === m[1];
+      }) ? 'granted' : 'denied';
+    });
+    return update;
+  }
+  // policy::choose_language (primary_language): null for the site's default.
+  function chooseLanguage(requested, page, supported) {
+    var chosen = null;
+    [requested, page].some(function (tag) {
+      if (tag == null) return false;
+      var lang = tag.trim().split(/[-_]/)[0].toLowerCase();
+      if (lang === 'kz') lang = 'kk';
+      return supported.indexOf(lang) >= 0 && (chosen = lang);
+    });
+    return chosen;
   }
   // rules: end
 
@@ -324,6 +375,10 @@
       } catch (e) {
         fail(e);
       }
+    } else if (light && type === 'click' && target instanceof Element &&
+      target.closest('[data-kelisim-open]')) {
+      event.preventDefault();
+      opening();
     } else if (fallen && type === 'change' && target.form && personal(target.form)) {
       plainBox(target.form); // its validity follows the tick
     }
@@ -401,6 +456,7 @@
       if (widget) return target.apply(self, safe);
     }
     if (held.length < 1000) held.push([target, self, list]); // bounded on a broken page
+    if (light) load(); // the shield's answers come with the widget
   }
   function release() {
     held.splice(0).forEach(function (c) {
@@ -615,7 +671,7 @@
     });
   }
   window.kelisim = {
-    open: function () { if (widget) widget.open(); },
+    open: function () { if (widget) widget.open(); else if (light) opening(); },
     granted: function (id) { return granted && granted.indexOf(id) >= 0; }
   };
 
@@ -625,7 +681,10 @@
     activate();
     var list = forms();
     list.forEach(function (form) {
-      if (personal(form)) markForm(form);
+      if (personal(form)) {
+        markForm(form);
+        if (light) load(); // held, as before the widget answered, until it does
+      }
     });
     if (widget) {
       try {
@@ -660,7 +719,9 @@
     // Consent Mode hears the choice before any gated tag runs.
     consent: function (ids, update) {
       granted = ids;
-      if (update) gtag('consent', 'update', update);
+      // Once per choice: a page that applied it before the widget came is not told twice.
+      if (update && JSON.stringify(update) !== told) gtag('consent', 'update', update);
+      told = update && JSON.stringify(update);
       activate();
     },
     // The pre-wasm rules, which the wasm asks rather than ship a second copy (guard.rs, Page).
@@ -672,6 +733,7 @@
   function fallback(reason) {
     if (fallen) return;
     fallen = true;
+    light = false;
     widget = null;
     root.setAttribute('data-kelisim', 'fallback');
     if (window.console) console.error('kelisim: widget unavailable, using a plain checkbox:', reason);
@@ -700,19 +762,62 @@
     });
   }
 
-  try {
-    if (!site) throw new Error('the script tag has no data-site attribute');
-    var css = document.createElement('link');
-    var styled = new Promise(function (resolve) { css.onload = css.onerror = resolve; });
-    css.rel = 'stylesheet';
-    css.href = url('__KELISIM_CSS__');
-    document.head.appendChild(css);
+  var css; // the widget's stylesheet, once asked for
+  var styled;
+  function style() {
+    if (!css) {
+      css = document.createElement('link');
+      styled = new Promise(function (resolve) { css.onload = css.onerror = resolve; });
+      css.rel = 'stylesheet';
+      css.href = url('__KELISIM_CSS__');
+      document.head.appendChild(css);
+    }
+    return styled;
+  }
+  var light = false; // the stored choice applied without the widget, which is not fetched
+  var control = null; // the floating control made meanwhile
+  var told; // the last Consent Mode update pushed
+  var loading = null; // the widget, once asked for
+  function load() {
+    if (loading) return loading;
     var wasm = nativeFetch(url('__KELISIM_WASM__')); // now, not after the glue
     wasm.catch(function () {}); // reported by the glue's init
-
+    var glue = import(url('__KELISIM_GLUE__')).then(function (module) {
+      return module.default({ module_or_path: wasm })
+        .then(function () { return module; });
+    });
+    setTimeout(function () { if (!widget) fail('timed out'); }, 15000);
+    // The banner waits for its styles (unstyled, it would flash in the page's flow).
+    loading = Promise.all([glue, configured, ready, style(), withdrawn]).then(function (loaded) {
+      if (fallen) return;
+      light = false;
+      if (control) control.remove(); // the widget's banner puts its own
+      widget = loaded[0].start({
+        site: site,
+        collector: collector,
+        lang: data.lang || undefined,
+        forms: only || undefined,
+        withdrawn: loaded[4] || undefined
+      }, loaded[1], host);
+      carried.forEach(function (value) { widget.learn(value); });
+      changed();
+      if (widget) root.setAttribute('data-kelisim', 'ready');
+      release();
+    }).catch(fail);
+    return loading;
+  }
+  function opening() { // the settings, asked for before the widget came
+    load().then(function () {
+      if (widget) widget.open();
+    });
+  }
+  var configured; // the config, as kept or fetched
+  var withdrawn; // the stored choice's receipt withdrawn at the collector (its reference)
+  try {
+    if (!site) throw new Error('the script tag has no data-site attribute');
     // no-cache: revalidated (ETag, a 304) at every page start, so a new policy version
     // counts from the next page view on.
-    var configured = nativeFetch(collector + '/v1/sites/' + encodeURIComponent(site) + '/config', {
+    configured = nativeFetch(collector + '/v1/sites/' + encodeURIComponent(site) + '/config', {
       credentials: 'omit',
       cache: 'no-cache'
     }).then(function (response) {
@@ -735,7 +840,7 @@
     try {
       session = sessionStorage;
     } catch (e) { /* storage refused: checked at every page */ }
-    var withdrawn = stored && session.kelisim_checked !== stored[1] && nativeFetch(collector +
+    withdrawn = stored && session.kelisim_checked !== stored[1] && nativeFetch(collector +
       '/v1/receipts/' + stored[1] + '/status?site=' + encodeURIComponent(site), {
       credentials: 'omit',
       cache: 'no-store'
@@ -745,28 +850,50 @@
       if (body && body.status === 'withdrawn') return stored[1];
       if (body) session.kelisim_checked = stored[1];
     }, function () {});
-    var glue = import(url('__KELISIM_GLUE__')).then(function (module) {
-      return module.default({ module_or_path: wasm })
-        .then(function () { return module; });
-    });
+    // No stored choice at all: the banner is certain, its files are fetched at once.
+    if (cookieValue(document.cookie, COOKIE) === null) load();
     // A collector that never answers must not hold the forms forever.
-    setTimeout(function () { if (!widget) fail('timed out'); }, 15000);
+    setTimeout(function () { if (!widget && !light) fail('timed out'); }, 15000);
 
-    // The banner waits for its styles (unstyled, it would flash in the page's flow).
-    Promise.all([glue, configured, ready, styled, withdrawn]).then(function (loaded) {
-      if (fallen) return;
-      widget = loaded[0].start({
-        site: site,
-        collector: collector,
-        lang: data.lang || undefined,
-        forms: only || undefined,
-        withdrawn: loaded[4] || undefined
-      }, loaded[1], host);
-      carried.forEach(function (value) { widget.learn(value); });
-      changed();
-      if (widget) root.setAttribute('data-kelisim', 'ready');
-      release();
-    }).catch(fail);
+    // A returning visitor's page that needs nothing of the widget but the stored choice
+    // (issue 19) gets the choice applied here, the floating control and its stylesheet, and
+    // not the wasm: only a stored choice that still stands (choice.rs, the rules above), on a
+    // page without a personal-data form, with no analytics call made, nothing carried in the
+    // address and nothing an earlier page left for the widget (PENDING). Anything else, and
+    // anything of it later (a form appearing, an analytics call, the settings opened),
+    // fetches the widget, which takes over; until it answers, forms and calls are held.
+    Promise.all([configured, ready, withdrawn]).then(function (got) {
+      var cookies = got[0].cookies;
+      var grants = cookies && !got[2] &&
+        storedChoice(cookieValue(document.cookie, COOKIE), cookies.revision, cookies.categories);
+      if (loading || fallen || !grants || held.length || carried.length ||
+        forms().some(personal) || PENDING.some(function (key) {
+          try {
+            return JSON.parse(localStorage.getItem(key)).length > 0;
+          } catch (e) {
+            return false; // nothing there, or no storage
+          }
+        })) return load();
+      light = true;
+      host.consent(cookies.categories.filter(function (c, i) {
+        return grants[i];
+      }).map(function (c) {
+        return c.id;
+      }), consentMode(cookies.categories, grants));
+      var texts = got[0].texts[chooseLanguage(data.lang, root.getAttribute('lang'),
+        got[0].languages) || got[0].default_language];
+      var label = texts.cookies.open;
+      control = el('button', 'kelisim-open', document.body);
+      control.type = 'button';
+      control.setAttribute('data-kelisim-open', '');
+      control.setAttribute('aria-label', label);
+      control.title = label;
+      style().then(function () {
+        if (light) root.setAttribute('data-kelisim', 'ready');
+      });
+    }).catch(function () {
+      load(); // the widget decides, and reports what is wrong
+    });
   } catch (error) {
     fail(error);
   }

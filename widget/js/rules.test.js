@@ -1,7 +1,8 @@
 /* The loader's pre-wasm rules (widget/js/loader.js, between "rules: begin" and "rules: end":
  * the lists generated from the Rust rules and the few lines of logic around them) on the table
  * of cases the wasm's rules are tested with (tests/fixtures/rules/fields.json; the Rust side is
- * crates/widget-core/src/loader_rules.rs). One table for both, so the two copies cannot drift apart.
+ * crates/widget-core/src/loader_rules.rs; the stored cookie choice, Consent Mode and the
+ * language on tests/fixtures/rules/choices.json and languages.json). One table for both, so the two copies cannot drift apart.
  * Run by `cargo xtask test`: node --test widget/js/rules.test.js */
 'use strict';
 
@@ -16,7 +17,9 @@ const end = loader.indexOf('// rules: end');
 assert.ok(begin > 0 && end > begin, 'loader.js marks its rules with "rules: begin" and "rules: end"');
 // eslint-disable-next-line no-new-func
 const rules = new Function(`${loader.slice(begin, end)}
-  return { personalField: personalField, role: role };`)();
+  return { personalField: personalField, role: role, cookieValue: cookieValue,
+    storedChoice: storedChoice, consentMode: consentMode, chooseLanguage: chooseLanguage,
+    COOKIE: COOKIE };`)();
 
 const cases = JSON.parse(
   fs.readFileSync(path.join(__dirname, '../../tests/fixtures/rules/fields.json'), 'utf8'));
@@ -48,5 +51,25 @@ for (const c of cases) {
   });
   test(`recorders' role: ${label}`, () => {
     assert.strictEqual(ROLES[rules.role(control(c))], c.role);
+  });
+}
+
+const choices = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '../../tests/fixtures/rules/choices.json'), 'utf8'));
+for (const c of choices) {
+  test(`stored cookie choice: ${JSON.stringify(c)}`, () => {
+    const categories = c.categories.map(([id, required]) => ({ id, required }));
+    const grants = rules.storedChoice(rules.cookieValue(c.cookie, rules.COOKIE), c.revision,
+      categories);
+    assert.deepStrictEqual(grants, c.grants);
+    if (grants) assert.deepStrictEqual(rules.consentMode(categories, grants), c.consent_mode);
+  });
+}
+
+const languages = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '../../tests/fixtures/rules/languages.json'), 'utf8'));
+for (const c of languages) {
+  test(`language: ${JSON.stringify(c)}`, () => {
+    assert.strictEqual(rules.chooseLanguage(c.requested, c.page, c.supported), c.chosen);
   });
 }

@@ -37,8 +37,7 @@ pub const BROWSER_ID_KEY: &str = "kelisim:browser";
 const RETIRED_BROWSER_ID_KEY: &str = "kelisim:bid";
 /// localStorage key of the current cookie choice's withdrawal secret: `<reference>.<secret>`.
 pub const HELD_KEY: &str = "kelisim:held";
-/// localStorage key of the JSON array of unacknowledged request bodies.
-pub const QUEUE_KEY: &str = "kelisim:queue";
+pub use kelisim_widget_core::storage::{ACKED_KEY, QUEUE_KEY};
 /// Oldest entries are dropped beyond this: a collector that is down for weeks must not fill
 /// the site's storage quota.
 const QUEUE_LIMIT: u32 = 64;
@@ -256,9 +255,6 @@ pub fn random_key() -> Option<String> {
 
 /// localStorage key of the backoff (`[next, delay]`, ms) after failed deliveries.
 pub const RETRY_KEY: &str = "kelisim:retry";
-/// localStorage key of the references the collector acknowledged and the visitor has not yet
-/// dismissed: the receipt notice links to the latest.
-pub const ACKED_KEY: &str = "kelisim:acked";
 /// The acknowledged references kept for the notice.
 const ACKED_LIMIT: u32 = 8;
 

@@ -27,6 +27,7 @@ mod loader_rules;
 pub mod policy;
 pub mod recorders;
 pub mod redact;
+pub mod storage;
 
 /// The sources whose functions must all be `#[inline]` (see the crate's doc): everything but
 /// the tests and the test-only generator.

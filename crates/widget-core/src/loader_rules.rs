@@ -16,9 +16,10 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::choice::{self, Category};
 use crate::policy::{self, Field};
 use crate::recorders::{self, Kind, Role};
-use crate::redact;
+use crate::{redact, storage};
 
 const BEGIN: &str = "  // generated: begin\n";
 const END: &str = "  // generated: end\n";
@@ -96,8 +97,9 @@ fn generate() -> String {
     );
     let mut out = String::from(BEGIN);
     let lines = [
-        "  // From crates/widget-core/src/policy.rs, recorders.rs and redact.rs by `cargo test -p"
+        "  // From crates/widget-core/src/policy.rs, recorders.rs, redact.rs, choice.rs and"
             .to_owned(),
+        "  // storage.rs by `cargo test -p".to_owned(),
         "  // kelisim-widget-core loader_rules`, which rewrites this region when they change."
             .to_owned(),
         format!("  var WORDS = /^({})$/i;", alternation(&policy::WORDS)),
@@ -123,6 +125,23 @@ fn generate() -> String {
         ),
         format!("  var MARKS = {};", markers()),
         format!("  var MARKED = [{}];", marked_attributes()),
+        format!("  var COOKIE = '{}';", choice::COOKIE),
+        format!(
+            "  var CONSENT_MODE = [{}];",
+            choice::CONSENT_MODE
+                .iter()
+                .map(|(kind, category)| format!("['{kind}', '{category}']"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        format!(
+            "  var PENDING = [{}];",
+            storage::PENDING
+                .iter()
+                .map(|key| format!("'{key}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     ];
     for line in lines {
         out.push_str(&line);
@@ -211,4 +230,80 @@ fn markers_are_generated_per_role() {
     assert!(m.contains("rr-block"), "{m}");
     assert!(m.contains("['data-clarity-mask', 'true']"), "{m}");
     assert!(marked_attributes().starts_with("'class', 'data-sentry-mask'"));
+}
+
+/// One case of `tests/fixtures/rules/choices.json`: a `document.cookie` string, the config's
+/// cookie revision and categories, and what the widget makes of them.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChoiceCase {
+    cookie: String,
+    revision: String,
+    categories: Vec<(String, bool)>,
+    /// `choice::stored`'s grants, `null` when the visitor is asked again.
+    grants: Option<Vec<bool>>,
+    /// `choice::consent_mode` for those grants (absent when `grants` is null).
+    #[serde(default)]
+    consent_mode: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[test]
+fn the_wasm_choice_rules_answer_every_case() {
+    let path = root().join("tests/fixtures/rules/choices.json");
+    let text = std::fs::read_to_string(&path).expect("the table of choices is readable");
+    let cases: Vec<ChoiceCase> = serde_json::from_str(&text).expect("the table is valid JSON");
+    assert!(cases.len() >= 15, "a table worth the name");
+    for case in &cases {
+        let categories: Vec<Category> = case
+            .categories
+            .iter()
+            .map(|(id, required)| Category {
+                id: id.clone(),
+                required: *required,
+                services: Vec::new(),
+            })
+            .collect();
+        let stored = choice::cookie_value(&case.cookie, choice::COOKIE)
+            .and_then(|value| choice::stored(value, &case.revision, &categories));
+        let grants = stored.as_ref().map(|(g, _)| g.clone());
+        assert_eq!(grants, case.grants, "stored: {case:?}");
+        let mode = grants.map(|g| {
+            choice::consent_mode(&categories, &g)
+                .into_iter()
+                .map(|(k, granted)| {
+                    (
+                        k.to_owned(),
+                        if granted { "granted" } else { "denied" }.to_owned(),
+                    )
+                })
+                .collect::<std::collections::BTreeMap<_, _>>()
+        });
+        assert_eq!(mode, case.consent_mode, "consent mode: {case:?}");
+    }
+}
+
+/// One case of `tests/fixtures/rules/languages.json`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LanguageCase {
+    requested: Option<String>,
+    page: Option<String>,
+    supported: Vec<String>,
+    /// `policy::choose_language`: `null` for the site's default.
+    chosen: Option<String>,
+}
+
+#[test]
+fn the_wasm_language_rule_answers_every_case() {
+    let path = root().join("tests/fixtures/rules/languages.json");
+    let text = std::fs::read_to_string(&path).expect("the table of languages is readable");
+    let cases: Vec<LanguageCase> = serde_json::from_str(&text).expect("the table is valid JSON");
+    assert!(cases.len() >= 8, "a table worth the name");
+    for case in &cases {
+        let chosen =
+            policy::choose_language(case.requested.as_deref(), case.page.as_deref(), |l| {
+                case.supported.iter().any(|s| s == l)
+            });
+        assert_eq!(chosen, case.chosen, "{case:?}");
+    }
 }

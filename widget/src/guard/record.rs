@@ -21,7 +21,7 @@ use kelisim_widget_core::policy::{self, Field};
 /// The localStorage key where the loader's plain checkbox leaves the consents it took (a JSON
 /// array of `{key, policy, lang, url, form, gpc, fields: [[tag, type, name], …]}`), for the
 /// widget to record once it runs on a later page.
-pub(super) const FALLBACK_KEY: &str = "kelisim:fallback";
+pub(super) use kelisim_widget_core::storage::FALLBACK_KEY;
 
 /// A consent to record: what its receipt request says, as the page gave it.
 struct Consent<'a> {
