@@ -33,7 +33,7 @@ pub struct Reloaded {
 /// any error the running sites stay as they are.
 pub async fn reload(state: &AppState) -> Result<Reloaded, ConfigError> {
     let current = state.sites();
-    let file = current.file.clone();
+    let file = current.file().to_path_buf();
     let read = file.clone();
     let config = web::block(move || Config::load(&read))
         .await

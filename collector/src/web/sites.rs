@@ -30,7 +30,7 @@ pub struct SiteState {
 #[derive(Debug)]
 pub struct Sites {
     /// The file they were read from.
-    pub(super) file: PathBuf,
+    file: PathBuf,
     by_id: HashMap<String, Arc<SiteState>>,
     /// Every site's origins (`/v1/receipts…` is called from any site's pages).
     all_origins: HashSet<String>,
