@@ -12,8 +12,8 @@ use actix_web::web::Bytes;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::admin::SiteInfo;
 use crate::admin::kantara;
-use crate::config::Operator;
 use crate::receipt;
 use crate::store::{AdminRow, Reader, ReceiptFilter, StoreError};
 
@@ -55,13 +55,6 @@ impl Format {
             Self::Kantara => "kantara.ndjson",
         }
     }
-}
-
-/// What the export needs to know of each site.
-#[derive(Debug, Clone)]
-pub struct SiteInfo {
-    pub operator: Operator,
-    pub retention_days: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -238,12 +231,7 @@ pub fn write_export(
                     else {
                         continue;
                     };
-                    let doc = kantara::render(
-                        &payload,
-                        &row.row.kid,
-                        &site.operator,
-                        site.retention_days,
-                    );
+                    let doc = kantara::render(&payload, &row.row.kid, site);
                     serde_json::to_writer(&mut line, &doc).map_err(io::Error::other)?;
                     line.push(b'\n');
                 }

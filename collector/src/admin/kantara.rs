@@ -7,20 +7,23 @@
 //! named after the site with one purpose per purpose or cookie category; `consentType`
 //! `EXPLICIT` for a granted choice, `REFUSED`/`WITHDRAWN` otherwise; `publicKey` names the
 //! signing key's kid (its JWK is in the collector's JWKS).
+//!
+//! `thirdPartyDisclosure` is true for a granted cookie category whose site configuration names
+//! services (Yandex.Metrika, Google Analytics…): granting it lets those third parties' scripts
+//! run and receive the visitor's data; `thirdPartyName` then lists them as the configuration
+//! names them today (the signed payload names categories, not services). Form purposes name
+//! no recipients in the configuration, so they disclose to nobody.
 
 use serde_json::{Value, json};
 
-use crate::config::Operator;
+use crate::admin::SiteInfo;
 use crate::receipt::{Event, Kind, ReceiptPayload};
 
-/// The Kantara document for `payload`, signed with `kid`, from `operator`, kept
-/// `retention_days` after the consent's last event.
-pub fn render(
-    payload: &ReceiptPayload,
-    kid: &str,
-    operator: &Operator,
-    retention_days: u32,
-) -> Value {
+/// The Kantara document for `payload`, signed with `kid`, collected for `site` (its operator,
+/// retention and the services of its cookie categories).
+pub fn render(payload: &ReceiptPayload, kid: &str, site: &SiteInfo) -> Value {
+    let operator = &site.operator;
+    let retention_days = site.retention_days;
     let timestamp = time::OffsetDateTime::parse(
         &payload.issued_at,
         &time::format_description::well_known::Rfc3339,
@@ -55,7 +58,7 @@ pub fn render(
     };
     let purposes: Vec<Value> = choices
         .map(|c| {
-            json!({
+            let mut purpose = json!({
                 "purpose": c.id,
                 "purposeCategory": [c.id],
                 "consentType": if c.granted { "EXPLICIT" } else { refused },
@@ -63,7 +66,21 @@ pub fn render(
                 "primaryPurpose": payload.kind == Kind::Form,
                 "termination": termination,
                 "thirdPartyDisclosure": false,
-            })
+            });
+            let services = match payload.kind {
+                Kind::Cookies if c.granted => site
+                    .categories
+                    .iter()
+                    .find(|category| category.id == c.id)
+                    .map(|category| category.services.as_slice())
+                    .unwrap_or_default(),
+                _ => &[],
+            };
+            if !services.is_empty() {
+                purpose["thirdPartyDisclosure"] = true.into();
+                purpose["thirdPartyName"] = services.join(", ").into();
+            }
+            purpose
         })
         .collect();
     let method = match (&payload.kind, &payload.context.form_id) {
@@ -105,4 +122,93 @@ pub fn render(
         "sensitive": false,
         "spiCat": [],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Config;
+
+    fn demo_site() -> SiteInfo {
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo");
+        let path = demo.join("kelisim.toml");
+        let text = std::fs::read_to_string(&path).expect("demo config");
+        let config = Config::parse(&text, &path, &demo).expect("demo config parses");
+        SiteInfo::from(config.site("demo").expect("demo site"))
+    }
+
+    fn cookie_payload(analytics: bool, recording: bool) -> ReceiptPayload {
+        serde_json::from_value(json!({
+            "v": 2, "id": "0190a0a0-0000-7000-8000-000000000001", "seq": 7,
+            "issued_at": "2026-12-03T06:00:00.000Z", "site": "demo", "kind": "cookies",
+            "event": "updated", "ref": "0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3",
+            "policy": { "version": "2026-03", "url": "https://example.kz/policy", "sha256": "00" },
+            "notice": { "lang": "ru", "sha256": "00" },
+            "categories": [
+                { "id": "necessary", "granted": true },
+                { "id": "analytics", "granted": analytics },
+                { "id": "marketing", "granted": true },
+                { "id": "session_recording", "granted": recording }
+            ],
+            "subject": { "identifiers": [] },
+            "context": { "page_url": "https://example.kz/", "form_id": null, "fields": [], "gpc": false },
+            "prev": "0000000000000000000000000000000000000000000000000000000000000000"
+        }))
+        .expect("a v2 cookie payload")
+    }
+
+    fn schema() -> jsonschema::Validator {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/standards/kantara-consent-receipt-v1_1-schema.json");
+        let text = std::fs::read_to_string(path).expect("kantara schema beside the repo");
+        jsonschema::validator_for(&serde_json::from_str(&text).expect("schema JSON"))
+            .expect("schema compiles")
+    }
+
+    fn purpose<'a>(doc: &'a Value, id: &str) -> &'a Value {
+        doc["services"][0]["purposes"]
+            .as_array()
+            .expect("purposes")
+            .iter()
+            .find(|p| p["purpose"] == id)
+            .expect("the category is listed")
+    }
+
+    #[test]
+    fn a_granted_category_with_services_discloses_to_them_by_name() {
+        let site = demo_site();
+        let doc = render(&cookie_payload(true, false), "k1", &site);
+        let errors: Vec<String> = schema().iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}\n{doc:#}");
+
+        let analytics = purpose(&doc, "analytics");
+        assert_eq!(analytics["thirdPartyDisclosure"], true, "{doc:#}");
+        assert_eq!(
+            analytics["thirdPartyName"],
+            "Яндекс Метрика, Google Analytics 4"
+        );
+        // Refused: the services' scripts never run, nothing is disclosed.
+        let recording = purpose(&doc, "session_recording");
+        assert_eq!(recording["consentType"], "REFUSED");
+        assert_eq!(recording["thirdPartyDisclosure"], false);
+        assert!(recording.get("thirdPartyName").is_none());
+        // Granted, but the configuration names no services.
+        assert_eq!(purpose(&doc, "marketing")["thirdPartyDisclosure"], false);
+    }
+
+    #[test]
+    fn every_grant_combination_validates_against_the_kantara_schema() {
+        let site = demo_site();
+        let validator = schema();
+        for (analytics, recording) in [(false, false), (true, true), (false, true)] {
+            let doc = render(&cookie_payload(analytics, recording), "k1", &site);
+            assert!(validator.is_valid(&doc), "{doc:#}");
+            assert_eq!(
+                purpose(&doc, "session_recording")["thirdPartyDisclosure"],
+                recording
+            );
+        }
+    }
 }

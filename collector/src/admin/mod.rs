@@ -6,3 +6,24 @@ pub mod export;
 pub mod kantara;
 pub mod retention;
 pub mod tokens;
+
+use crate::config::{Category, Operator, Site};
+
+/// What an export and a Kantara document need to know of a receipt's site.
+#[derive(Debug, Clone)]
+pub struct SiteInfo {
+    pub operator: Operator,
+    pub retention_days: u32,
+    /// The cookie categories with the services they name (Kantara's third parties).
+    pub categories: Vec<Category>,
+}
+
+impl From<&Site> for SiteInfo {
+    fn from(site: &Site) -> SiteInfo {
+        SiteInfo {
+            operator: site.operator.clone(),
+            retention_days: site.retention_days,
+            categories: site.categories.clone(),
+        }
+    }
+}

@@ -10,7 +10,8 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 
-use crate::admin::export::{self, Format, SiteInfo};
+use crate::admin::SiteInfo;
+use crate::admin::export::{self, Format};
 use crate::admin::retention;
 use crate::admin::{kantara, tokens};
 use crate::cli::{
@@ -144,15 +145,7 @@ fn load_sites(config: Option<&Path>) -> anyhow::Result<HashMap<String, SiteInfo>
     Ok(config
         .sites
         .into_iter()
-        .map(|s| {
-            (
-                s.id.clone(),
-                SiteInfo {
-                    operator: s.operator,
-                    retention_days: s.retention_days,
-                },
-            )
-        })
+        .map(|s| (s.id.clone(), SiteInfo::from(&s)))
         .collect())
 }
 
@@ -219,7 +212,7 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
         "kantara" => {
             let site = site.context("--format kantara needs --config with this receipt's site")?;
             let payload = receipt::decode_unverified(&row.row.jws).context("unreadable payload")?;
-            let doc = kantara::render(&payload, &row.row.kid, &site.operator, site.retention_days);
+            let doc = kantara::render(&payload, &row.row.kid, site);
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         _ => {

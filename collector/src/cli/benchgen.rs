@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::admin::export::{self, Format, SiteInfo};
+use crate::admin::SiteInfo;
+use crate::admin::export::{self, Format};
 use crate::cli::{BenchAdminArgs, BenchGenerateArgs};
 use crate::clock::format_timestamp;
 use crate::config::Operator;
@@ -335,6 +336,7 @@ pub fn measure(args: &BenchAdminArgs) -> anyhow::Result<()> {
                 jurisdiction: Some("KZ".into()),
             },
             retention_days: 1095,
+            categories: Vec::new(),
         },
     )]
     .into();

@@ -6,7 +6,8 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use crate::admin::export::{self, ChannelWriter, ChunkStream, Format, RowWithStatus, SiteInfo};
+use crate::admin::SiteInfo;
+use crate::admin::export::{self, ChannelWriter, ChunkStream, Format, RowWithStatus};
 use crate::admin::kantara;
 use crate::clock::format_timestamp;
 use crate::hash::sha256_hex;
@@ -211,12 +212,7 @@ pub(super) fn render_receipt(
                 ApiError::Internal(format!("receipt {} has no readable payload", row.row.id))
             })?;
             let site_state = state.site(site)?;
-            let doc = kantara::render(
-                &payload,
-                &row.row.kid,
-                &site_state.config.operator,
-                site_state.config.retention_days,
-            );
+            let doc = kantara::render(&payload, &row.row.kid, &SiteInfo::from(&site_state.config));
             Ok(HttpResponse::Ok()
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .insert_header((
@@ -285,14 +281,8 @@ pub async fn export_receipts(
     let filter = filter_for(&state, &site, &q)?;
     record(&state, &admin, &site, "export", describe(&q)).await?;
     let site_state = state.site(&site)?;
-    let sites: HashMap<String, SiteInfo> = [(
-        site.clone(),
-        SiteInfo {
-            operator: site_state.config.operator.clone(),
-            retention_days: site_state.config.retention_days,
-        },
-    )]
-    .into();
+    let sites: HashMap<String, SiteInfo> =
+        [(site.clone(), SiteInfo::from(&site_state.config))].into();
     let reader = state.store.reader();
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     actix_web::rt::task::spawn_blocking(move || {
