@@ -7,14 +7,16 @@
 //!
 //! **Shape.** A running store is an `Arc<dyn Backend>` ([`Store`]), its read side an
 //! `Arc<dyn ReadStore>` ([`Reader`]): object-safe traits behind shared handles, the shape of
-//! conduit's database engines, garage's `db` crate and pict-rs's repositories. Not a
-//! generic `AppState<S>`: every handler, extractor and test would carry the parameter, and
-//! the route table would be compiled once per backend, for a choice made once at start. Not
-//! an `enum Store { Sqlite(..) }`: every method would become a `match` that grows with each
-//! backend, and the contract would have no place of its own apart from its first
-//! implementation. The price of dynamic dispatch, a boxed future per write and an indirect
-//! call per read, is noise beside a commit. The one closed set is [`Location`], where a store
-//! lives: the seam a later `[store] backend = …` in the configuration fills in.
+//! pict-rs's repositories (`Arc<dyn FullRepo>`, opened through an enum of its backends, as
+//! here through [`Location`]) and of garage's `db` crate (`Arc<dyn IDb>` over SQLite or
+//! LMDB). Not a generic `AppState<S>`: every handler, extractor and test would carry the
+//! parameter, and the route table would be compiled once per backend, for a choice made
+//! once at start. Not an `enum Store { Sqlite(..) }` for use: its thirty-odd methods would each
+//! become a `match` that grows with every backend, and the contract would have no place of
+//! its own apart from its first implementation. The price of dynamic dispatch, a boxed
+//! future per write and an indirect call per read, is noise beside a commit. The one closed
+//! set is [`Location`], where a store lives, matched once per way of opening one: the seam a
+//! later `[store] backend = …` in the configuration fills in.
 //!
 //! **Writes** ([`Backend::issue`], [`Backend::maintain`]) are async and resolve only once the
 //! change is durable: a 201 means "on disk". Sequencing, chaining and signing happen inside
