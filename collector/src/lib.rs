@@ -13,7 +13,9 @@
 //! - [`receipt`]: the wire request (docs/wire.md) → validated content → signed payload; the
 //!   subject's keys and commitments; offline verification of one receipt.
 //! - [`log`]: the hash chain — its append rule and the audit walk over any [`log::LogSource`].
-//! - [`store`]: SQLite — the single writer thread (group commit) and the read pool.
+//! - [`store`]: the storage interface ([`store::Backend`], [`store::ReadStore`]) that
+//!   everything above uses, and SQLite behind it — the single writer thread (group commit)
+//!   and the read pool.
 //! - [`admin`]: tokens, retention and erasure deadlines, export and Kantara, without HTTP.
 //! - [`web`]: state, app and route table, middleware, problem+json errors, auth extractors,
 //!   limits, widget files, pages, handlers, the server's signals, the live site table
@@ -23,7 +25,8 @@
 //!
 //! # Architecture invariants
 //!
-//! - **Only `store` opens SQLite**, and only its writer thread writes.
+//! - **Only `store` opens SQLite**, and only its writer thread writes; everything else
+//!   holds a [`store::Store`] or [`store::Reader`] (trait objects), never a backend's type.
 //! - **Layers import downwards only**: `receipt`, `log` and `store` never import `web` or
 //!   `cli`; handlers import `web::state`, never the app that mounts them.
 //! - **A 201 means committed**: the writer answers a job only after its batch's `COMMIT`

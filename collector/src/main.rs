@@ -162,7 +162,7 @@ fn verify_command(args: &VerifyArgs) -> ExitCode {
 
 fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
     let dir = DataDir::new(&args.data.data_dir);
-    let reader = store::open_reader(&dir.db_path())?;
+    let reader = store::open_reader(&store::Location::in_data_dir(&dir))?;
     let rows = reader.list(args.site.as_deref(), args.limit)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -174,7 +174,7 @@ fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
 
 fn audit_command(args: &DataDirArgs) -> anyhow::Result<ExitCode> {
     let dir = DataDir::new(&args.data_dir);
-    let reader = store::open_reader(&dir.db_path())?;
+    let reader = store::open_reader(&store::Location::in_data_dir(&dir))?;
     let ring = Keyring::load(&dir.keys_dir())?;
     if ring.entries().is_empty() {
         return Err(KeyError::NoKeys {

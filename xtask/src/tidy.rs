@@ -8,6 +8,8 @@
 //!   (`web::app` mounts the handlers of `web::routes`; a handler never imports `web::app`).
 //! - Every `.rs` file of the workspace opens with a `//!` header saying what it is for.
 //! - No non-test `.rs` file is longer than [`MAX_LINES`] lines.
+//! - A storage backend's client crate is named only in its folder ([`CONFINED`]): everything
+//!   else reaches the data through the storage interface of `store`.
 //!
 //! Imports are read from the text (`crate::a::b`, `use crate::{a, b::c}`, `super::x`), not
 //! from a compiler: comments are skipped, and code under `#[cfg(test)]` is not counted (test
@@ -37,7 +39,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["receipt"],
     // The hash chain: its append rule and the audit walk.
     &["log"],
-    // SQLite, behind the storage interface.
+    // The storage interface, and SQLite behind it (`store/sqlite/`).
     &["store"],
     // Admin tasks without HTTP: tokens, retention, export, Kantara.
     &["admin"],
@@ -46,6 +48,11 @@ pub const LAYERS: &[&[&str]] = &[
     // The command line: parses, then calls everything above.
     &["cli"],
 ];
+
+/// Crates that only one folder of `collector/src` may name, with that folder: a backend's
+/// client stays behind the storage interface, so a second backend is a new folder beside it
+/// rather than edits across the layers.
+pub const CONFINED: &[(&str, &str)] = &[("rusqlite", "store/sqlite/")];
 
 /// Files allowed over [`MAX_LINES`], each with the reason.
 const LONG_FILES: &[(&str, &str)] = &[
@@ -88,6 +95,7 @@ pub fn tidy() -> Result<()> {
         sources.push((rel.to_string_lossy().replace('\\', "/"), text));
     }
     problems.extend(check_imports(&sources, LAYERS));
+    problems.extend(check_confined(&sources, CONFINED));
     if problems.is_empty() {
         eprintln!("xtask tidy: {} files, no problem", files.len());
         Ok(())
@@ -306,6 +314,30 @@ fn paths_at(rest: &str) -> Vec<Vec<String>> {
     } else {
         vec![path]
     }
+}
+
+/// Files of `sources` (path under `src/`, text) outside their folder that name a crate of
+/// `confined` in code (comments and test modules aside).
+fn check_confined(sources: &[(String, String)], confined: &[(&str, &str)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (rel, text) in sources {
+        let code = code_of(text);
+        for (krate, folder) in confined {
+            let named = code.match_indices(&format!("{krate}::")).any(|(at, _)| {
+                !code[..at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+            });
+            if named && !rel.starts_with(folder) {
+                problems.push(format!(
+                    "collector/src/{rel}: names `{krate}`, which only collector/src/{folder} \
+                     may use; go through the storage interface (`store::Store`, `store::Reader`)"
+                ));
+            }
+        }
+    }
+    problems
 }
 
 /// The edges between modules `depth` components deep, with a file that makes each one.
@@ -545,6 +577,30 @@ mod tests {
             "fn f() {}\n#[cfg(test)]\nmod tests {\n    use crate::web::fixture;\n}\n",
         )]);
         assert_eq!(check_imports(&src, LAYERS), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_backend_crate_outside_its_folder_is_reported() {
+        let confined = &[("rusqlite", "store/sqlite/")];
+        let src = files(&[
+            ("store/sqlite/reader.rs", "use rusqlite::Connection;"),
+            (
+                "store/mod.rs",
+                "// rusqlite::Error stays a source\nuse crate::store::api;",
+            ),
+            (
+                "web/routes/ops.rs",
+                "fn f() {}\n#[cfg(test)]\nmod tests {\n    use rusqlite::Connection;\n}\n",
+            ),
+            ("cli/admin.rs", "let c = rusqlite::Connection::open(p);"),
+            ("cli/backup.rs", "use my_rusqlite::X;"),
+        ]);
+        assert_eq!(
+            check_confined(&src, confined),
+            ["collector/src/cli/admin.rs: names `rusqlite`, which only \
+                 collector/src/store/sqlite/ may use; go through the storage interface \
+                 (`store::Store`, `store::Reader`)"]
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::config::{Config, Site};
 use crate::ops::datadir::DataDir;
 use crate::receipt;
 use crate::receipt::subject::{self, IdentifierKind, SubjectKey};
-use crate::store::{self, BY_CLI, Maintenance, ReceiptFilter, Scope, StoreError};
+use crate::store::{self, BY_CLI, Location, Maintenance, ReceiptFilter, Scope, StoreError};
 
 /// `tokens create`: prints the token once.
 pub fn token_create(args: &TokenCreateArgs) -> anyhow::Result<()> {
@@ -55,7 +55,7 @@ pub fn token_create(args: &TokenCreateArgs) -> anyhow::Result<()> {
         expires.clone(),
     )?;
     store::maintain_offline(
-        &dir.db_path(),
+        &Location::in_data_dir(&dir),
         &Maintenance::CreateToken(token.record.clone()),
     )?;
     println!("{}", token.text);
@@ -95,7 +95,7 @@ fn parse_expiry(text: &str, now: time::OffsetDateTime) -> anyhow::Result<String>
 
 /// `tokens list`
 pub fn token_list(data_dir: &Path) -> anyhow::Result<()> {
-    let reader = store::open_reader(&DataDir::new(data_dir).db_path())?;
+    let reader = store::open_reader(&Location::in_data_dir(&DataDir::new(data_dir)))?;
     let tokens = reader.tokens()?;
     if tokens.is_empty() {
         println!("no tokens; create one with `kelisim-collector tokens create --site SITE`");
@@ -124,7 +124,7 @@ pub fn token_revoke(args: &TokenRevokeArgs) -> anyhow::Result<()> {
     let id = tokens::parse(&args.id).map_or(args.id.as_str(), |(id, _)| id);
     let at = format_timestamp(time::OffsetDateTime::now_utc());
     let n = store::maintain_offline(
-        &DataDir::new(&args.data.data_dir).db_path(),
+        &Location::in_data_dir(&DataDir::new(&args.data.data_dir)),
         &Maintenance::RevokeToken {
             id: id.to_owned(),
             at,
@@ -173,7 +173,7 @@ fn filter_from(dir: &DataDir, args: &FilterArgs) -> anyhow::Result<ReceiptFilter
             // Without --site, every site the store has receipts of.
             let sites = match &args.site {
                 Some(site) => vec![site.clone()],
-                None => store::open_reader(&dir.db_path())?.sites()?,
+                None => store::open_reader(&Location::in_data_dir(dir))?.sites()?,
             };
             Some(subject_hmacs(dir, &sites, raw)?)
         }
@@ -201,7 +201,7 @@ fn filter_from(dir: &DataDir, args: &FilterArgs) -> anyhow::Result<ReceiptFilter
 /// `receipts show`
 pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
     let dir = DataDir::new(&args.data.data_dir);
-    let reader = store::open_reader(&dir.db_path())?;
+    let reader = store::open_reader(&Location::in_data_dir(&dir))?;
     let row = reader
         .admin_get(&args.id)?
         .with_context(|| format!("no receipt with id `{}`", args.id))?;
@@ -238,7 +238,7 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
         return export_http(url, token, args);
     }
     let dir = DataDir::new(&args.data.data_dir);
-    let reader = store::open_reader(&dir.db_path())?;
+    let reader = store::open_reader(&Location::in_data_dir(&dir))?;
     let sites = load_sites(args.config.as_deref())?;
     if format == Format::Kantara && sites.is_empty() {
         bail!("--format kantara needs --config (the operator's name, contact and address)");
@@ -291,7 +291,7 @@ fn export_http(url: &str, token: &str, args: &ExportArgs) -> anyhow::Result<()> 
 /// `receipts stats`
 pub fn stats(args: &StatsArgs) -> anyhow::Result<()> {
     let dir = DataDir::new(&args.data.data_dir);
-    let reader = store::open_reader(&dir.db_path())?;
+    let reader = store::open_reader(&Location::in_data_dir(&dir))?;
     let filter = filter_from(&dir, &args.filter)?;
     let stats = reader.admin_stats(&filter)?;
     println!("{}", serde_json::to_string_pretty(&stats)?);
@@ -306,14 +306,14 @@ pub fn purge(args: &PurgeArgs) -> anyhow::Result<()> {
     let now = time::OffsetDateTime::now_utc();
     for site in &config.sites {
         let job = retention::purge_job(&site.id, site.retention_days, now);
-        let n = store::maintain_offline(&dir.db_path(), &job)?;
+        let n = store::maintain_offline(&Location::in_data_dir(&dir), &job)?;
         println!(
             "kelisim: site {}: purged {n} receipts older than {} days after their last event",
             site.id, site.retention_days
         );
     }
     let n = store::maintain_offline(
-        &dir.db_path(),
+        &Location::in_data_dir(&dir),
         &retention::due_erasures_job(now, retention::PERIOD),
     )?;
     println!("kelisim: carried out {n} pending erasure requests due within a day");
@@ -324,7 +324,7 @@ pub fn purge(args: &PurgeArgs) -> anyhow::Result<()> {
 /// carries out a pending one (`--execute ID`), or lists the site's requests (`--list`).
 pub fn erase(args: &EraseArgs) -> anyhow::Result<()> {
     let dir = DataDir::new(&args.data.data_dir);
-    let db = dir.db_path();
+    let at = Location::in_data_dir(&dir);
     let now = time::OffsetDateTime::now_utc();
     // A typo in --site would otherwise match no receipts, and look like an erasure done.
     let site = args
@@ -341,8 +341,8 @@ pub fn erase(args: &EraseArgs) -> anyhow::Result<()> {
             )?;
             erase_subject(&dir, args, subject, &site, now)
         }
-        (None, Some(id)) => erase_execute(&db, &args.site, id, now),
-        (None, None) => erase_list(&db, &args.site, now),
+        (None, Some(id)) => erase_execute(&at, &args.site, id, now),
+        (None, None) => erase_list(&at, &args.site, now),
     }
 }
 
@@ -383,7 +383,10 @@ fn erase_subject(
         args.pending,
     );
     let (id, due) = (request.id.clone(), request.due_at.clone());
-    let n = store::maintain_offline(&dir.db_path(), &Maintenance::RequestErasure(request))?;
+    let n = store::maintain_offline(
+        &Location::in_data_dir(dir),
+        &Maintenance::RequestErasure(request),
+    )?;
     if args.pending {
         println!(
             "kelisim: recorded erasure request {id} on site {} as pending, due {due}; carry it \
@@ -400,10 +403,10 @@ fn erase_subject(
     Ok(())
 }
 
-fn erase_list(db: &Path, site: &str, now: time::OffsetDateTime) -> anyhow::Result<()> {
+fn erase_list(at: &Location, site: &str, now: time::OffsetDateTime) -> anyhow::Result<()> {
     // Like --execute and recording: an older store is migrated, not refused.
-    store::upgrade_offline(db)?;
-    let reader = store::open_reader(db)?;
+    store::upgrade_offline(at)?;
+    let reader = store::open_reader(at)?;
     let requests = reader.erasures(site, &format_timestamp(now), 1000)?;
     if requests.is_empty() {
         println!("no erasure requests on site {site}");
@@ -428,14 +431,19 @@ fn erase_list(db: &Path, site: &str, now: time::OffsetDateTime) -> anyhow::Resul
     Ok(())
 }
 
-fn erase_execute(db: &Path, site: &str, id: &str, now: time::OffsetDateTime) -> anyhow::Result<()> {
+fn erase_execute(
+    at: &Location,
+    site: &str,
+    id: &str,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<()> {
     let op = Maintenance::ExecuteErasure {
         site: site.to_owned(),
         id: id.to_owned(),
         at: format_timestamp(now),
         by: BY_CLI.to_owned(),
     };
-    match store::maintain_offline(db, &op) {
+    match store::maintain_offline(at, &op) {
         Ok(n) => println!(
             "kelisim: erased the subject index of {n} receipts on site {site}; the signed \
              receipts stay (request {id})"

@@ -28,8 +28,7 @@ use crate::hash::hex;
 use crate::keys::{KeyError, Keyring};
 use crate::ops::datadir::{self, DataDir};
 use crate::receipt::subject::{SubjectKey, SubjectKeyError};
-use crate::store::snapshot::{self, SnapshotInfo};
-use crate::store::{Head, StoreError};
+use crate::store::{self, Head, Location, SnapshotInfo, StoreError};
 
 /// The `format` of the manifests this version writes and reads.
 pub const FORMAT: &str = "kelisim-backup/1";
@@ -154,7 +153,7 @@ pub fn backup(data_dir: &Path, to: &Path) -> Result<BackupReport, BackupError> {
         .tempdir_in(parent)
         .map_err(io_err(parent))?;
     let db_copy = staging.path().join(DB);
-    let info = snapshot::snapshot(&data.db_path(), &db_copy)?;
+    let info = store::snapshot(&Location::in_data_dir(&data), &db_copy)?;
 
     // Read after the copy: every key that signed a receipt in it exists by now.
     let mut small: Vec<(String, Vec<u8>)> = Vec::new();
@@ -446,7 +445,7 @@ fn unpack(archive: fs::File, from: &Path, data_dir: &Path) -> Result<RestoreRepo
     }
 
     // The contents must be usable, not only intact.
-    let info = snapshot::inspect(&staging.path().join(DB))?;
+    let info = store::inspect_snapshot(&staging.path().join(DB))?;
     let expected = SnapshotInfo {
         schema_version: manifest.schema_version,
         receipts: manifest.receipts,

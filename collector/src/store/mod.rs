@@ -1,90 +1,68 @@
-//! The receipt store: the only module that opens SQLite.
+//! The receipt store, behind one interface: what the HTTP layer, the command line and the
+//! admin tasks may ask of it, whichever backend holds the data. SQLite (`sqlite/`, private to
+//! this module, so nothing else can reach around the interface) is the only backend today. A
+//! second one is a new submodule implementing the traits of [`api`], plus one arm in each
+//! function of this file that opens a store by its [`Location`]; routes, CLI and retention
+//! stay as they are.
 //!
-//! **Durability.** [`open`] sets WAL, `synchronous = FULL` (every commit is fsynced),
-//! `foreign_keys` and a busy timeout, then migrates by `PRAGMA user_version` from the files
-//! in `migrations/`, refusing a database newer than this binary.
+//! **Shape.** A running store is an `Arc<dyn Backend>` ([`Store`]), its read side an
+//! `Arc<dyn ReadStore>` ([`Reader`]): object-safe traits behind shared handles, the shape of
+//! pict-rs's repositories (`Arc<dyn FullRepo>`, opened through an enum of its backends, as
+//! here through [`Location`]) and of garage's `db` crate (`Arc<dyn IDb>` over SQLite or
+//! LMDB). Not a generic `AppState<S>`: every handler, extractor and test would carry the
+//! parameter, and the route table would be compiled once per backend, for a choice made
+//! once at start. Not an `enum Store { Sqlite(..) }` for use: its thirty-odd methods would each
+//! become a `match` that grows with every backend, and the contract would have no place of
+//! its own apart from its first implementation. The price of dynamic dispatch, a boxed
+//! future per write and an indirect call per read, is noise beside a commit. The one closed
+//! set is [`Location`], where a store lives, matched once per way of opening one: the seam a
+//! later `[store] backend = …` in the configuration fills in.
 //!
-//! **One writer, group commit.** All writes go through one dedicated thread that owns the
-//! only read-write connection and the signing key. It blocks for a job, drains whatever else
-//! is queued (up to [`MAX_BATCH`]), and handles the batch in one `BEGIN IMMEDIATE`
-//! transaction: per job, in order — idempotency check (same site and key: same content
-//! returns the existing receipt, different content is a conflict; a second withdrawal of the
-//! same receipt returns the first), assign `seq`, UUIDv7 `id`, `issued_at` and `prev`
-//! (SHA-256 of the previous receipt's JWS), sign, insert. Replies are sent only after
-//! `COMMIT` returned, so a 201 always means "on disk". One fsync per batch instead of per
-//! receipt is what lets the rate scale with load. A new signing key (after `keys rotate`)
-//! is handed to the writer as a job, so it takes effect at a batch boundary.
+//! **Writes** ([`Backend::issue`], [`Backend::maintain`]) are async and resolve only once the
+//! change is durable: a 201 means "on disk". Sequencing, chaining and signing happen inside
+//! the backend's write, since a receipt's `prev` is the hash of the one committed before it.
 //!
-//! **Reads** use a small pool of separate `query_only` connections ([`Reader`]); callers on
-//! the async executor run them through `web::block`.
+//! **Reads** block, as SQLite does; callers on the async executor run them in `web::block`
+//! like any blocking call. A backend whose client is async runs its reads on its own runtime
+//! behind the same blocking methods.
+//!
+//! **Offline**: the CLI works on a store without a running collector through [`open_reader`],
+//! [`maintain_offline`] (the same changes the writer makes, in a transaction of their own),
+//! [`upgrade_offline`] and, for `backup`, [`snapshot`].
+//!
+//! Nothing in the interface names a backend's types: a backend's own error reaches
+//! [`StoreError`] only as the source of [`StoreError::Open`] or [`StoreError::Backend`].
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
-
-use crossbeam_channel::{Sender, TrySendError};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use tokio::sync::oneshot;
+use std::path::{Path, PathBuf};
 
 use crate::keys::Signer;
-use crate::ops::datadir;
+use crate::ops::datadir::DataDir;
 use crate::ops::metrics::WriterMetrics;
-use crate::receipt::PreparedReceipt;
 
 mod admin;
-#[cfg(feature = "testing")]
-mod bulk;
-#[cfg(feature = "testing")]
-pub mod fault;
-mod followed;
+pub mod api;
 mod queries;
-mod reader;
-pub mod snapshot;
-mod writer;
+mod sqlite;
 
-use crate::log::Tip;
+pub use crate::log::{Head, LogRow, ReceiptRow};
 pub use admin::{
     Affected, AuditEntry, BY_CLI, BY_DEADLINE, Erasure, ErasureRequest, Maintenance, Scope,
-    TokenRecord, maintain_offline, upgrade_offline,
+    TokenRecord,
 };
-#[cfg(feature = "testing")]
-pub use bulk::bulk_load;
+pub use api::{AdminReads, Backend, ReadStore, Reader, ReceiptReads, Store};
 pub use queries::{AdminRow, Counts, ReceiptFilter, Stats};
-pub use reader::{ConsentStatus, Reader};
-use writer::Writer;
 
-/// Schema migrations, applied in order; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/0001_init.sql"),
-    include_str!("../../migrations/0002_withdraws.sql"),
-    include_str!("../../migrations/0003_admin.sql"),
-    include_str!("../../migrations/0004_followed.sql"),
-    include_str!("../../migrations/0005_erasure_requests.sql"),
-    include_str!("../../migrations/0006_holders.sql"),
-];
+/// The schema version this binary writes. Backends number their migrations alike (the SQLite
+/// files in `migrations/` are the reference), so a store's version means the same in each.
+pub const SCHEMA_VERSION: i64 = sqlite::SCHEMA_VERSION;
 
-/// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
-
-/// Most jobs committed in one transaction.
-pub const MAX_BATCH: usize = 1024;
-
-/// Jobs waiting for the writer before callers are told to back off (503).
-const QUEUE_DEPTH: usize = 16 * 1024;
-
-/// Read connections kept open by a running collector.
-const READERS: usize = 4;
-
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// A backend's own error (SQLite's, a database client's), kept only as a source.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open database {path}: {source}")]
-    Open {
-        path: String,
-        source: rusqlite::Error,
-    },
+    Open { path: String, source: BackendError },
     #[error("cannot create database {path}: {source}")]
     Create {
         path: String,
@@ -136,7 +114,7 @@ pub enum StoreError {
     )]
     Unwritable(String),
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Backend(#[source] BackendError),
 }
 
 /// The result of issuing a receipt.
@@ -149,603 +127,112 @@ pub struct Issued {
     pub created: bool,
 }
 
-pub use crate::log::{Head, LogRow, ReceiptRow};
-
-enum Job {
-    Issue {
-        receipt: Box<PreparedReceipt>,
-        reply: oneshot::Sender<Result<Issued, StoreError>>,
-    },
-    Ping {
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    /// An admin change (token, audit trail, purge, erasure), committed with the batch.
-    Maintain {
-        op: Box<Maintenance>,
-        reply: oneshot::Sender<Result<Affected, StoreError>>,
-    },
-    /// Sign from now on with this key (after the current batch).
-    SetSigner {
-        signer: Box<Signer>,
-        reply: oneshot::Sender<()>,
-    },
-    Shutdown,
+/// Whether a consent still stands: what the widget's once-per-session check needs, without
+/// the JWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentStatus {
+    pub id: String,
+    /// The receipt's own event.
+    pub event: String,
+    /// When a withdrawal named it (RFC 3339), if one did.
+    pub withdrawn_at: Option<String>,
 }
 
-/// Handle to a running store: the writer thread and the read pool. Cheap to clone.
-#[derive(Clone)]
-pub struct Store {
-    inner: Arc<Inner>,
+/// What a copy of a store holds, as the backup's manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// The copy's schema version.
+    pub schema_version: i64,
+    /// Receipts it holds (purged receipts are not counted).
+    pub receipts: i64,
+    /// The chain head: the last receipt's seq and the SHA-256 of its JWS.
+    pub head: Option<Head>,
 }
 
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("path", &self.inner.reader.path())
-            .finish()
+/// Where a store lives: which backend, and where that backend keeps the data. Today only
+/// SQLite, in a file of the data directory; a later `[store] backend = …` in the
+/// configuration (or a database URL on the command line) adds a variant, and its arm in each
+/// function below.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite database file (`kelisim.db` in the data directory).
+    Sqlite(PathBuf),
+}
+
+impl Location {
+    /// The store of a data directory, as `serve` and the CLI find it.
+    pub fn in_data_dir(dir: &DataDir) -> Location {
+        Location::Sqlite(dir.db_path())
     }
 }
 
-struct Inner {
-    jobs: Sender<Job>,
-    reader: Arc<Reader>,
-    writer: Mutex<Option<JoinHandle<()>>>,
-    /// Set once by [`Store::inject_faults_from`] (tests only); the writer reads it.
-    #[cfg(feature = "testing")]
-    fault_file: Arc<std::sync::OnceLock<std::path::PathBuf>>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
-
-impl Inner {
-    fn shutdown(&self) {
-        let handle = self.writer.lock().ok().and_then(|mut w| w.take());
-        if let Some(handle) = handle {
-            // A blocking send: queued jobs ahead of it are committed first.
-            let _ = self.jobs.send(Job::Shutdown);
-            if handle.join().is_err() {
-                tracing::error!("receipt writer thread panicked");
-            }
-        }
-    }
-}
-
-/// Opens (creating and migrating if needed) the database at `path` and starts the writer,
-/// which signs with `signer`; its batch metrics go nowhere.
-pub fn open(path: &Path, signer: Signer) -> Result<Store, StoreError> {
-    open_with(path, signer, WriterMetrics::unregistered())
+/// Opens (creating and migrating if needed) the store at `at` and starts its writer, which
+/// signs with `signer`; its batch metrics go nowhere.
+pub fn open(at: &Location, signer: Signer) -> Result<Store, StoreError> {
+    open_with(at, signer, WriterMetrics::unregistered())
 }
 
 /// [`open`], with the writer reporting batch sizes and commit times to `metrics`.
-pub fn open_with(path: &Path, signer: Signer, metrics: WriterMetrics) -> Result<Store, StoreError> {
-    let shown = path.display().to_string();
-    datadir::touch_private(path).map_err(|source| StoreError::Create {
-        path: shown.clone(),
-        source,
-    })?;
-    let mut conn = connect(path, true)?;
-    migrate(&mut conn, path)?;
-    let tip = read_tip(&conn)?;
-    let reader = Arc::new(Reader::open_pool(path, READERS)?);
-    let (jobs, queue) = crossbeam_channel::bounded(QUEUE_DEPTH);
-    #[cfg(feature = "testing")]
-    let fault_file = Arc::new(std::sync::OnceLock::new());
-    let writer = Writer {
-        conn,
-        signer,
-        tip,
-        metrics,
-        #[cfg(feature = "testing")]
-        fault_file: Arc::clone(&fault_file),
-        #[cfg(feature = "testing")]
-        faults: fault::Faults::default(),
-    };
-    let handle = std::thread::Builder::new()
-        .name("kelisim-writer".into())
-        .spawn(move || writer.run(&queue))
-        .map_err(|source| StoreError::Create {
-            path: shown,
-            source,
-        })?;
-    Ok(Store {
-        inner: Arc::new(Inner {
-            jobs,
-            reader,
-            writer: Mutex::new(Some(handle)),
-            #[cfg(feature = "testing")]
-            fault_file,
-        }),
-    })
-}
-
-/// Opens an existing database for reading only (CLI `receipts list`, `audit`); never
-/// creates or migrates it.
-pub fn open_reader(path: &Path) -> Result<Reader, StoreError> {
-    if !path.exists() {
-        return Err(StoreError::Missing {
-            path: path.display().to_string(),
-        });
-    }
-    Reader::open_pool(path, 1)
-}
-
-impl Store {
-    /// Queues `receipt` for the writer and waits until it is committed (or refused).
-    pub async fn issue(&self, receipt: PreparedReceipt) -> Result<Issued, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.submit(Job::Issue {
-            receipt: Box::new(receipt),
-            reply,
-        })?;
-        answer.await.map_err(|_| StoreError::WriterStopped)?
-    }
-
-    /// Hands the writer a new signing key; resolves once receipts are signed with it.
-    pub async fn set_signer(&self, signer: Signer) -> Result<(), StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.submit(Job::SetSigner {
-            signer: Box::new(signer),
-            reply,
-        })?;
-        answer.await.map_err(|_| StoreError::WriterStopped)
-    }
-
-    /// Applies an admin change in the writer's next batch; resolves after its commit.
-    pub async fn maintain(&self, op: Maintenance) -> Result<Affected, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.submit(Job::Maintain {
-            op: Box::new(op),
-            reply,
-        })?;
-        answer.await.map_err(|_| StoreError::WriterStopped)?
-    }
-
-    /// Resolves once the writer has committed an (empty) batch: the store is writable.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.submit(Job::Ping { reply })?;
-        answer.await.map_err(|_| StoreError::WriterStopped)?
-    }
-
-    fn submit(&self, job: Job) -> Result<(), StoreError> {
-        self.inner.jobs.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) => StoreError::Busy,
-            TrySendError::Disconnected(_) => StoreError::WriterStopped,
-        })
-    }
-
-    /// Reliability tests only (hidden `serve --fault-file`, in a build with the `testing`
-    /// feature): before each batch the writer
-    /// applies the faults `path` names (see [`fault`]). Set once; later calls are ignored.
-    #[cfg(feature = "testing")]
-    pub fn inject_faults_from(&self, path: &Path) {
-        if self.inner.fault_file.set(path.to_owned()).is_ok() {
-            tracing::warn!(path = %path.display(), "fault injection enabled (tests only)");
-        }
-    }
-
-    /// The read side; its methods block, so run them off the async executor.
-    pub fn reader(&self) -> Arc<Reader> {
-        Arc::clone(&self.inner.reader)
-    }
-
-    /// Commits everything queued, then stops the writer. Later writes fail with
-    /// [`StoreError::WriterStopped`]. Blocks until the writer has finished.
-    pub fn shutdown(&self) {
-        self.inner.shutdown();
+pub fn open_with(
+    at: &Location,
+    signer: Signer,
+    metrics: WriterMetrics,
+) -> Result<Store, StoreError> {
+    match at {
+        Location::Sqlite(path) => Ok(sqlite::open(path, signer, metrics)?),
     }
 }
 
-/// Opens a connection with the store's pragmas.
-fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
-    let shown = || path.display().to_string();
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    if create {
-        flags |= OpenFlags::SQLITE_OPEN_CREATE;
-    }
-    let open_err = |source| StoreError::Open {
-        path: shown(),
-        source,
-    };
-    let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(open_err)?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        tracing::warn!(path = %shown(), mode, "database is not in WAL mode");
-    }
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(open_err)?;
-    conn.pragma_update(None, "foreign_keys", "ON")
-        .map_err(open_err)?;
-    Ok(conn)
-}
-
-/// Brings the schema to [`SCHEMA_VERSION`], refusing a newer one.
-pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            path: path.display().to_string(),
-            found,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    if found == SCHEMA_VERSION {
-        return Ok(());
-    }
-    for (index, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(found).unwrap_or(0))
-    {
-        tracing::info!(version = index + 1, "applying database migration");
-        tx.execute_batch(sql)?;
-    }
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-    tx.commit()?;
-    Ok(())
-}
-
-fn schema_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
-    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
-}
-
-/// Position of the last receipt: the larger of the last row and `chain_head`, so a log whose
-/// tail was deleted is continued after the deleted receipts (never reusing their `seq`).
-fn read_tip(conn: &Connection) -> Result<Tip, StoreError> {
-    let last: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT seq, jws FROM receipts ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let row_tip = last.map_or_else(Tip::genesis, |(seq, jws): (i64, String)| {
-        Tip::after(seq, &jws)
-    });
-    let head = read_head(conn)?;
-    match head {
-        Some(head)
-            if head.seq > row_tip.seq
-                || (head.seq == row_tip.seq && head.jws_sha256 != row_tip.hash) =>
-        {
-            // A tail purged by retention left tombstones: expected, not worth a warning.
-            let purged: bool = conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM tombstones WHERE seq = ?1 AND jws_sha256 = ?2)",
-                params![head.seq, head.jws_sha256],
-                |r| r.get(0),
-            )?;
-            if !purged {
-                tracing::warn!(
-                    head_seq = head.seq,
-                    last_row_seq = row_tip.seq,
-                    "the receipt log does not end where the chain head says; run `kelisim-collector audit`"
-                );
-            }
-            Ok(Tip {
-                seq: head.seq.max(row_tip.seq),
-                hash: head.jws_sha256,
-            })
-        }
-        _ => Ok(row_tip),
+/// Opens an existing store for reading only (CLI `receipts list`, `audit`); never creates or
+/// migrates it, and refuses one at another schema version.
+pub fn open_reader(at: &Location) -> Result<Reader, StoreError> {
+    match at {
+        Location::Sqlite(path) => Ok(sqlite::open_reader(path)?),
     }
 }
 
-fn read_head(conn: &Connection) -> Result<Option<Head>, rusqlite::Error> {
-    conn.query_row(
-        "SELECT seq, jws_sha256 FROM chain_head WHERE id = 1",
-        [],
-        |r| {
-            Ok(Head {
-                seq: r.get(0)?,
-                jws_sha256: r.get(1)?,
-            })
-        },
-    )
-    .optional()
+/// Applies `op` in a transaction of its own: for the CLI, when no collector's writer is at
+/// hand (the backend serialises it with a running one). Migrates an older store first.
+pub fn maintain_offline(at: &Location, op: &Maintenance) -> Result<Affected, StoreError> {
+    match at {
+        Location::Sqlite(path) => sqlite::maintain_offline(path, op),
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::ops::ControlFlow;
-
-    use super::*;
-    use crate::hash::sha256_hex;
-    use crate::log::GENESIS_PREV;
-    use crate::receipt::subject::IdentifierKind;
-    use crate::receipt::{
-        Choice, Context, Event, IndexEntry, Kind, Notice, PolicyRef, Private, SignedIdentifier,
-        Subject,
-    };
-
-    pub(super) fn signer() -> Signer {
-        Signer::new(ed25519_dalek::SigningKey::from_bytes(&[5; 32]))
+/// Brings an existing store to this binary's schema, as `serve` does when it starts.
+pub fn upgrade_offline(at: &Location) -> Result<(), StoreError> {
+    match at {
+        Location::Sqlite(path) => sqlite::upgrade_offline(path),
     }
+}
 
-    /// A form consent of site demo (the `store::admin` tests vary it).
-    pub(super) fn receipt(reference: &str, gpc: bool) -> PreparedReceipt {
-        PreparedReceipt {
-            site: "demo".into(),
-            kind: Kind::Form,
-            event: Event::Given,
-            reference: reference.into(),
-            withdraws: None,
-            policy: PolicyRef {
-                version: "2026-03".into(),
-                sha256: "ab".repeat(32),
-                url: "http://x/p".into(),
-            },
-            notice: Notice {
-                lang: "ru".into(),
-                sha256: "cd".repeat(32),
-            },
-            purposes: Some(vec![Choice {
-                id: "feedback".into(),
-                granted: true,
-            }]),
-            categories: None,
-            subject: Subject {
-                browser_id: None,
-                identifiers: vec![SignedIdentifier {
-                    kind: IdentifierKind::Phone,
-                    hmac: None,
-                    commitment: Some("c0".repeat(32)),
-                }],
-            },
-            context: Context {
-                page_url: "http://x/".into(),
-                form_id: None,
-                fields: vec!["name".into()],
-                gpc,
-            },
-            private: Private {
-                browser: "5f".repeat(32),
-                index: vec![IndexEntry {
-                    kind: IdentifierKind::Phone,
-                    hmac: "ee".repeat(32),
-                }],
-                salt: Some("5a".repeat(32)),
-                holder_sha256: Some(sha256_hex(reference.as_bytes())),
-            },
-            request_sha256: sha256_hex(format!("{reference}{gpc}").as_bytes()),
-        }
+/// Writes a consistent copy of the store at `at` (in use or not) to the new file `dest`, a
+/// self-contained SQLite database (the backup format's `kelisim.db`), and describes it.
+pub fn snapshot(at: &Location, dest: &Path) -> Result<SnapshotInfo, StoreError> {
+    match at {
+        Location::Sqlite(path) => sqlite::snapshot(path, dest),
     }
+}
 
-    pub(super) fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime")
-            .block_on(f)
-    }
+/// Describes a copy made by [`snapshot`] without changing it: a restored copy is checked
+/// against its manifest with this. Refuses a file that is not such a copy, or one newer than
+/// this binary.
+pub fn inspect_snapshot(copy: &Path) -> Result<SnapshotInfo, StoreError> {
+    sqlite::inspect(copy)
+}
 
-    fn payload(jws: &str) -> crate::receipt::ReceiptPayload {
-        use base64::Engine;
-        let b64 = jws.split('.').nth(1).expect("payload part");
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(b64)
-            .expect("b64");
-        serde_json::from_slice(&bytes).expect("payload json")
-    }
-
-    #[test]
-    fn receipts_are_chained_and_replays_are_idempotent() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("kelisim.db");
-        let store = open(&path, signer()).expect("open");
-        let (a, b, c) = block_on(async {
-            let a = store
-                .issue(receipt(&"1".repeat(32), false))
-                .await
-                .expect("a");
-            let b = store
-                .issue(receipt(&"2".repeat(32), false))
-                .await
-                .expect("b");
-            let c = store
-                .issue(receipt(&"1".repeat(32), false))
-                .await
-                .expect("replay");
-            (a, b, c)
-        });
-        assert_eq!((a.seq, b.seq), (1, 2));
-        assert!(a.created && b.created && !c.created);
-        assert_eq!(
-            c,
-            Issued {
-                created: false,
-                ..a.clone()
-            }
-        );
-        assert_eq!(payload(&a.jws).prev, GENESIS_PREV);
-        assert_eq!(payload(&b.jws).prev, sha256_hex(a.jws.as_bytes()));
-        assert_eq!(payload(&b.jws).seq, 2);
-
-        let conflict = block_on(store.issue(receipt(&"1".repeat(32), true))).expect_err("conflict");
-        assert!(
-            matches!(conflict, StoreError::IdempotencyConflict { .. }),
-            "{conflict}"
-        );
-
-        let reader = store.reader();
-        assert_eq!(reader.count().expect("count"), 2);
-        assert_eq!(
-            reader.head().expect("head"),
-            Some(Head {
-                seq: 2,
-                jws_sha256: sha256_hex(b.jws.as_bytes())
-            })
-        );
-        assert_eq!(reader.by_id(&a.id).expect("by id").map(|r| r.seq), Some(1));
-        assert_eq!(
-            reader
-                .by_ref(&"2".repeat(32), &["demo"])
-                .expect("by ref")
-                .len(),
-            1
-        );
-        assert_eq!(
-            reader
-                .by_subject_hmac(&"ee".repeat(32))
-                .expect("by subject")
-                .len(),
-            2
-        );
-        assert_eq!(
-            reader
-                .list(None, 10)
-                .expect("list")
-                .iter()
-                .map(|r| r.seq)
-                .collect::<Vec<_>>(),
-            [2, 1]
-        );
-        block_on(store.ping()).expect("writable");
-        store.shutdown();
-        let after = block_on(store.issue(receipt(&"3".repeat(32), false))).expect_err("stopped");
-        assert!(matches!(after, StoreError::WriterStopped), "{after}");
-        drop(store);
-
-        // Reopening continues the chain where it ended.
-        let store = open(&path, signer()).expect("reopen");
-        let d = block_on(store.issue(receipt(&"4".repeat(32), false))).expect("d");
-        assert_eq!(d.seq, 3);
-        assert_eq!(payload(&d.jws).prev, sha256_hex(b.jws.as_bytes()));
-    }
-
-    #[test]
-    fn a_new_signer_signs_everything_queued_after_it() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = open(&dir.path().join("kelisim.db"), signer()).expect("open");
-        let other = Signer::new(ed25519_dalek::SigningKey::from_bytes(&[6; 32]));
-        let kid_of = |jws: &str| {
-            use base64::Engine;
-            let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(jws.split('.').next().expect("header"))
-                .expect("b64");
-            serde_json::from_slice::<serde_json::Value>(&header).expect("json")["kid"]
-                .as_str()
-                .expect("kid")
-                .to_owned()
-        };
-        let (before, after) = block_on(async {
-            // Queued together (join polls them in order): the switch lands between them,
-            // at a batch boundary.
-            let (before, switched, after) = tokio::join!(
-                store.issue(receipt(&"1".repeat(32), false)),
-                store.set_signer(other.clone()),
-                store.issue(receipt(&"2".repeat(32), false)),
-            );
-            switched.expect("switched");
-            (before.expect("before"), after.expect("after"))
-        });
-        assert_eq!(kid_of(&before.jws), signer().kid());
-        assert_eq!(kid_of(&after.jws), other.kid());
-        assert_eq!(payload(&after.jws).prev, sha256_hex(before.jws.as_bytes()));
-        let rows = store.reader().list(None, 10).expect("list");
-        assert_eq!(
-            rows[0].kid,
-            other.kid(),
-            "the kid column follows the signer"
-        );
-    }
-
-    #[test]
-    fn concurrent_jobs_are_group_committed_in_order() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = open(&dir.path().join("kelisim.db"), signer()).expect("open");
-        let issued = block_on(async {
-            let jobs = (0..200).map(|i| store.issue(receipt(&format!("{i:032x}"), false)));
-            let mut out = Vec::new();
-            for job in jobs.collect::<Vec<_>>() {
-                out.push(job.await.expect("issued"));
-            }
-            out
-        });
-        let mut seqs: Vec<i64> = issued.iter().map(|i| i.seq).collect();
-        seqs.sort_unstable();
-        assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
-        let mut prev = GENESIS_PREV.to_owned();
-        let mut rows = Vec::new();
-        store
-            .reader()
-            .scan_log(|row| {
-                rows.push(row);
-                ControlFlow::Continue(())
-            })
-            .expect("scan");
-        for row in &rows {
-            assert_eq!(payload(&row.row.jws).prev, prev);
-            assert_eq!(row.subject_hmacs, ["ee".repeat(32)]);
-            prev = sha256_hex(row.row.jws.as_bytes());
-        }
-        assert_eq!(rows.len(), 200);
-    }
-
-    #[test]
-    fn a_newer_schema_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("kelisim.db");
-        {
-            let conn = Connection::open(&path).expect("create");
-            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
-                .expect("set version");
-        }
-        let err = open(&path, signer()).expect_err("refused");
-        assert!(
-            matches!(err, StoreError::SchemaTooNew { found, .. } if found == SCHEMA_VERSION + 1),
-            "{err}"
-        );
-        assert!(
-            err.to_string().contains("upgrade kelisim-collector"),
-            "{err}"
-        );
-        let err = open_reader(&path).expect_err("reader refuses too");
-        assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
-    }
-
-    #[test]
-    fn reader_refuses_missing_and_unmigrated_databases() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("kelisim.db");
-        assert!(matches!(
-            open_reader(&path),
-            Err(StoreError::Missing { .. })
-        ));
-        Connection::open(&path).expect("empty db");
-        assert!(matches!(
-            open_reader(&path),
-            Err(StoreError::SchemaTooOld { found: 0, .. })
-        ));
-    }
-
-    #[test]
-    fn pragmas_are_set() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("kelisim.db");
-        let store = open(&path, signer()).expect("open");
-        let reader = store.reader();
-        let (mode, fk, sync): (String, i64, i64) = reader
-            .with(|c| {
-                Ok((
-                    c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
-                    c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?,
-                    c.query_row("PRAGMA synchronous", [], |r| r.get(0))?,
-                ))
-            })
-            .expect("pragmas");
-        assert_eq!((mode.as_str(), fk, sync), ("wal", 1, 2));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600);
-        }
+/// The admin benchmark's loader: `count` signed, chained receipts into an empty store, far
+/// faster than the writer's per-request path. `issued_at(i)` gives the time of the i-th
+/// (non-decreasing), `make(i, stamp)` its content (the stamp carries the id it will get).
+#[cfg(feature = "testing")]
+pub fn bulk_load(
+    at: &Location,
+    signer: &Signer,
+    count: u64,
+    issued_at: impl Fn(u64) -> String,
+    make: impl FnMut(u64, &crate::receipt::Stamp) -> crate::receipt::PreparedReceipt,
+) -> Result<(), StoreError> {
+    match at {
+        Location::Sqlite(path) => sqlite::bulk_load(path, signer, count, issued_at, make),
     }
 }

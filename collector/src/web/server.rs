@@ -37,7 +37,7 @@ pub struct Launch {
     /// Serve the benchmark's trivial baseline endpoint.
     #[cfg(feature = "testing")]
     pub bench_endpoints: bool,
-    /// Reliability tests only: simulate the store faults this file names (`store::fault`).
+    /// Reliability tests only: simulate the store faults this file names (the SQLite store's `fault.rs`).
     #[cfg(feature = "testing")]
     pub fault_file: Option<PathBuf>,
 }

@@ -18,7 +18,7 @@ use crate::keys::{KeyError, Keyring, PublicKeys};
 use crate::ops::datadir::DataDir;
 use crate::ops::metrics::Metrics;
 use crate::receipt::subject::{SubjectKey, SubjectKeyError};
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Location, Store, StoreError};
 use crate::web::assets::{AssetError, Assets};
 use crate::web::connections::ConnectionLimit;
 use crate::web::error::ApiError;
@@ -149,7 +149,7 @@ impl AppState {
         );
         let published = Published::new(&keyring, signer.kid());
         let metrics = Metrics::new();
-        let store = store::open_with(&data.db_path(), signer, metrics.writer())?;
+        let store = store::open_with(&Location::in_data_dir(data), signer, metrics.writer())?;
         let assets = Assets::open(widget_dir)?;
         let base_url = base_url.trim_end_matches('/').to_owned();
         let sites = Sites::new(config.clone(), &subject_key, &base_url);

@@ -133,7 +133,7 @@ fn a_backup_under_load_restores_every_receipt_acknowledged_before_it() {
         "{}",
         stderr(&again)
     );
-    let live = store::open_reader(&data.join("kelisim.db"))
+    let live = store::open_reader(&store::Location::Sqlite(data.join("kelisim.db")))
         .expect("live")
         .count()
         .expect("count");
@@ -148,7 +148,8 @@ fn a_backup_under_load_restores_every_receipt_acknowledged_before_it() {
         path_arg(&restored),
     ]);
     assert!(out.status.success(), "restore: {}", stderr(&out));
-    let reader = store::open_reader(&restored.join("kelisim.db")).expect("restored database");
+    let reader = store::open_reader(&store::Location::Sqlite(restored.join("kelisim.db")))
+        .expect("restored database");
     for (id, jws) in &acked_before {
         let row = reader.by_id(id).expect("query").unwrap_or_else(|| {
             panic!("receipt {id} was acknowledged before the backup but is not in it")

@@ -114,7 +114,8 @@ fn every_receipt_answered_201_survives_kill_9_and_the_log_stays_intact() {
     }
 
     // Every acknowledged receipt is in the log, byte for byte, at its seq.
-    let reader = store::open_reader(&data.join("kelisim.db")).expect("database");
+    let reader =
+        store::open_reader(&store::Location::Sqlite(data.join("kelisim.db"))).expect("database");
     for ack in &acked {
         let row = reader.by_id(&ack.id).expect("query").unwrap_or_else(|| {
             panic!(

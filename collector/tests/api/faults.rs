@@ -1,7 +1,7 @@
 //! Fault injection against the real binary: a full disk, a read-only store and a slow disk
 //! (simulated through SQLite's own error paths by the hidden `serve --fault-file`, see
-//! `store::fault`), and a widget's retry queue facing a collector that is down, refusing with
-//! 503, or too slow to answer. In every case: writes get 503 with Retry-After (never a 500),
+//! `store/sqlite/fault.rs`), and a widget's retry queue facing a collector that is down,
+//! refusing with 503, or too slow to answer. In every case: writes get 503 with Retry-After (never a 500),
 //! reads keep working, nothing acknowledged is lost, every queued receipt arrives exactly once,
 //! the collector recovers on its own when the fault clears, and `audit` finds the log intact.
 
@@ -65,7 +65,8 @@ impl Faulty {
     /// Every acknowledged receipt is stored with the JWS its client got, each reference
     /// once; `audit` passes. Returns the number stored.
     fn assert_intact(&self, acked: &HashMap<String, Ack>) -> i64 {
-        let reader = store::open_reader(&self.data.join("kelisim.db")).expect("database");
+        let reader = store::open_reader(&store::Location::Sqlite(self.data.join("kelisim.db")))
+            .expect("database");
         for (key, ack) in acked {
             let row = reader
                 .by_id(&ack.id)
@@ -546,7 +547,8 @@ fn a_real_full_disk_answers_503_fails_readiness_and_recovers_when_space_returns(
         queue.statuses
     );
     assert!(server.terminate().success());
-    let reader = store::open_reader(&data.join("kelisim.db")).expect("database");
+    let reader =
+        store::open_reader(&store::Location::Sqlite(data.join("kelisim.db"))).expect("database");
     for (key, ack) in &queue.acked {
         let row = reader.by_id(&ack.id).expect("query").expect(key);
         assert_eq!(row.jws, ack.jws);

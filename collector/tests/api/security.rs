@@ -242,7 +242,10 @@ fn one_address_is_rate_limited_with_retry_after() {
         "{retry_after:?}"
     );
     assert!(server.terminate().success());
-    let reader = kelisim_collector::store::open_reader(&data.join("kelisim.db")).expect("db");
+    let reader = kelisim_collector::store::open_reader(
+        &kelisim_collector::store::Location::Sqlite(data.join("kelisim.db")),
+    )
+    .expect("db");
     assert_eq!(
         reader.count().expect("count"),
         i64::try_from(accepted).expect("fits")

@@ -257,7 +257,8 @@ fn a_steady_mixed_load_keeps_memory_flat_latency_in_target_and_the_log_intact() 
     );
 
     assert!(server.terminate().success());
-    let reader = store::open_reader(&data.join("kelisim.db")).expect("database");
+    let reader =
+        store::open_reader(&store::Location::Sqlite(data.join("kelisim.db"))).expect("database");
     for (id, jws) in &acked {
         let row = reader
             .by_id(id)

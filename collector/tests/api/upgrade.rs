@@ -67,7 +67,11 @@ fn every_released_schema_migrates_and_its_receipts_still_verify() {
 
         let ring = Keyring::load(&data.join("keys")).expect("keys");
         let jwks = serde_json::to_vec(&ring.jwks()).expect("jwks");
-        let store = store::open(&db, ring.signer().expect("signer")).expect("migrates");
+        let store = store::open(
+            &store::Location::Sqlite(db.clone()),
+            ring.signer().expect("signer"),
+        )
+        .expect("migrates");
         let report = audit::audit(&store.reader(), &ring.public_keys()).expect("audit runs");
         assert!(report.is_intact(), "v{version} after migration: {report}");
         assert_eq!(report.receipts, before.len() as u64, "v{version}");

@@ -74,7 +74,7 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     let reader = state.store.reader();
     let (bytes, last_seq) = web::block(move || {
         let head = reader.head()?;
-        Ok::<_, crate::store::StoreError>((reader.size_on_disk(), head.map_or(0, |h| h.seq)))
+        Ok::<_, crate::store::StoreError>((reader.size_on_disk()?, head.map_or(0, |h| h.seq)))
     })
     .await??;
     Ok(HttpResponse::Ok()

@@ -1,4 +1,4 @@
-//! Bulk loading for the admin benchmark: signs and chains generated receipts and inserts
+//! Bulk loading into SQLite for the admin benchmark: signs and chains generated receipts and inserts
 //! them in large transactions, far faster than the writer's per-request path. Refuses a
 //! database that already has receipts, so it cannot corrupt a real log.
 
@@ -6,18 +6,19 @@ use std::path::Path;
 
 use rusqlite::{TransactionBehavior, params};
 
-use super::{StoreError, connect, migrate};
+use super::{connect, migrate};
 use crate::hash::sha256_hex;
 use crate::keys::Signer;
 use crate::log::GENESIS_PREV;
 use crate::receipt::{PreparedReceipt, Stamp};
+use crate::store::StoreError;
 
 /// Receipts per transaction.
 const TX_ROWS: u64 = 50_000;
 
 /// Inserts `count` receipts: `issued_at(i)` gives the time of the i-th (non-decreasing),
 /// `make(i, stamp)` its content (the stamp carries the id it will get).
-pub fn bulk_load(
+pub(in crate::store) fn bulk_load(
     path: &Path,
     signer: &Signer,
     count: u64,

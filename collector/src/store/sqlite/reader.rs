@@ -1,26 +1,28 @@
-//! The store's read side: a small pool of `query_only` connections. Every method blocks;
-//! async callers run them in `web::block`.
+//! SQLite's read side: a small pool of `query_only` connections, and the receipts' reads and
+//! the audit's log source over it. Every method blocks; async callers run them in
+//! `web::block`.
 
+use std::collections::{BTreeMap, HashSet};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use crossbeam_channel::{Receiver, Sender};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{
-    Head, LogRow, ReceiptRow, SCHEMA_VERSION, StoreError, connect, read_head, schema_version,
-};
+use super::{SCHEMA_VERSION, connect, read_head, schema_version};
+use crate::log::LogSource;
 use crate::receipt::subject::IdentifierKind;
 use crate::receipt::{IndexEntry, Private};
+use crate::store::{ConsentStatus, Head, LogRow, ReceiptReads, ReceiptRow, StoreError};
 
 /// A pool of read connections (`query_only`). Methods block.
-pub struct Reader {
+pub(super) struct ReadPool {
     path: PathBuf,
     put: Sender<Connection>,
     take: Receiver<Connection>,
 }
 
-impl std::fmt::Debug for Reader {
+impl std::fmt::Debug for ReadPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reader").field("path", &self.path).finish()
     }
@@ -45,17 +47,6 @@ pub(super) fn receipt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReceiptRow>
         withdraws: r.get(12)?,
         holder_sha256: r.get(13)?,
     })
-}
-
-/// Whether a consent still stands: what the widget's once-per-session check needs, without
-/// the JWS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsentStatus {
-    pub id: String,
-    /// The receipt's own event.
-    pub event: String,
-    /// When a withdrawal named it (RFC 3339), if one did.
-    pub withdrawn_at: Option<String>,
 }
 
 /// One [`ConsentStatus`] per row of `receipts r`; the withdrawal is a seek into the unique
@@ -85,8 +76,8 @@ impl Drop for Lease<'_> {
     }
 }
 
-impl Reader {
-    pub(super) fn open_pool(path: &Path, size: usize) -> Result<Reader, StoreError> {
+impl ReadPool {
+    pub(super) fn open(path: &Path, size: usize) -> Result<ReadPool, StoreError> {
         let (put, take) = crossbeam_channel::bounded(size);
         for _ in 0..size {
             let conn = connect(path, false)?;
@@ -110,7 +101,7 @@ impl Reader {
             // The channel has room for exactly `size` connections.
             put.send(conn).map_err(|_| StoreError::WriterStopped)?;
         }
-        Ok(Reader {
+        Ok(ReadPool {
             path: path.to_owned(),
             put,
             take,
@@ -131,17 +122,19 @@ impl Reader {
         Ok(f(conn)?)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
+}
 
+impl ReceiptReads for ReadPool {
     /// Number of receipts in the log.
-    pub fn count(&self) -> Result<i64, StoreError> {
+    fn count(&self) -> Result<i64, StoreError> {
         self.with(|c| c.query_row("SELECT count(*) FROM receipts", [], |r| r.get(0)))
     }
 
     /// The receipt with this UUID.
-    pub fn by_id(&self, id: &str) -> Result<Option<ReceiptRow>, StoreError> {
+    fn by_id(&self, id: &str) -> Result<Option<ReceiptRow>, StoreError> {
         self.with(|c| {
             c.prepare_cached(&format!("SELECT {ROW_COLUMNS} FROM receipts WHERE id = ?1"))?
                 .query_row([id], receipt_row)
@@ -150,7 +143,7 @@ impl Reader {
     }
 
     /// The withdrawal of the receipt `id`, if it was withdrawn.
-    pub fn withdrawal_of(&self, id: &str) -> Result<Option<ReceiptRow>, StoreError> {
+    fn withdrawal_of(&self, id: &str) -> Result<Option<ReceiptRow>, StoreError> {
         self.with(|c| {
             c.prepare_cached(&format!(
                 "SELECT {ROW_COLUMNS} FROM receipts WHERE withdraws = ?1"
@@ -161,7 +154,7 @@ impl Reader {
     }
 
     /// The status of the receipt with this UUID.
-    pub fn status_by_id(&self, id: &str) -> Result<Option<ConsentStatus>, StoreError> {
+    fn status_by_id(&self, id: &str) -> Result<Option<ConsentStatus>, StoreError> {
         self.with(|c| {
             c.prepare_cached(&format!("{STATUS_SELECT} WHERE r.id = ?1"))?
                 .query_row([id], status_row)
@@ -171,10 +164,10 @@ impl Reader {
 
     /// The statuses of the receipts with this reference on any of `sites`, as [`Self::by_ref`]
     /// finds them.
-    pub fn status_by_ref<S: AsRef<str>>(
+    fn status_by_ref(
         &self,
         reference: &str,
-        sites: &[S],
+        sites: &[String],
     ) -> Result<Vec<ConsentStatus>, StoreError> {
         self.with(|c| {
             let mut stmt =
@@ -182,7 +175,7 @@ impl Reader {
             let mut rows = Vec::new();
             for site in sites {
                 if let Some(row) = stmt
-                    .query_row(params![site.as_ref(), reference], status_row)
+                    .query_row(params![site, reference], status_row)
                     .optional()?
                 {
                     rows.push(row);
@@ -193,26 +186,22 @@ impl Reader {
     }
 
     /// Bytes the database occupies on disk, with its write-ahead log.
-    pub fn size_on_disk(&self) -> u64 {
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
         let wal = {
             let mut name = self.path.as_os_str().to_owned();
             name.push("-wal");
             PathBuf::from(name)
         };
-        [self.path.as_path(), wal.as_path()]
+        Ok([self.path.as_path(), wal.as_path()]
             .iter()
             .filter_map(|p| std::fs::metadata(p).ok())
             .map(|m| m.len())
-            .sum()
+            .sum())
     }
 
     /// Receipts with this reference (idempotency key) on any of `sites` — one index seek
     /// per site. More than one only if different sites' widgets chose the same key.
-    pub fn by_ref<S: AsRef<str>>(
-        &self,
-        reference: &str,
-        sites: &[S],
-    ) -> Result<Vec<ReceiptRow>, StoreError> {
+    fn by_ref(&self, reference: &str, sites: &[String]) -> Result<Vec<ReceiptRow>, StoreError> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {ROW_COLUMNS} FROM receipts WHERE site = ?1 AND ref = ?2"
@@ -220,7 +209,7 @@ impl Reader {
             let mut rows = Vec::new();
             for site in sites {
                 if let Some(row) = stmt
-                    .query_row(params![site.as_ref(), reference], receipt_row)
+                    .query_row(params![site, reference], receipt_row)
                     .optional()?
                 {
                     rows.push(row);
@@ -232,7 +221,7 @@ impl Reader {
     }
 
     /// The newest `limit` receipts, newest first, optionally of one site.
-    pub fn list(&self, site: Option<&str>, limit: u32) -> Result<Vec<ReceiptRow>, StoreError> {
+    fn list(&self, site: Option<&str>, limit: u32) -> Result<Vec<ReceiptRow>, StoreError> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {ROW_COLUMNS} FROM receipts WHERE (?1 IS NULL OR site = ?1) ORDER BY seq DESC LIMIT ?2"
@@ -241,16 +230,85 @@ impl Reader {
         })
     }
 
+    /// What the collector keeps beside receipt `seq` (its browser pseudonym, subject index
+    /// entries and commitment salt), for a withdrawal that repeats it. The holder hash is
+    /// not copied: a withdrawal is not withdrawn.
+    fn private_of(&self, seq: i64) -> Result<Private, StoreError> {
+        self.with(|c| {
+            let (browser, salt): (String, Option<String>) = c
+                .prepare_cached("SELECT browser_id, subject_salt FROM receipts WHERE seq = ?1")?
+                .query_row([seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let index = c
+                .prepare_cached(
+                    "SELECT hmac, kind FROM subject_hashes WHERE seq = ?1 ORDER BY hmac",
+                )?
+                .query_map([seq], |r| {
+                    let kind: String = r.get(1)?;
+                    Ok(IndexEntry {
+                        kind: if kind == "email" {
+                            IdentifierKind::Email
+                        } else {
+                            IdentifierKind::Phone
+                        },
+                        hmac: r.get(0)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(Private {
+                browser,
+                index,
+                salt,
+                holder_sha256: None,
+            })
+        })
+    }
+
+    /// The browser pseudonyms of receipts `seqs` that a browser proved, i.e. payload v2's
+    /// keyed hashes of a secret only that browser holds (64 hex digits). v1's clear ids
+    /// (32 hex digits) were shown in every public receipt, so anyone could claim one.
+    fn proven_browsers(&self, seqs: &[i64]) -> Result<Vec<String>, StoreError> {
+        let list = serde_json::to_string(seqs).unwrap_or_else(|_| "[]".into());
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT DISTINCT browser_id FROM receipts
+                 WHERE seq IN (SELECT value FROM json_each(?1)) AND length(browser_id) = 64",
+            )?
+            .query_map([list], |r| r.get(0))?
+            .collect()
+        })
+    }
+
+    /// The sites the log has receipts of.
+    fn sites(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            c.prepare_cached("SELECT DISTINCT site FROM receipts ORDER BY site")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        })
+    }
+
+    /// Receipts whose subject has this keyed hash (admin search by phone/e-mail).
+    fn by_subject_hmac(&self, hmac: &str) -> Result<Vec<ReceiptRow>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM receipts WHERE seq IN (SELECT seq FROM subject_hashes WHERE hmac = ?1) ORDER BY seq"
+            ))?;
+            stmt.query_map([hmac], receipt_row)?.collect()
+        })
+    }
+}
+
+/// The audit walks the log through the read pool.
+impl LogSource for ReadPool {
+    type Error = StoreError;
+
     /// What `chain_head` records as the last committed receipt.
-    pub fn head(&self) -> Result<Option<Head>, StoreError> {
+    fn head(&self) -> Result<Option<Head>, StoreError> {
         self.with(read_head)
     }
 
     /// Visits every receipt in `seq` order with its subject hashes, until `visit` breaks.
-    pub fn scan_log(
-        &self,
-        mut visit: impl FnMut(LogRow) -> ControlFlow<()>,
-    ) -> Result<(), StoreError> {
+    fn scan_log(&self, visit: &mut dyn FnMut(LogRow) -> ControlFlow<()>) -> Result<(), StoreError> {
         self.with(|c| {
             let mut rows_stmt = c.prepare(&format!(
                 "SELECT {ROW_COLUMNS}, browser_id, jws_sha256, subject_salt FROM receipts ORDER BY seq"
@@ -300,95 +358,41 @@ impl Reader {
         })
     }
 
-    /// What the collector keeps beside receipt `seq` (its browser pseudonym, subject index
-    /// entries and commitment salt), for a withdrawal that repeats it. The holder hash is
-    /// not copied: a withdrawal is not withdrawn.
-    pub fn private_of(&self, seq: i64) -> Result<Private, StoreError> {
+    /// Tombstones of purged receipts: `seq` → SHA-256 of the JWS that was there.
+    fn tombstones(&self) -> Result<BTreeMap<i64, String>, StoreError> {
         self.with(|c| {
-            let (browser, salt): (String, Option<String>) = c
-                .prepare_cached("SELECT browser_id, subject_salt FROM receipts WHERE seq = ?1")?
-                .query_row([seq], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            let index = c
-                .prepare_cached(
-                    "SELECT hmac, kind FROM subject_hashes WHERE seq = ?1 ORDER BY hmac",
-                )?
-                .query_map([seq], |r| {
-                    let kind: String = r.get(1)?;
-                    Ok(IndexEntry {
-                        kind: if kind == "email" {
-                            IdentifierKind::Email
-                        } else {
-                            IdentifierKind::Phone
-                        },
-                        hmac: r.get(0)?,
-                    })
-                })?
-                .collect::<Result<_, _>>()?;
-            Ok(Private {
-                browser,
-                index,
-                salt,
-                holder_sha256: None,
-            })
-        })
-    }
-
-    /// The browser pseudonyms of receipts `seqs` that a browser proved, i.e. payload v2's
-    /// keyed hashes of a secret only that browser holds (64 hex digits). v1's clear ids
-    /// (32 hex digits) were shown in every public receipt, so anyone could claim one.
-    pub fn proven_browsers(&self, seqs: &[i64]) -> Result<Vec<String>, StoreError> {
-        let list = serde_json::to_string(seqs).unwrap_or_else(|_| "[]".into());
-        self.with(|c| {
-            c.prepare_cached(
-                "SELECT DISTINCT browser_id FROM receipts
-                 WHERE seq IN (SELECT value FROM json_each(?1)) AND length(browser_id) = 64",
-            )?
-            .query_map([list], |r| r.get(0))?
-            .collect()
-        })
-    }
-
-    /// The sites the log has receipts of.
-    pub fn sites(&self) -> Result<Vec<String>, StoreError> {
-        self.with(|c| {
-            c.prepare_cached("SELECT DISTINCT site FROM receipts ORDER BY site")?
-                .query_map([], |r| r.get(0))?
+            c.prepare("SELECT seq, jws_sha256 FROM tombstones")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect()
         })
     }
 
-    /// Receipts whose subject has this keyed hash (admin search by phone/e-mail).
-    pub fn by_subject_hmac(&self, hmac: &str) -> Result<Vec<ReceiptRow>, StoreError> {
+    /// Receipts that have a later receipt of the same browser and kind, or a withdrawal,
+    /// but are missing from `followed`: their status would show as `given` although a
+    /// later receipt changed it. Empty unless the table was tampered with.
+    fn unmarked_followed(&self) -> Result<Vec<i64>, StoreError> {
         self.with(|c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {ROW_COLUMNS} FROM receipts WHERE seq IN (SELECT seq FROM subject_hashes WHERE hmac = ?1) ORDER BY seq"
-            ))?;
-            stmt.query_map([hmac], receipt_row)?.collect()
+            c.prepare(
+                "SELECT seq FROM (
+                     SELECT seq, lead(seq) OVER (PARTITION BY browser_id, kind ORDER BY seq) AS later
+                     FROM receipts
+                 ) WHERE later IS NOT NULL AND seq NOT IN (SELECT seq FROM followed)
+                 UNION
+                 SELECT r.seq FROM receipts w JOIN receipts r ON r.id = w.withdraws
+                 WHERE w.withdraws IS NOT NULL AND r.seq NOT IN (SELECT seq FROM followed)
+                 ORDER BY 1",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect()
         })
     }
-}
 
-/// The audit walks the log through the read pool.
-impl crate::log::LogSource for Reader {
-    type Error = StoreError;
-
-    fn tombstones(&self) -> Result<std::collections::BTreeMap<i64, String>, StoreError> {
-        Reader::tombstones(self)
-    }
-
-    fn erased(&self) -> Result<std::collections::HashSet<i64>, StoreError> {
-        Reader::erased(self)
-    }
-
-    fn scan_log(&self, visit: &mut dyn FnMut(LogRow) -> ControlFlow<()>) -> Result<(), StoreError> {
-        Reader::scan_log(self, visit)
-    }
-
-    fn unmarked_followed(&self) -> Result<Vec<i64>, StoreError> {
-        Reader::unmarked_followed(self)
-    }
-
-    fn head(&self) -> Result<Option<Head>, StoreError> {
-        Reader::head(self)
+    /// Receipts whose subject index was erased.
+    fn erased(&self) -> Result<HashSet<i64>, StoreError> {
+        self.with(|c| {
+            c.prepare("SELECT seq FROM erasures")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        })
     }
 }

@@ -11,21 +11,11 @@ use std::path::Path;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::{BUSY_TIMEOUT, Head, SCHEMA_VERSION, StoreError, connect, schema_version};
-
-/// What a database copy holds, as the backup's manifest records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotInfo {
-    /// `PRAGMA user_version`.
-    pub schema_version: i64,
-    /// Rows in `receipts` (purged receipts are not counted).
-    pub receipts: i64,
-    /// The chain head: the last receipt's seq and the SHA-256 of its JWS.
-    pub head: Option<Head>,
-}
+use super::{BUSY_TIMEOUT, SCHEMA_VERSION, connect, schema_version};
+use crate::store::{Head, SnapshotInfo, StoreError};
 
 /// Copies the database at `src` (in use or not) to the new file `dest` and describes the copy.
-pub fn snapshot(src: &Path, dest: &Path) -> Result<SnapshotInfo, StoreError> {
+pub(in crate::store) fn snapshot(src: &Path, dest: &Path) -> Result<SnapshotInfo, StoreError> {
     if !src.exists() {
         return Err(StoreError::Missing {
             path: src.display().to_string(),
@@ -47,7 +37,7 @@ pub fn snapshot(src: &Path, dest: &Path) -> Result<SnapshotInfo, StoreError> {
     )
     .map_err(|source| StoreError::Open {
         path: dest.display().to_string(),
-        source,
+        source: Box::new(source),
     })?;
     {
         let backup = Backup::new(&from, &mut to)?;
@@ -74,14 +64,14 @@ pub fn snapshot(src: &Path, dest: &Path) -> Result<SnapshotInfo, StoreError> {
     // The copy carries the source's WAL flag; a rollback journal makes it one file.
     let _mode: String = to.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
     let info = describe(&to)?;
-    to.close().map_err(|(_, e)| StoreError::Sqlite(e))?;
+    to.close().map_err(|(_, e)| StoreError::from(e))?;
     Ok(info)
 }
 
 /// Describes the database file at `path` without changing it: a restored copy is checked
 /// against its manifest with this. Refuses a file that is not a Kelisim database, or is one
 /// newer than this binary.
-pub fn inspect(path: &Path) -> Result<SnapshotInfo, StoreError> {
+pub(in crate::store) fn inspect(path: &Path) -> Result<SnapshotInfo, StoreError> {
     let shown = || path.display().to_string();
     let conn = Connection::open_with_flags(
         path,
@@ -89,11 +79,11 @@ pub fn inspect(path: &Path) -> Result<SnapshotInfo, StoreError> {
     )
     .map_err(|source| StoreError::Open {
         path: shown(),
-        source,
+        source: Box::new(source),
     })?;
     let version = schema_version(&conn).map_err(|source| StoreError::Open {
         path: shown(),
-        source,
+        source: Box::new(source),
     })?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
@@ -136,15 +126,15 @@ fn describe(conn: &Connection) -> Result<SnapshotInfo, StoreError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::open_reader;
+    use super::super::tests::{block_on, receipt, start};
     use super::*;
-    use crate::store::tests::{block_on, receipt, signer};
-    use crate::store::{open, open_reader};
 
     #[test]
     fn a_snapshot_of_a_live_store_is_one_consistent_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let src = dir.path().join("kelisim.db");
-        let store = open(&src, signer()).expect("open");
+        let store = start(&src);
         for i in 0..3 {
             block_on(store.issue(receipt(&format!("{i:032x}"), false))).expect("issued");
         }
