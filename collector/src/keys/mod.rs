@@ -384,6 +384,16 @@ impl Signer {
         &self.kid
     }
 
+    /// The same key as the signer of the transparency log's checkpoints (C2SP signed notes)
+    /// under the key name `origin`. A note's signed text always holds a newline and a JWS
+    /// signing input never does, so one signature cannot pass for the other.
+    pub fn note_signer(
+        &self,
+        origin: &str,
+    ) -> Result<kelisim_receipt::log::NoteSigner, kelisim_receipt::log::LogError> {
+        kelisim_receipt::log::NoteSigner::new(origin, self.key.clone())
+    }
+
     /// `BASE64URL(header) . BASE64URL(payload) . BASE64URL(signature)`.
     pub fn sign_compact(&self, payload: &[u8]) -> String {
         let mut out = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 90);

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::hash::sha256_hex;
 
 pub mod audit;
+pub mod tree;
 
 /// `prev` of the first receipt in the log: there is no previous receipt.
 pub const GENESIS_PREV: &str = "0000000000000000000000000000000000000000000000000000000000000000";

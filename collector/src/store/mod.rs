@@ -49,7 +49,7 @@ pub use admin::{
     Affected, AuditEntry, BY_CLI, BY_DEADLINE, Erasure, ErasureRequest, Maintenance, Scope,
     TokenRecord,
 };
-pub use api::{AdminReads, Backend, ReadStore, Reader, ReceiptReads, Store};
+pub use api::{AdminReads, Backend, ReadStore, Reader, ReceiptReads, Store, TreeReads};
 pub use queries::{AdminRow, Counts, ReceiptFilter, Stats};
 
 /// The schema version this binary writes. Backends number their migrations alike (the SQLite
@@ -167,19 +167,29 @@ impl Location {
 }
 
 /// Opens (creating and migrating if needed) the store at `at` and starts its writer, which
-/// signs with `signer`; its batch metrics go nowhere.
+/// signs with `signer`; its transparency log is named [`crate::log::tree::FALLBACK_ORIGIN`]
+/// unless it has one already, and its batch metrics go nowhere.
 pub fn open(at: &Location, signer: Signer) -> Result<Store, StoreError> {
-    open_with(at, signer, WriterMetrics::unregistered())
+    open_with(
+        at,
+        signer,
+        crate::log::tree::FALLBACK_ORIGIN,
+        WriterMetrics::unregistered(),
+    )
 }
 
-/// [`open`], with the writer reporting batch sizes and commit times to `metrics`.
+/// [`open`], naming a new transparency log `origin` (an existing log keeps its own, see
+/// [`crate::log::tree::origin_for`]) and with the writer reporting batch sizes and commit
+/// times to `metrics`. Receipts not yet in the log's tree (a database from before it) are
+/// added first.
 pub fn open_with(
     at: &Location,
     signer: Signer,
+    origin: &str,
     metrics: WriterMetrics,
 ) -> Result<Store, StoreError> {
     match at {
-        Location::Sqlite(path) => Ok(sqlite::open(path, signer, metrics)?),
+        Location::Sqlite(path) => Ok(sqlite::open(path, signer, origin, metrics)?),
     }
 }
 

@@ -149,9 +149,14 @@ impl AppState {
         );
         let published = Published::new(&keyring, signer.kid());
         let metrics = Metrics::new();
-        let store = store::open_with(&Location::in_data_dir(data), signer, metrics.writer())?;
-        let assets = Assets::open(widget_dir)?;
         let base_url = base_url.trim_end_matches('/').to_owned();
+        let store = store::open_with(
+            &Location::in_data_dir(data),
+            signer,
+            &crate::log::tree::origin_for(&base_url),
+            metrics.writer(),
+        )?;
+        let assets = Assets::open(widget_dir)?;
         let sites = Sites::new(config.clone(), &subject_key, &base_url);
         Ok(AppState {
             base_url,

@@ -503,7 +503,13 @@ mod tests {
 
         // The writer's path: more receipts from the same browsers, and withdrawals.
         drop(reader);
-        let store = super::super::open(&path, signer, WriterMetrics::unregistered()).expect("open");
+        let store = super::super::open(
+            &path,
+            signer,
+            "test.example/log",
+            WriterMetrics::unregistered(),
+        )
+        .expect("open");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");

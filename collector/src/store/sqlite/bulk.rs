@@ -106,6 +106,13 @@ pub(in crate::store) fn bulk_load(
         }
         tx.commit()?;
     }
+    // The transparency log's tree over them, as the writer would have built it.
+    super::tree::catch_up(
+        &mut conn,
+        signer,
+        crate::log::tree::FALLBACK_ORIGIN,
+        i64::try_from(count).unwrap_or(i64::MAX),
+    )?;
     conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")?;
     Ok(())
 }

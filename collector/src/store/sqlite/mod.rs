@@ -46,6 +46,7 @@ mod followed;
 mod queries;
 mod reader;
 mod snapshot;
+mod tree;
 mod writer;
 
 pub(super) use admin::{maintain_offline, upgrade_offline};
@@ -63,6 +64,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0004_followed.sql"),
     include_str!("../../../migrations/0005_erasure_requests.sql"),
     include_str!("../../../migrations/0006_holders.sql"),
+    include_str!("../../../migrations/0007_log_tree.sql"),
 ];
 
 /// The schema version this binary writes.
@@ -132,11 +134,13 @@ impl Drop for SqliteStore {
     }
 }
 
-/// Opens (creating and migrating if needed) the database at `path` and starts the writer,
-/// which signs with `signer` and reports its batches to `metrics`.
+/// Opens (creating and migrating if needed) the database at `path`, brings the transparency
+/// log's tree up to the last receipt, and starts the writer, which signs with `signer` (the
+/// receipts, and the checkpoints under `origin`) and reports its batches to `metrics`.
 pub(super) fn open(
     path: &Path,
     signer: Signer,
+    origin: &str,
     metrics: WriterMetrics,
 ) -> Result<Store, StoreError> {
     let shown = path.display().to_string();
@@ -147,6 +151,7 @@ pub(super) fn open(
     let mut conn = connect(path, true)?;
     migrate(&mut conn, path)?;
     let tip = read_tip(&conn)?;
+    let (tree, note_signer) = tree::catch_up(&mut conn, &signer, origin, tip.seq)?;
     let reader = Arc::new(ReadPool::open(path, READERS)?);
     let (jobs, queue) = crossbeam_channel::bounded(QUEUE_DEPTH);
     #[cfg(feature = "testing")]
@@ -155,6 +160,8 @@ pub(super) fn open(
         conn,
         signer,
         tip,
+        tree,
+        note_signer,
         metrics,
         #[cfg(feature = "testing")]
         fault_file: Arc::clone(&fault_file),
@@ -399,7 +406,13 @@ mod tests {
 
     /// A running store at `path` (its batch metrics go nowhere).
     pub(super) fn start(path: &Path) -> Store {
-        open(path, signer(), WriterMetrics::unregistered()).expect("open")
+        open(
+            path,
+            signer(),
+            "test.example/log",
+            WriterMetrics::unregistered(),
+        )
+        .expect("open")
     }
 
     pub(super) fn signer() -> Signer {
@@ -634,7 +647,13 @@ mod tests {
             conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
                 .expect("set version");
         }
-        let err = open(&path, signer(), WriterMetrics::unregistered()).expect_err("refused");
+        let err = open(
+            &path,
+            signer(),
+            "test.example/log",
+            WriterMetrics::unregistered(),
+        )
+        .expect_err("refused");
         assert!(
             matches!(err, StoreError::SchemaTooNew { found, .. } if found == SCHEMA_VERSION + 1),
             "{err}"

@@ -6,6 +6,7 @@
 //! the batch rolls back, every job is told so and the chain tip is restored.
 
 use crossbeam_channel::Receiver;
+use kelisim_receipt::log::{Appender, NoteSigner, receipt_leaf_hash};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
@@ -22,6 +23,10 @@ pub(super) struct Writer {
     pub(super) conn: Connection,
     pub(super) signer: Signer,
     pub(super) tip: Tip,
+    /// The transparency log's right edge, extended in each batch's transaction.
+    pub(super) tree: Appender,
+    /// The log key (the receipt signing key under the log's origin) for checkpoints.
+    pub(super) note_signer: NoteSigner,
     pub(super) metrics: WriterMetrics,
     /// Tests only: the fault file (see [`fault`]) and the faults applied from it.
     #[cfg(feature = "testing")]
@@ -80,6 +85,12 @@ impl Writer {
                     self.commit(batch);
                 }
                 tracing::info!(kid = signer.kid(), "now signing receipts with a new key");
+                let origin = self.note_signer.verifier_key().name().to_owned();
+                match signer.note_signer(&origin) {
+                    Ok(note_signer) => self.note_signer = note_signer,
+                    // The origin was a valid key name for the old key: cannot happen.
+                    Err(e) => tracing::error!(error = %e, "keeping the old log key"),
+                }
                 self.signer = *signer;
                 let _ = reply.send(());
             }
@@ -97,6 +108,7 @@ impl Writer {
             }
         }
         let start = self.tip.clone();
+        let start_tree = self.tree.clone();
         let started = std::time::Instant::now();
         self.metrics.batch_size.observe(batch.len() as f64);
         let mut outcomes = Vec::with_capacity(batch.len());
@@ -124,6 +136,7 @@ impl Writer {
                 // Rolled back: nothing of this batch exists, so no job may be acknowledged.
                 tracing::error!(error = %e, jobs = outcomes.len(), "receipt batch rolled back");
                 self.tip = start;
+                self.tree = start_tree;
                 let transient = is_transient(&e);
                 let failure = || {
                     if transient {
@@ -158,6 +171,7 @@ impl Writer {
     ) -> Result<(), rusqlite::Error> {
         let start_seq = self.tip.seq;
         let mut pinged = false;
+        let mut leaves = Vec::new();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate);
@@ -175,7 +189,14 @@ impl Writer {
                     let result = match (&tx, &failed) {
                         (Some(tx), None) => {
                             match issue_one(tx, &self.signer, &mut self.tip, &receipt) {
-                                Ok(result) => result,
+                                Ok(result) => {
+                                    if let Ok(issued) = &result
+                                        && issued.created
+                                    {
+                                        leaves.push(receipt_leaf_hash(&issued.jws));
+                                    }
+                                    result
+                                }
                                 Err(e) => {
                                     failed = Some(e);
                                     Err(StoreError::WriterStopped)
@@ -222,6 +243,14 @@ impl Writer {
                  ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, jws_sha256 = excluded.jws_sha256",
             )?
             .execute(params![self.tip.seq, self.tip.hash])?;
+            // The batch's leaves and the checkpoint of the new size commit with the receipts:
+            // no checkpoint ever names a size that is not on disk.
+            debug_assert_eq!(
+                self.tree.size(),
+                crate::log::tree::leaf_index(start_seq + 1),
+                "leaf index = seq - 1"
+            );
+            super::tree::append(&tx, &mut self.tree, &leaves, &self.note_signer)?;
         }
         // A batch of pings commits an empty write transaction: proof the database is writable.
         tx.commit()
