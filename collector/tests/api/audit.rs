@@ -291,7 +291,8 @@ async fn a_schema_v1_database_is_upgraded_and_its_chain_continues() {
     // `followed` (v4), no erasure requests (v5), no withdrawal secrets or salts (v6).
     tamper(
         &h,
-        "ALTER TABLE receipts DROP COLUMN holder_sha256;
+        "DROP TABLE log_hashes; DROP TABLE log_checkpoints;
+         ALTER TABLE receipts DROP COLUMN holder_sha256;
          ALTER TABLE receipts DROP COLUMN subject_salt;
          DROP TABLE erasure_requests;
          DROP TABLE followed; DROP INDEX receipts_browser_kind;
@@ -506,7 +507,8 @@ async fn a_schema_v3_store_keeps_every_status_when_upgraded() {
     // Freeze it as schema v3 had it: the browser index alone, no `followed`, no requests.
     tamper(
         &h,
-        "ALTER TABLE receipts DROP COLUMN holder_sha256;
+        "DROP TABLE log_hashes; DROP TABLE log_checkpoints;
+         ALTER TABLE receipts DROP COLUMN holder_sha256;
          ALTER TABLE receipts DROP COLUMN subject_salt;
          DROP TABLE erasure_requests;
          DROP TABLE followed; DROP INDEX receipts_browser_kind;

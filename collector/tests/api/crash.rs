@@ -1,6 +1,8 @@
 //! Crash test: the real binary is killed with SIGKILL several times while clients post
 //! receipts over loopback. After each restart, every receipt that was answered 201 must be
 //! in the log with the very JWS the client got, and `audit` must find the log intact.
+//! The transparency log's latest checkpoint covers exactly the receipts on disk, and every
+//! receipt's inclusion proof verifies (`tree::check_log`).
 //! (kill -9 tests that a 201 is only sent after the commit; that the commit survives a
 //! power cut is what `synchronous = FULL` adds, which a test cannot pull the plug on.)
 
@@ -136,6 +138,10 @@ fn every_receipt_answered_201_survives_kill_9_and_the_log_stays_intact() {
         acked.len()
     );
     drop(reader);
+    // The transparency log: a checkpoint was signed in each batch's transaction, so the
+    // latest one covers every receipt that reached the disk, and extends every earlier one.
+    let proven = crate::tree::check_log(&data);
+    eprintln!("crash test: the latest checkpoint covers {proven} receipts");
 
     // The restarted collector continues the chain, and audit finds it intact.
     let server = spawn_serve(&config, &data, &log);
@@ -146,6 +152,11 @@ fn every_receipt_answered_201_survives_kill_9_and_the_log_stays_intact() {
     );
     assert_eq!(status, 201, "{body}");
     assert!(server.terminate().success());
+    assert_eq!(
+        crate::tree::check_log(&data),
+        proven + 1,
+        "the tree goes on after restarts"
+    );
     let data_arg = data.to_str().expect("utf8 path");
     let out = run(&["audit", "--data-dir", data_arg]);
     assert!(

@@ -24,5 +24,6 @@ mod security;
 mod site;
 mod soak;
 mod support;
+mod tree;
 mod upgrade;
 mod widget;

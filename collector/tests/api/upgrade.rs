@@ -77,6 +77,12 @@ fn every_released_schema_migrates_and_its_receipts_still_verify() {
         assert_eq!(report.receipts, before.len() as u64, "v{version}");
         store.shutdown();
         drop(store);
+        // The receipts from before the tree are its leaves, in seq order, and proven.
+        assert_eq!(
+            crate::tree::check_log(&data),
+            before.last().map(|r| r.0 as u64).unwrap_or(0),
+            "v{version}: folded into the tree"
+        );
 
         let conn = Connection::open(&db).expect("open");
         assert_eq!(user_version(&conn), SCHEMA_VERSION, "v{version} migrated");
