@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `GET /v1/sites/{site}/config`, `GET /v1/sites/{site}/policies/{version}` | `routes::public` |
 //! | `POST /v1/receipts`, `GET /v1/receipts/{id}`, `GET /v1/receipts/{id}/status`, `POST /v1/receipts/{id}/withdraw` | `routes::receipts` |
+//! | `GET /v1/log/checkpoint`, `GET /v1/log/consistency`, `GET /v1/receipts/{id}/proof` | `routes::log` |
 //! | `GET /.well-known/jwks.json`, `/kelisim.js`, `/kelisim.<hash>.{js,wasm,css}`, `/kelisim-receipt.css` | `routes::public` |
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json` | `routes::ops`, `openapi` |
 //! | `/v1/admin/sites/{site}/…` (bearer token; no CORS) | `routes::admin` |
@@ -34,7 +35,7 @@ use crate::web::error::{self};
 use crate::web::middleware::{
     access_log, admin_rate_limit, body_deadline, listener_scope, preflight_guard, rate_limit,
 };
-use crate::web::routes::{admin, ops, public, receipts};
+use crate::web::routes::{admin, log, ops, public, receipts};
 use crate::web::routing::{Register, RouteList, RouteSink};
 pub use crate::web::sites::SiteState;
 pub use crate::web::state::{AppState, MetricsAt, ReloadError, StartError};
@@ -59,6 +60,9 @@ pub fn api_routes(r: &mut impl RouteSink) {
         "/receipts/{id}/withdraw",
         receipts::withdraw_receipt,
     );
+    r.add(Method::GET, "/receipts/{id}/proof", log::receipt_proof);
+    r.add(Method::GET, "/log/checkpoint", log::checkpoint);
+    r.add(Method::GET, "/log/consistency", log::consistency);
 }
 
 /// The admin API under `/v1/admin`: every route takes the site in its path, so the token's

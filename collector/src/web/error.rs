@@ -97,6 +97,12 @@ pub enum ApiError {
     AmbiguousReference(String),
     #[error("{0}")]
     NotFound(String),
+    /// A log size or index beyond the latest checkpoint.
+    #[error("{0}")]
+    OutOfRange(String),
+    /// A consistency proof asked from a larger tree to a smaller one.
+    #[error("{0}")]
+    SizeOrder(String),
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
     /// Admin API without a valid bearer token.
@@ -136,6 +142,8 @@ impl ApiError {
             Self::UnknownLanguage { .. } => "unknown_language",
             Self::AmbiguousReference(_) => "ambiguous_reference",
             Self::NotFound(_) => "not_found",
+            Self::OutOfRange(_) => "out_of_range",
+            Self::SizeOrder(_) => "from_after_to",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
@@ -167,6 +175,8 @@ impl ApiError {
             Self::UnknownLanguage { .. } => "unknown language",
             Self::AmbiguousReference(_) => "ambiguous reference",
             Self::NotFound(_) => "not found",
+            Self::OutOfRange(_) => "tree size out of range",
+            Self::SizeOrder(_) => "sizes in the wrong order",
             Self::MethodNotAllowed(_) => "method not allowed",
             Self::Unauthorized(_) => "admin token required",
             Self::Forbidden(_) => "not allowed with this token",
@@ -202,9 +212,11 @@ pub struct Problem<'a> {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::InvalidBody(_) | Self::InvalidRequest(_) | Self::PreflightRefused => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::InvalidBody(_)
+            | Self::InvalidRequest(_)
+            | Self::PreflightRefused
+            | Self::OutOfRange(_)
+            | Self::SizeOrder(_) => StatusCode::BAD_REQUEST,
             Self::OriginNotAllowed { .. }
             | Self::PreflightOriginNotAllowed { .. }
             | Self::NotHolder(_)

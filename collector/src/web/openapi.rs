@@ -8,7 +8,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 
-use crate::web::routes::{admin, ops, public, receipts};
+use crate::web::routes::{admin, log, ops, public, receipts};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,9 @@ use crate::web::routes::{admin, ops, public, receipts};
         receipts::get_receipt,
         receipts::receipt_status,
         receipts::withdraw_receipt,
+        log::checkpoint,
+        log::receipt_proof,
+        log::consistency,
         public::jwks,
         public::receipt_css,
         public::widget_loader,
@@ -60,6 +63,7 @@ use crate::web::routes::{admin, ops, public, receipts};
     modifiers(&BearerAuth, &ExtractorErrors, &LimitErrors),
     tags(
         (name = "receipts", description = "Recording, reading and withdrawing consent; the signing keys"),
+        (name = "log", description = "The transparency log: signed checkpoints, inclusion and consistency proofs"),
         (name = "widget", description = "What the widget loads: its files and the site's configuration"),
         (name = "operations", description = "Probes, metrics and this document"),
         (name = "demo", description = "Only in `kelisim-collector demo`"),

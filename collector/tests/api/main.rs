@@ -24,6 +24,7 @@ mod security;
 mod site;
 mod soak;
 mod support;
+mod transparency;
 mod tree;
 mod upgrade;
 mod widget;

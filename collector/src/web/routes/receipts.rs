@@ -214,7 +214,11 @@ async fn find_all(
 }
 
 /// Finds a receipt by UUID or reference ([`parse_key`]).
-async fn find(state: &AppState, key: String, site: Option<String>) -> Result<ReceiptRow, ApiError> {
+pub(super) async fn find(
+    state: &AppState,
+    key: String,
+    site: Option<String>,
+) -> Result<ReceiptRow, ApiError> {
     let reader = state.store.reader();
     match parse_key(state, &key, site)? {
         Key::Id(id) => web::block(move || reader.by_id(&id))

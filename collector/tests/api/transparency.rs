@@ -1,0 +1,175 @@
+//! The transparency log's API as an outsider uses it: the served checkpoint is verified with
+//! the JWKS's public key alone by Cloudflare's `signed_note`, a receipt's `tlog-proof` and a
+//! consistency proof check with `tlog_tiles` (implementations the project did not write),
+//! and bad requests get problem+json with stable codes.
+
+use actix_web::test::{self, TestRequest};
+use base64::Engine as _;
+use kelisim_collector::build_app;
+use signed_note::{Note, StandardVerifier, VerifierList};
+
+use crate::support::{BASE_URL, Harness, fixture, post_receipt, send};
+
+/// The log's verifier, from the JWKS's Ed25519 key and the origin `http://host:port` gives.
+fn verifiers(jwks: &serde_json::Value) -> VerifierList {
+    let x = jwks["keys"][0]["x"].as_str().expect("x");
+    let bytes: [u8; 32] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(x)
+        .expect("base64url")
+        .try_into()
+        .expect("32 bytes");
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).expect("key");
+    let origin = format!("{}/log", BASE_URL.trim_start_matches("http://"));
+    let vkey = signed_note::new_ed25519_verifier_key(&origin, &key);
+    VerifierList::new(vec![
+        Box::new(StandardVerifier::new(&vkey).expect("verifier")) as Box<_>,
+    ])
+}
+
+/// Verifies a signed checkpoint; returns its size and root.
+fn verified_checkpoint(bytes: &[u8], verifiers: &VerifierList) -> (u64, tlog_tiles::Hash) {
+    let note = Note::from_bytes(bytes).expect("a signed note");
+    let (verified, _) = note.verify(verifiers).expect("signed by the log key");
+    assert_eq!(verified.len(), 1);
+    let checkpoint = tlog_tiles::Checkpoint::from_bytes(note.text()).expect("a checkpoint");
+    assert_eq!(checkpoint.origin(), "127.0.0.1:8080/log");
+    (checkpoint.size(), *checkpoint.hash())
+}
+
+fn hash(line: &str) -> tlog_tiles::Hash {
+    let bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(line)
+        .expect("base64")
+        .try_into()
+        .expect("32 bytes");
+    tlog_tiles::Hash(bytes)
+}
+
+#[actix_web::test]
+async fn checkpoint_proof_and_consistency_verify_with_independent_implementations() {
+    let h = Harness::new();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let jwks = send(
+        &app,
+        TestRequest::get()
+            .uri("/.well-known/jwks.json")
+            .to_request(),
+    )
+    .await;
+    let verifiers = verifiers(&jwks.json());
+
+    let mut receipts = Vec::new();
+    for name in [
+        "receipt_request_form_given.json",
+        "receipt_request_minimal.json",
+    ] {
+        let reply = send(&app, post_receipt(&fixture(name)).to_request()).await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+        receipts.push(reply.json());
+    }
+
+    let reply = send(
+        &app,
+        TestRequest::get().uri("/v1/log/checkpoint").to_request(),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    let (size, root) = verified_checkpoint(reply.text().as_bytes(), &verifiers);
+    assert_eq!(size, 2, "one leaf per receipt");
+
+    for receipt in &receipts {
+        let id = receipt["id"].as_str().expect("id");
+        let jws = receipt["jws"].as_str().expect("jws");
+        let uri = format!("/v1/receipts/{id}/proof");
+        let reply = send(&app, TestRequest::get().uri(&uri).to_request()).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let text = reply.text();
+        // c2sp.org/tlog-proof: header, index, path lines, a blank line, the checkpoint.
+        let (head, checkpoint) = text.split_once("\n\n").expect("two parts");
+        let mut lines = head.lines();
+        assert_eq!(lines.next(), Some("c2sp.org/tlog-proof@v1"));
+        let index: u64 = lines
+            .next()
+            .and_then(|l| l.strip_prefix("index "))
+            .expect("index line")
+            .parse()
+            .expect("decimal");
+        assert_eq!(index, receipt["seq"].as_u64().expect("seq") - 1);
+        let path: Vec<tlog_tiles::Hash> = lines.map(hash).collect();
+        let (proof_size, proof_root) = verified_checkpoint(checkpoint.as_bytes(), &verifiers);
+        assert_eq!((proof_size, proof_root), (size, root));
+        tlog_tiles::check_record(
+            &path,
+            size,
+            root,
+            index,
+            tlog_tiles::record_hash(jws.as_bytes()),
+        )
+        .expect("their check accepts our inclusion proof");
+        // Someone else's receipt does not pass for this one.
+        let other = receipts
+            .iter()
+            .find(|r| r["id"] != receipt["id"])
+            .expect("other");
+        let other_leaf = tlog_tiles::record_hash(other["jws"].as_str().expect("jws").as_bytes());
+        assert!(tlog_tiles::check_record(&path, size, root, index, other_leaf).is_err());
+    }
+
+    // The tree of 1 receipt is its leaf; the tree of 2 extends it.
+    let first_leaf = tlog_tiles::record_hash(receipts[0]["jws"].as_str().expect("jws").as_bytes());
+    let reply = send(
+        &app,
+        TestRequest::get()
+            .uri("/v1/log/consistency?from=1&to=2")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let proof: Vec<tlog_tiles::Hash> = reply.text().lines().map(hash).collect();
+    tlog_tiles::check_tree(&proof, 2, root, 1, first_leaf).expect("consistent");
+    let same = send(
+        &app,
+        TestRequest::get()
+            .uri("/v1/log/consistency?from=2&to=2")
+            .to_request(),
+    )
+    .await;
+    assert_eq!((same.status.as_u16(), same.text()), (200, String::new()));
+}
+
+#[actix_web::test]
+async fn bad_log_requests_are_problems_with_stable_codes() {
+    let h = Harness::new();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let reply = send(
+        &app,
+        post_receipt(&fixture("receipt_request_minimal.json")).to_request(),
+    )
+    .await;
+    assert_eq!(reply.status, 201);
+    for (uri, status, code) in [
+        (
+            "/v1/receipts/0190d1e2-0000-7000-8000-000000000000/proof",
+            404,
+            "not_found",
+        ),
+        (
+            "/v1/receipts/00000000000000000000000000000099/proof",
+            404,
+            "not_found",
+        ),
+        ("/v1/log/consistency?from=2&to=1", 400, "from_after_to"),
+        ("/v1/log/consistency?from=1&to=2", 400, "out_of_range"),
+        ("/v1/log/consistency?from=0&to=99", 400, "out_of_range"),
+        ("/v1/log/consistency?from=x&to=1", 400, "invalid_request"),
+        ("/v1/log/consistency?to=1", 400, "invalid_request"),
+    ] {
+        let reply = send(&app, TestRequest::get().uri(uri).to_request()).await;
+        reply.assert_problem(status, code);
+    }
+    assert_eq!(h.count(), 1, "nothing changed");
+}
