@@ -16,6 +16,7 @@ use kelisim_collector::cli::{
 use kelisim_collector::cli::{admin as admin_cli, backup, report};
 use kelisim_collector::keys::{KeyError, Keyring};
 use kelisim_collector::log::audit;
+use kelisim_collector::log::tree_check;
 use kelisim_collector::ops::datadir::DataDir;
 use kelisim_collector::receipt::verify;
 use kelisim_collector::store;
@@ -142,11 +143,30 @@ fn done(result: anyhow::Result<()>) -> anyhow::Result<ExitCode> {
 fn verify_command(args: &VerifyArgs) -> ExitCode {
     let result = verify::load_receipt(&args.receipt).and_then(|jws| {
         let keys = verify::load_jwks(&args.jwks)?;
-        verify::verify(&jws, &keys)
+        let valid = verify::verify(&jws, &keys)?;
+        let Some(path) = &args.proof else {
+            return Ok((valid, None));
+        };
+        let proof = std::fs::read(path).map_err(|e| {
+            verify::VerifyError::Input(format!("cannot read proof {}: {e}", path.display()))
+        })?;
+        let proven = tree_check::verify_proof(&jws, &proof, &keys, args.origin.as_deref())
+            .map_err(|e| verify::VerifyError::Invalid(format!("proof: {e}")))?;
+        Ok((valid, Some(proven)))
     });
     match result {
-        Ok(valid) => {
+        Ok((valid, proven)) => {
             eprintln!("{}", report::verified_summary(&valid));
+            if let Some(proven) = proven {
+                let checkpoint = &proven.checkpoint;
+                eprintln!(
+                    "proof ok: included in the log {} of {} receipts (root {}), checkpoint signed by key {:08x}",
+                    checkpoint.origin,
+                    checkpoint.size,
+                    checkpoint.root,
+                    proven.signed_by.first().map_or(0, |v| v.key_id),
+                );
+            }
             match serde_json::to_string_pretty(&valid.payload) {
                 Ok(text) => println!("{text}"),
                 Err(_) => println!("{}", valid.payload),
@@ -184,7 +204,10 @@ fn audit_command(args: &DataDirArgs) -> anyhow::Result<ExitCode> {
     }
     let report = audit::audit(&reader, &ring.public_keys())?;
     println!("{report}");
-    Ok(if report.is_intact() {
+    // The transparency log: the tree rebuilt from the receipts against every checkpoint.
+    let tree = tree_check::audit_tree(&*reader, &ring.public_keys())?;
+    println!("{tree}");
+    Ok(if report.is_intact() && tree.is_intact() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

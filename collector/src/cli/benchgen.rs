@@ -1,7 +1,8 @@
 //! The admin benchmark's tools (hidden CLI commands): `bench-generate` fills an empty data
 //! directory with realistic signed, chained receipts; `bench-admin` times the admin
 //! queries on it (filtered pages, subject look-ups by a phone typed another way, a full
-//! CSV export) and reports p50/p95, rows per second and the process's peak RSS.
+//! CSV export, the transparency log's inclusion proofs and their offline verification) and
+//! reports p50/p95, rows per second and the process's peak RSS.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -249,6 +250,13 @@ pub fn measure(args: &BenchAdminArgs) -> anyhow::Result<()> {
         store::SCHEMA_VERSION,
         migrating.elapsed().as_secs_f64()
     );
+    // A store from before the transparency log gets its tree as `serve` would build it.
+    let folding = Instant::now();
+    let signer = Keyring::load(&dir.keys_dir())?.signer()?;
+    let opened = store::open(&Location::in_data_dir(&dir), signer.clone())?;
+    opened.shutdown();
+    drop(opened);
+    let fold_secs = folding.elapsed().as_secs_f64();
     let reader = store::open_reader(&Location::in_data_dir(&dir))?;
     let key = SubjectKey::load(&dir.subject_key_path())?;
     let total = reader.count()?;
@@ -324,6 +332,8 @@ pub fn measure(args: &BenchAdminArgs) -> anyhow::Result<()> {
         found += rows.len();
     }
 
+    let (proofs, verifies) = log_proofs(&reader, &signer, head, args.queries, &mut rng)?;
+
     // Export of the whole site as CSV, to nowhere.
     let sites: HashMap<String, SiteInfo> = [(
         "demo".to_owned(),
@@ -365,9 +375,51 @@ pub fn measure(args: &BenchAdminArgs) -> anyhow::Result<()> {
         },
         "page_deeper_ms": { "p50": percentile(&mut deeper, 0.5), "p95": percentile(&mut deeper, 0.95) },
         "subject_lookup_ms": { "p50": percentile(&mut lookups, 0.5), "p95": percentile(&mut lookups, 0.95), "receipts_found": found },
+        "log_open_seconds": fold_secs,
+        "inclusion_proof_ms": { "p50": percentile(&mut proofs.clone(), 0.5), "p95": percentile(&mut proofs.clone(), 0.95) },
+        "verify_proof_ms": { "p50": percentile(&mut verifies.clone(), 0.5), "p95": percentile(&mut verifies.clone(), 0.95) },
         "export_csv": { "rows": rows, "seconds": export_secs, "rows_per_second": rows as f64 / export_secs },
         "peak_rss_mib": peak_rss_mib(),
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+/// Inclusion proofs of random receipts against the latest checkpoint, as
+/// `GET /v1/receipts/{id}/proof` reads them (receipt and proof in one read transaction), and
+/// their offline verification (parse the tlog-proof, check the checkpoint's signature and the
+/// inclusion path), each timed.
+fn log_proofs(
+    reader: &store::Reader,
+    signer: &crate::keys::Signer,
+    head: i64,
+    queries: u32,
+    rng: &mut Rng,
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+    use kelisim_receipt::log::{TlogProof, TrustedLog, receipt_leaf_hash};
+    let latest = reader.checkpoint()?.context("the log has no checkpoint")?;
+    let origin = latest.note.lines().next().unwrap_or_default().to_owned();
+    let key = signer.note_signer(&origin)?;
+    let trusted = TrustedLog {
+        origin,
+        keys: vec![key.verifier_key().clone()],
+    };
+    let (mut proofs, mut verifies) = (Vec::new(), Vec::new());
+    for _ in 0..queries {
+        let before = i64::try_from(rng.below(u64::try_from(head).unwrap_or(1))).unwrap_or(0) + 2;
+        let filter = ReceiptFilter::default();
+        let Some(row) = reader.admin_page(&filter, Some(before), 1)?.pop() else {
+            continue;
+        };
+        let t = Instant::now();
+        let (jws, inclusion) = reader
+            .inclusion(&row.row.id)?
+            .context("a stored receipt has a proof")?;
+        let bytes = inclusion.to_tlog_proof()?.to_bytes();
+        proofs.push(t.elapsed());
+        let t = Instant::now();
+        TlogProof::parse(&bytes)?.verify(&receipt_leaf_hash(&jws), &trusted, &[])?;
+        verifies.push(t.elapsed());
+    }
+    Ok((proofs, verifies))
 }

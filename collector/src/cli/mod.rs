@@ -143,6 +143,15 @@ pub struct VerifyArgs {
     /// The collector's public keys: a JWKS file or URL (…/.well-known/jwks.json)
     #[arg(long, env = "KELISIM_JWKS", value_name = "FILE-or-URL")]
     pub jwks: String,
+    /// Also check the receipt's inclusion in the collector's transparency log, offline: its
+    /// C2SP tlog-proof file (GET /v1/receipts/{id}/proof), whose checkpoint must be signed by
+    /// a key of the JWKS
+    #[arg(long, value_name = "FILE")]
+    pub proof: Option<PathBuf>,
+    /// The log's origin the proof's checkpoint must name (e.g. consent.example.kz/log)
+    /// [default: any origin, signed by a key of the JWKS]
+    #[arg(long, value_name = "ORIGIN", requires = "proof")]
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -446,6 +446,25 @@ impl PublicKeys {
         Ok(PublicKeys { keys: out })
     }
 
+    /// Every key as a signer of the transparency log named `origin` (its checkpoints' key
+    /// name): the log key is the receipt signing key (docs/receipt.md).
+    pub fn log_keys(
+        &self,
+        origin: &str,
+    ) -> Result<Vec<kelisim_receipt::log::VerifierKey>, kelisim_receipt::log::LogError> {
+        let mut keys: Vec<_> = self.keys.values().collect();
+        keys.sort_by_key(|k| *k.as_bytes());
+        keys.into_iter()
+            .map(|key| {
+                kelisim_receipt::log::VerifierKey::new(
+                    origin,
+                    kelisim_receipt::log::KeyType::Ed25519,
+                    *key,
+                )
+            })
+            .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

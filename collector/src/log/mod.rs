@@ -13,6 +13,7 @@ use crate::hash::sha256_hex;
 
 pub mod audit;
 pub mod tree;
+pub mod tree_check;
 
 /// `prev` of the first receipt in the log: there is no previous receipt.
 pub const GENESIS_PREV: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -173,3 +173,100 @@ async fn bad_log_requests_are_problems_with_stable_codes() {
     }
     assert_eq!(h.count(), 1, "nothing changed");
 }
+
+/// `verify --proof` checks a receipt's inclusion offline with the JWKS alone; `audit`
+/// rebuilds the tree and names the first leaf that does not match.
+#[actix_web::test]
+async fn verify_checks_the_proof_offline_and_audit_rebuilds_the_tree() {
+    use crate::process::{run, stderr, stdout};
+    let h = Harness::new();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let mut last = serde_json::Value::Null;
+    for name in [
+        "receipt_request_form_given.json",
+        "receipt_request_minimal.json",
+    ] {
+        let reply = send(&app, post_receipt(&fixture(name)).to_request()).await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+        last = reply.json();
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = |name: &str, body: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, body).expect("write");
+        path.to_str().expect("utf-8").to_owned()
+    };
+    let jwks = send(
+        &app,
+        TestRequest::get()
+            .uri("/.well-known/jwks.json")
+            .to_request(),
+    )
+    .await;
+    let jwks = file("jwks.json", &jwks.text());
+    let receipt = file("r.jws", last["jws"].as_str().expect("jws"));
+    let uri = format!("/v1/receipts/{}/proof", last["id"].as_str().expect("id"));
+    let proof_text = send(&app, TestRequest::get().uri(&uri).to_request())
+        .await
+        .text();
+    let proof = file("r.tlog-proof", &proof_text);
+
+    let out = run(&["verify", &receipt, "--jwks", &jwks, "--proof", &proof]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("proof ok: included in the log 127.0.0.1:8080/log of 2 receipts"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&[
+        "verify",
+        &receipt,
+        "--jwks",
+        &jwks,
+        "--proof",
+        &proof,
+        "--origin",
+        "other.example/log",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "another origin: {}",
+        stderr(&out)
+    );
+    // The proof of leaf 1 does not prove leaf 0.
+    let wrong = file(
+        "wrong.tlog-proof",
+        &proof_text.replacen("index 1\n", "index 0\n", 1),
+    );
+    let out = run(&["verify", &receipt, "--jwks", &jwks, "--proof", &wrong]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid receipt: proof:"),
+        "{}",
+        stderr(&out)
+    );
+
+    let data = h.data.root().to_str().expect("utf-8").to_owned();
+    let out = run(&["audit", "--data-dir", &data]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("tree ok: 2 leaves, 3 checkpoints"),
+        "the empty tree's and one per batch: {}",
+        stdout(&out)
+    );
+    // A stored leaf rewritten: audit names it, and the checkpoints still match the receipts.
+    let conn = rusqlite::Connection::open(h.data.db_path()).expect("open");
+    conn.execute(
+        "UPDATE log_hashes SET hash = zeroblob(32) WHERE idx = 0",
+        [],
+    )
+    .expect("tamper");
+    let out = run(&["audit", "--data-dir", &data]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("leaf 0 (seq 1): the receipt does not hash to the stored leaf"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -1,0 +1,178 @@
+//! Checking the transparency log from the outside: [`verify_proof`] checks a receipt's
+//! `tlog-proof` offline (the checkpoint's signature by one of the collector's public keys,
+//! then the inclusion path), and [`audit_tree`] rebuilds the tree from the stored receipts
+//! and compares it with every stored checkpoint. Neither writes anything.
+
+use std::fmt;
+use std::ops::ControlFlow;
+
+use kelisim_receipt::log::{
+    Appender, Hash, LogError, ProofVerified, SignedCheckpoint, TlogProof, TrustedLog,
+    receipt_leaf_hash,
+};
+
+use super::tree::{StoredCheckpoint, leaf_index};
+use crate::keys::PublicKeys;
+use crate::store::{ReadStore, StoreError};
+
+/// Verifies `proof` (a C2SP tlog-proof) for the receipt `jws`: the checkpoint must be signed
+/// by one of `keys` under its origin (and the origin be `origin`, when given), and the
+/// inclusion path must lead from the receipt's leaf to the checkpoint's root.
+pub fn verify_proof(
+    jws: &str,
+    proof: &[u8],
+    keys: &PublicKeys,
+    origin: Option<&str>,
+) -> Result<ProofVerified, LogError> {
+    let proof = TlogProof::parse(proof)?;
+    let signed_origin = proof.checkpoint.checkpoint().origin.clone();
+    let origin = origin.unwrap_or(&signed_origin).to_owned();
+    let log = TrustedLog {
+        keys: keys.log_keys(&origin)?,
+        origin,
+    };
+    proof.verify(&receipt_leaf_hash(jws), &log, &[])
+}
+
+/// What [`audit_tree`] found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TreeReport {
+    /// Leaves rebuilt.
+    pub leaves: u64,
+    /// Checkpoints compared with the rebuilt tree.
+    pub checkpoints: u64,
+    /// Problems, in log order; empty for an intact tree.
+    pub problems: Vec<String>,
+}
+
+impl TreeReport {
+    pub fn is_intact(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl fmt::Display for TreeReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_intact() {
+            return write!(
+                f,
+                "tree ok: {} leaves, {} checkpoints match the receipts and are signed",
+                self.leaves, self.checkpoints
+            );
+        }
+        writeln!(f, "tree BROKEN: {} problems", self.problems.len())?;
+        for problem in &self.problems {
+            writeln!(f, "  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Most problems listed; the count says how many there were.
+const MAX_LISTED: usize = 100;
+
+/// Rebuilds the tree from the receipts in `seq` order (a purged position contributes its
+/// stored leaf, which nothing else can check) and checks every stored checkpoint: its
+/// signature by one of `keys` under its origin, and its root against the rebuilt tree of
+/// its size. A receipt whose JWS does not hash to its stored leaf, a position with no
+/// receipt, tombstone or stored leaf, and a checkpoint that does not match are reported with
+/// the first bad index.
+pub fn audit_tree<R: ReadStore + ?Sized>(
+    reader: &R,
+    keys: &PublicKeys,
+) -> Result<TreeReport, StoreError> {
+    let checkpoints = reader.checkpoints()?;
+    let Some(latest) = checkpoints.last() else {
+        return Ok(TreeReport {
+            problems: vec![
+                "the log has no checkpoint; start the collector once to sign one".into(),
+            ],
+            ..TreeReport::default()
+        });
+    };
+    let size = latest.size;
+    let stored = reader.leaf_hashes(0, size)?;
+    let mut report = TreeReport::default();
+    let problem = |report: &mut TreeReport, text: String| {
+        if report.problems.len() < MAX_LISTED {
+            report.problems.push(text);
+        }
+    };
+    // Leaves: the receipt's own where there is one, else the stored one (purged).
+    let mut leaves: Vec<Option<Hash>> = vec![None; usize::try_from(size).unwrap_or(0)];
+    let mut beyond = 0u64;
+    reader.scan_log(&mut |row| {
+        let index = leaf_index(row.row.seq);
+        match leaves.get_mut(usize::try_from(index).unwrap_or(usize::MAX)) {
+            Some(slot) => *slot = Some(receipt_leaf_hash(&row.row.jws)),
+            None => beyond += 1,
+        }
+        ControlFlow::Continue(())
+    })?;
+    if beyond > 0 {
+        problem(
+            &mut report,
+            format!("{beyond} receipts are beyond the latest checkpoint (size {size})"),
+        );
+    }
+    let mut appender = Appender::new();
+    let mut next = checkpoints.iter().peekable();
+    let check = |report: &mut TreeReport, appender: &Appender, cp: &StoredCheckpoint| {
+        report.checkpoints += 1;
+        if let Err(e) = check_checkpoint(cp, appender.root(), keys) {
+            problem(report, format!("checkpoint of size {}: {e}", cp.size));
+        }
+    };
+    while let Some(cp) = next.next_if(|c| c.size == 0) {
+        check(&mut report, &appender, cp);
+    }
+    for (index, (leaf, stored)) in leaves.iter().zip(&stored).enumerate() {
+        let leaf = match leaf {
+            Some(leaf) if leaf != stored => {
+                problem(
+                    &mut report,
+                    format!(
+                        "leaf {index} (seq {}): the receipt does not hash to the stored leaf",
+                        index + 1
+                    ),
+                );
+                *leaf
+            }
+            Some(leaf) => *leaf,
+            None => *stored,
+        };
+        appender
+            .append(&[leaf])
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        while let Some(cp) = next.next_if(|c| c.size == appender.size()) {
+            check(&mut report, &appender, cp);
+        }
+    }
+    report.leaves = appender.size();
+    Ok(report)
+}
+
+/// One checkpoint against the rebuilt root of its size.
+fn check_checkpoint(cp: &StoredCheckpoint, rebuilt: Hash, keys: &PublicKeys) -> Result<(), String> {
+    let signed = SignedCheckpoint::parse(cp.note.as_bytes()).map_err(|e| e.to_string())?;
+    let checkpoint = signed.checkpoint();
+    let log = TrustedLog {
+        origin: checkpoint.origin.clone(),
+        keys: keys
+            .log_keys(&checkpoint.origin)
+            .map_err(|e| e.to_string())?,
+    };
+    signed
+        .verify(&log)
+        .map_err(|e| format!("not signed by a key of the JWKS: {e}"))?;
+    if checkpoint.size != cp.size || checkpoint.root != cp.root {
+        return Err("the signed note does not say what its row says".into());
+    }
+    if checkpoint.root != rebuilt {
+        return Err(format!(
+            "root {} is not the root {rebuilt} of the stored receipts",
+            checkpoint.root
+        ));
+    }
+    Ok(())
+}
