@@ -43,6 +43,8 @@ pub struct TreeReport {
     pub checkpoints: u64,
     /// Problems, in log order; empty for an intact tree.
     pub problems: Vec<String>,
+    /// The store was migrated offline and the collector has not built its tree yet.
+    pub not_built: bool,
 }
 
 impl TreeReport {
@@ -53,6 +55,12 @@ impl TreeReport {
 
 impl fmt::Display for TreeReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_intact() && self.not_built {
+            return write!(
+                f,
+                "tree not built yet: the collector adds the receipts to its log when it next starts"
+            );
+        }
         if self.is_intact() {
             return write!(
                 f,
@@ -83,10 +91,17 @@ pub fn audit_tree<R: ReadStore + ?Sized>(
 ) -> Result<TreeReport, StoreError> {
     let checkpoints = reader.checkpoints()?;
     let Some(latest) = checkpoints.last() else {
+        // Migrated offline (`erase`, `purge`, `restore` on an older store): the collector
+        // builds the tree when it next starts. Stored hashes without a checkpoint are not
+        // something the collector ever writes.
+        let has_hashes = reader.leaf_hashes(0, 1).is_ok();
         return Ok(TreeReport {
-            problems: vec![
-                "the log has no checkpoint; start the collector once to sign one".into(),
-            ],
+            not_built: true,
+            problems: if has_hashes {
+                vec!["the tree has stored hashes but no checkpoint".into()]
+            } else {
+                Vec::new()
+            },
             ..TreeReport::default()
         });
     };
