@@ -80,6 +80,32 @@ impl Inclusion {
     }
 }
 
+/// The transparency log as stored: its signed checkpoints and proofs, computed from
+/// `O(log n)` stored hashes. Sizes are leaf counts; a receipt's leaf index is its `seq - 1`.
+/// The store implements it; [`super::tree_check::audit_tree`] reads it.
+pub trait TreeReads {
+    type Error;
+
+    /// The latest signed checkpoint; `None` until the collector first opened the store.
+    fn checkpoint(&self) -> Result<Option<StoredCheckpoint>, Self::Error>;
+
+    /// Every signed checkpoint, smallest first.
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, Self::Error>;
+
+    /// Receipt `id`'s JWS and its inclusion proof in the latest checkpoint (read together);
+    /// `None` for an unknown id.
+    fn inclusion(&self, id: &str) -> Result<Option<(String, Inclusion)>, Self::Error>;
+
+    /// The consistency proof from the tree of `from` leaves to the tree of `to` leaves
+    /// (RFC 9162 §2.1.4; empty when `from` is 0 or equal to `to`). The caller checks
+    /// `from <= to <=` the latest checkpoint's size.
+    fn consistency(&self, from: u64, to: u64) -> Result<Vec<Hash>, Self::Error>;
+
+    /// The stored leaf hashes of leaves `from..to` (for `audit`, which compares them with
+    /// the receipts).
+    fn leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<Hash>, Self::Error>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,9 +11,9 @@ use kelisim_receipt::log::{
     receipt_leaf_hash,
 };
 
-use super::tree::{StoredCheckpoint, leaf_index};
+use super::LogSource;
+use super::tree::{StoredCheckpoint, TreeReads, leaf_index};
 use crate::keys::PublicKeys;
-use crate::store::{ReadStore, StoreError};
 
 /// Verifies `proof` (a C2SP tlog-proof) for the receipt `jws`: the checkpoint must be signed
 /// by one of `keys` under its origin (and the origin be `origin`, when given), and the
@@ -85,10 +85,10 @@ const MAX_LISTED: usize = 100;
 /// its size. A receipt whose JWS does not hash to its stored leaf, a position with no
 /// receipt, tombstone or stored leaf, and a checkpoint that does not match are reported with
 /// the first bad index.
-pub fn audit_tree<R: ReadStore + ?Sized>(
-    reader: &R,
-    keys: &PublicKeys,
-) -> Result<TreeReport, StoreError> {
+pub fn audit_tree<E, R>(reader: &R, keys: &PublicKeys) -> Result<TreeReport, E>
+where
+    R: TreeReads<Error = E> + LogSource<Error = E> + ?Sized,
+{
     let checkpoints = reader.checkpoints()?;
     let Some(latest) = checkpoints.last() else {
         // Migrated offline (`erase`, `purge`, `restore` on an older store): the collector
@@ -156,9 +156,10 @@ pub fn audit_tree<R: ReadStore + ?Sized>(
             Some(leaf) => *leaf,
             None => *stored,
         };
-        appender
-            .append(&[leaf])
-            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        if let Err(e) = appender.append(&[leaf]) {
+            problem(&mut report, format!("leaf {index}: {e}"));
+            break;
+        }
         while let Some(cp) = next.next_if(|c| c.size == appender.size()) {
             check(&mut report, &appender, cp);
         }

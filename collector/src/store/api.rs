@@ -4,7 +4,7 @@
 //! probe, key rotation) and its read side. [`ReadStore`] is the read side: [`ReceiptReads`]
 //! (the public API's look-ups and the CLI's listings), [`AdminReads`] (the admin's queries,
 //! statistics, tokens, audit trail, erasure requests), [`LogSource`] (what `audit` walks) and
-//! [`TreeReads`] (the transparency log's checkpoints and proofs).
+//! `log::tree::TreeReads` (the transparency log's checkpoints and proofs).
 //! Every trait is object safe; callers hold [`Store`] and [`Reader`], never a backend's type.
 
 use std::fmt::Debug;
@@ -18,7 +18,7 @@ use super::{
 };
 use crate::keys::Signer;
 use crate::log::LogSource;
-use crate::log::tree::{Inclusion, StoredCheckpoint};
+use crate::log::tree::TreeReads;
 use crate::receipt::{PreparedReceipt, Private};
 
 /// A running store, shared by the handlers, the retention task and the server's shutdown.
@@ -164,45 +164,26 @@ pub trait AdminReads {
     fn erasures(&self, site: &str, now: &str, limit: u32) -> Result<Vec<Erasure>, StoreError>;
 }
 
-/// The transparency log: its signed checkpoints and proofs, computed from `O(log n)` stored
-/// hashes. Sizes are leaf counts; a receipt's leaf index is its `seq - 1`.
-pub trait TreeReads {
-    /// The latest signed checkpoint; `None` only before the writer first opened the store.
-    fn checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
-
-    /// Every signed checkpoint, smallest first.
-    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError>;
-
-    /// Receipt `id`'s JWS and its inclusion proof in the latest checkpoint (read together);
-    /// `None` for an unknown id.
-    fn inclusion(&self, id: &str) -> Result<Option<(String, Inclusion)>, StoreError>;
-
-    /// The consistency proof from the tree of `from` leaves to the tree of `to` leaves
-    /// (RFC 9162 §2.1.4; empty when `from` is 0 or equal to `to`). The caller checks
-    /// `from <= to <=` the latest checkpoint's size.
-    fn consistency(
-        &self,
-        from: u64,
-        to: u64,
-    ) -> Result<Vec<kelisim_receipt::log::Hash>, StoreError>;
-
-    /// The stored leaf hashes of leaves `from..to` (for `audit`, which compares them with
-    /// the receipts).
-    fn leaf_hashes(
-        &self,
-        from: u64,
-        to: u64,
-    ) -> Result<Vec<kelisim_receipt::log::Hash>, StoreError>;
-}
-
 /// Everything a store's read side offers. Implemented by every type that has the parts; a
 /// backend implements those.
 pub trait ReadStore:
-    ReceiptReads + AdminReads + TreeReads + LogSource<Error = StoreError> + Debug + Send + Sync
+    ReceiptReads
+    + AdminReads
+    + TreeReads<Error = StoreError>
+    + LogSource<Error = StoreError>
+    + Debug
+    + Send
+    + Sync
 {
 }
 
 impl<T> ReadStore for T where
-    T: ReceiptReads + AdminReads + TreeReads + LogSource<Error = StoreError> + Debug + Send + Sync
+    T: ReceiptReads
+        + AdminReads
+        + TreeReads<Error = StoreError>
+        + LogSource<Error = StoreError>
+        + Debug
+        + Send
+        + Sync
 {
 }

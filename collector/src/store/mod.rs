@@ -44,12 +44,13 @@ pub mod api;
 mod queries;
 mod sqlite;
 
+pub use crate::log::tree::TreeReads;
 pub use crate::log::{Head, LogRow, ReceiptRow};
 pub use admin::{
     Affected, AuditEntry, BY_CLI, BY_DEADLINE, Erasure, ErasureRequest, Maintenance, Scope,
     TokenRecord,
 };
-pub use api::{AdminReads, Backend, ReadStore, Reader, ReceiptReads, Store, TreeReads};
+pub use api::{AdminReads, Backend, ReadStore, Reader, ReceiptReads, Store};
 pub use queries::{AdminRow, Counts, ReceiptFilter, Stats};
 
 /// The schema version this binary writes. Backends number their migrations alike (the SQLite

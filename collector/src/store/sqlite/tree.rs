@@ -12,8 +12,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::clock::format_timestamp;
 use crate::keys::Signer;
+use crate::log::tree::TreeReads;
 use crate::log::tree::{Inclusion, StoredCheckpoint, leaf_index, missing_leaf, purged_leaf};
-use crate::store::{StoreError, TreeReads};
+use crate::store::StoreError;
 
 use super::ReadPool;
 
@@ -263,6 +264,8 @@ pub(super) fn consistency(conn: &Connection, from: u64, to: u64) -> Result<Vec<H
 
 /// Reads the log's rows; [`super::ReadPool`] serves [`TreeReads`] with them.
 impl TreeReads for ReadPool {
+    type Error = StoreError;
+
     fn checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
         self.with(latest)
     }
