@@ -5,8 +5,10 @@
 //! (reused on later runs when the count matches; `bench-admin` first migrates a store made
 //! by an older collector, as `serve` would), checks it with `audit`, then runs the hidden
 //! `bench-admin` command in a fresh process: filtered page queries and subject look-ups
-//! (p50/p95), a full CSV export (rows/s) and that process's peak RSS. Prints the JSON report;
-//! BENCHMARKS.md ("Admin") records runs.
+//! (p50/p95), the transparency log's inclusion proofs and their offline verification
+//! (p50/p95; a store from before the log first gets its tree, timed), a full CSV export
+//! (rows/s) and that process's peak RSS. Prints the JSON report; BENCHMARKS.md ("Admin")
+//! records runs.
 
 use anyhow::{Context, Result, ensure};
 
