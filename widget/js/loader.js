@@ -756,6 +756,9 @@
   });
   function fail(reason) {
     widget = null; // at once: nothing may ask a broken widget again
+    try {
+      localStorage.removeItem(KEPT); // a kept config the widget broke on is fetched whole again
+    } catch (e) { /* no storage */ }
     // Waits for the forms, and briefly for the config's texts and link.
     Promise.all([ready, Promise.race([settled, later(3000)])]).then(function () {
       fallback(reason);
@@ -812,16 +815,33 @@
     });
   }
   var configured; // the config, as kept or fetched
+  var KEPT = 'kelisim:config'; // the last config, with its site and collector
   var withdrawn; // the stored choice's receipt withdrawn at the collector (its reference)
   try {
     if (!site) throw new Error('the script tag has no data-site attribute');
-    // no-cache: revalidated (ETag, a 304) at every page start, so a new policy version
-    // counts from the next page view on.
-    configured = nativeFetch(collector + '/v1/sites/' + encodeURIComponent(site) + '/config', {
+    // The config is kept in this site's storage and revalidated at every page start by its
+    // revision (a query: a header would cost a CORS preflight): the collector answers 304
+    // without a body while it is current, so a new policy version counts from the next page
+    // view on and a returning visitor does not fetch it again.
+    var stash = null;
+    try {
+      stash = JSON.parse(localStorage.getItem(KEPT));
+      if (stash.site !== site || stash.collector !== collector) stash = null;
+    } catch (e) { stash = null; } // nothing kept, or no storage
+    configured = nativeFetch(collector + '/v1/sites/' + encodeURIComponent(site) + '/config' +
+      (stash ? '?revision=' + encodeURIComponent(stash.body.revision) : ''), {
       credentials: 'omit',
-      cache: 'no-cache'
+      cache: stash ? 'no-store' : 'no-cache' // a 304 to our question reaches us as it is
     }).then(function (response) {
-      if (response.ok) return response.json();
+      if (response.status === 304 && stash) return response.text().then(function () { return stash.body; });
+      if (response.ok) {
+        return response.json().then(function (body) {
+          try {
+            localStorage.setItem(KEPT, JSON.stringify({ site: site, collector: collector, body: body }));
+          } catch (e) { /* no storage: fetched whole at every page */ }
+          return body;
+        });
+      }
       // The collector's problem+json says what to fix (e.g. an origin not in allowed_origins).
       return response.json().then(function (problem) {
         return problem.detail;
