@@ -722,6 +722,11 @@
       // Once per choice: a page that applied it before the widget came is not told twice.
       if (update && JSON.stringify(update) !== told) gtag('consent', 'update', update);
       told = update && JSON.stringify(update);
+      // A choice made on this page stands: this browsing session need not ask about it.
+      var made = choiceRef();
+      try {
+        if (made && made !== stored) session.kelisim_checked = made;
+      } catch (e) { /* storage full: checked on the next page */ }
       activate();
     },
     // The pre-wasm rules, which the wasm asks rather than ship a second copy (guard.rs, Page).
@@ -767,13 +772,19 @@
 
   var css; // the widget's stylesheet, once asked for
   var styled;
+  function sheet(name) { // one of the widget's stylesheets, and when it has come
+    var link = document.createElement('link');
+    var come = new Promise(function (resolve) { link.onload = link.onerror = resolve; });
+    link.rel = 'stylesheet';
+    link.href = url(name);
+    document.head.appendChild(link);
+    return [link, come];
+  }
   function style() {
     if (!css) {
-      css = document.createElement('link');
-      styled = new Promise(function (resolve) { css.onload = css.onerror = resolve; });
-      css.rel = 'stylesheet';
-      css.href = url('__KELISIM_CSS__');
-      document.head.appendChild(css);
+      styled = sheet('__KELISIM_CSS__');
+      css = styled[0];
+      styled = styled[1];
     }
     return styled;
   }
@@ -817,6 +828,13 @@
   var configured; // the config, as kept or fetched
   var KEPT = 'kelisim:config'; // the last config, with its site and collector
   var withdrawn; // the stored choice's receipt withdrawn at the collector (its reference)
+  var stored; // the reference of the cookie choice this page started with
+  var session = {}; // sessionStorage, when there is one
+  // The receipt reference of the stored cookie choice (choice.rs: `1.<revision>.<ref>.<choices>`).
+  function choiceRef() {
+    var ref = /(?:^|;\s*)kelisim_cookies=1\.[^.;]*\.([0-9a-f]{32})\./.exec(document.cookie);
+    return ref && ref[1];
+  }
   try {
     if (!site) throw new Error('the script tag has no data-site attribute');
     // The config is kept in this site's storage and revalidated at every page start by its
@@ -855,20 +873,19 @@
     // A stored cookie choice (choice.rs: `1.<revision>.<ref>.<choices>`) withdrawn at the
     // collector — by the site's admin, on the visitor's request — is asked again. Checked once
     // per browsing session; no answer leaves the choice as it is.
-    var stored = /(?:^|;\s*)kelisim_cookies=1\.[^.;]*\.([0-9a-f]{32})\./.exec(document.cookie);
-    var session = {};
+    stored = choiceRef();
     try {
       session = sessionStorage;
     } catch (e) { /* storage refused: checked at every page */ }
-    withdrawn = stored && session.kelisim_checked !== stored[1] && nativeFetch(collector +
-      '/v1/receipts/' + stored[1] + '/status?site=' + encodeURIComponent(site), {
+    withdrawn = stored && session.kelisim_checked !== stored && nativeFetch(collector +
+      '/v1/receipts/' + stored + '/status?site=' + encodeURIComponent(site), {
       credentials: 'omit',
       cache: 'no-store'
     }).then(function (response) {
       return response.ok && response.json();
     }).then(function (body) {
-      if (body && body.status === 'withdrawn') return stored[1];
-      if (body) session.kelisim_checked = stored[1];
+      if (body && body.status === 'withdrawn') return stored;
+      if (body) session.kelisim_checked = stored;
     }, function () {});
     // No stored choice at all: the banner is certain, its files are fetched at once.
     if (cookieValue(document.cookie, COOKIE) === null) load();
@@ -908,7 +925,8 @@
       control.setAttribute('data-kelisim-open', '');
       control.setAttribute('aria-label', label);
       control.title = label;
-      style().then(function () {
+      // The control's rules alone (the whole stylesheet has them too, for the widget's own).
+      sheet('__KELISIM_OPEN_CSS__')[1].then(function () {
         if (light) root.setAttribute('data-kelisim', 'ready');
       });
     }).catch(function () {
