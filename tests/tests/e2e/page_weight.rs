@@ -50,7 +50,7 @@ const TARGETS: [Option<u64>; 4] = [Some(30_000), None, Some(5_000), None];
 /// stylesheet came apart (BENCHMARKS.md, issue 19), with 2% room for header noise. A change
 /// that makes a page view heavier fails here, and must raise this with its measured cost
 /// recorded in BENCHMARKS.md.
-const CEILINGS: [u64; 4] = [43_550, 43_550, 7_200, 41_215];
+const CEILINGS: [u64; 4] = [43_120, 43_120, 7_210, 40_770];
 
 /// What one page view fetched from the collector.
 #[derive(Debug, Default)]
