@@ -844,14 +844,18 @@
     var stash = null;
     try {
       stash = JSON.parse(localStorage.getItem(KEPT));
-      if (stash.site !== site || stash.collector !== collector) stash = null;
-    } catch (e) { stash = null; } // nothing kept, or no storage
+      if (stash.site !== site || stash.collector !== collector ||
+        typeof stash.body.revision !== 'string') stash = null;
+    } catch (e) { stash = null; } // nothing kept, something else kept, or no storage
     configured = nativeFetch(collector + '/v1/sites/' + encodeURIComponent(site) + '/config' +
       (stash ? '?revision=' + encodeURIComponent(stash.body.revision) : ''), {
       credentials: 'omit',
       cache: stash ? 'no-store' : 'no-cache' // a 304 to our question reaches us as it is
     }).then(function (response) {
-      if (response.status === 304 && stash) return response.text().then(function () { return stash.body; });
+      if (response.status === 304 && stash) {
+        // Read to its end, or the browser reports the request as cancelled.
+        return response.text().then(function () { return stash.body; });
+      }
       if (response.ok) {
         return response.json().then(function (body) {
           try {
