@@ -302,6 +302,16 @@ async fn page_weight_of_the_four_cases() -> Result<()> {
                     view.bytes
                 );
             }
+            // (c) follows the page where the visitor chose: a choice made in this browsing
+            // session is not asked about at the collector (the first page of a later session
+            // asks once).
+            for view in &cases[2] {
+                anyhow::ensure!(
+                    !view.bytes.keys().any(|p| p.ends_with("/status")),
+                    "(c) asked about the choice made in this session: {:?}",
+                    view.bytes
+                );
+            }
             // The returning visitor's views were views without the banner.
             let shown = browser
                 .js(
