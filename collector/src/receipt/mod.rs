@@ -19,8 +19,8 @@ pub mod subject;
 pub mod verify;
 
 pub use kelisim_receipt::payload::{
-    Choice, Context, Event, Kind, Notice, PAYLOAD_VERSION, PolicyRef, ReceiptPayload, SignedIdentifier,
-    Subject, decode_unverified,
+    Choice, Context, Event, Kind, Notice, PAYLOAD_VERSION, PolicyRef, ReceiptPayload,
+    SignedIdentifier, Subject, decode_unverified,
 };
 pub use payload::*;
 pub use prepare::*;

@@ -256,3 +256,107 @@ pub fn decode_unverified(jws: &str) -> Option<ReceiptPayload> {
         .ok()?;
     serde_json::from_slice(&bytes).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyset::{Jwk, PublicKeys};
+    use crate::verify::verify;
+
+    fn v2() -> ReceiptPayload {
+        ReceiptPayload {
+            v: PAYLOAD_VERSION,
+            id: "0195f1c2-0000-7000-8000-000000000001".into(),
+            seq: 1,
+            issued_at: "2026-11-21T09:15:02.123Z".into(),
+            site: "demo".into(),
+            kind: Kind::Form,
+            event: Event::Given,
+            reference: "0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3".into(),
+            withdraws: None,
+            policy: PolicyRef {
+                version: "2026-03".into(),
+                sha256: "ab".repeat(32),
+                url: "https://example.kz/policy".into(),
+            },
+            notice: Notice {
+                lang: "ru".into(),
+                sha256: "cd".repeat(32),
+            },
+            purposes: Some(vec![Choice {
+                id: "feedback".into(),
+                granted: true,
+            }]),
+            categories: None,
+            subject: Subject {
+                browser_id: None,
+                identifiers: vec![SignedIdentifier {
+                    kind: IdentifierKind::Phone,
+                    hmac: None,
+                    commitment: Some("ef".repeat(32)),
+                }],
+            },
+            context: Context {
+                page_url: "https://example.kz/contact".into(),
+                form_id: Some("contact".into()),
+                fields: vec!["name".into()],
+                gpc: false,
+            },
+            prev: crate::chain::GENESIS_PREV.into(),
+        }
+    }
+
+    #[test]
+    fn a_sealed_payload_verifies_and_reads_back_field_for_field() {
+        let p = v2();
+        let written = PayloadRef {
+            v: p.v,
+            id: &p.id,
+            seq: p.seq,
+            issued_at: &p.issued_at,
+            site: &p.site,
+            kind: p.kind,
+            event: p.event,
+            reference: &p.reference,
+            withdraws: p.withdraws.as_deref(),
+            policy: &p.policy,
+            notice: &p.notice,
+            purposes: p.purposes.as_deref(),
+            categories: p.categories.as_deref(),
+            subject: &p.subject,
+            context: &p.context,
+            prev: &p.prev,
+        };
+        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+        let jws = written.seal(&Signer::new(key.clone()));
+        // Same bytes as the owned type: the written order is the wire order.
+        assert_eq!(
+            serde_json::to_string(&written).expect("json"),
+            serde_json::to_string(&p).expect("json")
+        );
+        let keys =
+            PublicKeys::from_jwks(&serde_json::json!({ "keys": [Jwk::of(&key.verifying_key())] }))
+                .expect("jwks");
+        let verified = verify(&jws, &keys).expect("verifies");
+        assert_eq!(verified.receipt, Some(p.clone()));
+        assert_eq!(decode_unverified(&jws), Some(p));
+        assert_eq!(decode_unverified("not.a-jws"), None);
+    }
+
+    #[test]
+    fn a_v1_payload_still_reads() {
+        // v1: the browser's id in clear and identifiers hashed under the collector's secret.
+        let v1 = r#"{"v":1,"id":"x","seq":3,"issued_at":"2026-01-01T00:00:00.000Z","site":"demo",
+            "kind":"cookies","event":"updated","ref":"r","policy":{"version":"1","sha256":"s","url":"u"},
+            "notice":{"lang":"en","sha256":"n"},"categories":[{"id":"analytics","granted":false}],
+            "subject":{"browser_id":"b","identifiers":[{"type":"email","hmac":"h"}]},
+            "context":{"page_url":"https://e.kz","form_id":null,"fields":[],"gpc":true},"prev":"p"}"#;
+        let p: ReceiptPayload = serde_json::from_str(v1).expect("v1 reads");
+        assert_eq!(p.v, 1);
+        assert_eq!(p.subject.browser_id.as_deref(), Some("b"));
+        assert_eq!(p.subject.identifiers[0].hmac.as_deref(), Some("h"));
+        assert_eq!(p.subject.identifiers[0].kind, IdentifierKind::Email);
+        assert_eq!((p.kind, p.event), (Kind::Cookies, Event::Updated));
+        assert_eq!(Event::parse(p.event.as_str()), Some(p.event));
+    }
+}
