@@ -8,6 +8,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey};
 use serde::Deserialize;
 
 use crate::keyset::{PublicKeys, thumbprint};
+use crate::log::{LogError, NoteSigner};
 
 /// The `typ` of every receipt JWS.
 pub const JWS_TYP: &str = "kelisim-receipt+jws";
@@ -69,6 +70,13 @@ impl Signer {
     /// The `kid` of the header it writes.
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// The same key as the signer of the transparency log's checkpoints (C2SP signed notes)
+    /// under the key name `origin`. A note's signed text always holds a newline and a JWS
+    /// signing input never does, so one signature cannot pass for the other.
+    pub fn note_signer(&self, origin: &str) -> Result<NoteSigner, LogError> {
+        NoteSigner::new(origin, self.key.clone())
     }
 
     /// `BASE64URL(header) . BASE64URL(payload) . BASE64URL(signature)`.
@@ -228,6 +236,18 @@ mod tests {
             verify_compact("a.b", &keys),
             Err(JwsError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn the_log_signs_with_the_receipt_key_under_its_origin() {
+        let key = rfc_key();
+        let origin = "collector.example.kz/log";
+        let note_signer = Signer::new(key.clone())
+            .note_signer(origin)
+            .expect("a valid origin");
+        let from_set = keys_of(&key).log_keys(origin).expect("a valid origin");
+        assert_eq!(from_set, [note_signer.verifier_key().clone()]);
+        assert!(Signer::new(key).note_signer("has space").is_err());
     }
 
     #[test]

@@ -10,6 +10,8 @@ use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::log::{KeyType, LogError, VerifierKey};
+
 /// Why a JWKS document cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -110,6 +112,16 @@ impl PublicKeys {
             out.insert(kid, verifying);
         }
         Ok(PublicKeys { keys: out })
+    }
+
+    /// Every key as a signer of the transparency log named `origin` (its checkpoints' key
+    /// name): the log key is the receipt signing key (docs/receipt.md). Sorted by key.
+    pub fn log_keys(&self, origin: &str) -> Result<Vec<VerifierKey>, LogError> {
+        let mut keys: Vec<_> = self.keys.values().collect();
+        keys.sort_by_key(|k| *k.as_bytes());
+        keys.into_iter()
+            .map(|key| VerifierKey::new(origin, KeyType::Ed25519, *key))
+            .collect()
     }
 
     /// No key at all: nothing can verify.
