@@ -1,4 +1,5 @@
-//! SHA-256 and hex helpers shared by config, receipts, the chain and the audit.
+//! SHA-256 and hex helpers shared across the collector (the chain's own link
+//! hash is `kelisim_receipt::chain::link_hash`).
 
 use sha2::{Digest, Sha256};
 

@@ -2,7 +2,9 @@
 //! demo site (`receipt::prepare`), sealing and reading back. Properties: nothing panics; an
 //! accepted request yields a receipt that verifies, decodes, has no query or fragment in its
 //! page URL, carries no raw identifier, browser secret or withdrawal secret in its payload, and
-//! opens for its own secret only.
+//! opens for its own secret only. Links the collector, not only `kelisim-receipt`: what it
+//! fuzzes is the collector's request parsing and validation (`receipt::prepare` against a
+//! site's configuration), which stay in the collector.
 #![no_main]
 
 #[path = "common.rs"]

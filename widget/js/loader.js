@@ -722,6 +722,11 @@
       // Once per choice: a page that applied it before the widget came is not told twice.
       if (update && JSON.stringify(update) !== told) gtag('consent', 'update', update);
       told = update && JSON.stringify(update);
+      // A choice made on this page stands: this browsing session need not ask about it.
+      var made = choiceRef();
+      try {
+        if (made && made !== stored) session.kelisim_checked = made;
+      } catch (e) { /* storage full: checked on the next page */ }
       activate();
     },
     // The pre-wasm rules, which the wasm asks rather than ship a second copy (guard.rs, Page).
@@ -756,6 +761,9 @@
   });
   function fail(reason) {
     widget = null; // at once: nothing may ask a broken widget again
+    try {
+      localStorage.removeItem(KEPT); // a kept config the widget broke on is fetched whole again
+    } catch (e) { /* no storage */ }
     // Waits for the forms, and briefly for the config's texts and link.
     Promise.all([ready, Promise.race([settled, later(3000)])]).then(function () {
       fallback(reason);
@@ -764,13 +772,19 @@
 
   var css; // the widget's stylesheet, once asked for
   var styled;
+  function sheet(name) { // one of the widget's stylesheets, and when it has come
+    var link = document.createElement('link');
+    var come = new Promise(function (resolve) { link.onload = link.onerror = resolve; });
+    link.rel = 'stylesheet';
+    link.href = url(name);
+    document.head.appendChild(link);
+    return [link, come];
+  }
   function style() {
     if (!css) {
-      css = document.createElement('link');
-      styled = new Promise(function (resolve) { css.onload = css.onerror = resolve; });
-      css.rel = 'stylesheet';
-      css.href = url('__KELISIM_CSS__');
-      document.head.appendChild(css);
+      styled = sheet('__KELISIM_CSS__');
+      css = styled[0];
+      styled = styled[1];
     }
     return styled;
   }
@@ -812,16 +826,44 @@
     });
   }
   var configured; // the config, as kept or fetched
+  var KEPT = 'kelisim:config'; // the last config, with its site and collector
   var withdrawn; // the stored choice's receipt withdrawn at the collector (its reference)
+  var stored; // the reference of the cookie choice this page started with
+  var session = {}; // sessionStorage, when there is one
+  // The receipt reference of the stored cookie choice (choice.rs: `1.<revision>.<ref>.<choices>`).
+  function choiceRef() {
+    var ref = /(?:^|;\s*)kelisim_cookies=1\.[^.;]*\.([0-9a-f]{32})\./.exec(document.cookie);
+    return ref && ref[1];
+  }
   try {
     if (!site) throw new Error('the script tag has no data-site attribute');
-    // no-cache: revalidated (ETag, a 304) at every page start, so a new policy version
-    // counts from the next page view on.
-    configured = nativeFetch(collector + '/v1/sites/' + encodeURIComponent(site) + '/config', {
+    // The config is kept in this site's storage and revalidated at every page start by its
+    // revision (a query: a header would cost a CORS preflight): the collector answers 304
+    // without a body while it is current, so a new policy version counts from the next page
+    // view on and a returning visitor does not fetch it again.
+    var stash = null;
+    try {
+      stash = JSON.parse(localStorage.getItem(KEPT));
+      if (stash.site !== site || stash.collector !== collector ||
+        typeof stash.body.revision !== 'string') stash = null;
+    } catch (e) { stash = null; } // nothing kept, something else kept, or no storage
+    configured = nativeFetch(collector + '/v1/sites/' + encodeURIComponent(site) + '/config' +
+      (stash ? '?revision=' + encodeURIComponent(stash.body.revision) : ''), {
       credentials: 'omit',
-      cache: 'no-cache'
+      cache: stash ? 'no-store' : 'no-cache' // a 304 to our question reaches us as it is
     }).then(function (response) {
-      if (response.ok) return response.json();
+      if (response.status === 304 && stash) {
+        // Read to its end, or the browser reports the request as cancelled.
+        return response.text().then(function () { return stash.body; });
+      }
+      if (response.ok) {
+        return response.json().then(function (body) {
+          try {
+            localStorage.setItem(KEPT, JSON.stringify({ site: site, collector: collector, body: body }));
+          } catch (e) { /* no storage: fetched whole at every page */ }
+          return body;
+        });
+      }
       // The collector's problem+json says what to fix (e.g. an origin not in allowed_origins).
       return response.json().then(function (problem) {
         return problem.detail;
@@ -835,20 +877,19 @@
     // A stored cookie choice (choice.rs: `1.<revision>.<ref>.<choices>`) withdrawn at the
     // collector — by the site's admin, on the visitor's request — is asked again. Checked once
     // per browsing session; no answer leaves the choice as it is.
-    var stored = /(?:^|;\s*)kelisim_cookies=1\.[^.;]*\.([0-9a-f]{32})\./.exec(document.cookie);
-    var session = {};
+    stored = choiceRef();
     try {
       session = sessionStorage;
     } catch (e) { /* storage refused: checked at every page */ }
-    withdrawn = stored && session.kelisim_checked !== stored[1] && nativeFetch(collector +
-      '/v1/receipts/' + stored[1] + '/status?site=' + encodeURIComponent(site), {
+    withdrawn = stored && session.kelisim_checked !== stored && nativeFetch(collector +
+      '/v1/receipts/' + stored + '/status?site=' + encodeURIComponent(site), {
       credentials: 'omit',
       cache: 'no-store'
     }).then(function (response) {
       return response.ok && response.json();
     }).then(function (body) {
-      if (body && body.status === 'withdrawn') return stored[1];
-      if (body) session.kelisim_checked = stored[1];
+      if (body && body.status === 'withdrawn') return stored;
+      if (body) session.kelisim_checked = stored;
     }, function () {});
     // No stored choice at all: the banner is certain, its files are fetched at once.
     if (cookieValue(document.cookie, COOKIE) === null) load();
@@ -888,7 +929,8 @@
       control.setAttribute('data-kelisim-open', '');
       control.setAttribute('aria-label', label);
       control.title = label;
-      style().then(function () {
+      // The control's rules alone (the whole stylesheet has them too, for the widget's own).
+      sheet('__KELISIM_OPEN_CSS__')[1].then(function () {
         if (light) root.setAttribute('data-kelisim', 'ready');
       });
     }).catch(function () {

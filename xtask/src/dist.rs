@@ -85,16 +85,25 @@ pub fn dist() -> Result<Vec<Shipped>> {
     let terser = install::terser()?;
     let glue = minify(&terser, &bindgen_dir.join("kelisim_widget.js"), true)?;
     let wasm = read(&optimised)?;
-    let css = minify_css(&root().join("widget/css/kelisim.css"), &bindgen_dir)?;
+    // The floating control's rules alone, for a returning visitor's page that needs nothing
+    // else of the widget (the loader's light path), and appended to the whole stylesheet.
+    let open_source = read(&root().join("widget/css/open.css"))?;
+    let mut whole = read(&root().join("widget/css/kelisim.css"))?;
+    whole.push(b'\n');
+    whole.extend_from_slice(&open_source);
+    let css = minify_css(&whole, &bindgen_dir, "kelisim")?;
+    let open_css = minify_css(&open_source, &bindgen_dir, "open")?;
     let glue_name = hashed("kelisim", "js", &glue);
     let wasm_name = hashed("kelisim", "wasm", &wasm);
     let css_name = hashed("kelisim", "css", &css);
+    let open_css_name = hashed("kelisim", "css", &open_css);
 
     let loader = String::from_utf8(read(&root().join("widget/js/loader.js"))?)
         .context("widget/js/loader.js is not UTF-8")?;
     let loader = fill(&loader, "__KELISIM_GLUE__", &glue_name)?;
     let loader = fill(&loader, "__KELISIM_WASM__", &wasm_name)?;
     let loader = fill(&loader, "__KELISIM_CSS__", &css_name)?;
+    let loader = fill(&loader, "__KELISIM_OPEN_CSS__", &open_css_name)?;
     let filled = bindgen_dir.join("loader.js");
     fs::write(&filled, loader)?;
     let loader = minify(&terser, &filled, false)?;
@@ -106,6 +115,7 @@ pub fn dist() -> Result<Vec<Shipped>> {
         (glue_name, glue),
         (wasm_name, wasm),
         (css_name, css),
+        (open_css_name, open_css),
     ];
     let mut shipped = Vec::new();
     for (name, bytes) in &files {
@@ -203,12 +213,15 @@ fn minify(terser: &Path, script: &Path, module: bool) -> Result<Vec<u8>> {
     read(&out)
 }
 
-/// Minifies the stylesheet with csso, without restructuring (rule order is the cascade).
-fn minify_css(css: &Path, work: &Path) -> Result<Vec<u8>> {
-    let out = work.join("kelisim.min.css");
+/// Minifies a stylesheet with csso, without restructuring (rule order is the cascade), via
+/// `<work>/<stem>.css`.
+fn minify_css(css: &[u8], work: &Path, stem: &str) -> Result<Vec<u8>> {
+    let source = work.join(format!("{stem}.css"));
+    let out = work.join(format!("{stem}.min.css"));
+    fs::write(&source, css).with_context(|| format!("cannot write {}", source.display()))?;
     run(Command::new("node")
         .arg(install::csso()?)
-        .arg(css)
+        .arg(&source)
         .arg("--no-restructure")
         .arg("--output")
         .arg(&out))?;

@@ -33,11 +33,11 @@ pub const LAYERS: &[&[&str]] = &[
     &["hash", "clock"],
     // Process plumbing: the data directory, the metrics registry.
     &["ops"],
-    // The validated site configuration; the signing keys and JWS.
+    // The validated site configuration; the signing key files (JWS itself: kelisim-receipt).
     &["config", "keys"],
     // The receipt: wire request, validation, signed payload, subject commitments.
     &["receipt"],
-    // The hash chain: its append rule and the audit walk.
+    // The hash chain: kelisim-receipt's rule and audit walk, as the collector uses them.
     &["log"],
     // The storage interface, and SQLite behind it (`store/sqlite/`).
     &["store"],

@@ -1,23 +1,22 @@
-//! Ed25519 signing keys, RFC 7638 key ids, compact JWS (RFC 7515/8037) and the JWKS.
+//! Ed25519 signing keys in their files, and the JWKS made from them. Key ids, compact JWS
+//! and JWKS parsing are the receipt crate's (`kelisim_receipt::{jws, keyset}`), re-exported
+//! here.
 //!
 //! Keys live in `DIR/keys/` as private JWK files named `ed25519-NNNN.jwk` (mode 0600); the
 //! highest generation is the active signing key. `keys rotate` adds a generation; older keys
 //! are never deleted and stay in the JWKS, so every receipt ever issued keeps verifying.
 //! The `kid` is the key's RFC 7638 thumbprint, checked against the file on every load.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::SigningKey;
+pub use kelisim_receipt::jws::{JWS_TYP, JwsError, Signer, VerifiedJws, verify_compact};
+pub use kelisim_receipt::keyset::{Jwk, Jwks, JwksError, PublicKeys, thumbprint};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::ops::datadir;
-
-/// The `typ` of every receipt JWS.
-pub const JWS_TYP: &str = "kelisim-receipt+jws";
 
 /// Key files that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -49,45 +48,6 @@ pub enum KeyError {
     AlreadyExists { path: String, kid: String },
     #[error("no randomness available to generate a key: {0}")]
     Random(getrandom::Error),
-}
-
-/// Why a compact JWS does not verify.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum JwsError {
-    #[error("not a compact JWS: {0}")]
-    Malformed(String),
-    #[error("unsupported algorithm `{0}`; receipts are signed with EdDSA (Ed25519)")]
-    UnsupportedAlg(String),
-    #[error("JWS type is `{0}`, expected `{JWS_TYP}`")]
-    WrongType(String),
-    #[error("JWS header has critical extensions this verifier does not understand")]
-    Critical,
-    #[error("JWS header has no `kid`")]
-    MissingKid,
-    #[error("no key with kid `{0}` in the JWKS")]
-    UnknownKey(String),
-    #[error(
-        "signature does not match the content: the receipt was altered or signed by another key"
-    )]
-    BadSignature,
-}
-
-/// Public half of a key as published in the JWKS (RFC 7517, RFC 8037).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Jwk {
-    pub kty: String,
-    pub crv: String,
-    pub x: String,
-    pub kid: String,
-    pub alg: String,
-    #[serde(rename = "use")]
-    pub use_: String,
-}
-
-/// `{"keys":[…]}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Jwks {
-    pub keys: Vec<Jwk>,
 }
 
 /// The file format of a private key: a private JWK plus when it was made.
@@ -125,7 +85,7 @@ impl std::fmt::Debug for KeyEntry {
 
 impl KeyEntry {
     pub fn jwk(&self) -> Jwk {
-        public_jwk(&self.key.verifying_key())
+        Jwk::of(&self.key.verifying_key())
     }
 }
 
@@ -219,7 +179,7 @@ impl Keyring {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(KeyError::Random)?;
         let key = SigningKey::from_bytes(&seed);
-        let public = public_jwk(&key.verifying_key());
+        let public = Jwk::of(&key.verifying_key());
         let created = crate::clock::format_timestamp(time::OffsetDateTime::now_utc());
         let file = PrivateJwk {
             kty: public.kty,
@@ -281,13 +241,8 @@ impl Keyring {
     }
 
     pub fn public_keys(&self) -> PublicKeys {
-        PublicKeys {
-            keys: self
-                .entries
-                .iter()
-                .map(|e| (e.kid.clone(), e.key.verifying_key()))
-                .collect(),
-        }
+        // Each entry's kid was checked to be its key's thumbprint on load.
+        PublicKeys::from_keys(self.entries.iter().map(|e| e.key.verifying_key()))
     }
 }
 
@@ -320,7 +275,7 @@ fn read_key_file(path: &Path, generation: u32) -> Result<KeyEntry, KeyError> {
         .and_then(|d| d.try_into().ok())
         .ok_or_else(|| corrupt("`d` is not 32 base64url bytes"))?;
     let key = SigningKey::from_bytes(&seed);
-    let public = public_jwk(&key.verifying_key());
+    let public = Jwk::of(&key.verifying_key());
     if public.x != jwk.x {
         return Err(corrupt("`x` does not belong to `d`"));
     }
@@ -337,327 +292,9 @@ fn read_key_file(path: &Path, generation: u32) -> Result<KeyEntry, KeyError> {
     })
 }
 
-fn public_jwk(key: &VerifyingKey) -> Jwk {
-    Jwk {
-        kty: "OKP".into(),
-        crv: "Ed25519".into(),
-        x: B64.encode(key.as_bytes()),
-        kid: thumbprint(key.as_bytes()),
-        alg: "EdDSA".into(),
-        use_: "sig".into(),
-    }
-}
-
-/// RFC 7638 thumbprint of an Ed25519 public key: SHA-256 over the required members in
-/// lexicographic order, base64url.
-pub fn thumbprint(x: &[u8; 32]) -> String {
-    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, B64.encode(x));
-    B64.encode(Sha256::digest(canonical.as_bytes()))
-}
-
-/// Signs compact JWS with one key; the protected header is encoded once.
-#[derive(Clone)]
-pub struct Signer {
-    kid: String,
-    key: SigningKey,
-    header_b64: String,
-}
-
-impl std::fmt::Debug for Signer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signer").field("kid", &self.kid).finish()
-    }
-}
-
-impl Signer {
-    pub fn new(key: SigningKey) -> Self {
-        let kid = thumbprint(key.verifying_key().as_bytes());
-        let header = format!(r#"{{"alg":"EdDSA","kid":"{kid}","typ":"{JWS_TYP}"}}"#);
-        Self {
-            header_b64: B64.encode(header),
-            kid,
-            key,
-        }
-    }
-
-    pub fn kid(&self) -> &str {
-        &self.kid
-    }
-
-    /// The same key as the signer of the transparency log's checkpoints (C2SP signed notes)
-    /// under the key name `origin`. A note's signed text always holds a newline and a JWS
-    /// signing input never does, so one signature cannot pass for the other.
-    pub fn note_signer(
-        &self,
-        origin: &str,
-    ) -> Result<kelisim_receipt::log::NoteSigner, kelisim_receipt::log::LogError> {
-        kelisim_receipt::log::NoteSigner::new(origin, self.key.clone())
-    }
-
-    /// `BASE64URL(header) . BASE64URL(payload) . BASE64URL(signature)`.
-    pub fn sign_compact(&self, payload: &[u8]) -> String {
-        let mut out = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 90);
-        out.push_str(&self.header_b64);
-        out.push('.');
-        B64.encode_string(payload, &mut out);
-        let signature = self.key.sign(out.as_bytes());
-        out.push('.');
-        B64.encode_string(signature.to_bytes(), &mut out);
-        out
-    }
-}
-
-/// Verifying keys by kid.
-#[derive(Debug, Clone, Default)]
-pub struct PublicKeys {
-    keys: HashMap<String, VerifyingKey>,
-}
-
-impl PublicKeys {
-    /// Reads the Ed25519 keys of a JWKS document; other key types are skipped. Each key's
-    /// kid must be its thumbprint, so a JWKS cannot pair a known kid with a foreign key.
-    pub fn from_jwks(jwks: &serde_json::Value) -> Result<PublicKeys, String> {
-        let keys = jwks
-            .get("keys")
-            .and_then(|k| k.as_array())
-            .ok_or("a JWKS has a `keys` array")?;
-        let mut out = HashMap::new();
-        for (i, key) in keys.iter().enumerate() {
-            let field = |name: &str| key.get(name).and_then(|v| v.as_str());
-            if field("kty") != Some("OKP") || field("crv") != Some("Ed25519") {
-                continue;
-            }
-            let x: [u8; 32] = field("x")
-                .and_then(|x| B64.decode(x).ok())
-                .and_then(|x| x.try_into().ok())
-                .ok_or_else(|| format!("key {i}: `x` is not 32 base64url bytes"))?;
-            let verifying = VerifyingKey::from_bytes(&x)
-                .map_err(|_| format!("key {i}: `x` is not an Ed25519 point"))?;
-            let kid = thumbprint(&x);
-            if let Some(claimed) = field("kid")
-                && claimed != kid
-            {
-                return Err(format!(
-                    "key {i}: kid `{claimed}` is not the key's RFC 7638 thumbprint `{kid}`"
-                ));
-            }
-            out.insert(kid, verifying);
-        }
-        Ok(PublicKeys { keys: out })
-    }
-
-    /// Every key as a signer of the transparency log named `origin` (its checkpoints' key
-    /// name): the log key is the receipt signing key (docs/receipt.md).
-    pub fn log_keys(
-        &self,
-        origin: &str,
-    ) -> Result<Vec<kelisim_receipt::log::VerifierKey>, kelisim_receipt::log::LogError> {
-        let mut keys: Vec<_> = self.keys.values().collect();
-        keys.sort_by_key(|k| *k.as_bytes());
-        keys.into_iter()
-            .map(|key| {
-                kelisim_receipt::log::VerifierKey::new(
-                    origin,
-                    kelisim_receipt::log::KeyType::Ed25519,
-                    *key,
-                )
-            })
-            .collect()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    pub fn contains(&self, kid: &str) -> bool {
-        self.keys.contains_key(kid)
-    }
-}
-
-/// A JWS whose signature checked out.
-#[derive(Debug, Clone)]
-pub struct VerifiedJws {
-    pub alg: String,
-    pub kid: String,
-    pub payload: Vec<u8>,
-}
-
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-    kid: Option<String>,
-    typ: Option<String>,
-    crit: Option<serde_json::Value>,
-}
-
-/// Verifies a compact JWS against `keys`. Accepts `alg` `EdDSA` (RFC 8037) and `Ed25519`
-/// (RFC 9864); requires our `typ` so a token made for something else is not a receipt.
-pub fn verify_compact(jws: &str, keys: &PublicKeys) -> Result<VerifiedJws, JwsError> {
-    let malformed = |m: &str| JwsError::Malformed(m.to_owned());
-    let mut parts = jws.trim().split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(malformed("expected three base64url parts separated by '.'"));
-    };
-    let header_bytes = B64
-        .decode(h)
-        .map_err(|_| malformed("header is not base64url"))?;
-    let header: Header = serde_json::from_slice(&header_bytes)
-        .map_err(|e| JwsError::Malformed(format!("header: {e}")))?;
-    if header.alg != "EdDSA" && header.alg != "Ed25519" {
-        return Err(JwsError::UnsupportedAlg(header.alg));
-    }
-    if header.crit.is_some() {
-        return Err(JwsError::Critical);
-    }
-    match header.typ {
-        Some(typ) if typ.eq_ignore_ascii_case(JWS_TYP) => {}
-        Some(typ) => return Err(JwsError::WrongType(typ)),
-        None => return Err(JwsError::WrongType(String::new())),
-    }
-    let kid = header.kid.ok_or(JwsError::MissingKid)?;
-    let key = keys
-        .keys
-        .get(&kid)
-        .ok_or_else(|| JwsError::UnknownKey(kid.clone()))?;
-    let payload = B64
-        .decode(p)
-        .map_err(|_| malformed("payload is not base64url"))?;
-    let sig_bytes: [u8; 64] = B64
-        .decode(s)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| malformed("signature is not 64 base64url bytes"))?;
-    let signing_input = &jws.trim()[..h.len() + 1 + p.len()];
-    key.verify_strict(signing_input.as_bytes(), &Signature::from_bytes(&sig_bytes))
-        .map_err(|_| JwsError::BadSignature)?;
-    Ok(VerifiedJws {
-        alg: header.alg,
-        kid,
-        payload,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// RFC 8037 appendix A.1 private key.
-    const RFC8037_D: &str = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
-    const RFC8037_X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
-
-    fn rfc_key() -> SigningKey {
-        let seed: [u8; 32] = B64
-            .decode(RFC8037_D)
-            .expect("b64")
-            .try_into()
-            .expect("32 bytes");
-        SigningKey::from_bytes(&seed)
-    }
-
-    #[test]
-    fn thumbprint_matches_rfc8037_a3() {
-        let key = rfc_key();
-        assert_eq!(B64.encode(key.verifying_key().as_bytes()), RFC8037_X);
-        assert_eq!(
-            thumbprint(key.verifying_key().as_bytes()),
-            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
-        );
-    }
-
-    #[test]
-    fn signature_matches_rfc8037_a4() {
-        // A.4 signs with header {"alg":"EdDSA"}; reproduce it with the raw key.
-        let input = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc";
-        let sig = rfc_key().sign(input.as_bytes());
-        assert_eq!(
-            B64.encode(sig.to_bytes()),
-            "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
-        );
-    }
-
-    fn keys_of(signer_key: &SigningKey) -> PublicKeys {
-        let jwks = serde_json::json!({ "keys": [public_jwk(&signer_key.verifying_key())] });
-        PublicKeys::from_jwks(&jwks).expect("valid jwks")
-    }
-
-    #[test]
-    fn jws_round_trip_and_tampering() {
-        let key = rfc_key();
-        let signer = Signer::new(key.clone());
-        let jws = signer.sign_compact(br#"{"seq":1}"#);
-        let header = B64
-            .decode(jws.split('.').next().expect("header"))
-            .expect("b64");
-        assert_eq!(
-            String::from_utf8(header).expect("utf8"),
-            r#"{"alg":"EdDSA","kid":"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k","typ":"kelisim-receipt+jws"}"#
-        );
-        let keys = keys_of(&key);
-        let ok = verify_compact(&jws, &keys).expect("verifies");
-        assert_eq!(ok.payload, br#"{"seq":1}"#);
-        assert_eq!(ok.kid, signer.kid());
-
-        let parts: Vec<&str> = jws.split('.').collect();
-        let forged = format!("{}.{}.{}", parts[0], B64.encode(br#"{"seq":2}"#), parts[2]);
-        assert_eq!(
-            verify_compact(&forged, &keys).map(|_| ()),
-            Err(JwsError::BadSignature)
-        );
-
-        let other = SigningKey::from_bytes(&[9; 32]);
-        assert!(matches!(
-            verify_compact(&jws, &keys_of(&other)),
-            Err(JwsError::UnknownKey(_))
-        ));
-        assert!(matches!(
-            verify_compact("a.b", &keys),
-            Err(JwsError::Malformed(_))
-        ));
-    }
-
-    #[test]
-    fn ed25519_alg_name_is_accepted_and_others_are_not() {
-        let key = rfc_key();
-        let keys = keys_of(&key);
-        let sign_with_header = |header: &str| {
-            let input = format!("{}.{}", B64.encode(header), B64.encode("{}"));
-            let sig = key.sign(input.as_bytes());
-            format!("{input}.{}", B64.encode(sig.to_bytes()))
-        };
-        let kid = thumbprint(key.verifying_key().as_bytes());
-        let fully_specified = sign_with_header(&format!(
-            r#"{{"alg":"Ed25519","kid":"{kid}","typ":"{JWS_TYP}"}}"#
-        ));
-        assert_eq!(
-            verify_compact(&fully_specified, &keys)
-                .expect("RFC 9864 name")
-                .alg,
-            "Ed25519"
-        );
-        let hs = sign_with_header(&format!(
-            r#"{{"alg":"HS256","kid":"{kid}","typ":"{JWS_TYP}"}}"#
-        ));
-        assert_eq!(
-            verify_compact(&hs, &keys).map(|_| ()),
-            Err(JwsError::UnsupportedAlg("HS256".into()))
-        );
-        let jwt = sign_with_header(&format!(r#"{{"alg":"EdDSA","kid":"{kid}","typ":"JWT"}}"#));
-        assert_eq!(
-            verify_compact(&jwt, &keys).map(|_| ()),
-            Err(JwsError::WrongType("JWT".into()))
-        );
-    }
-
-    #[test]
-    fn jwks_refuses_a_kid_that_is_not_the_thumbprint() {
-        let mut jwk = public_jwk(&rfc_key().verifying_key());
-        jwk.kid = "someone-else".into();
-        let err =
-            PublicKeys::from_jwks(&serde_json::json!({ "keys": [jwk] })).expect_err("kid mismatch");
-        assert!(err.contains("not the key's RFC 7638 thumbprint"), "{err}");
-    }
 
     #[test]
     fn keyring_creates_rotates_and_keeps_old_keys() {

@@ -1,5 +1,6 @@
-//! Consent receipts: the request model (docs/wire.md), its validation, and the signed payload
-//! (schema v2, and v1 as read back; docs/receipt.md).
+//! Consent receipts: the request model (docs/wire.md), its validation, and the prepared
+//! receipt the writer seals. The signed payload itself (schema v2, and v1 as read back;
+//! docs/receipt.md) is `kelisim_receipt::payload`, re-exported here.
 //!
 //! The path of a receipt is: [`ReceiptRequest`] (exactly what the widget sent, unknown fields
 //! refused) → [`prepare`] (validated against the site's config; identifiers turned into the
@@ -17,19 +18,15 @@ mod request;
 pub mod subject;
 pub mod verify;
 
+pub use kelisim_receipt::payload::{
+    Choice, Context, Event, Kind, Notice, PAYLOAD_VERSION, PolicyRef, ReceiptPayload,
+    SignedIdentifier, Subject, decode_unverified,
+};
 pub use payload::*;
 pub use prepare::*;
 pub use request::*;
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
 use crate::receipt::subject::{IdentifierError, IdentifierKind};
-
-/// Payload format version (`v`) of the receipts this collector signs. Version 1 (a clear
-/// `subject.browser_id` and `identifiers[].hmac` under the collector's one key) is still read.
-pub const PAYLOAD_VERSION: u32 = 2;
 
 /// A request the collector refuses, before anything is stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,61 +56,6 @@ pub enum ReceiptError {
          withdrawal secret; the site's operator withdraws it on the visitor's request"
     )]
     NotHolder { id: String },
-}
-
-/// What kind of consent a receipt records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Form,
-    Cookies,
-}
-
-/// What happened to the consent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Event {
-    Given,
-    Refused,
-    Withdrawn,
-    Updated,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Form => "form",
-            Self::Cookies => "cookies",
-        }
-    }
-}
-
-impl fmt::Display for Event {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Event {
-    /// The event a stored `event` column names.
-    pub fn parse(text: &str) -> Option<Event> {
-        match text {
-            "given" => Some(Self::Given),
-            "refused" => Some(Self::Refused),
-            "withdrawn" => Some(Self::Withdrawn),
-            "updated" => Some(Self::Updated),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Given => "given",
-            Self::Refused => "refused",
-            Self::Withdrawn => "withdrawn",
-            Self::Updated => "updated",
-        }
-    }
 }
 
 #[cfg(test)]

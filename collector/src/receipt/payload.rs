@@ -1,47 +1,12 @@
-//! The signed payload (schema v2, and v1 as read back; docs/receipt.md) and its parts, the
-//! prepared receipt with its private part, and sealing it into a compact JWS.
+//! The prepared receipt with its private part, and sealing it into a compact JWS. The signed
+//! payload's types are `kelisim_receipt::payload`'s.
 
-use serde::{Deserialize, Serialize};
+use kelisim_receipt::payload::PayloadRef;
+use serde::Serialize;
 
 use super::*;
 use crate::keys::Signer;
 use crate::receipt::subject::IdentifierKind;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PolicyRef {
-    pub version: String,
-    pub sha256: String,
-    pub url: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Notice {
-    pub lang: String,
-    pub sha256: String,
-}
-
-/// A phone or e-mail as a signed payload names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct SignedIdentifier {
-    #[serde(rename = "type")]
-    pub kind: IdentifierKind,
-    /// v1 only: HMAC-SHA-256 of the normalised value under the collector's one secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hmac: Option<String>,
-    /// v2: HMAC-SHA-256 of the normalised value keyed with this receipt's own salt, which the
-    /// collector keeps (never serves to the public) and destroys on erasure.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commitment: Option<String>,
-}
-
-/// `subject` of a signed payload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Subject {
-    /// v1 only: the widget's per-browser id in clear. v2 signs no browser identifier.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub browser_id: Option<String>,
-    pub identifiers: Vec<SignedIdentifier>,
-}
 
 /// One entry of the subject index (`subject_hashes`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -63,14 +28,6 @@ pub struct Private {
     pub salt: Option<String>,
     /// Hex SHA-256 of the withdrawal secret: `None` for a withdrawal or a request without one.
     pub holder_sha256: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Context {
-    pub page_url: String,
-    pub form_id: Option<String>,
-    pub fields: Vec<String>,
-    pub gpc: bool,
 }
 
 /// A validated receipt waiting for its place in the log.
@@ -104,66 +61,6 @@ pub struct Stamp {
     pub seq: i64,
     pub issued_at: String,
     pub prev: String,
-}
-
-/// The signed payload (schema v2, or v1, docs/receipt.md) as read back (audit, verify, the
-/// receipt page). Field order is the wire order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ReceiptPayload {
-    /// Payload schema version: 2 (1 for receipts signed before issue 13).
-    pub v: u32,
-    /// UUIDv7, assigned by the collector.
-    pub id: String,
-    /// Position in the collector's log, from 1, without gaps.
-    pub seq: i64,
-    /// When the collector committed it: RFC 3339 UTC with milliseconds.
-    pub issued_at: String,
-    pub site: String,
-    pub kind: Kind,
-    pub event: Event,
-    /// The idempotency key the widget chose: the receipt's public reference.
-    #[serde(rename = "ref")]
-    pub reference: String,
-    /// `withdrawn` receipts only: the `id` of the receipt withdrawn.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub withdraws: Option<String>,
-    pub policy: PolicyRef,
-    pub notice: Notice,
-    /// `kind: form`: the choice per purpose.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purposes: Option<Vec<Choice>>,
-    /// `kind: cookies`: the choice per cookie category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categories: Option<Vec<Choice>>,
-    pub subject: Subject,
-    pub context: Context,
-    /// Hex SHA-256 of the previous receipt's compact JWS; 64 zeros for the first.
-    pub prev: String,
-}
-
-/// The payload as written: borrows everything, same field order as [`ReceiptPayload`].
-#[derive(Serialize)]
-pub(super) struct PayloadRef<'a> {
-    pub(super) v: u32,
-    pub(super) id: &'a str,
-    pub(super) seq: i64,
-    pub(super) issued_at: &'a str,
-    pub(super) site: &'a str,
-    pub(super) kind: Kind,
-    pub(super) event: Event,
-    #[serde(rename = "ref")]
-    pub(super) reference: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) withdraws: Option<&'a str>,
-    pub(super) policy: &'a PolicyRef,
-    pub(super) notice: &'a Notice,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) purposes: Option<&'a [Choice]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) categories: Option<&'a [Choice]>,
-    pub(super) subject: &'a Subject,
-    pub(super) context: &'a Context,
-    pub(super) prev: &'a str,
 }
 
 /// The content the idempotency hash covers: the signed content without its random parts
@@ -206,8 +103,6 @@ impl PreparedReceipt {
             context: &self.context,
             prev: &stamp.prev,
         };
-        // Plain structs of strings, numbers and bools always serialise.
-        let bytes = serde_json::to_vec(&payload).expect("receipt payload serialises");
-        signer.sign_compact(&bytes)
+        payload.seal(signer)
     }
 }

@@ -563,14 +563,3 @@ pub(super) fn hash_identifiers(
     }
     Ok((signed, index))
 }
-
-/// The payload of a compact JWS *without* checking its signature: for showing a receipt
-/// whose signature failed, never for deciding anything.
-pub fn decode_unverified(jws: &str) -> Option<ReceiptPayload> {
-    use base64::Engine;
-    let part = jws.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
-}

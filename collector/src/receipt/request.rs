@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::*;
 use crate::receipt::subject::IdentifierKind;
@@ -37,14 +37,6 @@ pub struct ReceiptRequest {
     pub categories: Option<Vec<Choice>>,
     pub subject: SubjectRequest,
     pub context: ContextRequest,
-}
-
-/// A visitor's choice for one purpose or cookie category.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Choice {
-    pub id: String,
-    pub granted: bool,
 }
 
 /// A secret the widget holds; its `Debug` never shows it, so it cannot reach a log.

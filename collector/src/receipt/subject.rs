@@ -22,28 +22,12 @@ use std::path::Path;
 
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+
+pub use kelisim_receipt::payload::IdentifierKind;
 
 use crate::hash::{hex, unhex};
 use crate::ops::datadir;
-
-/// Which kind of identifier a value is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum IdentifierKind {
-    Phone,
-    Email,
-}
-
-impl fmt::Display for IdentifierKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Phone => "phone",
-            Self::Email => "email",
-        })
-    }
-}
 
 /// Why a value is not a usable identifier. Messages never repeat the value itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

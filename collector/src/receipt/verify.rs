@@ -8,8 +8,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::keys::{PublicKeys, verify_compact};
-use crate::receipt::ReceiptPayload;
+pub use kelisim_receipt::verify::Verified;
+
+use crate::keys::PublicKeys;
 
 /// Largest JWKS document accepted from a URL.
 const MAX_JWKS_BYTES: u64 = 1024 * 1024;
@@ -32,17 +33,6 @@ impl VerifyError {
             Self::Input(_) => 2,
         }
     }
-}
-
-/// A receipt that verified.
-#[derive(Debug, Clone)]
-pub struct Verified {
-    pub alg: String,
-    pub kid: String,
-    /// The decoded payload, as signed.
-    pub payload: serde_json::Value,
-    /// The payload as a receipt, if it has the receipt shape of this version.
-    pub receipt: Option<ReceiptPayload>,
 }
 
 /// `arg` is a compact JWS or a file containing one (or a `{"jws": …}` document).
@@ -116,16 +106,7 @@ fn fetch(url: &str) -> Result<String, VerifyError> {
 
 /// Verifies `jws` against `keys` and decodes its payload.
 pub fn verify(jws: &str, keys: &PublicKeys) -> Result<Verified, VerifyError> {
-    let ok = verify_compact(jws, keys).map_err(|e| VerifyError::Invalid(e.to_string()))?;
-    let payload: serde_json::Value = serde_json::from_slice(&ok.payload)
-        .map_err(|e| VerifyError::Invalid(format!("payload is not JSON: {e}")))?;
-    let receipt = serde_json::from_value(payload.clone()).ok();
-    Ok(Verified {
-        alg: ok.alg,
-        kid: ok.kid,
-        payload,
-        receipt,
-    })
+    kelisim_receipt::verify::verify(jws, keys).map_err(|e| VerifyError::Invalid(e.to_string()))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod assets;
 pub mod auth;
+pub mod compress;
 pub mod connections;
 pub mod demo;
 pub mod error;

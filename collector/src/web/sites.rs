@@ -7,18 +7,20 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use actix_web::http::header::HeaderValue;
-use actix_web::web;
-
 use crate::config::{Config, RateLimit, Site};
 use crate::receipt::subject::{SiteKeys, SubjectKey};
+use crate::web::compress::Compressed;
 use crate::web::error::ApiError;
+use actix_web::http::header::HeaderValue;
 
 /// One configured site with its pre-rendered public document.
 #[derive(Debug)]
 pub struct SiteState {
     pub config: Site,
-    pub view_json: web::Bytes,
+    /// The public config document, compressed once.
+    pub view: Compressed,
+    /// Its `revision`, which changes whenever anything in it does.
+    pub revision: String,
     /// Quoted `revision`.
     pub etag: String,
     /// The site's subject index and browser keys.
@@ -90,7 +92,8 @@ impl SiteState {
         let view = site.public_view(base_url);
         SiteState {
             etag: format!("\"{}\"", view.revision),
-            view_json: view.json.into(),
+            view: Compressed::new(view.json),
+            revision: view.revision,
             keys: subject_key.site(&site.id),
             origins: site.allowed_origins.iter().cloned().collect(),
             config: site,

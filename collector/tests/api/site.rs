@@ -116,6 +116,84 @@ async fn site_config_matches_the_wire_contract_and_revalidates_by_etag() {
     );
 }
 
+/// A page revalidates the config it keeps by its revision in the query (no header, so no CORS
+/// preflight): `304` without a body while it is current, the whole config when it is not;
+/// and the config travels compressed when the browser accepts it.
+#[actix_web::test]
+async fn site_config_revalidates_by_revision_and_is_sent_compressed() {
+    let h = Harness::new();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let page = "http://localhost:8080";
+    let get = |uri: String| {
+        TestRequest::get()
+            .uri(&uri)
+            .insert_header(("origin", page))
+            .insert_header(("accept-encoding", "gzip, deflate, br, zstd"))
+            .to_request()
+    };
+    let full = send(&app, get("/v1/sites/demo/config".to_owned())).await;
+    assert_eq!(full.status, 200);
+    assert_eq!(full.header("content-encoding"), Some("br"));
+    assert!(
+        full.header("vary")
+            .is_some_and(|v| v.starts_with("Accept-Encoding")),
+        "{:?}",
+        full.header("vary")
+    );
+    let mut json = Vec::new();
+    brotli::BrotliDecompress(&mut &full.body[..], &mut json).expect("brotli");
+    let config = demo_config();
+    let view = config
+        .site("demo")
+        .expect("demo site")
+        .public_view(BASE_URL);
+    assert_eq!(json, view.json, "the rendered config, compressed");
+    assert!(
+        full.body.len() * 2 < view.json.len(),
+        "{} bytes compressed of {}",
+        full.body.len(),
+        view.json.len()
+    );
+
+    let current = send(
+        &app,
+        get(format!("/v1/sites/demo/config?revision={}", view.revision)),
+    )
+    .await;
+    assert_eq!(current.status, 304);
+    assert!(current.body.is_empty());
+    assert_eq!(current.header("access-control-allow-origin"), Some(page));
+    assert_eq!(current.header("cache-control"), Some("no-cache"));
+    assert_eq!(
+        current.header("etag"),
+        Some(format!("\"{}\"", view.revision).as_str())
+    );
+
+    // Another revision (an older config, a reload since): the whole config, which no shared
+    // cache may keep for that query.
+    for stale in ["0123456789abcdef", "", "%22x%22"] {
+        let changed = send(&app, get(format!("/v1/sites/demo/config?revision={stale}"))).await;
+        assert_eq!(changed.status, 200, "{stale}");
+        assert_eq!(changed.header("cache-control"), Some("no-cache"));
+        let mut json = Vec::new();
+        brotli::BrotliDecompress(&mut &changed.body[..], &mut json).expect("brotli");
+        assert_eq!(json, view.json, "{stale}");
+    }
+
+    // The refusals stay what they were: the origin rule before any revision.
+    let foreign = send(
+        &app,
+        TestRequest::get()
+            .uri(&format!("/v1/sites/demo/config?revision={}", view.revision))
+            .insert_header(("origin", "https://shop.example.kz"))
+            .to_request(),
+    )
+    .await;
+    foreign.assert_problem(403, "origin_not_allowed");
+    let unknown = send(&app, get("/v1/sites/nope/config?revision=x".to_owned())).await;
+    unknown.assert_problem(404, "unknown_site");
+}
+
 #[actix_web::test]
 async fn policy_texts_are_served_exactly_in_the_chosen_language() {
     let h = Harness::new();

@@ -630,6 +630,67 @@ async fn with_the_collector_down_the_form_goes_at_once_and_its_receipt_arrives_o
         .await
 }
 
+/// The config the loader keeps (issue 19) is only a hint: one that is damaged, or left by
+/// another site or collector, is fetched whole again, and the form is guarded as ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_or_foreign_kept_config_is_fetched_whole_again() -> Result<()> {
+    let apart = Apart::start().await?;
+    let browser = Browser::start().await?;
+    browser
+        .run(async |browser| {
+            let page = format!("{}/contact.html", apart.site.url);
+            browser.driver.goto(&page).await?;
+            browser.widget_state("ready").await?;
+            let kept = browser
+                .js(
+                    "return JSON.parse(localStorage.getItem('kelisim:config'))",
+                    vec![],
+                )
+                .await?;
+            let revision = kept["body"]["revision"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            ensure!(revision.len() == 16, "the config is kept: {kept}");
+            let mut foreign = kept.clone();
+            foreign["site"] = json!("other");
+            let mut stale = kept.clone();
+            stale["body"]["policy"]["url"] = json!("https://example.invalid/stale");
+            stale["body"]["revision"] = json!("0000000000000000");
+            for damage in [
+                json!("{not json"),
+                json!(r#"{"site":"demo"}"#),
+                json!(foreign.to_string()),
+                json!(stale.to_string()),
+            ] {
+                browser
+                    .js(
+                        "localStorage.setItem('kelisim:config', arguments[0])",
+                        vec![damage.clone()],
+                    )
+                    .await?;
+                browser.driver.goto(&page).await?;
+                browser.widget_state("ready").await?;
+                let shown = browser
+                    .js(
+                        "return [document.querySelector('#feedback .kelisim-consent a').href,
+                                 JSON.parse(localStorage.getItem('kelisim:config')).body.revision]",
+                        vec![],
+                    )
+                    .await?;
+                ensure!(
+                    shown[0]
+                        .as_str()
+                        .is_some_and(|h| h.contains("/policies/2026-03?"))
+                        && shown[1] == json!(revision),
+                    "kept {damage}: the collector's config must be fetched and kept again: {shown}"
+                );
+            }
+            Ok(())
+        })
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_policy_version_needs_a_new_tick_and_a_new_receipt() -> Result<()> {
     let mut apart = Apart::start().await?;

@@ -19,19 +19,33 @@ pub(crate) fn if_none_match(req: &HttpRequest) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// `GET /v1/sites/{site}/config`: the widget's texts and settings.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConfigQuery {
+    /// The `revision` of the config the widget keeps: answered `304` without a body while it
+    /// is current. A query, not `If-None-Match`: a page's request with that header needs a
+    /// CORS preflight, one more round trip at every page view.
+    revision: Option<String>,
+}
+
+/// `GET /v1/sites/{site}/config[?revision=R]`: the widget's texts and settings.
 #[utoipa::path(
     get,
     path = "/v1/sites/{site}/config",
     tag = "widget",
     summary = "The site's widget configuration",
-    description = "Texts per language, operator, current policy version and URL, purposes and cookie categories. \
-                   Cached for 5 minutes; revalidate with the ETag (the `revision`).",
-    params(("site" = String, Path, description = "Site id, as in the script tag's data-site")),
+    description = "Texts per language, operator, current policy version and URL, purposes and cookie categories, \
+                   brotli or gzip compressed when Accept-Encoding allows. Cached for 5 minutes; revalidate with \
+                   the ETag (the `revision`), or, from a page (no preflight), with `?revision=`: `304` while that \
+                   revision is current, the whole configuration (not cached) when it is not.",
+    params(
+        ("site" = String, Path, description = "Site id, as in the script tag's data-site"),
+        ConfigQuery,
+    ),
     responses(
         (status = 200, description = "The configuration", body = crate::config::ViewDoc,
          headers(("ETag" = String, description = "The quoted revision"))),
-        (status = 304, description = "Unchanged since the ETag in If-None-Match"),
+        (status = 304, description = "Unchanged: the ETag in If-None-Match, or `revision`, is current"),
         (status = 403, description = "`origin_not_allowed`: the page's origin is not in the site's `allowed_origins` \
                                       (readable by that origin, so the widget can say so)",
          body = Problem, content_type = "application/problem+json"),
@@ -42,6 +56,7 @@ pub(crate) fn if_none_match(req: &HttpRequest) -> Option<&str> {
 pub async fn site_config(
     state: web::Data<AppState>,
     site: web::Path<String>,
+    query: web::Query<ConfigQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let site = state.site(&site)?;
@@ -59,20 +74,37 @@ pub async fn site_config(
         }
         return Ok(res);
     }
-    let not_modified = etag_matches(if_none_match(&req), &site.etag);
+    let not_modified = match &query.revision {
+        Some(kept) => *kept == site.revision,
+        None => etag_matches(if_none_match(&req), &site.etag),
+    };
     let mut res = if not_modified {
         HttpResponse::NotModified()
     } else {
         HttpResponse::Ok()
     };
-    res.insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .insert_header((header::ETAG, site.etag.as_str()));
+    // An answer about a given revision must not be kept by a shared cache past a reload that
+    // changes it: a new policy version counts from the visitor's next page view.
+    let cache = if query.revision.is_some() {
+        "no-cache"
+    } else {
+        "public, max-age=300"
+    };
+    res.insert_header((header::CACHE_CONTROL, cache))
+        .insert_header((header::ETAG, site.etag.as_str()))
+        .insert_header((header::VARY, "Accept-Encoding"));
     if not_modified {
         return Ok(res.finish());
     }
-    Ok(res
-        .content_type("application/json")
-        .body(site.view_json.clone()))
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    let (body, encoding) = site.view.pick(accept);
+    if let Some(encoding) = encoding {
+        res.insert_header((header::CONTENT_ENCODING, encoding));
+    }
+    Ok(res.content_type("application/json").body(body))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -1,4 +1,5 @@
-//! `audit`: re-verifies every receipt's signature and the whole hash chain.
+//! The audit walk: re-verifies every receipt's signature and the whole hash chain, over the
+//! rows of any [`LogSource`] (the collector's `audit` command reads them from its store).
 //!
 //! Walking the log in `seq` order, each receipt must: carry a valid signature by a key of the
 //! ring; have a payload whose `seq`, `id`, `site`, `ref`, … equal the row's columns (so an
@@ -21,9 +22,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::ops::ControlFlow;
 
-use crate::keys::{JwsError, PublicKeys, verify_compact};
-use crate::log::{GENESIS_PREV, LogRow, LogSource, link_hash};
-use crate::receipt::ReceiptPayload;
+use crate::chain::{GENESIS_PREV, LogRow, LogSource, link_hash};
+use crate::jws::{JwsError, verify_compact};
+use crate::keyset::PublicKeys;
+use crate::payload::ReceiptPayload;
 
 /// Findings kept; past this the report only says there were more.
 const MAX_FINDINGS: usize = 1000;
@@ -32,6 +34,7 @@ const MAX_FINDINGS: usize = 1000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     /// Receipts `from..=to` are not in the log.
+    #[allow(missing_docs)]
     Missing { from: i64, to: i64 },
     /// The JWS does not verify.
     Signature(JwsError),
@@ -39,8 +42,11 @@ pub enum Problem {
     Payload(String),
     /// A column disagrees with the signed payload.
     Mismatch {
+        /// The column's name.
         field: &'static str,
+        /// What the column holds.
         column: String,
+        /// What the signed payload says.
         signed: String,
     },
     /// `prev` is not the hash of the previous receipt in the log.
@@ -51,7 +57,10 @@ pub enum Problem {
     /// the admin views would show it as still given.
     StatusIndex,
     /// The log ends before the recorded chain head.
-    Truncated { last_seq: i64 },
+    Truncated {
+        /// `seq` of the last receipt read.
+        last_seq: i64,
+    },
     /// The last receipt is not the one the chain head records.
     HeadMismatch,
 }
@@ -85,9 +94,12 @@ impl fmt::Display for Problem {
     }
 }
 
+/// One problem at one position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
+    /// The position.
     pub seq: i64,
+    /// What is wrong there.
     pub problem: Problem,
 }
 
@@ -111,6 +123,7 @@ pub struct AuditReport {
 }
 
 impl AuditReport {
+    /// Nothing found: every signature and link checked out.
     pub fn is_intact(&self) -> bool {
         self.findings.is_empty()
     }
