@@ -461,7 +461,10 @@ impl Drop for Mounted {
     }
 }
 
-/// A real full disk: the data directory on a 3 MiB tmpfs filled up with a file, then freed.
+/// A real full disk: the data directory on an 8 MiB tmpfs filled up with a file, then freed.
+/// (8 MiB, not less: SQLite's write-ahead log grows to about 4 MiB before its automatic
+/// checkpoint, and each batch now also writes the transparency log's pages, so a smaller
+/// disk fills up from the 60 receipts alone, without the filler.)
 /// Needs permission to mount (root, as in CI); where the container forbids it, set
 /// `KELISIM_TEST_NO_MOUNT=1` and the test instead proves that mounting really is refused
 /// (the injected `full` fault above still covers the code path).
@@ -471,7 +474,7 @@ fn a_real_full_disk_answers_503_fails_readiness_and_recovers_when_space_returns(
     let mount_point = tmp.path().join("disk");
     std::fs::create_dir_all(&mount_point).expect("mkdir");
     let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"])
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
         .arg(&mount_point)
         .output()
         .expect("mount runs");
