@@ -41,6 +41,7 @@ use crate::web::routes::{admin, ops, public, receipts};
         admin::get_receipt,
         admin::export_receipts,
         admin::stats,
+        admin::analytics,
         admin::audit_trail,
         admin::withdraw,
         admin::erase,

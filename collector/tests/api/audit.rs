@@ -291,7 +291,8 @@ async fn a_schema_v1_database_is_upgraded_and_its_chain_continues() {
     // `followed` (v4), no erasure requests (v5), no withdrawal secrets or salts (v6).
     tamper(
         &h,
-        "ALTER TABLE receipts DROP COLUMN holder_sha256;
+        "DROP TABLE cookie_choices; DROP INDEX receipts_analytics;
+         ALTER TABLE receipts DROP COLUMN holder_sha256;
          ALTER TABLE receipts DROP COLUMN subject_salt;
          DROP TABLE erasure_requests;
          DROP TABLE followed; DROP INDEX receipts_browser_kind;
@@ -503,10 +504,14 @@ async fn a_schema_v3_store_keeps_every_status_when_upgraded() {
         before[5].2.is_some(),
         "the first cookie choice superseded: {before:?}"
     );
-    // Freeze it as schema v3 had it: the browser index alone, no `followed`, no requests.
+    let choices = cookie_choices(&h);
+    assert!(!choices.is_empty(), "the log has cookie choices");
+    // Freeze it as schema v3 had it: the browser index alone, no `followed`, no requests, no
+    // category rows (v7).
     tamper(
         &h,
-        "ALTER TABLE receipts DROP COLUMN holder_sha256;
+        "DROP TABLE cookie_choices; DROP INDEX receipts_analytics;
+         ALTER TABLE receipts DROP COLUMN holder_sha256;
          ALTER TABLE receipts DROP COLUMN subject_salt;
          DROP TABLE erasure_requests;
          DROP TABLE followed; DROP INDEX receipts_browser_kind;
@@ -517,6 +522,11 @@ async fn a_schema_v3_store_keeps_every_status_when_upgraded() {
     let reader = store::open_reader(&store::Location::in_data_dir(&h.data)).expect("reader");
     assert_eq!(statuses(&reader), before);
     assert!(reader.unmarked_followed().expect("check").is_empty());
+    assert_eq!(
+        cookie_choices(&h),
+        choices,
+        "the migration fills the category rows from the payloads, as the writer did"
+    );
     let report = run_audit(&h);
     assert!(report.is_intact(), "{report}");
 }
@@ -535,4 +545,18 @@ async fn a_deleted_status_mark_is_caught() {
             .is_none(),
         "what the check protects: the withdrawal no longer shows"
     );
+}
+
+/// Every row of `cookie_choices` (the analytics' copy of the cookie categories), in order.
+fn cookie_choices(h: &Harness) -> Vec<(String, String, i64, String, bool)> {
+    let conn = Connection::open(h.data.db_path()).expect("db");
+    let mut stmt = conn
+        .prepare("SELECT site, issued_at, seq, category, granted FROM cookie_choices ORDER BY seq, category")
+        .expect("query");
+    stmt.query_map([], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })
+    .expect("rows")
+    .collect::<Result<_, _>>()
+    .expect("rows")
 }

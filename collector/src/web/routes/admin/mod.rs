@@ -20,9 +20,11 @@ use crate::web::auth::Admin;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
+mod analytics;
 mod changes;
 mod reads;
 
+pub use analytics::*;
 pub use changes::*;
 pub use reads::*;
 
