@@ -2,10 +2,11 @@
 --
 -- The analytics count receipts per day or week by kind, event, language and policy version,
 -- and the choice per cookie category. The first four are columns already; the new index
--- holds them after (site, issued_at), so a period's counts read the index alone, never the
--- rows with their JWS. The category choices were only inside the signed payload: each cookie
--- choice (given, refused, updated) now gets one row per category here, with the receipt's
--- site and time first, so a period's rows lie together and the table is its own index.
+-- holds them after the site and before the time, so each group's count in a bucket is one
+-- range of the index, counted without reading the rows with their JWS (nor sorting them, as
+-- a GROUP BY would). The category choices were only inside the signed payload: each cookie
+-- choice (given, refused, updated) now gets one row per category here, keyed the same way,
+-- so the table is its own index.
 -- Inserted with the receipt (`store::sqlite::analytics::record_choices`); the collector
 -- fills it for the receipts already stored right after this file runs, from their payloads.
 -- Retention purges a receipt's rows with it. `audit` does not check them: they are a count's
@@ -17,7 +18,7 @@ CREATE TABLE cookie_choices (
     seq       INTEGER NOT NULL,                  -- = receipts.seq
     category  TEXT    NOT NULL,
     granted   INTEGER NOT NULL CHECK (granted IN (0, 1)),
-    PRIMARY KEY (site, issued_at, seq, category)
+    PRIMARY KEY (site, category, granted, issued_at, seq)
 ) STRICT, WITHOUT ROWID;
 
-CREATE INDEX receipts_analytics ON receipts (site, issued_at, kind, event, lang, policy_version);
+CREATE INDEX receipts_analytics ON receipts (site, kind, event, lang, policy_version, issued_at);
