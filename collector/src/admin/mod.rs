@@ -3,6 +3,7 @@
 //! call into it.
 
 pub mod analytics;
+pub mod art8;
 pub mod export;
 pub mod kantara;
 pub mod retention;

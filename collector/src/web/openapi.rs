@@ -42,6 +42,7 @@ use crate::web::routes::{admin, ops, public, receipts};
         admin::export_receipts,
         admin::stats,
         admin::analytics,
+        admin::compliance,
         admin::audit_trail,
         admin::withdraw,
         admin::erase,

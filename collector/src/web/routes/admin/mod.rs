@@ -22,10 +22,12 @@ use crate::web::state::AppState;
 
 mod analytics;
 mod changes;
+mod compliance;
 mod reads;
 
 pub use analytics::*;
 pub use changes::*;
+pub use compliance::*;
 pub use reads::*;
 
 /// Largest page.
