@@ -338,7 +338,8 @@ mod tests {
     #[test]
     fn dates_buckets_and_lengths_are_checked() {
         let today = jiff::civil::date(2026, 3, 31);
-        let err = |f: &str, t: &str, b| Period::parse(Some(f), Some(t), b, today).unwrap_err();
+        let err =
+            |f: &str, t: &str, b| Period::parse(Some(f), Some(t), b, today).expect_err("refused");
         assert!(matches!(
             err("2026-3-1", "2026-03-02", None),
             AnalyticsError::BadDate { name: "from", .. }

@@ -13,10 +13,44 @@ use crate::store::{AnalyticsGroups, AnalyticsQuery, CategoryGroup, EventGroup};
 /// already stored get their rows from [`backfill`].
 pub(super) const CHOICES_VERSION: usize = 7;
 
-/// The grouping columns of `receipts_analytics`, after `site` and before `issued_at`.
-const EVENT_COLUMNS: &[&str] = &["kind", "event", "lang", "policy_version"];
-/// The grouping columns of `cookie_choices`' key, after `site` and before `issued_at`.
-const CHOICE_COLUMNS: &[&str] = &["category", "granted"];
+/// The loose index scan over `receipts_analytics`: per column (kind, event, lang, policy
+/// version), the first value under the prefix before it, and the next one after `?`.
+const EVENT_NEXT: [[&str; 2]; 4] = [
+    [
+        "SELECT kind FROM receipts INDEXED BY receipts_analytics WHERE site = ?1 ORDER BY kind LIMIT 1",
+        "SELECT kind FROM receipts INDEXED BY receipts_analytics WHERE site = ?1 AND kind > ?2 ORDER BY kind LIMIT 1",
+    ],
+    [
+        "SELECT event FROM receipts INDEXED BY receipts_analytics WHERE site = ?1 AND kind = ?2 ORDER BY event LIMIT 1",
+        "SELECT event FROM receipts INDEXED BY receipts_analytics WHERE site = ?1 AND kind = ?2 AND event > ?3 ORDER BY event LIMIT 1",
+    ],
+    [
+        "SELECT lang FROM receipts INDEXED BY receipts_analytics WHERE site = ?1 AND kind = ?2 AND event = ?3 ORDER BY lang LIMIT 1",
+        "SELECT lang FROM receipts INDEXED BY receipts_analytics WHERE site = ?1 AND kind = ?2 AND event = ?3 AND lang > ?4 ORDER BY lang LIMIT 1",
+    ],
+    [
+        "SELECT policy_version FROM receipts INDEXED BY receipts_analytics WHERE site = ?1 AND kind = ?2 AND event = ?3 AND lang = ?4 ORDER BY policy_version LIMIT 1",
+        "SELECT policy_version FROM receipts INDEXED BY receipts_analytics WHERE site = ?1 AND kind = ?2 AND event = ?3 AND lang = ?4 AND policy_version > ?5 ORDER BY policy_version LIMIT 1",
+    ],
+];
+
+/// The same over `cookie_choices`' key (category, granted).
+const CHOICE_NEXT: [[&str; 2]; 2] = [
+    [
+        "SELECT category FROM cookie_choices WHERE site = ?1 ORDER BY category LIMIT 1",
+        "SELECT category FROM cookie_choices WHERE site = ?1 AND category > ?2 ORDER BY category LIMIT 1",
+    ],
+    [
+        "SELECT granted FROM cookie_choices WHERE site = ?1 AND category = ?2 ORDER BY granted LIMIT 1",
+        "SELECT granted FROM cookie_choices WHERE site = ?1 AND category = ?2 AND granted > ?3 ORDER BY granted LIMIT 1",
+    ],
+];
+
+/// One group's receipts in one bucket.
+const EVENT_COUNT: &str = "SELECT count(*) FROM receipts INDEXED BY receipts_analytics WHERE site = ?1 AND kind = ?2 AND event = ?3 AND lang = ?4 AND policy_version = ?5 AND issued_at >= ?6 AND issued_at < ?7";
+
+/// One group's category choices in one bucket.
+const CHOICE_COUNT: &str = "SELECT count(*) FROM cookie_choices WHERE site = ?1 AND category = ?2 AND granted = ?3 AND issued_at >= ?4 AND issued_at < ?5";
 
 /// Counts `query`'s buckets. A `GROUP BY` over a period's rows sorts them all, and reading
 /// their columns is most of the cost; instead, the indexes lead with the grouping columns
@@ -28,19 +62,8 @@ pub(super) fn count(
     query: &AnalyticsQuery,
 ) -> Result<AnalyticsGroups, rusqlite::Error> {
     let mut groups = AnalyticsGroups::default();
-    for combo in distinct(
-        conn,
-        "receipts INDEXED BY receipts_analytics",
-        EVENT_COLUMNS,
-        &query.site,
-    )? {
-        for (bucket, count) in per_bucket(
-            conn,
-            "receipts INDEXED BY receipts_analytics",
-            EVENT_COLUMNS,
-            query,
-            &combo,
-        )? {
+    for combo in distinct(conn, &EVENT_NEXT, &query.site)? {
+        for (bucket, count) in per_bucket(conn, EVENT_COUNT, query, &combo)? {
             let text = |i: usize| match &combo[i] {
                 Value::Text(t) => t.clone(),
                 _ => String::new(),
@@ -55,8 +78,8 @@ pub(super) fn count(
             });
         }
     }
-    for combo in distinct(conn, "cookie_choices", CHOICE_COLUMNS, &query.site)? {
-        for (bucket, count) in per_bucket(conn, "cookie_choices", CHOICE_COLUMNS, query, &combo)? {
+    for combo in distinct(conn, &CHOICE_NEXT, &query.site)? {
+        for (bucket, count) in per_bucket(conn, CHOICE_COUNT, query, &combo)? {
             groups.categories.push(CategoryGroup {
                 bucket,
                 category: match &combo[0] {
@@ -71,12 +94,11 @@ pub(super) fn count(
     Ok(groups)
 }
 
-/// Every distinct value of `columns` in `site`'s entries of `table`'s index, walked one
+/// Every distinct combination of the columns `next` walks in `site`'s index entries, one
 /// column at a time: the next value after the last one, under a fixed prefix, is one seek.
 fn distinct(
     conn: &Connection,
-    table: &str,
-    columns: &[&str],
+    next: &[[&str; 2]],
     site: &str,
 ) -> Result<Vec<Vec<Value>>, rusqlite::Error> {
     let mut found = Vec::new();
@@ -85,24 +107,16 @@ fn distinct(
     let mut after: Vec<Option<Value>> = vec![None];
     while let Some(last) = after.last().cloned() {
         let depth = prefix.len();
-        let column = columns[depth];
-        let mut sql = format!("SELECT {column} FROM {table} WHERE site = ?1");
-        for (i, c) in columns[..depth].iter().enumerate() {
-            sql.push_str(&format!(" AND {c} = ?{}", i + 2));
-        }
-        if last.is_some() {
-            sql.push_str(&format!(" AND {column} > ?{}", depth + 2));
-        }
-        sql.push_str(&format!(" ORDER BY {column} LIMIT 1"));
+        let sql = next[depth][usize::from(last.is_some())];
         let mut values: Vec<Value> = vec![Value::Text(site.to_owned())];
         values.extend(prefix.iter().cloned());
         values.extend(last);
-        let next: Option<Value> = conn
-            .prepare_cached(&sql)?
+        let value: Option<Value> = conn
+            .prepare_cached(sql)?
             .query_row(params_from_iter(values), |r| r.get(0))
             .optional()?;
-        match next {
-            Some(value) if depth + 1 == columns.len() => {
+        match value {
+            Some(value) if depth + 1 == next.len() => {
                 let mut combo = prefix.clone();
                 combo.push(value.clone());
                 found.push(combo);
@@ -122,25 +136,15 @@ fn distinct(
     Ok(found)
 }
 
-/// How many of `site`'s entries with the values `combo` lie in each bucket (non-zero only).
+/// How many of `site`'s entries with the values `combo` lie in each bucket (non-zero only),
+/// by `sql` (site, the combination, then the bucket's bounds).
 fn per_bucket(
     conn: &Connection,
-    table: &str,
-    columns: &[&str],
+    sql: &str,
     query: &AnalyticsQuery,
     combo: &[Value],
 ) -> Result<Vec<(usize, u64)>, rusqlite::Error> {
-    let mut sql = format!("SELECT count(*) FROM {table} WHERE site = ?1");
-    for (i, c) in columns.iter().enumerate() {
-        sql.push_str(&format!(" AND {c} = ?{}", i + 2));
-    }
-    let n = columns.len();
-    sql.push_str(&format!(
-        " AND issued_at >= ?{} AND issued_at < ?{}",
-        n + 2,
-        n + 3
-    ));
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(sql)?;
     let mut out = Vec::new();
     for (bucket, range) in query.bounds.windows(2).enumerate() {
         let mut values: Vec<Value> = vec![Value::Text(query.site.clone())];
@@ -256,9 +260,9 @@ pub(super) fn backfill(tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
     )?;
     if has_stats {
         let limit: i64 = tx.query_row("PRAGMA analysis_limit", [], |r| r.get(0))?;
-        tx.query_row("PRAGMA analysis_limit = 2000", [], |_| Ok(()))?;
+        tx.pragma_update_and_check(None, "analysis_limit", 2000, |r| r.get::<_, i64>(0))?;
         tx.execute_batch("ANALYZE receipts_analytics; ANALYZE cookie_choices;")?;
-        tx.query_row(&format!("PRAGMA analysis_limit = {limit}"), [], |_| Ok(()))?;
+        tx.pragma_update_and_check(None, "analysis_limit", limit, |r| r.get::<_, i64>(0))?;
     }
     Ok(())
 }
