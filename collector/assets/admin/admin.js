@@ -32,10 +32,14 @@ const T = {
   form_id: ["Нысан идентификаторы", "Идентификатор формы", "Form id"],
   search: ["Іздеу", "Найти", "Search"],
   col_seq: ["№", "№", "#"],
-  col_time: ["Уақыт (UTC)", "Время (UTC)", "Time (UTC)"],
+  col_time: ["Уақыт", "Время", "Time"],
   col_status: ["Күйі", "Статус", "Status"],
   col_open: ["Түбіртек", "Квитанция", "Receipt"],
-  more: ["Келесі бет", "Следующая страница", "Next page"],
+  newer: ["← Жаңарақ", "← Новее", "← Newer"],
+  older: ["Ескірек →", "Старее →", "Older →"],
+  page_n: ["Бет ", "Страница ", "Page "],
+  sig_valid: ["✓ қолтаңба дұрыс", "✓ подпись верна", "✓ signature valid"],
+  sig_invalid: ["✗ қолтаңба жарамсыз", "✗ подпись неверна", "✗ signature invalid"],
   export: ["Экспорт", "Экспорт", "Export"],
   export_csv: ["CSV (Excel)", "CSV (Excel)", "CSV (Excel)"],
   export_ndjson: ["NDJSON", "NDJSON", "NDJSON"],
@@ -43,7 +47,6 @@ const T = {
   lifecycle: ["Дербес деректер субъектісінің өтініштері", "Запросы субъектов персональных данных", "Data subject requests"],
   withdraw: ["Келісімді кері қайтару", "Отозвать согласие", "Withdraw consent"],
   erase: ["Идентификаторларды жою", "Удалить идентификаторы", "Erase identifiers"],
-  chart: ["Уақыт бойынша келісімдер", "Согласия по дням", "Consent over time"],
   receipt: ["Түбіртек", "Квитанция", "Receipt"],
   download_jws: ["Қол қойылған түбіртекті жүктеу (JWS)", "Скачать подписанную квитанцию (JWS)", "Download the signed receipt (JWS)"],
   download_kantara: ["Kantara JSON", "Kantara JSON", "Kantara JSON"],
@@ -86,6 +89,48 @@ const T = {
   confirm_execute: ["Осы өтініш бойынша телефон/e-mail іздеу индексі біржола жойылады; түбіртектердің өзі сақталады.", "Индекс поиска по телефону/e-mail по этому запросу будет удалён безвозвратно; сами квитанции сохранятся.", "The phone/e-mail search index of this request is destroyed for good; the receipts themselves stay."],
   no_erasures: ["Жою өтініштері жоқ", "Запросов на удаление нет", "No erasure requests"],
   pending_count: ["Күтудегі өтініштер: ", "Ожидают исполнения: ", "Pending: "],
+  analytics: ["Келісімдер талдауы", "Аналитика согласий", "Consent analytics"],
+  period_from: ["Бірінші күн", "Первый день", "First day"],
+  period_to: ["Соңғы күн", "Последний день", "Last day"],
+  bucket: ["Топтау", "Группировка", "Per"],
+  bucket_day: ["күн", "день", "day"],
+  bucket_week: ["апта", "неделя", "week"],
+  show: ["Көрсету", "Показать", "Show"],
+  zone_note: ["Күндер сайттың уақыт белдеуі бойынша: ", "Дни по часовому поясу сайта: ", "Days in the site's time zone: "],
+  chart_events: ["Келісімдер мен cookie таңдаулары", "Согласия и выбор cookie", "Consents and cookie choices"],
+  chart_categories: ["Cookie санаттары: рұқсат берілген таңдаулар үлесі", "Категории cookie: доля выборов с разрешением", "Cookie categories: share of choices granting each"],
+  chart_langs: ["«Барлығын қабылдау» үлесі тілдер бойынша", "Доля «принять все» по языкам", "\"Accept all\" share by language"],
+  chart_policies: ["«Барлығын қабылдау» үлесі саясат нұсқалары бойынша", "Доля «принять все» по версиям политики", "\"Accept all\" share by policy version"],
+  s_form_given: ["Нысандағы келісімдер", "Согласия в формах", "Form consents"],
+  s_accept_all: ["Cookie: барлығын қабылдау", "Cookie: принять все", "Cookies: accept all"],
+  s_reject_all: ["Cookie: барлығынан бас тарту", "Cookie: отклонить все", "Cookies: reject all"],
+  s_custom: ["Cookie: таңдау бойынша", "Cookie: выборочно", "Cookies: custom"],
+  s_withdrawals: ["Кері қайтарулар", "Отзывы", "Withdrawals"],
+  chart_bucket: ["Кезең", "Период", "Period"],
+  chart_name: ["Атауы", "Название", "Name"],
+  chart_rate: ["Үлесі", "Доля", "Share"],
+  chart_counts: ["Саны", "Количество", "Counts"],
+  of: [" / ", " из ", " of "],
+  art8: ["Келісімде не айтылуы керек (8-бап)", "Что должно быть в согласии (ст. 8)", "What the consent must state (Art. 8)"],
+  art8_item: ["Тармақ", "Пункт", "Item"],
+  art8_key: ["Баптау кілті", "Ключ настроек", "Config key"],
+  art8_empty_n: ["Баптауда толтырылмаған: ", "Не заполнено в настройках: ", "Left empty in the config: "],
+  art8_all_set: ["Баптаудың барлық кілттері толтырылған; «тек мәтін» тармақтарын келісім мәтіні айтуы керек.", "Все ключи настроек заполнены; пункты «только текст» должен назвать текст согласия.", "Every config key is filled in; the consent text must state the \"text only\" items."],
+  cov_set: ["толтырылған", "заполнено", "set"],
+  cov_empty: ["бос — толтырыңыз", "пусто — заполните", "empty — fill it in"],
+  cov_text_only: ["тек мәтін: келісім мәтінінде көрсетіңіз", "только текст: укажите в тексте согласия", "text only: state it in the consent text"],
+  a8_operator_name: ["Оператордың атауы", "Наименование оператора", "Operator's name"],
+  a8_operator_bin: ["Оператордың БСН/ЖСН", "БИН/ИИН оператора", "Operator's BIN/IIN"],
+  a8_operator_address: ["Оператордың мекенжайы", "Адрес оператора", "Operator's address"],
+  a8_withdrawal_contact: ["Келісімді кері қайтару үшін байланыс", "Контакт для отзыва согласия", "Contact for withdrawing consent"],
+  a8_consent_text: ["Келісім мәтіні мен нұсқасы", "Текст и версия согласия", "Consent text and version"],
+  a8_term: ["Келісімнің мерзімі", "Срок согласия", "Term of the consent"],
+  a8_cookie_third_parties: ["Cookie санаттарының үшінші тараптары", "Третьи лица категорий cookie", "Third parties of the cookie categories"],
+  a8_data_collected: ["Жиналатын деректер тізбесі", "Перечень собираемых данных", "List of data collected"],
+  a8_form_third_parties: ["Нысан деректерін алатын үшінші тараптар", "Третьи лица, получающие данные форм", "Third parties receiving form data"],
+  a8_cross_border: ["Трансшекаралық беру", "Трансграничная передача", "Cross-border transfer"],
+  a8_public_sources: ["Жалпыға қолжетімді дереккөздерде жариялау", "Размещение в общедоступных источниках", "Publication in public sources"],
+  no_choices: ["cookie таңдаулары жоқ", "нет выборов cookie", "no cookie choices"],
 };
 
 const LANG_INDEX = { kk: 0, ru: 1, en: 2 };
@@ -100,6 +145,10 @@ function translate() {
 
 const $ = (id) => document.getElementById(id);
 let session = null; // { site, token }
+// Keyset paging: the `before` of every page shown so far (null: the newest), and the next.
+let cursors = [null];
+// Short pages, so the dashboard stays readable; the export has every row.
+const PAGE_SIZE = 20;
 let nextBefore = null;
 
 function api(path, options = {}) {
@@ -131,9 +180,13 @@ function filters() {
   return params;
 }
 
-async function search(append) {
+// `move`: 0 the newest page again (new filters), 1 the next older page, -1 the newer one.
+async function search(move = 0) {
   const params = filters();
-  if (append && nextBefore !== null) params.set("before", String(nextBefore));
+  params.set("limit", String(PAGE_SIZE));
+  const wanted = move === 0 ? [null] : move > 0 ? [...cursors, nextBefore] : cursors.slice(0, -1);
+  const before = wanted[wanted.length - 1];
+  if (before !== null && before !== undefined) params.set("before", String(before));
   const res = await api("/receipts?" + params);
   if (!res.ok) {
     show($("list-error"), await problem(res));
@@ -141,14 +194,27 @@ async function search(append) {
   }
   show($("list-error"), "");
   const page = await res.json();
+  cursors = wanted.length ? wanted : [null];
   const body = $("results").tBodies[0];
-  if (!append) body.replaceChildren();
+  body.replaceChildren();
   for (const r of page.receipts) body.append(rowFor(r));
-  $("total").textContent = page.receipts.length || append
+  $("total").textContent = page.receipts.length
     ? t("total") + page.total + (page.total_exact ? "" : "+")
     : t("none");
   nextBefore = page.next ?? null;
-  $("more").hidden = nextBefore === null;
+  $("older").disabled = nextBefore === null;
+  $("newer").disabled = cursors.length <= 1;
+  $("page-n").textContent = t("page_n") + cursors.length;
+  $("pager").hidden = nextBefore === null && cursors.length <= 1;
+}
+
+// A stored time (RFC 3339 UTC) in the site's time zone, as the page's language writes it.
+function localTime(at) {
+  if (!siteZone) return at.replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  return new Intl.DateTimeFormat(lang, {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    timeZone: siteZone,
+  }).format(new Date(at));
 }
 
 function cell(text, cls) {
@@ -163,7 +229,7 @@ function rowFor(r) {
   tr.dataset.id = r.id;
   tr.append(
     cell(String(r.seq)),
-    cell(r.issued_at.replace("T", " ").replace(/\.\d+Z$/, "")),
+    cell(localTime(r.issued_at)),
     cell(t("kind_" + r.kind)),
     cell(t("ev_" + r.event)),
     cell(t("st_" + r.status), "status-" + r.status),
@@ -217,9 +283,11 @@ async function openReceipt(id) {
     facts.append(dt, dd);
   };
   fact("id", r.id);
-  fact("col_time", r.issued_at);
+  fact("col_time", localTime(r.issued_at) + " (" + (siteZone || "UTC") + ") · " + r.issued_at);
   fact("col_status", t("st_" + r.status));
-  fact("signature", r.signature === "valid" ? "✓ Ed25519 (" + r.kid + ")" : "✗ " + r.signature);
+  const valid = r.signature === "valid";
+  fact("signature", (valid ? t("sig_valid") : t("sig_invalid")) + " — Ed25519, " + r.kid);
+  facts.lastElementChild.className = valid ? "sig-valid" : "sig-invalid";
   fact("chain_pos", "seq " + r.chain.seq + ", prev " + (r.chain.prev || "").slice(0, 16) + "…");
   $("detail-payload").textContent = JSON.stringify(r.payload, null, 2);
   $("detail-jws").onclick = (e) => { e.preventDefault(); download("/receipts/" + id + "?format=jws", id + ".jws"); };
@@ -247,7 +315,7 @@ async function subjectAction(path, confirmKey, doneKey, count, extra = {}) {
   });
   $("action-result").textContent = res.ok ? count(await res.json(), doneKey) : await problem(res);
   if (res.ok) {
-    search(false);
+    search(0);
     erasures();
   }
 }
@@ -299,50 +367,99 @@ async function executeErasure(id) {
   const res = await api("/erasure-requests/" + encodeURIComponent(id) + "/execute", { method: "POST" });
   $("action-result").textContent = res.ok ? t("erased") + (await res.json()).receipts : await problem(res);
   if (res.ok) {
-    search(false);
+    search(0);
     erasures();
   }
 }
 
-async function chart() {
-  const res = await api("/stats");
-  if (!res.ok) return;
-  const stats = await res.json();
-  const days = Object.entries(stats.per_day).slice(-30);
-  const svgNs = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(svgNs, "svg");
-  svg.setAttribute("viewBox", "0 0 300 100");
-  svg.setAttribute("preserveAspectRatio", "none");
-  svg.setAttribute("aria-hidden", "true");
-  const max = Math.max(1, ...days.map(([, c]) => c.given + c.refused + c.withdrawn));
-  const width = 300 / Math.max(days.length, 1);
-  days.forEach(([, c], i) => {
-    let y = 100;
-    for (const kind of ["given", "refused", "withdrawn"]) {
-      const h = (c[kind] / max) * 100;
-      const rect = document.createElementNS(svgNs, "rect");
-      rect.setAttribute("x", String(i * width + width * 0.1));
-      rect.setAttribute("width", String(width * 0.8));
-      rect.setAttribute("y", String(y - h));
-      rect.setAttribute("height", String(h));
-      rect.setAttribute("class", "bar-" + kind);
-      svg.append(rect);
-      y -= h;
-    }
+// The site's time zone, from the analytics (the receipts' times are shown in it).
+let siteZone = null;
+
+const SERIES = [
+  { key: "form_given", cls: "s-form" },
+  { key: "accept_all", cls: "s-accept" },
+  { key: "custom", cls: "s-custom" },
+  { key: "reject_all", cls: "s-reject" },
+  { key: "withdrawals", cls: "s-withdraw" },
+];
+
+// A bucket's first day (a calendar date) as the page's language writes it.
+function dayLabel(date) {
+  const [y, m, d] = date.split("-").map(Number);
+  return new Intl.DateTimeFormat(lang, { day: "numeric", month: "short", timeZone: "UTC" }).format(Date.UTC(y, m - 1, d));
+}
+
+async function analytics() {
+  const params = new URLSearchParams();
+  for (const el of $("period").elements) {
+    if (el.name && el.value) params.set(el.name, el.value);
+  }
+  const res = await api("/analytics?" + params);
+  if (!res.ok) {
+    show($("analytics-error"), await problem(res));
+    return;
+  }
+  show($("analytics-error"), "");
+  const a = await res.json();
+  siteZone = a.time_zone;
+  if (!$("p-from").value) $("p-from").value = a.from;
+  if (!$("p-to").value) $("p-to").value = a.to;
+  $("analytics-zone").textContent = t("zone_note") + a.time_zone;
+  $("th-time").textContent = t("col_time") + " (" + a.time_zone + ")";
+  const tt = (key) => t("s_" + key);
+  KelisimCharts.stacked($("chart-events"), {
+    title: t("chart_events"),
+    buckets: a.buckets,
+    series: SERIES,
+    label: (b) => dayLabel(b.start),
+    t: tt,
   });
-  $("chart").replaceChildren(svg);
-  const total = stats.total;
-  $("chart-caption").textContent =
-    t("ev_given") + ": " + total.given + " · " + t("ev_refused") + ": " + total.refused + " · " + t("ev_withdrawn") + ": " + total.withdrawn;
+  const detail = (part, whole) => (whole ? part + t("of") + whole : t("no_choices"));
+  KelisimCharts.rates($("chart-categories"), {
+    title: t("chart_categories"),
+    rows: a.categories.map((c) => ({ name: c.category, rate: c.rate, detail: detail(c.granted, c.choices) })),
+    t,
+  });
+  const groups = (list) => list.map((g) => ({
+    name: g.key,
+    rate: g.acceptance_rate,
+    detail: detail(g.accept_all, g.accept_all + g.reject_all + g.custom),
+  }));
+  KelisimCharts.rates($("chart-langs"), { title: t("chart_langs"), rows: groups(a.languages), t });
+  KelisimCharts.rates($("chart-policies"), { title: t("chart_policies"), rows: groups(a.policy_versions), t });
+}
+
+async function art8() {
+  const res = await api("/compliance");
+  if (!res.ok) {
+    show($("art8-summary"), await problem(res));
+    return;
+  }
+  const c = await res.json();
+  const body = $("art8-table").tBodies[0];
+  body.replaceChildren();
+  for (const item of c.art8) {
+    const tr = document.createElement("tr");
+    tr.dataset.item = item.item;
+    tr.dataset.coverage = item.coverage;
+    tr.append(cell(t("a8_" + item.item)), cell(item.key || "—"), cell(t("cov_" + item.coverage), "cov-" + item.coverage));
+    body.append(tr);
+  }
+  const empty = c.art8.filter((i) => i.coverage === "empty");
+  $("art8-summary").textContent = empty.length
+    ? t("art8_empty_n") + empty.map((i) => t("a8_" + i.item)).join(", ")
+    : t("art8_all_set");
+  $("art8-summary").className = empty.length ? "error" : "";
 }
 
 function enter() {
   $("signin").hidden = true;
   $("app").hidden = false;
   $("site-name").textContent = session.site;
-  search(false);
-  chart();
+  // The list shows times in the site's zone, which the analytics name.
+  analytics().finally(() => search(0));
   erasures();
+  art8();
 }
 
 async function signIn(e) {
@@ -363,8 +480,10 @@ async function signIn(e) {
 function start() {
   translate();
   $("signin-form").addEventListener("submit", signIn);
-  $("filters").addEventListener("submit", (e) => { e.preventDefault(); search(false); });
-  $("more").addEventListener("click", () => search(true));
+  $("filters").addEventListener("submit", (e) => { e.preventDefault(); search(0); });
+  $("older").addEventListener("click", () => search(1));
+  $("newer").addEventListener("click", () => search(-1));
+  $("period").addEventListener("submit", (e) => { e.preventDefault(); analytics(); });
   $("signout").addEventListener("click", () => { sessionStorage.removeItem("kelisim:admin"); location.reload(); });
   for (const b of document.querySelectorAll("[data-export]")) {
     b.addEventListener("click", () => {

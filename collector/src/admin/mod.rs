@@ -2,6 +2,8 @@
 //! streaming export and its Kantara Consent Receipt form. `web::routes::admin` and `cli`
 //! call into it.
 
+pub mod analytics;
+pub mod art8;
 pub mod export;
 pub mod kantara;
 pub mod retention;

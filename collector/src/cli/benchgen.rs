@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::admin::SiteInfo;
+use crate::admin::analytics::{self, Period};
 use crate::admin::export::{self, Format};
 use crate::cli::{BenchAdminArgs, BenchGenerateArgs};
 use crate::clock::format_timestamp;
@@ -333,6 +334,31 @@ pub fn measure(args: &BenchAdminArgs) -> anyhow::Result<()> {
     }
 
     let (proofs, verifies) = log_proofs(&reader, &signer, head, args.queries, &mut rng)?;
+    // Consent analytics of a 90-day window (days or weeks, in the default time zone): the
+    // store's grouped counts and their folding, as the API computes them.
+    let zone = jiff::tz::db().get(crate::config::Site::DEFAULT_TIME_ZONE)?;
+    let today = jiff::Timestamp::now().to_zoned(zone.clone()).date();
+    let mut analytics_times = Vec::new();
+    let mut counted = 0u64;
+    for q in 0..args.queries {
+        let back = i32::try_from(rng.below(600)).unwrap_or(0);
+        let to = today.saturating_sub(jiff::Span::new().days(back));
+        let from = to.saturating_sub(jiff::Span::new().days(89));
+        let bucket = if q % 2 == 0 { "day" } else { "week" };
+        let t = Instant::now();
+        let period = Period::parse(
+            Some(&from.to_string()),
+            Some(&to.to_string()),
+            Some(bucket),
+            today,
+        )?;
+        let groups = reader.analytics(&period.query("demo", &zone)?)?;
+        let answer = analytics::fold("demo", &zone, &period, &[], &groups);
+        analytics_times.push(t.elapsed());
+        counted += groups.events.iter().map(|g| g.count).sum::<u64>();
+        std::hint::black_box(answer);
+    }
+    let per_window = counted / u64::from(args.queries.max(1));
 
     // Export of the whole site as CSV, to nowhere.
     let sites: HashMap<String, SiteInfo> = [(
@@ -378,6 +404,7 @@ pub fn measure(args: &BenchAdminArgs) -> anyhow::Result<()> {
         "log_open_seconds": fold_secs,
         "inclusion_proof_ms": { "p50": percentile(&mut proofs.clone(), 0.5), "p95": percentile(&mut proofs.clone(), 0.95) },
         "verify_proof_ms": { "p50": percentile(&mut verifies.clone(), 0.5), "p95": percentile(&mut verifies.clone(), 0.95) },
+        "analytics_90_days_ms": { "p50": percentile(&mut analytics_times, 0.5), "p95": percentile(&mut analytics_times, 0.95), "receipts_per_window": per_window },
         "export_csv": { "rows": rows, "seconds": export_secs, "rows_per_second": rows as f64 / export_secs },
         "peak_rss_mib": peak_rss_mib(),
     });

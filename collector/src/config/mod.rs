@@ -23,6 +23,7 @@
 //! current_policy = "2026-03"
 //! retention_days = 1095
 //! erasure_deadline_days = 30                # optional (default 30): erasure requests' deadline
+//! time_zone = "Asia/Almaty"                 # optional (the default): the analytics' days
 //! [site.operator]
 //! name = "…"; bin = "180940012348"          # address, contact, jurisdiction optional
 //! [[site.policy]]
@@ -175,6 +176,8 @@ pub struct Site {
     /// Days within which a data subject's erasure request is carried out, counted from the
     /// day it was received.
     pub erasure_deadline_days: u32,
+    /// The site's time zone (IANA name): the admin's analytics count days and weeks in it.
+    pub time_zone: jiff::tz::TimeZone,
     pub operator: Operator,
     pub policies: Vec<Policy>,
     pub purposes: Vec<Purpose>,
@@ -308,6 +311,8 @@ impl Site {
     /// Three months: a month, extended by two for complex requests, is the longest that data
     /// protection laws let an erasure request wait.
     pub const MAX_ERASURE_DEADLINE_DAYS: u32 = 90;
+    /// Kazakhstan's time zone since 1 March 2024 (UTC+5, no daylight saving).
+    pub const DEFAULT_TIME_ZONE: &'static str = "Asia/Almaty";
 
     /// What a receipt page in `lang` calls each purpose (`form`) or cookie category
     /// (`cookies`): `(id, name)`, for the ids that have a name in `lang`.
@@ -645,6 +650,13 @@ mod tests {
                 "kelisim.toml: `site[demo].erasure_deadline_days`: 91 is out of range; use 1..=90 days",
             ),
             (
+                demo_toml().replace(
+                    "retention_days = 1095",
+                    "retention_days = 1095\ntime_zone = \"Almaty\"",
+                ),
+                "kelisim.toml: `site[demo].time_zone`: `Almaty` is not an IANA time zone name; write it as Area/City",
+            ),
+            (
                 format!("{}\n{}", demo_toml(), demo_toml()),
                 "kelisim.toml: `site[demo].id`: this site id is used twice",
             ),
@@ -663,6 +675,21 @@ mod tests {
         );
         let config = parse(&text).expect("valid");
         assert_eq!(config.site("demo").expect("demo").erasure_deadline_days, 10);
+    }
+
+    #[test]
+    fn the_time_zone_defaults_to_almaty_and_is_read_when_set() {
+        let site_zone = |text: &str| {
+            let config = parse(text).expect("valid");
+            let zone = config.site("demo").expect("demo").time_zone.clone();
+            zone.iana_name().expect("an IANA zone").to_owned()
+        };
+        assert_eq!(site_zone(&demo_toml()), "Asia/Almaty");
+        let text = demo_toml().replace(
+            "retention_days = 1095",
+            "retention_days = 1095\ntime_zone = \"Europe/Berlin\"",
+        );
+        assert_eq!(site_zone(&text), "Europe/Berlin");
     }
 
     #[test]

@@ -240,6 +240,7 @@ impl Validator<'_> {
                 ),
             ));
         }
+        let time_zone = self.time_zone(raw.time_zone.as_deref(), key)?;
         let operator = self.operator(raw.operator, &key.with("operator"))?;
         let policies = self.policies(raw.policy, &languages, key)?;
         let current = policies
@@ -270,6 +271,7 @@ impl Validator<'_> {
             languages,
             retention_days: raw.retention_days,
             erasure_deadline_days,
+            time_zone,
             operator,
             policies,
             purposes,
@@ -277,6 +279,24 @@ impl Validator<'_> {
             cookies,
             texts,
             current,
+        })
+    }
+
+    /// The site's time zone: an IANA name from the bundled tz database.
+    pub(super) fn time_zone(
+        &self,
+        name: Option<&str>,
+        key: &Key,
+    ) -> Result<jiff::tz::TimeZone, ConfigError> {
+        let name = name.unwrap_or(Site::DEFAULT_TIME_ZONE);
+        jiff::tz::db().get(name).map_err(|_| {
+            self.err(
+                &key.with("time_zone"),
+                format!(
+                    "`{name}` is not an IANA time zone name; write it as Area/City, e.g. \
+                     \"Asia/Almaty\" (the default) or \"Asia/Aqtobe\""
+                ),
+            )
         })
     }
 

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use futures_core::future::BoxFuture;
 
 use super::{
-    AdminRow, Affected, AuditEntry, ConsentStatus, Erasure, Issued, Maintenance, ReceiptFilter,
-    ReceiptRow, Stats, StoreError, TokenRecord,
+    AdminRow, Affected, AnalyticsGroups, AnalyticsQuery, AuditEntry, ConsentStatus, Erasure,
+    Issued, Maintenance, ReceiptFilter, ReceiptRow, Stats, StoreError, TokenRecord,
 };
 use crate::keys::Signer;
 use crate::log::LogSource;
@@ -146,6 +146,11 @@ pub trait AdminReads {
 
     /// Event counts of matching receipts per day, policy version, language and kind.
     fn admin_stats(&self, filter: &ReceiptFilter) -> Result<Stats, StoreError>;
+
+    /// The site's receipts in each bucket of `query`, counted by kind, event, language and
+    /// policy version, and its cookie choices by category and grant. Counted by the store
+    /// from indexed columns: never by decoding receipts.
+    fn analytics(&self, query: &AnalyticsQuery) -> Result<AnalyticsGroups, StoreError>;
 
     /// The token with this public id.
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;

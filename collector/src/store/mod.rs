@@ -40,6 +40,7 @@ use crate::ops::datadir::DataDir;
 use crate::ops::metrics::WriterMetrics;
 
 mod admin;
+mod analytics;
 pub mod api;
 mod queries;
 mod sqlite;
@@ -50,6 +51,7 @@ pub use admin::{
     Affected, AuditEntry, BY_CLI, BY_DEADLINE, Erasure, ErasureRequest, Maintenance, Scope,
     TokenRecord,
 };
+pub use analytics::{AnalyticsGroups, AnalyticsQuery, CategoryGroup, EventGroup};
 pub use api::{AdminReads, Backend, ReadStore, Reader, ReceiptReads, Store};
 pub use queries::{AdminRow, Counts, ReceiptFilter, Stats};
 

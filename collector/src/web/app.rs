@@ -76,6 +76,8 @@ pub fn admin_routes(r: &mut impl RouteSink) {
     );
     r.add(Method::GET, "/sites/{site}/export", admin::export_receipts);
     r.add(Method::GET, "/sites/{site}/stats", admin::stats);
+    r.add(Method::GET, "/sites/{site}/analytics", admin::analytics);
+    r.add(Method::GET, "/sites/{site}/compliance", admin::compliance);
     r.add(Method::GET, "/sites/{site}/audit", admin::audit_trail);
     r.add(Method::POST, "/sites/{site}/withdrawals", admin::withdraw);
     r.add(Method::POST, "/sites/{site}/erasures", admin::erase);

@@ -44,6 +44,8 @@ use crate::web::routes::{admin, log, ops, public, receipts};
         admin::get_receipt,
         admin::export_receipts,
         admin::stats,
+        admin::analytics,
+        admin::compliance,
         admin::audit_trail,
         admin::withdraw,
         admin::erase,

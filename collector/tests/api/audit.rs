@@ -292,6 +292,7 @@ async fn a_schema_v1_database_is_upgraded_and_its_chain_continues() {
     tamper(
         &h,
         "DROP TABLE log_hashes; DROP TABLE log_checkpoints;
+         DROP TABLE cookie_choices; DROP INDEX receipts_analytics;
          ALTER TABLE receipts DROP COLUMN holder_sha256;
          ALTER TABLE receipts DROP COLUMN subject_salt;
          DROP TABLE erasure_requests;
@@ -504,10 +505,14 @@ async fn a_schema_v3_store_keeps_every_status_when_upgraded() {
         before[5].2.is_some(),
         "the first cookie choice superseded: {before:?}"
     );
-    // Freeze it as schema v3 had it: the browser index alone, no `followed`, no requests.
+    let choices = cookie_choices(&h);
+    assert!(!choices.is_empty(), "the log has cookie choices");
+    // Freeze it as schema v3 had it: the browser index alone, no `followed`, no requests, no
+    // category rows (v8), no log tree (v7).
     tamper(
         &h,
         "DROP TABLE log_hashes; DROP TABLE log_checkpoints;
+         DROP TABLE cookie_choices; DROP INDEX receipts_analytics;
          ALTER TABLE receipts DROP COLUMN holder_sha256;
          ALTER TABLE receipts DROP COLUMN subject_salt;
          DROP TABLE erasure_requests;
@@ -519,6 +524,11 @@ async fn a_schema_v3_store_keeps_every_status_when_upgraded() {
     let reader = store::open_reader(&store::Location::in_data_dir(&h.data)).expect("reader");
     assert_eq!(statuses(&reader), before);
     assert!(reader.unmarked_followed().expect("check").is_empty());
+    assert_eq!(
+        cookie_choices(&h),
+        choices,
+        "the migration fills the category rows from the payloads, as the writer did"
+    );
     let report = run_audit(&h);
     assert!(report.is_intact(), "{report}");
 }
@@ -537,4 +547,18 @@ async fn a_deleted_status_mark_is_caught() {
             .is_none(),
         "what the check protects: the withdrawal no longer shows"
     );
+}
+
+/// Every row of `cookie_choices` (the analytics' copy of the cookie categories), in order.
+fn cookie_choices(h: &Harness) -> Vec<(String, String, i64, String, bool)> {
+    let conn = Connection::open(h.data.db_path()).expect("db");
+    let mut stmt = conn
+        .prepare("SELECT site, issued_at, seq, category, granted FROM cookie_choices ORDER BY seq, category")
+        .expect("query");
+    stmt.query_map([], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })
+    .expect("rows")
+    .collect::<Result<_, _>>()
+    .expect("rows")
 }

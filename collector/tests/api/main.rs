@@ -5,6 +5,7 @@
 //! after a key rotation by an independent JOSE library in Python (`jose`).
 
 mod admin;
+mod analytics;
 mod attacks;
 mod audit;
 mod backup;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use kelisim_tests::{Browser, Collector, axe, wait};
-use serde_json::Value;
+use serde_json::{Value, json};
 use thirtyfour::prelude::*;
 
 const PHONE_TYPED: &str = "8 (701) 555-12-34";
@@ -139,7 +139,7 @@ async fn walk_through(collector: &Collector, browser: &Browser, token: &str) -> 
     })
     .await?;
     ensure!(
-        facts.contains("✓ Ed25519"),
+        facts.contains("✓ подпись верна — Ed25519"),
         "signature shown as valid: {facts}"
     );
     let payload = driver.find(By::Id("detail-payload")).await?.text().await?;
@@ -306,4 +306,275 @@ async fn widget_ready(driver: &WebDriver) -> Result<()> {
         Ok((state.json() == &Value::from("ready")).then_some(()))
     })
     .await
+}
+
+/// Form consents posted for the dashboard test: more than one page of the list (20 rows).
+const FORMS: usize = 23;
+
+/// The demo config without the operator's address and withdrawal contact, in a directory of
+/// its own that links the demo's policy texts.
+fn config_without_contact(dir: &std::path::Path) -> Result<std::path::PathBuf> {
+    let demo = kelisim_tests::root().join("demo");
+    let text = std::fs::read_to_string(demo.join("kelisim.toml"))?;
+    let text: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("address =") && !l.starts_with("contact ="))
+        .collect();
+    std::os::unix::fs::symlink(demo.join("policies"), dir.join("policies"))?;
+    let path = dir.join("kelisim.toml");
+    std::fs::write(&path, text.join("\n"))?;
+    Ok(path)
+}
+
+/// A receipt request from the wire fixtures, with a fresh key.
+fn request(fixture: &str, key: String) -> Result<Value> {
+    let path = kelisim_tests::root()
+        .join("tests/fixtures/wire")
+        .join(fixture);
+    let mut body: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    body["key"] = key.into();
+    Ok(body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_charts_pages_opens_and_names_empty_art8_items() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = config_without_contact(dir.path())?;
+    let collector = Collector::serve(&config, Collector::data_dir_for_a_test()?, 0).await?;
+    let http = reqwest::Client::new();
+    let post = |body: Value| {
+        http.post(format!("{}/v1/receipts", collector.url))
+            .json(&body)
+            .send()
+    };
+    for i in 0..FORMS {
+        let r = post(request(
+            "receipt_request_form_given.json",
+            format!("{i:032x}"),
+        )?)
+        .await?;
+        ensure!(r.status() == 201, "form consent {i}: {}", r.text().await?);
+    }
+    // Cookie choices: accept all, reject all, custom (analytics only).
+    let mut cookies = Vec::new();
+    for (i, (event, grants)) in [
+        ("given", [true, true, true]),
+        ("refused", [false, false, false]),
+        ("updated", [true, false, false]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut body = request("receipt_request_cookies_updated.json", format!("c{i:031x}"))?;
+        body["event"] = event.into();
+        let ids = ["analytics", "marketing", "session_recording"];
+        let mut categories = vec![serde_json::json!({ "id": "necessary", "granted": true })];
+        categories.extend(
+            ids.iter()
+                .zip(grants)
+                .map(|(id, g)| serde_json::json!({ "id": id, "granted": g })),
+        );
+        body["categories"] = Value::Array(categories);
+        let r = post(body).await?;
+        ensure!(
+            r.status() == 201,
+            "cookie choice {event}: {}",
+            r.text().await?
+        );
+        cookies.push(event);
+    }
+    let out = std::process::Command::new(Collector::binary())
+        .args([
+            "tokens", "create", "--site", "demo", "--scope", "read", "--config",
+        ])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(collector.data_dir())
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout)?.trim().to_owned();
+
+    let browser = Browser::start().await?;
+    let result = dashboard(&collector, &browser, &token).await;
+    browser.quit().await?;
+    result
+}
+
+async fn dashboard(collector: &Collector, browser: &Browser, token: &str) -> Result<()> {
+    let driver = &browser.driver;
+    browser.emulate(1280, 800, false).await?;
+    driver
+        .goto(format!("{}/admin?lang=ru", collector.url))
+        .await?;
+    driver.find(By::Id("site")).await?.send_keys("demo").await?;
+    driver.find(By::Id("token")).await?.send_keys(token).await?;
+    driver
+        .find(By::Css("#signin-form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+
+    // Paging: 20 newest, then the older 6, then back.
+    let total = FORMS + 3;
+    let first = rows(driver, 20).await?;
+    ensure!(
+        first[0].starts_with(&total.to_string()),
+        "newest first: {first:?}"
+    );
+    let text = |id: &'static str| async move { driver.find(By::Id(id)).await?.text().await };
+    ensure!(text("page-n").await? == "Страница 1");
+    ensure!(
+        !driver.find(By::Id("newer")).await?.is_enabled().await?,
+        "no newer page"
+    );
+    driver.find(By::Id("older")).await?.click().await?;
+    let second = rows(driver, total - 20).await?;
+    ensure!(
+        second[0].starts_with(&(total - 20).to_string()),
+        "older page: {second:?}"
+    );
+    ensure!(text("page-n").await? == "Страница 2");
+    ensure!(
+        !driver.find(By::Id("older")).await?.is_enabled().await?,
+        "no older page"
+    );
+    driver.find(By::Id("newer")).await?.click().await?;
+    ensure!(rows(driver, 20).await? == first, "back to the newest page");
+    // Times in the site's zone, which the column names.
+    let th = text("th-time").await?;
+    ensure!(th.contains("Asia/Almaty"), "time column: {th}");
+
+    // Filters: cookie choices only.
+    driver
+        .find(By::Css("#f-kind option[value=cookies]"))
+        .await?
+        .click()
+        .await?;
+    driver
+        .find(By::Css("#filters button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    let found = rows(driver, 3).await?;
+    ensure!(
+        found.iter().all(|r| r.contains("cookie")),
+        "cookie rows: {found:?}"
+    );
+
+    // Detail: decoded payload, verification, downloads.
+    driver
+        .find(By::Css("button.open-receipt"))
+        .await?
+        .click()
+        .await?;
+    let facts = wait::until("the receipt dialog", Duration::from_secs(10), || async {
+        let text = driver.find(By::Id("detail-facts")).await?.text().await?;
+        Ok(text.contains("подпись").then_some(text))
+    })
+    .await?;
+    ensure!(facts.contains("✓ подпись верна"), "verified: {facts}");
+    let payload = driver.find(By::Id("detail-payload")).await?.text().await?;
+    ensure!(
+        payload.contains("\"categories\""),
+        "decoded payload: {payload}"
+    );
+    for link in ["detail-jws", "detail-kantara"] {
+        ensure!(
+            driver.find(By::Id(link)).await?.is_displayed().await?,
+            "{link}"
+        );
+    }
+    let found = axe::serious_violations(driver, "dialog#detail").await?;
+    ensure!(found.is_empty(), "axe on the receipt dialog: {found:#?}");
+    driver
+        .find(By::Css("#detail form button"))
+        .await?
+        .click()
+        .await?;
+
+    // Charts: 30 days by default, today's bar with every count; their tables alike.
+    let chart = wait::until("the charts", Duration::from_secs(10), || async {
+        let v = driver
+            .execute(
+                "const c = document.querySelector('#chart-events');
+                 const rows = [...c.querySelectorAll('table.chart-table tbody tr')]
+                   .map(r => [...r.children].map(x => x.textContent));
+                 return { bars: c.querySelectorAll('svg g.bucket').length, rows,
+                   ticks: c.querySelectorAll('svg text.tick').length,
+                   legend: c.querySelectorAll('.legend li').length,
+                   cats: [...document.querySelectorAll('#chart-categories table tbody tr')]
+                     .map(r => [...r.children].map(x => x.textContent)) };",
+                vec![],
+            )
+            .await?;
+        let v = v.json().clone();
+        Ok((v["bars"].as_u64() == Some(30)).then_some(v))
+    })
+    .await?;
+    ensure!(
+        chart["legend"] == 5 && chart["ticks"].as_u64() > Some(5),
+        "axes and legend: {chart}"
+    );
+    let rows_30 = chart["rows"].as_array().context("rows")?;
+    ensure!(rows_30.len() == 30, "a table row per day");
+    // Today: 23 form consents, 1 accept all, 1 custom, 1 reject all, 0 withdrawals.
+    let today = rows_30[29].as_array().context("today's row")?;
+    ensure!(
+        today[1..] == [json!("23"), json!("1"), json!("1"), json!("1"), json!("0")],
+        "today: {today:?}"
+    );
+    let cats: Vec<Value> = chart["cats"].as_array().context("cats")?.clone();
+    let analytics = cats
+        .iter()
+        .find(|r| r[0] == "analytics")
+        .context("analytics row")?;
+    ensure!(
+        analytics[1] == "66.7 %" && analytics[2] == "2 из 3",
+        "analytics: {analytics}"
+    );
+    // The numbers on keyboard focus.
+    driver
+        .execute(
+            "document.querySelectorAll('#chart-events g.bucket')[29].focus()",
+            vec![],
+        )
+        .await?;
+    let tip = driver.find(By::Id("chart-tip")).await?;
+    ensure!(tip.is_displayed().await?, "tooltip on focus");
+    let tip = tip.text().await?;
+    ensure!(tip.contains("Согласия в формах: 23"), "tooltip: {tip}");
+
+    // Art. 8: the two keys this config leaves empty are named.
+    let summary = wait::until("the Art. 8 panel", Duration::from_secs(10), || async {
+        let s = text("art8-summary").await?;
+        Ok((!s.is_empty()).then_some(s))
+    })
+    .await?;
+    ensure!(
+        summary.contains("Адрес оператора") && summary.contains("Контакт для отзыва согласия"),
+        "Art. 8 summary: {summary}"
+    );
+    let empty = driver
+        .find_all(By::Css("#art8-table tr[data-coverage=empty]"))
+        .await?;
+    ensure!(empty.len() == 2, "two empty rows");
+
+    let found = axe::serious_violations(driver, "body").await?;
+    ensure!(found.is_empty(), "axe on the dashboard: {found:#?}");
+
+    // docs/admin.md's screenshot, when asked for: the dashboard at its top, in Russian.
+    if let Ok(path) = std::env::var("KELISIM_ADMIN_SCREENSHOT") {
+        driver
+            .execute(
+                "window.scrollTo(0, 0); document.activeElement.blur()",
+                vec![],
+            )
+            .await?;
+        driver.screenshot(std::path::Path::new(&path)).await?;
+    }
+    Ok(())
 }

@@ -106,6 +106,12 @@ fn purge(
         "DELETE FROM followed WHERE seq IN (SELECT seq FROM temp.purge_seqs)",
         [],
     )?;
+    // A receipt's choices were only ever issued with it, so none is later than the cutoff.
+    tx.execute(
+        "DELETE FROM cookie_choices WHERE site = ?1 AND issued_at < ?2
+                                     AND seq IN (SELECT seq FROM temp.purge_seqs)",
+        params![site, cutoff],
+    )?;
     let n = tx.execute(
         "DELETE FROM receipts WHERE seq IN (SELECT seq FROM temp.purge_seqs)",
         [],

@@ -95,6 +95,7 @@ pub(in crate::store) fn bulk_load(
                     stamp.seq,
                     r.withdraws.as_deref(),
                 )?;
+                super::analytics::record_choices(&tx, stamp.seq, &stamp.issued_at, &r)?;
                 prev = jws_sha256;
                 i += 1;
             }

@@ -38,6 +38,7 @@ use crate::ops::metrics::WriterMetrics;
 use crate::receipt::PreparedReceipt;
 
 mod admin;
+mod analytics;
 #[cfg(feature = "testing")]
 mod bulk;
 #[cfg(feature = "testing")]
@@ -65,6 +66,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0005_erasure_requests.sql"),
     include_str!("../../../migrations/0006_holders.sql"),
     include_str!("../../../migrations/0007_log_tree.sql"),
+    include_str!("../../../migrations/0008_analytics.sql"),
 ];
 
 /// The schema version this binary writes.
@@ -326,6 +328,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     {
         tracing::info!(version = index + 1, "applying database migration");
         tx.execute_batch(sql)?;
+        if index + 1 == analytics::CHOICES_VERSION {
+            analytics::backfill(&tx)?;
+        }
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;

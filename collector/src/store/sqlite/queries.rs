@@ -6,7 +6,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::reader::{ReadPool, receipt_row};
 use crate::store::{
-    AdminReads, AdminRow, AuditEntry, Erasure, ReceiptFilter, Scope, Stats, StoreError, TokenRecord,
+    AdminReads, AdminRow, AnalyticsGroups, AnalyticsQuery, AuditEntry, Erasure, ReceiptFilter,
+    Scope, Stats, StoreError, TokenRecord,
 };
 
 /// `filter`'s `WHERE` clause over table alias `r`, made only of constant fragments, and the
@@ -200,6 +201,10 @@ impl AdminReads for ReadPool {
             }
             Ok(stats)
         })
+    }
+
+    fn analytics(&self, query: &AnalyticsQuery) -> Result<AnalyticsGroups, StoreError> {
+        self.with(|c| super::analytics::count(c, query))
     }
 
     /// The token with this public id.

@@ -383,6 +383,7 @@ fn issue_one(
         stamp.seq,
         receipt.withdraws.as_deref(),
     )?;
+    super::analytics::record_choices(tx, stamp.seq, &stamp.issued_at, receipt)?;
     if erased {
         tx.prepare_cached("INSERT INTO erasures (seq, erased_at) VALUES (?1, ?2)")?
             .execute(params![stamp.seq, stamp.issued_at])?;

@@ -13,6 +13,7 @@ use crate::web::routing::RouteSink;
 
 const HTML: &str = include_str!("../../../assets/admin/index.html");
 const JS: &str = include_str!("../../../assets/admin/admin.js");
+const CHARTS: &str = include_str!("../../../assets/admin/charts.js");
 const CSS: &str = include_str!("../../../assets/admin/admin.css");
 
 /// No inline script or style, nothing from elsewhere, never framed.
@@ -70,13 +71,13 @@ fn pick_lang(query: Option<&str>, accept: Option<&str>) -> &'static str {
     }
 }
 
-/// `GET /admin/{file}`: `admin.js` or `admin.css`.
+/// `GET /admin/{file}`: `admin.js`, `charts.js` or `admin.css`.
 #[utoipa::path(
     get,
     path = "/admin/{file}",
     tag = "admin",
     summary = "The admin page's script and style",
-    params(("file" = String, Path, description = "`admin.js` or `admin.css`")),
+    params(("file" = String, Path, description = "`admin.js`, `charts.js` or `admin.css`")),
     responses(
         (status = 200, description = "The file", content(
             (String = "text/javascript; charset=utf-8"),
@@ -88,6 +89,7 @@ fn pick_lang(query: Option<&str>, accept: Option<&str>) -> &'static str {
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (body, content_type) = match file.as_str() {
         "admin.js" => (JS, "text/javascript; charset=utf-8"),
+        "charts.js" => (CHARTS, "text/javascript; charset=utf-8"),
         "admin.css" => (CSS, "text/css; charset=utf-8"),
         other => return Err(ApiError::NotFound(format!("no admin file `{other}`"))),
     };

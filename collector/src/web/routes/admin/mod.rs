@@ -20,10 +20,14 @@ use crate::web::auth::Admin;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
+mod analytics;
 mod changes;
+mod compliance;
 mod reads;
 
+pub use analytics::*;
 pub use changes::*;
+pub use compliance::*;
 pub use reads::*;
 
 /// Largest page.
