@@ -141,15 +141,22 @@ fn done(result: anyhow::Result<()>) -> anyhow::Result<ExitCode> {
 }
 
 fn verify_command(args: &VerifyArgs) -> ExitCode {
-    let result = verify::load_receipt(&args.receipt).and_then(|jws| {
+    let result = verify::load_receipt_or_proof(&args.receipt).and_then(|(jws, bundled)| {
         let keys = verify::load_jwks(&args.jwks)?;
         let valid = verify::verify(&jws, &keys)?;
-        let Some(path) = &args.proof else {
-            return Ok((valid, None));
+        let proof = match (bundled, &args.proof) {
+            (None, None) => return Ok((valid, None)),
+            (Some(_), Some(_)) => {
+                return Err(verify::VerifyError::Input(format!(
+                    "{} is already a receipt with its proof; leave out --proof",
+                    args.receipt
+                )));
+            }
+            (Some(proof), None) => proof,
+            (None, Some(path)) => std::fs::read(path).map_err(|e| {
+                verify::VerifyError::Input(format!("cannot read proof {}: {e}", path.display()))
+            })?,
         };
-        let proof = std::fs::read(path).map_err(|e| {
-            verify::VerifyError::Input(format!("cannot read proof {}: {e}", path.display()))
-        })?;
         let proven = tree_check::verify_proof(&jws, &proof, &keys, args.origin.as_deref())
             .map_err(|e| verify::VerifyError::Invalid(format!("proof: {e}")))?;
         Ok((valid, Some(proven)))

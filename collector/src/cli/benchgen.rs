@@ -442,7 +442,7 @@ fn log_proofs(
         let (jws, inclusion) = reader
             .inclusion(&row.row.id)?
             .context("a stored receipt has a proof")?;
-        let bytes = inclusion.to_tlog_proof()?.to_bytes();
+        let bytes = inclusion.to_tlog_proof(&jws)?.to_bytes();
         proofs.push(t.elapsed());
         let t = Instant::now();
         TlogProof::parse(&bytes)?.verify(&receipt_leaf_hash(&jws), &trusted, &[])?;

@@ -137,7 +137,8 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The receipt: a compact JWS, or a file with one (or with the collector's {"jws": …} answer)
+    /// The receipt: a compact JWS, or a file with one (or with the collector's {"jws": …} answer),
+    /// or the receipt with its proof: the .tlog-proof of GET /v1/receipts/{id}/proof
     #[arg(value_name = "FILE-or-JWS")]
     pub receipt: String,
     /// The collector's public keys: a JWKS file or URL (…/.well-known/jwks.json)
@@ -145,7 +146,7 @@ pub struct VerifyArgs {
     pub jwks: String,
     /// Also check the receipt's inclusion in the collector's transparency log, offline: its
     /// C2SP tlog-proof file (GET /v1/receipts/{id}/proof), whose checkpoint must be signed by
-    /// a key of the JWKS
+    /// a key of the JWKS (not needed when the receipt is given as its .tlog-proof)
     #[arg(long, value_name = "FILE")]
     pub proof: Option<PathBuf>,
     /// The log's origin the proof's checkpoint must name (e.g. consent.example.kz/log)

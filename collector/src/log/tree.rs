@@ -69,10 +69,11 @@ pub struct Inclusion {
 }
 
 impl Inclusion {
-    /// The C2SP `tlog-proof` a receipt's holder keeps beside the receipt.
-    pub fn to_tlog_proof(&self) -> Result<TlogProof, LogError> {
+    /// The C2SP `tlog-proof` of receipt `jws`, carrying the receipt itself as its `extra`
+    /// data: one file is the receipt with its proof (`verify FILE` reads both from it).
+    pub fn to_tlog_proof(&self, jws: &str) -> Result<TlogProof, LogError> {
         Ok(TlogProof {
-            extra: None,
+            extra: Some(jws.as_bytes().to_vec()),
             index: self.index,
             inclusion: self.path.clone(),
             checkpoint: SignedCheckpoint::parse(self.checkpoint.note.as_bytes())?,

@@ -1,7 +1,8 @@
 //! `verify`: offline check of one receipt against a JWKS file or URL.
 //!
 //! The receipt may be given as a compact JWS, or a file holding one — either the bare JWS or
-//! the collector's `{"id","seq","jws"}` answer. The JWKS is a file or an http(s) URL fetched
+//! the collector's `{"id","seq","jws"}` answer — or a `.tlog-proof` that carries the receipt
+//! as its `extra` data, which is then also the proof to check. The JWKS is a file or an http(s) URL fetched
 //! with one blocking GET. Errors distinguish an invalid receipt (exit 1) from input that
 //! could not be read (exit 2).
 
@@ -9,6 +10,8 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use kelisim_receipt::verify::Verified;
+
+use kelisim_receipt::log::{TLOG_PROOF_HEADER, TlogProof};
 
 use crate::keys::PublicKeys;
 
@@ -56,6 +59,35 @@ pub fn load_receipt(arg: &str) -> Result<String, VerifyError> {
             .ok_or_else(|| VerifyError::Input(format!("{arg} is JSON without a `jws` string")));
     }
     Ok(text.to_owned())
+}
+
+/// The receipt `arg` names ([`load_receipt`]), or, when `arg` is a file holding a C2SP
+/// tlog-proof whose `extra` data is the receipt (`GET /v1/receipts/{id}/proof` serves it so),
+/// that receipt and the proof's bytes.
+pub fn load_receipt_or_proof(arg: &str) -> Result<(String, Option<Vec<u8>>), VerifyError> {
+    if looks_like_jws(arg) {
+        return Ok((arg.trim().to_owned(), None));
+    }
+    let bytes = std::fs::read(Path::new(arg)).map_err(|e| {
+        VerifyError::Input(format!(
+            "cannot read receipt file {arg}: {e}; pass a file or a compact JWS"
+        ))
+    })?;
+    if !bytes.starts_with(TLOG_PROOF_HEADER.as_bytes()) {
+        return load_receipt(arg).map(|jws| (jws, None));
+    }
+    let proof = TlogProof::parse(&bytes)
+        .map_err(|e| VerifyError::Input(format!("{arg} is not a readable tlog-proof: {e}")))?;
+    let jws = proof
+        .extra
+        .and_then(|extra| String::from_utf8(extra).ok())
+        .filter(|jws| looks_like_jws(jws))
+        .ok_or_else(|| {
+            VerifyError::Input(format!(
+                "{arg} is a proof without its receipt; pass the receipt and --proof {arg}"
+            ))
+        })?;
+    Ok((jws, Some(bytes)))
 }
 
 fn looks_like_jws(arg: &str) -> bool {

@@ -344,10 +344,12 @@ mod tests {
             })
             .filter(|name| *name != LOADER)
             .collect();
+        // The glue, the wasm, the whole stylesheet and the floating control's own (which a
+        // returning visitor's page without a form loads alone).
         assert_eq!(
             named.len(),
-            3,
-            "glue, wasm and css named in the loader: {named:?}"
+            4,
+            "glue, wasm and both stylesheets named in the loader: {named:?}"
         );
         for name in named.iter().copied().chain([LOADER]) {
             let asset = assets

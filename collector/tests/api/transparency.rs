@@ -88,10 +88,19 @@ async fn checkpoint_proof_and_consistency_verify_with_independent_implementation
         let reply = send(&app, TestRequest::get().uri(&uri).to_request()).await;
         assert_eq!(reply.status, 200, "{}", reply.text());
         let text = reply.text();
-        // c2sp.org/tlog-proof: header, index, path lines, a blank line, the checkpoint.
+        // c2sp.org/tlog-proof: header, extra (the receipt), index, path lines, a blank line,
+        // the checkpoint.
         let (head, checkpoint) = text.split_once("\n\n").expect("two parts");
         let mut lines = head.lines();
         assert_eq!(lines.next(), Some("c2sp.org/tlog-proof@v1"));
+        let extra = lines
+            .next()
+            .and_then(|l| l.strip_prefix("extra "))
+            .expect("extra line");
+        let extra = base64::engine::general_purpose::STANDARD
+            .decode(extra)
+            .expect("base64");
+        assert_eq!(extra, jws.as_bytes(), "the proof carries its receipt");
         let index: u64 = lines
             .next()
             .and_then(|l| l.strip_prefix("index "))
@@ -182,13 +191,14 @@ async fn verify_checks_the_proof_offline_and_audit_rebuilds_the_tree() {
     let h = Harness::new();
     let app = test::init_service(build_app(h.state.clone())).await;
     let mut last = serde_json::Value::Null;
+    let mut earlier = serde_json::Value::Null;
     for name in [
         "receipt_request_form_given.json",
         "receipt_request_minimal.json",
     ] {
         let reply = send(&app, post_receipt(&fixture(name)).to_request()).await;
         assert_eq!(reply.status, 201, "{}", reply.text());
-        last = reply.json();
+        earlier = std::mem::replace(&mut last, reply.json());
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let file = |name: &str, body: &str| {
@@ -213,6 +223,46 @@ async fn verify_checks_the_proof_offline_and_audit_rebuilds_the_tree() {
 
     let out = run(&["verify", &receipt, "--jwks", &jwks, "--proof", &proof]);
     assert!(out.status.success(), "{}", stderr(&out));
+    // The proof carries the receipt: the one file the receipt page offers is enough, and its
+    // payload is the receipt's.
+    let alone = run(&["verify", &proof, "--jwks", &jwks]);
+    assert!(alone.status.success(), "{}", stderr(&alone));
+    assert!(
+        stderr(&alone).contains("proof ok: included in the log 127.0.0.1:8080/log of 2 receipts"),
+        "{}",
+        stderr(&alone)
+    );
+    assert_eq!(stdout(&alone), stdout(&out));
+    let twice = run(&["verify", &proof, "--jwks", &jwks, "--proof", &proof]);
+    assert_eq!(twice.status.code(), Some(2), "{}", stderr(&twice));
+    // A receipt swapped into the proof's `extra` is not the leaf the path proves.
+    let other_jws = earlier["jws"]
+        .as_str()
+        .expect("the first receipt's jws")
+        .to_owned();
+    let swapped = proof_text
+        .lines()
+        .map(|l| {
+            if l.starts_with("extra ") {
+                format!(
+                    "extra {}",
+                    base64::engine::general_purpose::STANDARD.encode(other_jws.as_bytes())
+                )
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    let swapped = file("swapped.tlog-proof", &swapped);
+    let refused = run(&["verify", &swapped, "--jwks", &jwks]);
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "another receipt in extra: {}",
+        stderr(&refused)
+    );
     assert!(
         stderr(&out).contains("proof ok: included in the log 127.0.0.1:8080/log of 2 receipts"),
         "{}",

@@ -86,8 +86,13 @@ pub fn check_log(data: &Path) -> u64 {
             tlog_tiles::record_hash(jws.as_bytes()),
         )
         .unwrap_or_else(|e| panic!("seq {seq}: their check refuses our proof: {e:?}"));
-        let proof =
-            TlogProof::parse(&inclusion.to_tlog_proof().expect("proof").to_bytes()).expect("parse");
+        let proof = TlogProof::parse(&inclusion.to_tlog_proof(&jws).expect("proof").to_bytes())
+            .expect("parse");
+        assert_eq!(
+            proof.extra.as_deref(),
+            Some(jws.as_bytes()),
+            "the proof carries the receipt"
+        );
         proof
             .verify(&receipt_leaf_hash(&jws), &trusted, &[])
             .expect("the tlog-proof verifies");

@@ -312,7 +312,7 @@ mod tests {
     fn every_proof_verifies(reader: &Reader, ids: &[String]) {
         for id in ids {
             let (jws, inclusion) = reader.inclusion(id).expect("read").expect("known id");
-            let proof = inclusion.to_tlog_proof().expect("proof");
+            let proof = inclusion.to_tlog_proof(&jws).expect("proof");
             let parsed = kelisim_receipt::log::TlogProof::parse(&proof.to_bytes()).expect("parse");
             parsed
                 .verify(&receipt_leaf_hash(&jws), &trusted(), &[])

@@ -84,6 +84,7 @@ struct Texts {
     valid: &'static str,
     invalid: &'static str,
     download: &'static str,
+    download_proof: &'static str,
     verify: &'static str,
 }
 
@@ -116,6 +117,7 @@ fn texts(lang: &str) -> Texts {
             valid: "жарамды (Ed25519, кілт",
             invalid: "ЖАРАМСЫЗ:",
             download: "Қол қойылған түбіртекті жүктеп алу (JWS)",
+            download_proof: "Түбіртекті журналдағы дәлелімен бірге жүктеп алу (tlog-proof)",
             verify: "Қолтаңбаны кез келген адам жинағыштың ашық кілттері арқылы тексере алады:",
         },
         "ru" => Texts {
@@ -145,6 +147,7 @@ fn texts(lang: &str) -> Texts {
             valid: "действительна (Ed25519, ключ",
             invalid: "НЕДЕЙСТВИТЕЛЬНА:",
             download: "Скачать подписанную квитанцию (JWS)",
+            download_proof: "Скачать квитанцию с доказательством её записи в журнал (tlog-proof)",
             verify: "Подпись может проверить любой по открытым ключам сборщика:",
         },
         _ => Texts {
@@ -174,6 +177,7 @@ fn texts(lang: &str) -> Texts {
             valid: "valid (Ed25519, key",
             invalid: "NOT VALID:",
             download: "Download the signed receipt (JWS)",
+            download_proof: "Download the receipt with its proof of inclusion in the log (tlog-proof)",
             verify: "Anyone can check the signature with the collector's public keys:",
         },
     }
@@ -308,6 +312,12 @@ pub fn render(page: &Page<'_>) -> String {
         t.download
     ));
     body.push_str(&format!(
+        "<p><a class=\"receipt__download\" id=\"receipt-proof\" href=\"/v1/receipts/{}/proof\" download=\"kelisim-receipt-{}.tlog-proof\">{}</a></p>\n",
+        escape(&p.id),
+        escape(&p.reference),
+        t.download_proof
+    ));
+    body.push_str(&format!(
         "<p class=\"receipt__verify\">{} <a href=\"/.well-known/jwks.json\">/.well-known/jwks.json</a></p>\n",
         t.verify
     ));
@@ -410,6 +420,9 @@ mod tests {
         assert!(html.contains("receipt__sig--valid"));
         assert!(html.contains(
             "href=\"/v1/receipts/019a4f7e-8c1b-7d2e-9a3f-4b5c6d7e8f90?format=jws\" download=\"kelisim-receipt-0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3.jws\""
+        ));
+        assert!(html.contains(
+            "href=\"/v1/receipts/019a4f7e-8c1b-7d2e-9a3f-4b5c6d7e8f90/proof\" download=\"kelisim-receipt-0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3.tlog-proof\""
         ));
         assert!(html.contains("<link rel=\"stylesheet\" href=\"/kelisim-receipt.css\">"));
         // Strict CSP: nothing inline.

@@ -51,9 +51,10 @@ pub struct ProofQuery {
     path = "/v1/receipts/{id}/proof",
     tag = "log",
     summary = "A receipt's offline proof",
-    description = "A C2SP tlog-proof (c2sp.org/tlog-proof): the receipt's leaf index (its seq - 1), its RFC 9162 \
-                   inclusion path and the latest signed checkpoint. With the receipt's JWS and the log key it \
-                   proves, offline, that the receipt is in the log (`kelisim-collector verify --proof`).",
+    description = "A C2SP tlog-proof (c2sp.org/tlog-proof): the receipt's compact JWS as its `extra` data, its \
+                   leaf index (its seq - 1), its RFC 9162 inclusion path and the latest signed checkpoint. With \
+                   the log key it proves, offline, that the receipt is in the log; the file alone is the receipt \
+                   with its proof (`kelisim-collector verify FILE --jwks …`).",
     params(
         ("id" = String, Path, description = "Receipt UUID, or its 32-hex reference"),
         ProofQuery,
@@ -72,11 +73,11 @@ pub async fn receipt_proof(
     let row = find(&state, key.into_inner(), query.into_inner().site).await?;
     let reader = state.store.reader();
     let id = row.id.clone();
-    let (_, inclusion) = web::block(move || reader.inclusion(&id))
+    let (jws, inclusion) = web::block(move || reader.inclusion(&id))
         .await??
         .ok_or_else(|| ApiError::NotFound(format!("no receipt with id `{}`", row.id)))?;
     let proof = inclusion
-        .to_tlog_proof()
+        .to_tlog_proof(&jws)
         .map_err(|e| ApiError::Internal(format!("stored checkpoint: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type(TEXT)
