@@ -145,6 +145,13 @@ fn verify_command(args: &VerifyArgs) -> ExitCode {
         let keys = verify::load_jwks(&args.jwks)?;
         let valid = verify::verify(&jws, &keys)?;
         let proof = match (bundled, &args.proof) {
+            (None, None) if args.origin.is_some() => {
+                return Err(verify::VerifyError::Input(
+                    "--origin names the log a proof must come from: give the receipt's \
+                     .tlog-proof (or --proof FILE)"
+                        .to_owned(),
+                ));
+            }
             (None, None) => return Ok((valid, None)),
             (Some(_), Some(_)) => {
                 return Err(verify::VerifyError::Input(format!(

@@ -151,7 +151,7 @@ pub struct VerifyArgs {
     pub proof: Option<PathBuf>,
     /// The log's origin the proof's checkpoint must name (e.g. consent.example.kz/log)
     /// [default: any origin, signed by a key of the JWKS]
-    #[arg(long, value_name = "ORIGIN", requires = "proof")]
+    #[arg(long, value_name = "ORIGIN")]
     pub origin: Option<String>,
 }
 

@@ -233,6 +233,24 @@ async fn verify_checks_the_proof_offline_and_audit_rebuilds_the_tree() {
         stderr(&alone)
     );
     assert_eq!(stdout(&alone), stdout(&out));
+    let named = run(&[
+        "verify",
+        &proof,
+        "--jwks",
+        &jwks,
+        "--origin",
+        "127.0.0.1:8080/log",
+    ]);
+    assert!(named.status.success(), "{}", stderr(&named));
+    let no_proof = run(&[
+        "verify",
+        &receipt,
+        "--jwks",
+        &jwks,
+        "--origin",
+        "127.0.0.1:8080/log",
+    ]);
+    assert_eq!(no_proof.status.code(), Some(2), "{}", stderr(&no_proof));
     let twice = run(&["verify", &proof, "--jwks", &jwks, "--proof", &proof]);
     assert_eq!(twice.status.code(), Some(2), "{}", stderr(&twice));
     // A receipt swapped into the proof's `extra` is not the leaf the path proves.
