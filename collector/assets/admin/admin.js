@@ -105,7 +105,7 @@ const T = {
   s_accept_all: ["Cookie: барлығын қабылдау", "Cookie: принять все", "Cookies: accept all"],
   s_reject_all: ["Cookie: барлығынан бас тарту", "Cookie: отклонить все", "Cookies: reject all"],
   s_custom: ["Cookie: таңдау бойынша", "Cookie: выборочно", "Cookies: custom"],
-  s_withdrawals: ["Кері қайтарулар", "Отзывы", "Withdrawals"],
+  s_withdrawals: ["Кері қайтарулар", "Отзывы согласий", "Withdrawals"],
   chart_bucket: ["Кезең", "Период", "Period"],
   chart_name: ["Атауы", "Название", "Name"],
   chart_rate: ["Үлесі", "Доля", "Share"],
