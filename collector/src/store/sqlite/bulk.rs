@@ -44,67 +44,26 @@ pub(in crate::store) fn bulk_load(
     let mut i = 0;
     while i < count {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO receipts (seq, id, site, ref, request_sha256, kind, event, policy_version,
-                                       lang, form_id, browser_id, issued_at, kid, jws, jws_sha256, withdraws,
-                                       holder_sha256, subject_salt)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-            )?;
-            let mut hash = tx.prepare_cached(
-                "INSERT OR IGNORE INTO subject_hashes (hmac, seq, kind) VALUES (?1, ?2, ?3)",
-            )?;
-            let end = (i + TX_ROWS).min(count);
-            while i < end {
-                let stamp = Stamp {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    seq: i64::try_from(i + 1).unwrap_or(i64::MAX),
-                    issued_at: issued_at(i),
-                    prev: prev.clone(),
-                };
-                let r = make(i, &stamp);
-                let jws = r.seal(&stamp, signer);
-                let jws_sha256 = sha256_hex(jws.as_bytes());
-                insert.execute(params![
-                    stamp.seq,
-                    stamp.id,
-                    r.site,
-                    r.reference,
-                    r.request_sha256,
-                    r.kind.as_str(),
-                    r.event.as_str(),
-                    r.policy.version,
-                    r.notice.lang,
-                    r.context.form_id,
-                    r.private.browser,
-                    stamp.issued_at,
-                    signer.kid(),
-                    jws,
-                    jws_sha256,
-                    r.withdraws,
-                    r.private.holder_sha256,
-                    r.private.salt,
-                ])?;
-                for entry in &r.private.index {
-                    hash.execute(params![entry.hmac, stamp.seq, entry.kind.to_string()])?;
-                }
-                super::followed::mark_followed(
-                    &tx,
-                    &r.private.browser,
-                    r.kind.as_str(),
-                    stamp.seq,
-                    r.withdraws.as_deref(),
-                )?;
-                super::analytics::record_choices(&tx, stamp.seq, &stamp.issued_at, &r)?;
-                prev = jws_sha256;
-                i += 1;
-            }
-            tx.execute(
-                "INSERT INTO chain_head (id, seq, jws_sha256) VALUES (1, ?1, ?2)
-                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, jws_sha256 = excluded.jws_sha256",
-                params![i64::try_from(i).unwrap_or(i64::MAX), prev],
-            )?;
+        let end = (i + TX_ROWS).min(count);
+        while i < end {
+            let stamp = Stamp {
+                id: uuid::Uuid::now_v7().to_string(),
+                seq: i64::try_from(i + 1).unwrap_or(i64::MAX),
+                issued_at: issued_at(i),
+                prev: prev.clone(),
+            };
+            let r = make(i, &stamp);
+            let jws = r.seal(&stamp, signer);
+            let jws_sha256 = sha256_hex(jws.as_bytes());
+            super::writer::insert_row(&tx, &r, &stamp, signer, &jws, &jws_sha256)?;
+            prev = jws_sha256;
+            i += 1;
         }
+        tx.execute(
+            "INSERT INTO chain_head (id, seq, jws_sha256) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, jws_sha256 = excluded.jws_sha256",
+            params![i64::try_from(i).unwrap_or(i64::MAX), prev],
+        )?;
         tx.commit()?;
     }
     // The transparency log's tree over them, as the writer would have built it.

@@ -332,6 +332,30 @@ fn issue_one(
     };
     let jws = receipt.seal(&stamp, signer);
     let jws_sha256 = link_hash(&jws);
+    insert_row(tx, receipt, &stamp, signer, &jws, &jws_sha256)?;
+    *tip = Tip {
+        seq: stamp.seq,
+        hash: jws_sha256,
+    };
+    Ok(Ok(Issued {
+        id: stamp.id,
+        seq: stamp.seq,
+        jws,
+        created: true,
+    }))
+}
+
+/// Stores one signed receipt at `stamp`: its row, what later consents of its browser follow,
+/// its cookie choices for the analytics, and its subject index entries (or its erasure, when
+/// it withdraws a consent whose subject was erased). The writer and the bench loader share it.
+pub(super) fn insert_row(
+    tx: &rusqlite::Transaction<'_>,
+    receipt: &PreparedReceipt,
+    stamp: &Stamp,
+    signer: &Signer,
+    jws: &str,
+    jws_sha256: &str,
+) -> Result<(), rusqlite::Error> {
     // A withdrawal repeats the subject of the consent it withdraws (its commitments, with
     // their salt and index entries). If that consent's subject was erased, the withdrawal's
     // is erased from the start (an `erasures` row, which `audit` then checks, instead of index
@@ -395,14 +419,5 @@ fn issue_one(
             insert_hash.execute(params![entry.hmac, stamp.seq, entry.kind.to_string()])?;
         }
     }
-    *tip = Tip {
-        seq: stamp.seq,
-        hash: jws_sha256,
-    };
-    Ok(Ok(Issued {
-        id: stamp.id,
-        seq: stamp.seq,
-        jws,
-        created: true,
-    }))
+    Ok(())
 }
