@@ -43,11 +43,18 @@ pub fn load_receipt(arg: &str) -> Result<String, VerifyError> {
     if looks_like_jws(arg) {
         return Ok(arg.trim().to_owned());
     }
-    let text = std::fs::read_to_string(Path::new(arg)).map_err(|e| {
-        VerifyError::Input(format!(
-            "cannot read receipt file {arg}: {e}; pass a file or a compact JWS"
-        ))
-    })?;
+    let text = std::fs::read_to_string(Path::new(arg)).map_err(|e| unreadable(arg, e))?;
+    receipt_in(arg, &text)
+}
+
+fn unreadable(arg: &str, e: impl std::fmt::Display) -> VerifyError {
+    VerifyError::Input(format!(
+        "cannot read receipt file {arg}: {e}; pass a file or a compact JWS"
+    ))
+}
+
+/// The receipt in file `arg`'s `text`: the bare JWS, or the `jws` of a JSON document.
+fn receipt_in(arg: &str, text: &str) -> Result<String, VerifyError> {
     let text = text.trim();
     if text.starts_with('{') {
         let doc: serde_json::Value = serde_json::from_str(text)
@@ -68,13 +75,10 @@ pub fn load_receipt_or_proof(arg: &str) -> Result<(String, Option<Vec<u8>>), Ver
     if looks_like_jws(arg) {
         return Ok((arg.trim().to_owned(), None));
     }
-    let bytes = std::fs::read(Path::new(arg)).map_err(|e| {
-        VerifyError::Input(format!(
-            "cannot read receipt file {arg}: {e}; pass a file or a compact JWS"
-        ))
-    })?;
+    let bytes = std::fs::read(Path::new(arg)).map_err(|e| unreadable(arg, e))?;
     if !bytes.starts_with(TLOG_PROOF_HEADER.as_bytes()) {
-        return load_receipt(arg).map(|jws| (jws, None));
+        let text = String::from_utf8(bytes).map_err(|e| unreadable(arg, e))?;
+        return receipt_in(arg, &text).map(|jws| (jws, None));
     }
     let proof = TlogProof::parse(&bytes)
         .map_err(|e| VerifyError::Input(format!("{arg} is not a readable tlog-proof: {e}")))?;
