@@ -5,6 +5,7 @@
 pub mod analytics;
 pub mod art8;
 pub mod export;
+pub mod health;
 pub mod kantara;
 pub mod retention;
 pub mod tokens;

@@ -1,5 +1,5 @@
 //! The admin's records and changes, as every backend takes and returns them: tokens, the
-//! admin audit trail, erasure requests, and [`Maintenance`], a change to the store other than
+//! admin audit trail, erasure requests, the widgets' health reports, and [`Maintenance`], a change to the store other than
 //! issuing a receipt (run by a running store's writer, or offline by the CLI).
 
 use serde::Serialize;
@@ -104,6 +104,26 @@ pub struct Erasure {
     pub overdue: bool,
 }
 
+/// One finding a widget reported on one page (validated by `admin::health`: value-free).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthEvent {
+    pub code: &'static str,
+    pub detail: String,
+    pub path: String,
+    pub count: u32,
+}
+
+/// One row of a site's health: a finding on one page, counted since it was first seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthRow {
+    pub code: String,
+    pub detail: String,
+    pub path: String,
+    pub count: i64,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
 /// A change to the store other than issuing a receipt.
 #[derive(Debug, Clone)]
 pub enum Maintenance {
@@ -143,6 +163,16 @@ pub enum Maintenance {
     ExecuteDueErasures {
         before: String,
         at: String,
+    },
+    /// Count a widget's `events` into `site`'s health rows as seen `at`; first delete the
+    /// site's rows last seen before `forget_before`. A new row beyond `max_rows` of the site
+    /// is dropped (known rows still count). Affected: rows counted.
+    RecordHealth {
+        site: String,
+        events: Vec<HealthEvent>,
+        at: String,
+        forget_before: String,
+        max_rows: i64,
     },
 }
 

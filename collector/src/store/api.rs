@@ -14,7 +14,7 @@ use futures_core::future::BoxFuture;
 
 use super::{
     AdminRow, Affected, AnalyticsGroups, AnalyticsQuery, AuditEntry, ConsentStatus, Erasure,
-    Issued, Maintenance, ReceiptFilter, ReceiptRow, Stats, StoreError, TokenRecord,
+    HealthRow, Issued, Maintenance, ReceiptFilter, ReceiptRow, Stats, StoreError, TokenRecord,
 };
 use crate::keys::Signer;
 use crate::log::LogSource;
@@ -167,6 +167,10 @@ pub trait AdminReads {
     /// `site`'s erasure requests: pending ones first, soonest due first; then at most
     /// `limit` carried out, latest first. `overdue` as of `now` (RFC 3339).
     fn erasures(&self, site: &str, now: &str, limit: u32) -> Result<Vec<Erasure>, StoreError>;
+
+    /// `site`'s health rows last seen at or after `since` (RFC 3339), most recently seen
+    /// first, at most `limit`.
+    fn health(&self, site: &str, since: &str, limit: u32) -> Result<Vec<HealthRow>, StoreError>;
 }
 
 /// Everything a store's read side offers. Implemented by every type that has the parts; a

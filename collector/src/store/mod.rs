@@ -48,8 +48,8 @@ mod sqlite;
 pub use crate::log::tree::TreeReads;
 pub use crate::log::{Head, LogRow, ReceiptRow};
 pub use admin::{
-    Affected, AuditEntry, BY_CLI, BY_DEADLINE, Erasure, ErasureRequest, Maintenance, Scope,
-    TokenRecord,
+    Affected, AuditEntry, BY_CLI, BY_DEADLINE, Erasure, ErasureRequest, HealthEvent, HealthRow,
+    Maintenance, Scope, TokenRecord,
 };
 pub use analytics::{AnalyticsGroups, AnalyticsQuery, CategoryGroup, EventGroup};
 pub use api::{AdminReads, Backend, ReadStore, Reader, ReceiptReads, Store};

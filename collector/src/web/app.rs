@@ -8,6 +8,7 @@
 //! | route | module |
 //! |---|---|
 //! | `GET /v1/sites/{site}/config`, `GET /v1/sites/{site}/policies/{version}` | `routes::public` |
+//! | `POST /v1/sites/{site}/diagnostics` | `routes::health` |
 //! | `POST /v1/receipts`, `GET /v1/receipts/{id}`, `GET /v1/receipts/{id}/status`, `POST /v1/receipts/{id}/withdraw` | `routes::receipts` |
 //! | `GET /v1/log/checkpoint`, `GET /v1/log/consistency`, `GET /v1/receipts/{id}/proof` | `routes::log` |
 //! | `GET /.well-known/jwks.json`, `/kelisim.js`, `/kelisim.<hash>.{js,wasm,css}`, `/kelisim-receipt.css` | `routes::public` |
@@ -35,7 +36,7 @@ use crate::web::error::{self};
 use crate::web::middleware::{
     access_log, admin_rate_limit, body_deadline, listener_scope, preflight_guard, rate_limit,
 };
-use crate::web::routes::{admin, log, ops, public, receipts};
+use crate::web::routes::{admin, health, log, ops, public, receipts};
 use crate::web::routing::{Register, RouteList, RouteSink};
 pub use crate::web::sites::SiteState;
 pub use crate::web::state::{AppState, MetricsAt, ReloadError, StartError};
@@ -48,6 +49,7 @@ pub fn api_routes(r: &mut impl RouteSink) {
         "/sites/{site}/policies/{version}",
         public::policy_text,
     );
+    r.add(Method::POST, "/sites/{site}/diagnostics", health::report);
     r.add(Method::POST, "/receipts", receipts::create_receipt);
     r.add(Method::GET, "/receipts/{id}", receipts::get_receipt);
     r.add(
@@ -78,6 +80,7 @@ pub fn admin_routes(r: &mut impl RouteSink) {
     r.add(Method::GET, "/sites/{site}/stats", admin::stats);
     r.add(Method::GET, "/sites/{site}/analytics", admin::analytics);
     r.add(Method::GET, "/sites/{site}/compliance", admin::compliance);
+    r.add(Method::GET, "/sites/{site}/health", admin::health);
     r.add(Method::GET, "/sites/{site}/audit", admin::audit_trail);
     r.add(Method::POST, "/sites/{site}/withdrawals", admin::withdraw);
     r.add(Method::POST, "/sites/{site}/erasures", admin::erase);

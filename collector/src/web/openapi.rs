@@ -23,6 +23,7 @@ use crate::web::routes::{admin, log, ops, public, receipts};
     paths(
         public::site_config,
         public::policy_text,
+        crate::web::routes::health::report,
         receipts::create_receipt,
         receipts::get_receipt,
         receipts::receipt_status,
@@ -46,6 +47,7 @@ use crate::web::routes::{admin, log, ops, public, receipts};
         admin::stats,
         admin::analytics,
         admin::compliance,
+        admin::health,
         admin::audit_trail,
         admin::withdraw,
         admin::erase,
@@ -61,6 +63,8 @@ use crate::web::routes::{admin, log, ops, public, receipts};
         crate::keys::Jwk,
         crate::store::Counts,
         crate::store::AuditEntry,
+        crate::admin::health::EventRequest,
+        crate::admin::health::Code,
     )),
     modifiers(&BearerAuth, &ExtractorErrors, &LimitErrors),
     tags(

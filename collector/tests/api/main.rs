@@ -2,7 +2,8 @@
 //! the real demo config and wire fixtures, audit against a tampered database, widget and
 //! demo serving, and the real binary (`demo`, `verify`, `receipts list`, `audit`, `keys`),
 //! including kill -9 during load (`crash`) and verification of receipts signed before and
-//! after a key rotation by an independent JOSE library in Python (`jose`).
+//! after a key rotation by an independent JOSE library in Python (`jose`), and the widget's
+//! integration-health reports (`health`).
 
 mod admin;
 mod analytics;
@@ -15,6 +16,7 @@ mod crash;
 mod demo;
 mod events;
 mod faults;
+mod health;
 mod jose;
 mod ops;
 mod page;

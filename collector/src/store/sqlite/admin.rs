@@ -46,6 +46,13 @@ pub(super) fn apply(
             return execute_requested(tx, site, id, at, by);
         }
         Maintenance::ExecuteDueErasures { before, at } => execute_due_erasures(tx, before, at)?,
+        Maintenance::RecordHealth {
+            site,
+            events,
+            at,
+            forget_before,
+            max_rows,
+        } => super::health::record(tx, site, events, at, forget_before, *max_rows)?,
     };
     Ok(Ok(n))
 }

@@ -44,6 +44,7 @@ mod bulk;
 #[cfg(feature = "testing")]
 mod fault;
 mod followed;
+mod health;
 mod queries;
 mod reader;
 mod snapshot;
@@ -67,6 +68,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0006_holders.sql"),
     include_str!("../../../migrations/0007_log_tree.sql"),
     include_str!("../../../migrations/0008_analytics.sql"),
+    include_str!("../../../migrations/0009_health.sql"),
 ];
 
 /// The schema version this binary writes.

@@ -6,8 +6,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::reader::{ReadPool, receipt_row};
 use crate::store::{
-    AdminReads, AdminRow, AnalyticsGroups, AnalyticsQuery, AuditEntry, Erasure, ReceiptFilter,
-    Scope, Stats, StoreError, TokenRecord,
+    AdminReads, AdminRow, AnalyticsGroups, AnalyticsQuery, AuditEntry, Erasure, HealthRow,
+    ReceiptFilter, Scope, Stats, StoreError, TokenRecord,
 };
 
 /// `filter`'s `WHERE` clause over table alias `r`, made only of constant fragments, and the
@@ -269,6 +269,10 @@ impl AdminReads for ReadPool {
             rows.extend(done);
             Ok(rows)
         })
+    }
+
+    fn health(&self, site: &str, since: &str, limit: u32) -> Result<Vec<HealthRow>, StoreError> {
+        self.with(|c| super::health::rows(c, site, since, limit))
     }
 }
 

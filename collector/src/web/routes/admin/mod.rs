@@ -1,6 +1,6 @@
 //! The admin API under `/v1/admin/sites/{site}/…`: query, read, export and count receipts,
 //! withdraw a data subject's consents, record, list and carry out erasure requests (with the
-//! site's deadline), read the admin audit trail.
+//! site's deadline), read the admin audit trail and the widgets' health reports.
 //!
 //! Every handler takes the [`SiteAdmin`](crate::web::auth::SiteAdmin) extractor first (401
 //! without a valid token, 403 if it does not cover the path's site, 404 for an unknown site),
@@ -23,11 +23,13 @@ use crate::web::state::AppState;
 mod analytics;
 mod changes;
 mod compliance;
+mod health;
 mod reads;
 
 pub use analytics::*;
 pub use changes::*;
 pub use compliance::*;
+pub use health::*;
 pub use reads::*;
 
 /// Largest page.
