@@ -393,6 +393,110 @@
     if (pass(this)) nativeSubmit.call(this);
   };
 
+  // Integration health (collector: admin/health.rs): what this page shows its operator should
+  // fix is told once in the console and reported to the collector, value-free (a code, a
+  // detail from a closed list, a count, the path without its query; the collector refuses
+  // anything else), at most once a day per finding and page, a few seconds after the first.
+  var findings = {}; // 'code detail' -> count, not sent yet
+  var noted = []; // [code, detail] in the order first seen
+  var HEALTH = 'kelisim:health';
+  function diagnose(code, detail, said) {
+    var key = code + ' ' + detail;
+    if (!findings[key]) {
+      findings[key] = 0;
+      noted.push([code, detail]);
+      if (window.console) console.warn('kelisim: ' + said + ' (' + location.pathname + ')');
+      setTimeout(report, 3000);
+    }
+    findings[key]++;
+  }
+  function report() {
+    var day = Math.floor(Date.now() / 864e5);
+    var told = {};
+    try {
+      told = JSON.parse(localStorage.getItem(HEALTH)) || {};
+    } catch (e) { /* nothing kept, or no storage: reported at every page */ }
+    var path = location.pathname;
+    var events = noted.splice(0).filter(function (n) {
+      var key = n.join(' ');
+      n.push(findings[key]);
+      findings[key] = 0;
+      return told[key + ' ' + path] !== day && (told[key + ' ' + path] = day);
+    }).slice(0, 16).map(function (n) {
+      return { path: path, code: n[0], detail: n[1], count: Math.min(n[2], 1000) };
+    });
+    if (!events.length || !site) return;
+    try {
+      var keys = Object.keys(told);
+      keys.slice(0, Math.max(0, keys.length - 64)).forEach(function (k) { delete told[k]; });
+      localStorage.setItem(HEALTH, JSON.stringify(told));
+    } catch (e) { /* no storage */ }
+    nativeFetch(collector + '/v1/sites/' + encodeURIComponent(site) + '/diagnostics', {
+      method: 'POST',
+      body: JSON.stringify({ events: events }),
+      keepalive: true,
+      credentials: 'omit',
+      referrerPolicy: 'no-referrer', // the page's query stays out of it too
+      headers: { 'content-type': 'application/json' }
+    }).catch(function () {});
+  }
+  // Analytics and session recorders that ran before this script: they may have read what was
+  // typed (a browser's autofill) and this address before the shield. A vendor is known by its
+  // script's address or by the global its snippet defines.
+  var VENDORS = [
+    ['yandex_metrika', 'Yandex.Metrika', /mc\.yandex\.[a-z.]+\/(metrika|watch)\//, 'ym'],
+    ['google_analytics', 'Google Analytics', /google-analytics\.com\/|googletagmanager\.com\/gtag\//, 'ga'],
+    ['google_tag_manager', 'Google Tag Manager', /googletagmanager\.com\/gtm\.js/, 'google_tag_manager'],
+    ['matomo', 'Matomo', /\/(matomo|piwik)\.js/, 'Matomo'],
+    ['posthog', 'PostHog', /posthog/, '__POSTHOG_INSTANCES__'],
+    ['hotjar', 'Hotjar', /static\.hotjar\.com\//, 'hj'],
+    ['clarity', 'Microsoft Clarity', /clarity\.ms\/tag\//, 'clarity'],
+    ['fullstory', 'FullStory', /fullstory\.com\//, 'FS'],
+    ['logrocket', 'LogRocket', /logrocket|lr-ingest\.io/, 'LogRocket']
+  ];
+  var RUNS = /^(|text\/javascript|application\/javascript|module)$/i;
+  var early = [].filter.call(document.scripts, function (s) {
+    return s !== script && RUNS.test((s.getAttribute('type') || '').trim()) && s.src;
+  });
+  VENDORS.forEach(function (v) {
+    if (window[v[3]] != null || early.some(function (s) { return v[2].test(s.src); })) {
+      diagnose('analytics_before_widget', v[0], v[1] + ' ran before kelisim.js: it may have read ' +
+        'typed values and this address before the shield. Put kelisim.js above its snippet, ' +
+        'and gate the snippet: type="text/plain" data-kelisim-category="analytics"');
+    }
+  });
+  // A personal-data form this page's settings leave unguarded (`personal` says why not).
+  var unguarded = new WeakSet();
+  function looked(form) {
+    if (unguarded.has(form) || personal(form) || ![].some.call(form.elements, personalField)) return;
+    var selector = false;
+    try {
+      selector = !!only && !form.matches(only);
+    } catch (e) { /* a bad selector narrows nothing */ }
+    if (!selector && !form.hasAttribute('data-kelisim-ignore')) return;
+    unguarded.add(form);
+    diagnose('unguarded_form', selector ? 'selector' : 'ignored', selector
+      ? 'a form with personal-data fields is not guarded: data-forms does not match it'
+      : 'a form with personal-data fields is not guarded: it carries data-kelisim-ignore');
+  }
+  // A gated script the page's CSP blocked, or that failed to load, once allowed (`run`).
+  document.addEventListener('securitypolicyviolation', function (event) {
+    var gated = event.target && event.target.kelisimGated;
+    if (gated && !event.target.kelisimBlocked) {
+      event.target.kelisimBlocked = 1;
+      diagnose('csp_blocked_gated', gated, 'the page\'s Content-Security-Policy blocked a script ' +
+        'gated as "' + gated + '": give it the page\'s nonce, or load it from an allowed origin');
+    }
+  }, true);
+  function failed(s) {
+    setTimeout(function () { // after the CSP's report, which names the better fix
+      if (!s.kelisimBlocked) {
+        diagnose('gated_script_failed', s.kelisimGated, 'a script gated as "' + s.kelisimGated +
+          '" failed to load: check its src and the page\'s Content-Security-Policy');
+      }
+    }, 100);
+  }
+
   // The analytics shield: every call analytics receives data through — whether defined
   // before this script or assigned later — hands its arguments to `clean`, which asks the
   // widget about each string and number (shield.rs, redact.rs). Calls wait, in order, until
@@ -658,6 +762,8 @@
     if (el.hasAttribute('data-type')) s.type = el.getAttribute('data-type');
     s.nonce = el.nonce; // hidden from getAttribute once parsed
     s.text = el.text;
+    s.kelisimGated = el.getAttribute('data-kelisim-category').split(/\s+/).filter(Boolean)[0];
+    if (s.src) s.addEventListener('error', failed.bind(null, s));
     var loaded = s.src && !el.hasAttribute('async'); // script-made scripts are async anyway
     if (loaded) loaded = new Promise(function (done) { s.onload = s.onerror = done; });
     parent.replaceChild(s, el);
@@ -681,6 +787,7 @@
     activate();
     var list = forms();
     list.forEach(function (form) {
+      looked(form);
       if (personal(form)) {
         markForm(form);
         if (light) load(); // held, as before the widget answered, until it does
@@ -742,6 +849,10 @@
     widget = null;
     root.setAttribute('data-kelisim', 'fallback');
     if (window.console) console.error('kelisim: widget unavailable, using a plain checkbox:', reason);
+    diagnose('widget_fallback', /timed out/.test(reason) ? 'timeout'
+      : /^Error: config answered/.test(reason) ? 'config'
+        : window.WebAssembly && reason instanceof WebAssembly.CompileError ? 'wasm' : 'error',
+    'the widget could not start; a plain checkbox guards the forms');
     plainBoxes(forms());
   }
 

@@ -115,6 +115,18 @@ const T = {
   art8_item: ["Тармақ", "Пункт", "Item"],
   art8_key: ["Баптау кілті", "Ключ настроек", "Config key"],
   art8_empty_n: ["Баптауда толтырылмаған: ", "Не заполнено в настройках: ", "Left empty in the config: "],
+  health: ["Сайттың күйі", "Состояние сайта", "Site health"],
+  health_hint: ["Соңғы 30 күнде виджет сайт беттерінде не тапты және оны қалай түзету керек.", "Что виджет нашёл на страницах сайта за последние 30 дней и как это исправить.", "What the widget found on the site's pages in the last 30 days, and how to fix it."],
+  health_ok: ["Соңғы 30 күнде виджет ешқандай мәселе хабарламады.", "За последние 30 дней виджет не сообщил о проблемах.", "The widget reported no problems in the last 30 days."],
+  health_n: ["Табылғаны: ", "Найдено: ", "Found: "],
+  health_errors: [", оның ішінде қате: ", ", из них ошибок: ", ", errors among them: "],
+  col_severity: ["Деңгейі", "Важность", "Severity"],
+  col_fix: ["Мәселе және шешімі", "Проблема и решение", "Problem and fix"],
+  col_page: ["Бет", "Страница", "Page"],
+  col_times: ["Рет", "Раз", "Times"],
+  col_last_seen: ["Соңғы рет", "Последний раз", "Last seen"],
+  sev_error: ["Қате", "Ошибка", "Error"],
+  sev_warning: ["Ескерту", "Предупреждение", "Warning"],
   art8_all_set: ["Баптаудың барлық кілттері толтырылған; «тек мәтін» тармақтарын келісім мәтіні айтуы керек.", "Все ключи настроек заполнены; пункты «только текст» должен назвать текст согласия.", "Every config key is filled in; the consent text must state the \"text only\" items."],
   cov_set: ["толтырылған", "заполнено", "set"],
   cov_empty: ["бос — толтырыңыз", "пусто — заполните", "empty — fill it in"],
@@ -452,12 +464,41 @@ async function art8() {
   $("art8-summary").className = empty.length ? "error" : "";
 }
 
+// What the site's widgets reported (GET …/health): the fix comes in the page's language.
+async function health() {
+  const res = await api("/health?lang=" + lang);
+  if (!res.ok) {
+    show($("health-summary"), await problem(res));
+    return;
+  }
+  const h = await res.json();
+  const body = $("health-table").tBodies[0];
+  body.replaceChildren();
+  for (const item of h.items) {
+    const tr = document.createElement("tr");
+    tr.dataset.code = item.code;
+    tr.dataset.severity = item.severity;
+    tr.append(cell(t("sev_" + item.severity), "sev-" + item.severity), cell(item.fix), cell(item.path),
+      cell(String(item.count)), cell(localTime(item.last_seen)));
+    body.append(tr);
+  }
+  const errors = h.items.filter((i) => i.severity === "error").length;
+  $("health-table").hidden = h.items.length === 0;
+  $("health-summary").textContent = h.items.length
+    ? t("health_n") + h.items.length + (errors ? t("health_errors") + errors : "")
+    : t("health_ok");
+  $("health-summary").className = errors ? "error" : "";
+}
+
 function enter() {
   $("signin").hidden = true;
   $("app").hidden = false;
   $("site-name").textContent = session.site;
   // The list shows times in the site's zone, which the analytics name.
-  analytics().finally(() => search(0));
+  analytics().finally(() => {
+    search(0);
+    health();
+  });
   erasures();
   art8();
 }

@@ -9,6 +9,7 @@ mod demo_pages;
 mod deploy;
 mod form_consent;
 mod form_guard;
+mod health;
 mod page_weight;
 mod security;
 mod shield;
