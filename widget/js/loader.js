@@ -405,7 +405,10 @@
     if (!findings[key]) {
       findings[key] = 0;
       noted.push([code, detail]);
-      if (window.console) console.warn('kelisim: ' + said + ' (' + location.pathname + ')');
+      if (window.console) {
+        console.warn('kelisim: ' + said + ' on ' + location.pathname +
+          ' (the admin page\'s Site health says how to fix it)');
+      }
       setTimeout(report, 3000);
     }
     findings[key]++;
@@ -460,9 +463,8 @@
   });
   VENDORS.forEach(function (v) {
     if (window[v[3]] != null || early.some(function (s) { return v[2].test(s.src); })) {
-      diagnose('analytics_before_widget', v[0], v[1] + ' ran before kelisim.js: it may have read ' +
-        'typed values and this address before the shield. Put kelisim.js above its snippet, ' +
-        'and gate the snippet: type="text/plain" data-kelisim-category="analytics"');
+      diagnose('analytics_before_widget', v[0], v[1] + ' ran before kelisim.js: it may have ' +
+        'read typed values; put kelisim.js above it, and gate it');
     }
   });
   // A personal-data form this page's settings leave unguarded (`personal` says why not).
@@ -475,24 +477,22 @@
     } catch (e) { /* a bad selector narrows nothing */ }
     if (!selector && !form.hasAttribute('data-kelisim-ignore')) return;
     unguarded.add(form);
-    diagnose('unguarded_form', selector ? 'selector' : 'ignored', selector
-      ? 'a form with personal-data fields is not guarded: data-forms does not match it'
-      : 'a form with personal-data fields is not guarded: it carries data-kelisim-ignore');
+    diagnose('unguarded_form', selector ? 'selector' : 'ignored', 'a personal-data form is ' +
+      'unguarded by ' + (selector ? 'data-forms' : 'data-kelisim-ignore'));
   }
   // A gated script the page's CSP blocked, or that failed to load, once allowed (`run`).
   document.addEventListener('securitypolicyviolation', function (event) {
     var gated = event.target && event.target.kelisimGated;
     if (gated && !event.target.kelisimBlocked) {
       event.target.kelisimBlocked = 1;
-      diagnose('csp_blocked_gated', gated, 'the page\'s Content-Security-Policy blocked a script ' +
-        'gated as "' + gated + '": give it the page\'s nonce, or load it from an allowed origin');
+      diagnose('csp_blocked_gated', gated, 'the CSP blocked a gated ' + gated + ' script');
     }
   }, true);
   function failed(s) {
     setTimeout(function () { // after the CSP's report, which names the better fix
       if (!s.kelisimBlocked) {
-        diagnose('gated_script_failed', s.kelisimGated, 'a script gated as "' + s.kelisimGated +
-          '" failed to load: check its src and the page\'s Content-Security-Policy');
+        diagnose('gated_script_failed', s.kelisimGated, 'a gated ' + s.kelisimGated +
+          ' script failed to load');
       }
     }, 100);
   }
@@ -852,7 +852,7 @@
     diagnose('widget_fallback', /timed out/.test(reason) ? 'timeout'
       : /^Error: config answered/.test(reason) ? 'config'
         : window.WebAssembly && reason instanceof WebAssembly.CompileError ? 'wasm' : 'error',
-    'the widget could not start; a plain checkbox guards the forms');
+    'the widget could not start');
     plainBoxes(forms());
   }
 

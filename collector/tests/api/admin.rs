@@ -380,6 +380,19 @@ async fn a_phone_typed_another_way_finds_the_receipt_and_the_exports_carry_it() 
         "ТОО «Алтын Жол Логистика»"
     );
     assert_eq!(docs[0]["jurisdiction"], "KZ");
+    // The operator's address and contact (docs/compliance.md L6, L15) as the config has them.
+    let controller = &docs[0]["piiControllers"][0];
+    assert_eq!(
+        controller["address"]["streetAddress"],
+        "Республика Казахстан, г. Алматы, пр. Абая, 52, офис 305"
+    );
+    assert_eq!(controller["email"], "privacy@altynzhol.kz");
+    // The term (L10): the site's retention_days.
+    let termination = docs[0]["services"][0]["purposes"][0]["termination"].as_str();
+    assert!(
+        termination.is_some_and(|t| t.contains("kept 1095 days")),
+        "{termination:?}"
+    );
     // A broken document does not pass, so the check above means something.
     let mut broken = docs[0].clone();
     broken["services"][0]["purposes"][0]["thirdPartyDisclosure"] = true.into();

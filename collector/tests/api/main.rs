@@ -23,6 +23,7 @@ mod page;
 mod process;
 mod receipts;
 mod reload;
+mod retention;
 mod security;
 mod site;
 mod soak;

@@ -142,7 +142,7 @@ pub fn open_state(
     )
 }
 
-fn open_state_with(
+pub fn open_state_with(
     config: Config,
     data: &DataDir,
     widget_dir: Option<&Path>,

@@ -383,6 +383,16 @@ async fn the_dashboard_charts_pages_opens_and_names_empty_art8_items() -> Result
         );
         cookies.push(event);
     }
+    // Two findings a widget reported (tests/e2e/health.rs drives a real one).
+    let r = http
+        .post(format!("{}/v1/sites/demo/diagnostics", collector.url))
+        .json(&json!({ "events": [
+            { "path": "/contact.html", "code": "analytics_before_widget", "detail": "yandex_metrika", "count": 3 },
+            { "path": "/", "code": "gated_script_failed", "detail": "analytics", "count": 1 },
+        ] }))
+        .send()
+        .await?;
+    ensure!(r.status() == 204, "diagnostics: {}", r.text().await?);
     let out = std::process::Command::new(Collector::binary())
         .args([
             "tokens", "create", "--site", "demo", "--scope", "read", "--config",
@@ -562,6 +572,15 @@ async fn dashboard(collector: &Collector, browser: &Browser, token: &str) -> Res
         .find_all(By::Css("#art8-table tr[data-coverage=empty]"))
         .await?;
     ensure!(empty.len() == 2, "two empty rows");
+
+    // Site health: the error first, with its fix in Russian.
+    let health = wait::until("the site health panel", Duration::from_secs(10), || async {
+        let t = driver.find(By::Id("health-table")).await?.text().await?;
+        Ok(t.contains("Ошибка").then_some(t))
+    })
+    .await?;
+    ensure!(health.contains("выше кода Yandex.Metrika"), "{health}");
+    ensure!(text("health-summary").await?.starts_with("Найдено: 2"));
 
     let found = axe::serious_violations(driver, "body").await?;
     ensure!(found.is_empty(), "axe on the dashboard: {found:#?}");

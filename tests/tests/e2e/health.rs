@@ -73,9 +73,9 @@ async fn a_misordered_page_is_reported_with_its_fixes_and_nothing_typed() -> Res
             let said = warned.join("\n");
             for expected in [
                 "Yandex.Metrika ran before kelisim.js",
-                "data-kelisim-ignore",
-                "failed to load",
-                "Content-Security-Policy blocked",
+                "unguarded by data-kelisim-ignore",
+                "a gated analytics script failed to load",
+                "the CSP blocked a gated marketing script",
             ] {
                 ensure!(said.contains(expected), "console: {said}");
             }

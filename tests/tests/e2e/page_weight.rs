@@ -47,10 +47,11 @@ const TARGETS: [Option<u64>; 4] = [Some(30_000), None, Some(5_000), None];
 
 /// The most each case may weigh (bytes): what was measured once the config travels compressed
 /// and a returning visitor's page revalidates the kept one (a 304), and the floating control's
-/// stylesheet came apart (BENCHMARKS.md, issue 19), with 2% room for header noise. A change
+/// stylesheet came apart (BENCHMARKS.md, issue 19), then the loader's integration-health
+/// reports (issue 18, +1,029 bytes), with 2% room for header noise. A change
 /// that makes a page view heavier fails here, and must raise this with its measured cost
 /// recorded in BENCHMARKS.md.
-const CEILINGS: [u64; 4] = [43_120, 43_120, 7_210, 40_770];
+const CEILINGS: [u64; 4] = [44_170, 44_170, 8_260, 41_820];
 
 /// What one page view fetched from the collector.
 #[derive(Debug, Default)]

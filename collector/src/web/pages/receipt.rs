@@ -68,6 +68,9 @@ struct Texts {
     withdraws: &'static str,
     operator: &'static str,
     bin: &'static str,
+    address: &'static str,
+    withdraw_how: &'static str,
+    contact: &'static str,
     when: &'static str,
     label: &'static str,
     label_gone: &'static str,
@@ -101,6 +104,9 @@ fn texts(lang: &str) -> Texts {
             withdraws: "Бұл түбіртек мына келісімді кері қайтарады:",
             operator: "Оператор",
             bin: "БСН",
+            address: "Мекенжайы",
+            withdraw_how: "Келісімді кері қайтарып алу немесе деректеріңізді жою үшін операторға жазыңыз және осы түбіртектің сілтемесін көрсетіңіз.",
+            contact: "Байланыс:",
             when: "Күні мен уақыты",
             label: "Белгі мәтіні",
             label_gone: "мәтін сайт баптауларында енді жоқ; оның SHA-256 хэші:",
@@ -131,6 +137,9 @@ fn texts(lang: &str) -> Texts {
             withdraws: "Эта квитанция отзывает согласие:",
             operator: "Оператор",
             bin: "БИН",
+            address: "Адрес",
+            withdraw_how: "Чтобы отозвать согласие или потребовать удалить ваши данные, напишите оператору и укажите номер этой квитанции.",
+            contact: "Контакт:",
             when: "Дата и время",
             label: "Текст отметки",
             label_gone: "текста больше нет в настройках сайта; его SHA-256:",
@@ -161,6 +170,9 @@ fn texts(lang: &str) -> Texts {
             withdraws: "This receipt withdraws the consent of receipt",
             operator: "Operator",
             bin: "BIN",
+            address: "Address",
+            withdraw_how: "To withdraw this consent or have your data erased, write to the operator and quote this receipt's reference.",
+            contact: "Contact:",
             when: "Date and time",
             label: "Checkbox text",
             label_gone: "the text is no longer in the site's configuration; its SHA-256 is",
@@ -206,6 +218,14 @@ fn choices(out: &mut String, title: &str, list: &[Choice], page: &Page<'_>, t: &
     out.push_str("</ul></dd>\n");
 }
 
+/// A plain e-mail address (for a `mailto:` link): one `@`, no spaces, quotes or angle brackets.
+fn is_email(s: &str) -> bool {
+    s.split('@').count() == 2
+        && !s.starts_with('@')
+        && !s.ends_with('@')
+        && !s.contains(|c: char| c.is_whitespace() || "\"'<>()?&".contains(c))
+}
+
 /// Renders the whole page.
 pub fn render(page: &Page<'_>) -> String {
     let t = texts(page.lang);
@@ -245,6 +265,13 @@ pub fn render(page: &Page<'_>) -> String {
         None => format!("<code>{}</code>", escape(&p.site)),
     };
     body.push_str(&format!("<dt>{}</dt><dd>{operator}</dd>\n", t.operator));
+    if let Some(address) = page.operator.and_then(|op| op.address.as_deref()) {
+        body.push_str(&format!(
+            "<dt>{}</dt><dd id=\"receipt-address\">{}</dd>\n",
+            t.address,
+            escape(address)
+        ));
+    }
     body.push_str(&format!(
         "<dt>{}</dt><dd><time datetime=\"{}\">{}</time></dd>\n",
         t.when,
@@ -305,6 +332,23 @@ pub fn render(page: &Page<'_>) -> String {
     };
     body.push_str(&format!("<dt>{}</dt>{signature}\n", t.signature));
     body.push_str("</dl>\n");
+    // How to withdraw (Art. 8; docs/compliance.md L15): the operator's contact, when the
+    // config names one. A withdrawal's own receipt needs no such line.
+    if p.event != Event::Withdrawn {
+        let contact = match page.operator.and_then(|op| op.contact.as_deref()) {
+            Some(c) if is_email(c) => format!(
+                " {} <a href=\"mailto:{c}\">{c}</a>",
+                t.contact,
+                c = escape(c)
+            ),
+            Some(c) => format!(" {} {}", t.contact, escape(c)),
+            None => String::new(),
+        };
+        body.push_str(&format!(
+            "<p class=\"receipt__withdraw\" id=\"receipt-withdraw\">{}{contact}</p>\n",
+            t.withdraw_how
+        ));
+    }
     body.push_str(&format!(
         "<p><a class=\"receipt__download\" id=\"receipt-download\" href=\"/v1/receipts/{}?format=jws\" download=\"kelisim-receipt-{}.jws\">{}</a></p>\n",
         escape(&p.id),
@@ -429,6 +473,64 @@ mod tests {
         for forbidden in ["<script", "style=", "<style", "onclick", "<script>"] {
             assert!(!html.contains(forbidden), "`{forbidden}` in page");
         }
+    }
+
+    #[test]
+    fn the_operators_address_and_how_to_withdraw_are_stated_in_each_language() {
+        let p = payload();
+        let mut op = operator();
+        op.address = Some("Алматы, ул. Толе би, 59".into());
+        op.contact = Some("privacy@altynjol.kz".into());
+        for (lang, how) in [
+            ("kk", "Келісімді кері қайтарып алу"),
+            ("ru", "Чтобы отозвать согласие"),
+            ("en", "To withdraw this consent"),
+        ] {
+            let html = render(&Page {
+                lang,
+                payload: &p,
+                operator: Some(&op),
+                label: None,
+                signature: Ok("kid-1"),
+                withdrawn_by: None,
+                choice_names: Vec::new(),
+            });
+            assert!(
+                html.contains("<dd id=\"receipt-address\">Алматы, ул. Толе би, 59</dd>"),
+                "{html}"
+            );
+            assert!(html.contains(how), "{lang}: {html}");
+            assert!(
+                html.contains("<a href=\"mailto:privacy@altynjol.kz\">privacy@altynjol.kz</a>"),
+                "{lang}: {html}"
+            );
+        }
+        // A contact that is not an e-mail is shown as text; none: the sentence alone.
+        op.contact = Some("+7 727 000 00 00 <b>".into());
+        let en = |op: &Operator| {
+            render(&Page {
+                lang: "en",
+                payload: &p,
+                operator: Some(op),
+                label: None,
+                signature: Ok("kid-1"),
+                withdrawn_by: None,
+                choice_names: Vec::new(),
+            })
+        };
+        let html = en(&op);
+        assert!(
+            html.contains("Contact: +7 727 000 00 00 &lt;b&gt;</p>"),
+            "{html}"
+        );
+        op.contact = None;
+        op.address = None;
+        let html = en(&op);
+        assert!(
+            html.contains("quote this receipt's reference.</p>"),
+            "{html}"
+        );
+        assert!(!html.contains("receipt-address"));
     }
 
     #[test]
