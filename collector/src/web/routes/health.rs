@@ -30,6 +30,9 @@ use crate::web::state::AppState;
          body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`origin_not_allowed`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`unknown_site`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`body_too_large`: more than 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: not `application/json`", body = Problem,
+         content_type = "application/problem+json"),
         (status = 429, description = "`too_many_requests`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`unavailable`", body = Problem, content_type = "application/problem+json"),
     )
