@@ -23,6 +23,7 @@
 //! current_policy = "2026-03"
 //! retention_days = 1095
 //! erasure_deadline_days = 30                # optional (default 30): erasure requests' deadline
+//! erase_on_withdrawal = false               # optional: a subject's withdrawal also requests erasure
 //! time_zone = "Asia/Almaty"                 # optional (the default): the analytics' days
 //! [site.operator]
 //! name = "…"; bin = "180940012348"          # address, contact, jurisdiction optional
@@ -176,6 +177,10 @@ pub struct Site {
     /// Days within which a data subject's erasure request is carried out, counted from the
     /// day it was received.
     pub erasure_deadline_days: u32,
+    /// An admin's withdrawal of a data subject's consents also records an erasure request of
+    /// their identifiers, due `erasure_deadline_days` later: for an operator whose consent text
+    /// promises deletion after a withdrawal (docs/compliance.md, P21).
+    pub erase_on_withdrawal: bool,
     /// The site's time zone (IANA name): the admin's analytics count days and weeks in it.
     pub time_zone: jiff::tz::TimeZone,
     pub operator: Operator,

@@ -271,6 +271,7 @@ impl Validator<'_> {
             languages,
             retention_days: raw.retention_days,
             erasure_deadline_days,
+            erase_on_withdrawal: raw.erase_on_withdrawal.unwrap_or(false),
             time_zone,
             operator,
             policies,
