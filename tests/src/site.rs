@@ -535,7 +535,10 @@ mod tests {
             "{strict}"
         );
         assert!(strict.contains("frame-ancestors 'none'"), "{strict}");
-        assert!(strict.contains("connect-src 'self' http://c http://cap;"), "{strict}");
+        assert!(
+            strict.contains("connect-src 'self' http://c http://cap;"),
+            "{strict}"
+        );
         let sealed = csp("/sealed/contact.html", "http://c", "http://cap");
         assert!(sealed.contains("connect-src http://c;"), "{sealed}");
         assert!(csp("/nonce/inline.html", "http://c", "").contains(&format!("'nonce-{NONCE}'")));

@@ -46,6 +46,7 @@ pub(super) struct RawSite {
     pub(super) erase_on_withdrawal: Option<bool>,
     pub(super) time_zone: Option<String>,
     pub(super) operator: RawOperator,
+    pub(super) data: Option<super::data::RawData>,
     #[serde(default)]
     pub(super) policy: Vec<RawPolicy>,
     #[serde(default)]

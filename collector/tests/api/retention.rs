@@ -135,7 +135,11 @@ async fn a_withdrawal_requests_erasure_where_the_site_promises_it() {
         });
         let h = crate::support::Harness::with_config(config);
         let app = test::init_service(build_app(h.state.clone())).await;
-        let r = send(&app, post_receipt(&fixture("receipt_request_form_given.json")).to_request()).await;
+        let r = send(
+            &app,
+            post_receipt(&fixture("receipt_request_form_given.json")).to_request(),
+        )
+        .await;
         assert_eq!(r.status, 201, "{}", r.text());
         let t = tokens::generate(
             vec!["demo".into()],
@@ -159,7 +163,11 @@ async fn a_withdrawal_requests_erasure_where_the_site_promises_it() {
         let found = |h: &crate::support::Harness| {
             let reader = h.state.store.reader();
             reader
-                .erasures("demo", &format_timestamp(time::OffsetDateTime::now_utc()), 10)
+                .erasures(
+                    "demo",
+                    &format_timestamp(time::OffsetDateTime::now_utc()),
+                    10,
+                )
                 .expect("erasures")
         };
         if !promise {

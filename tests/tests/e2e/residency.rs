@@ -38,7 +38,11 @@ async fn the_widget_sends_consent_data_to_the_collector_alone() -> Result<()> {
                 .goto(format!("{}/sealed/contact.html", apart.site.url))
                 .await?;
             browser.widget_state("ready").await?;
-            click(browser, "section.kelisim-banner [data-kelisim-action=accept]").await?;
+            click(
+                browser,
+                "section.kelisim-banner [data-kelisim-action=accept]",
+            )
+            .await?;
             for (id, text) in [
                 ("f-name", "Ерлан Садыков"),
                 ("f-phone", "+7 702 333 44 55"),
