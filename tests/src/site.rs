@@ -7,7 +7,8 @@
 //!
 //! The CSP depends on the path: pages under `/open/` get none (inline scripts allowed), pages
 //! under `/nonce/` allow scripts carrying the page's nonce, pages under `/embed/` may be framed
-//! by the site itself. `?delay=MS` holds any answer that long (a slow script). Every request's
+//! by the site itself, and `/sealed/PAGE` is the fixture PAGE allowed to connect to the
+//! collector alone. `?delay=MS` holds any answer that long (a slow script). Every request's
 //! path is logged, so a test can tell that a gated script or frame was never even fetched.
 //! `/vanilla/` serves vanilla-cookieconsent's npm package (the banner benchmark's reference).
 //!
@@ -275,7 +276,8 @@ async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
             let name = if path == "/" {
                 "index.html"
             } else {
-                &path[1..]
+                // `/sealed/PAGE` is PAGE under a CSP that lets it connect to the collector only.
+                path.strip_prefix("/sealed/").unwrap_or(&path[1..])
             };
             match safe_name(name).and_then(|n| std::fs::read_to_string(state.fixtures.join(n)).ok())
             {
@@ -285,7 +287,7 @@ async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
         }
         _ => ("405 Method Not Allowed", "text/plain", b"method".to_vec()),
     };
-    let csp = csp(path, &format!("{collector} {capture}"));
+    let csp = csp(path, &collector, &capture);
     respond(&mut stream, status, kind, &csp, &bytes).await
 }
 
@@ -347,12 +349,18 @@ fn with_recorders(page: &str, head: &str) -> Option<String> {
 /// The nonce of the `/nonce/` pages' CSP (a fixed value: the tests check the mechanism).
 pub const NONCE: &str = "a2VsaXNpbS10ZXN0LW5vbmNl";
 
-/// The `Content-Security-Policy` header line for `path` (see the module doc); `connect` lists
-/// the other origins pages may send to (the collector, the capture endpoint).
-fn csp(path: &str, connect: &str) -> String {
+/// The `Content-Security-Policy` header line for `path` (see the module doc): pages may send
+/// to their own origin, the collector and the capture endpoint, `/sealed/` pages to the
+/// collector alone (so a violation report names anything else the widget reached for).
+fn csp(path: &str, collector: &str, capture: &str) -> String {
     if path.starts_with("/open/") {
         return String::new();
     }
+    let connect = if path.starts_with("/sealed/") {
+        collector.to_owned()
+    } else {
+        format!("'self' {collector} {capture}")
+    };
     let nonce = if path.starts_with("/nonce/") {
         format!(" 'nonce-{NONCE}'")
     } else {
@@ -365,7 +373,7 @@ fn csp(path: &str, connect: &str) -> String {
     };
     format!(
         "Content-Security-Policy: default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self' {connect}; \
+         style-src 'self'; img-src 'self' data:; connect-src {connect}; \
          base-uri 'self'; form-action 'self'; frame-ancestors {ancestors}\r\n"
     )
 }
@@ -520,15 +528,21 @@ mod tests {
 
     #[test]
     fn the_csp_follows_the_path() {
-        assert_eq!(csp("/open/inline.html", "http://c"), "");
-        let strict = csp("/cookies.html", "http://c");
+        assert_eq!(csp("/open/inline.html", "http://c", ""), "");
+        let strict = csp("/cookies.html", "http://c", "http://cap");
         assert!(
             strict.contains("script-src 'self' 'wasm-unsafe-eval'"),
             "{strict}"
         );
         assert!(strict.contains("frame-ancestors 'none'"), "{strict}");
-        assert!(csp("/nonce/inline.html", "http://c").contains(&format!("'nonce-{NONCE}'")));
-        assert!(csp("/embed/frame.html", "http://c").contains("frame-ancestors 'self'"));
+        assert!(
+            strict.contains("connect-src 'self' http://c http://cap;"),
+            "{strict}"
+        );
+        let sealed = csp("/sealed/contact.html", "http://c", "http://cap");
+        assert!(sealed.contains("connect-src http://c;"), "{sealed}");
+        assert!(csp("/nonce/inline.html", "http://c", "").contains(&format!("'nonce-{NONCE}'")));
+        assert!(csp("/embed/frame.html", "http://c", "").contains("frame-ancestors 'self'"));
     }
 
     #[test]

@@ -14,8 +14,6 @@ pub enum Coverage {
     Set,
     /// Its optional key is empty: fill it in.
     Empty,
-    /// No config key carries it: the consent text must state it.
-    TextOnly,
 }
 
 /// One item of a consent's content, and where it comes from.
@@ -32,6 +30,15 @@ pub struct Art8Item {
 
 fn filled(value: Option<&String>) -> Coverage {
     if value.is_some_and(|v| !v.trim().is_empty()) {
+        Coverage::Set
+    } else {
+        Coverage::Empty
+    }
+}
+
+/// A `[site.data]` key: set when the config says it (an empty list is an answer: none).
+fn given<T>(value: Option<&T>) -> Coverage {
+    if value.is_some() {
         Coverage::Set
     } else {
         Coverage::Empty
@@ -85,10 +92,30 @@ pub fn items(site: &Site) -> Vec<Art8Item> {
                 Coverage::Empty
             },
         ),
-        item("data_collected", "L8", None, Coverage::TextOnly),
-        item("form_third_parties", "L11", None, Coverage::TextOnly),
-        item("cross_border", "L12", None, Coverage::TextOnly),
-        item("public_sources", "L13", None, Coverage::TextOnly),
+        item(
+            "data_collected",
+            "L8",
+            Some("site.data.collected"),
+            given(site.data.collected.as_ref().filter(|c| !c.is_empty())),
+        ),
+        item(
+            "form_third_parties",
+            "L11",
+            Some("site.data.recipients"),
+            given(site.data.recipients.as_ref()),
+        ),
+        item(
+            "cross_border",
+            "L12",
+            Some("site.data.cross_border"),
+            given(site.data.cross_border.as_ref()),
+        ),
+        item(
+            "public_sources",
+            "L13",
+            Some("site.data.public"),
+            given(site.data.public.as_ref()),
+        ),
     ]
 }
 
@@ -109,23 +136,41 @@ mod tests {
     }
 
     #[test]
-    fn empty_operator_keys_are_named_and_text_only_items_always() {
-        let full = items(&demo(|t| t));
-        assert_eq!(coverage(&full, "operator_name"), Coverage::Set);
-        for id in [
+    fn empty_keys_are_named() {
+        let data = [
             "data_collected",
             "form_third_parties",
             "cross_border",
             "public_sources",
-        ] {
-            assert_eq!(coverage(&full, id), Coverage::TextOnly, "{id}");
-        }
+        ];
+        let full = items(&demo(|t| t));
+        assert!(
+            full.iter().all(|i| i.coverage == Coverage::Set),
+            "the demo says everything: {full:?}"
+        );
         let cut = |t: String| {
             t.lines()
                 .filter(|l| !l.starts_with("address") && !l.starts_with("contact"))
                 .collect::<Vec<_>>()
                 .join("\n")
         };
+        // Without its [site.data] table, the demo says none of the four.
+        let no_data = |t: String| {
+            let start = t.find("[site.data]").expect("the demo has [site.data]");
+            let end = t[start..].find("\n\n").map_or(t.len(), |e| start + e);
+            format!("{}{}", &t[..start], &t[end..])
+        };
+        let bare_data = items(&demo(no_data));
+        for id in data {
+            assert_eq!(coverage(&bare_data, id), Coverage::Empty, "{id}");
+        }
+        // An empty list is an answer (none), an empty `collected` is not.
+        let none = items(&demo(|t| {
+            t.replace("cross_border = []", "cross_border = []\n")
+                .replace("collected = [", "collected = [] # [")
+        }));
+        assert_eq!(coverage(&none, "cross_border"), Coverage::Set);
+        assert_eq!(coverage(&none, "data_collected"), Coverage::Empty);
         let bare = items(&demo(cut));
         assert_eq!(coverage(&bare, "operator_address"), Coverage::Empty);
         assert_eq!(coverage(&bare, "withdrawal_contact"), Coverage::Empty);

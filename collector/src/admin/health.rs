@@ -66,10 +66,14 @@ pub enum Code {
     UnguardedForm,
     /// The widget could not start; a plain checkbox guarded the forms (detail: the reason).
     WidgetFallback,
+    /// Found by the collector, never sent by a widget: a form receipt names a field that
+    /// `[site.data] collected` does not list (detail: the field's name).
+    UndeclaredField,
 }
 
 impl Code {
-    pub const ALL: [Code; 5] = [
+    /// What a widget may report.
+    pub const WIDGET: [Code; 5] = [
         Code::AnalyticsBeforeWidget,
         Code::GatedScriptFailed,
         Code::CspBlockedGated,
@@ -84,17 +88,25 @@ impl Code {
             Code::CspBlockedGated => "csp_blocked_gated",
             Code::UnguardedForm => "unguarded_form",
             Code::WidgetFallback => "widget_fallback",
+            Code::UndeclaredField => "undeclared_field",
         }
     }
 
+    /// Any code a health row may hold.
     pub fn parse(s: &str) -> Option<Code> {
-        Code::ALL.into_iter().find(|c| c.as_str() == s)
+        Code::WIDGET
+            .into_iter()
+            .chain([Code::UndeclaredField])
+            .find(|c| c.as_str() == s)
     }
 
     /// `error`: a promise to visitors may be broken; `warning`: the site works less well.
     pub fn severity(self) -> &'static str {
         match self {
-            Code::AnalyticsBeforeWidget | Code::UnguardedForm | Code::CspBlockedGated => "error",
+            Code::AnalyticsBeforeWidget
+            | Code::UnguardedForm
+            | Code::CspBlockedGated
+            | Code::UndeclaredField => "error",
             Code::GatedScriptFailed | Code::WidgetFallback => "warning",
         }
     }
@@ -146,10 +158,13 @@ pub fn validate(request: DiagnosticsRequest, site: &Site) -> Result<Vec<Diagnost
 }
 
 fn event(e: EventRequest, site: &Site) -> Result<Diagnostic, String> {
-    let code = Code::parse(&e.code).ok_or_else(|| {
-        let known: Vec<_> = Code::ALL.iter().map(|c| c.as_str()).collect();
-        format!("unknown `code` {:?}; one of {}", e.code, known.join(", "))
-    })?;
+    let code = Code::WIDGET
+        .into_iter()
+        .find(|c| c.as_str() == e.code)
+        .ok_or_else(|| {
+            let known: Vec<_> = Code::WIDGET.iter().map(|c| c.as_str()).collect();
+            format!("unknown `code` {:?}; one of {}", e.code, known.join(", "))
+        })?;
     let detail_ok = match code {
         Code::AnalyticsBeforeWidget => VENDORS.iter().any(|(id, _)| *id == e.detail),
         Code::GatedScriptFailed | Code::CspBlockedGated => {
@@ -157,6 +172,7 @@ fn event(e: EventRequest, site: &Site) -> Result<Diagnostic, String> {
         }
         Code::UnguardedForm => FORM_REASONS.contains(&e.detail.as_str()),
         Code::WidgetFallback => FALLBACK_REASONS.contains(&e.detail.as_str()),
+        Code::UndeclaredField => false,
     };
     if !detail_ok {
         return Err(format!(
@@ -205,6 +221,44 @@ fn personal(segment: &str) -> bool {
         .max()
         .unwrap_or(0);
     lower.contains('@') || lower.contains("%40") || digits >= 4 || hex_run >= 16
+}
+
+/// What the collector finds in a form receipt (`kind_form`) of `site` from `page_url`: each
+/// field it names that `[site.data] collected` does not list, as an `undeclared_field` event
+/// on the page's path. None while the config does not list the data, and none for a name
+/// that is not a plain field name (it is skipped, never stored).
+pub fn undeclared_fields(
+    site: &Site,
+    kind_form: bool,
+    page_url: &str,
+    fields: &[String],
+) -> Vec<Diagnostic> {
+    let Some(collected) = site.data.collected.as_ref().filter(|_| kind_form) else {
+        return Vec::new();
+    };
+    let after_scheme = page_url
+        .split_once("://")
+        .map_or(page_url, |(_, rest)| rest);
+    let page = after_scheme
+        .find('/')
+        .and_then(|at| path(&after_scheme[at..]).ok())
+        .unwrap_or_else(|| "/".to_owned());
+    fields
+        .iter()
+        .filter(|f| !collected.contains(f))
+        .filter(|f| {
+            (1..=64).contains(&f.len())
+                && f.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-.[]".contains(&b))
+        })
+        .take(MAX_EVENTS)
+        .map(|f| Diagnostic {
+            path: page.clone(),
+            code: Code::UndeclaredField,
+            detail: f.clone(),
+            count: 1,
+        })
+        .collect()
 }
 
 /// The fix for one health row, in `lang` (`kk`, `ru`, anything else English).
@@ -264,6 +318,11 @@ pub fn fix(code: Code, detail: &str, path: &str, lang: &str) -> String {
             "{path} бетінде браузер виджеттің WebAssembly кодын іске қоспады (беттің Content-Security-Policy), формаларды қарапайым құсбелгі қорғады. script-src ішіне 'wasm-unsafe-eval' қосыңыз.",
             "На странице {path} браузер не запустил WebAssembly виджета (Content-Security-Policy страницы), и формы защищала простая галочка. Добавьте 'wasm-unsafe-eval' в script-src.",
             "The browser refused to run the widget's WebAssembly on {path} (the page's Content-Security-Policy), so a plain checkbox guarded the forms. Add 'wasm-unsafe-eval' to script-src.",
+        ]),
+        (Code::UndeclaredField, _) => pick([
+            "{path} бетіндегі форма «{detail}» өрісін жібереді, ал [site.data] collected оны атамайды. Егер келісім мәтіні бұл деректерді атамаса, оны мәтінге және collected тізіміне қосыңыз.",
+            "Форма на странице {path} отправляет поле «{detail}», которого нет в [site.data] collected. Если текст согласия не называет эти данные, добавьте их в текст и в collected.",
+            "The form on {path} sends the field \"{detail}\", which [site.data] collected does not list. If the consent text does not name this data, add it there and to collected.",
         ]),
         (Code::WidgetFallback, _) => pick([
             "{path} бетінде виджет қатемен тоқтады, формаларды қарапайым құсбелгі қорғады. Сол беттегі браузер консолін қараңыз: kelisim хабары себебін айтады.",
@@ -379,6 +438,28 @@ mod tests {
     }
 
     #[test]
+    fn a_form_field_the_config_does_not_list_is_found_and_only_then() {
+        let mut s = site();
+        let fields: Vec<String> = ["name", "passport", "bad name<"].map(String::from).to_vec();
+        let found = undeclared_fields(&s, true, "https://altynzhol.kz/kk/contact", &fields);
+        assert_eq!(
+            found,
+            [Diagnostic {
+                path: "/kk/contact".into(),
+                code: Code::UndeclaredField,
+                detail: "passport".into(),
+                count: 1
+            }]
+        );
+        assert!(undeclared_fields(&s, false, "https://a.kz/", &fields).is_empty());
+        s.data.collected = None;
+        assert!(undeclared_fields(&s, true, "https://a.kz/", &fields).is_empty());
+        // A widget cannot report it.
+        let from_widget = validate(one("/", "undeclared_field", "passport", 1), &site());
+        assert!(from_widget.is_err());
+    }
+
+    #[test]
     fn every_fix_names_the_page_in_each_language_and_says_what_to_do() {
         let details = |code| -> Vec<&str> {
             match code {
@@ -386,9 +467,10 @@ mod tests {
                 Code::GatedScriptFailed | Code::CspBlockedGated => vec!["analytics"],
                 Code::UnguardedForm => FORM_REASONS.to_vec(),
                 Code::WidgetFallback => FALLBACK_REASONS.to_vec(),
+                Code::UndeclaredField => vec!["passport"],
             }
         };
-        for code in Code::ALL {
+        for code in Code::WIDGET.into_iter().chain([Code::UndeclaredField]) {
             for detail in details(code) {
                 let texts: Vec<String> = ["kk", "ru", "en"]
                     .iter()

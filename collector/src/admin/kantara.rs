@@ -74,6 +74,8 @@ pub fn render(payload: &ReceiptPayload, kid: &str, site: &SiteInfo) -> Value {
                     .find(|category| category.id == c.id)
                     .map(|category| category.services.as_slice())
                     .unwrap_or_default(),
+                // The form's data goes to the recipients `[site.data]` names.
+                Kind::Form if c.granted => site.data.recipients.as_deref().unwrap_or_default(),
                 _ => &[],
             };
             if !services.is_empty() {
@@ -196,6 +198,30 @@ mod tests {
         assert!(recording.get("thirdPartyName").is_none());
         // Granted, but the configuration names no services.
         assert_eq!(purpose(&doc, "marketing")["thirdPartyDisclosure"], false);
+    }
+
+    #[test]
+    fn a_form_consent_discloses_to_the_sites_recipients_only() {
+        let mut site = demo_site();
+        let mut form = serde_json::to_value(cookie_payload(true, false)).expect("json");
+        form["kind"] = "form".into();
+        form["event"] = "given".into();
+        form["categories"] = Value::Null;
+        form["purposes"] = json!([{ "id": "feedback", "granted": true }]);
+        form["context"]["fields"] = json!(["name", "phone", "message"]);
+        let form: ReceiptPayload = serde_json::from_value(form).expect("a v2 form payload");
+        let recipients = site.data.recipients.clone().expect("the demo names them");
+        let doc = render(&form, "k1", &site);
+        assert!(schema().is_valid(&doc), "{doc:#}");
+        let feedback = purpose(&doc, "feedback");
+        assert_eq!(feedback["thirdPartyDisclosure"], true, "{doc:#}");
+        assert_eq!(feedback["thirdPartyName"], recipients.join(", "));
+        // `recipients = []`: nobody; left out: nothing is claimed either.
+        for none in [Some(Vec::new()), None] {
+            site.data.recipients = none;
+            let doc = render(&form, "k1", &site);
+            assert_eq!(purpose(&doc, "feedback")["thirdPartyDisclosure"], false);
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod kantara;
 pub mod retention;
 pub mod tokens;
 
-use crate::config::{Category, Operator, Site};
+use crate::config::{Category, DataUse, Operator, Site};
 
 /// What an export and a Kantara document need to know of a receipt's site.
 #[derive(Debug, Clone)]
@@ -19,6 +19,8 @@ pub struct SiteInfo {
     pub retention_days: u32,
     /// The cookie categories with the services they name (Kantara's third parties).
     pub categories: Vec<Category>,
+    /// What the forms collect and who receives it (the form receipts' third parties).
+    pub data: DataUse,
 }
 
 impl From<&Site> for SiteInfo {
@@ -27,6 +29,7 @@ impl From<&Site> for SiteInfo {
             operator: site.operator.clone(),
             retention_days: site.retention_days,
             categories: site.categories.clone(),
+            data: site.data.clone(),
         }
     }
 }

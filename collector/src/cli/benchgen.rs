@@ -373,6 +373,7 @@ pub fn measure(args: &BenchAdminArgs) -> anyhow::Result<()> {
             },
             retention_days: 1095,
             categories: Vec::new(),
+            data: Default::default(),
         },
     )]
     .into();

@@ -23,6 +23,7 @@
 //! current_policy = "2026-03"
 //! retention_days = 1095
 //! erasure_deadline_days = 30                # optional (default 30): erasure requests' deadline
+//! erase_on_withdrawal = false               # optional: a subject's withdrawal also requests erasure
 //! time_zone = "Asia/Almaty"                 # optional (the default): the analytics' days
 //! [site.operator]
 //! name = "…"; bin = "180940012348"          # address, contact, jurisdiction optional
@@ -41,6 +42,7 @@
 
 mod cookie_texts;
 pub mod cookies;
+mod data;
 mod raw;
 mod validate;
 
@@ -54,6 +56,7 @@ use crate::config::cookies::{CookieTexts, Cookies};
 use crate::hash::sha256_hex;
 
 pub use crate::config::cookies::Category;
+pub use data::DataUse;
 
 /// A config file that cannot be used, and why.
 #[derive(Debug, thiserror::Error)]
@@ -176,9 +179,15 @@ pub struct Site {
     /// Days within which a data subject's erasure request is carried out, counted from the
     /// day it was received.
     pub erasure_deadline_days: u32,
+    /// An admin's withdrawal of a data subject's consents also records an erasure request of
+    /// their identifiers, due `erasure_deadline_days` later: for an operator whose consent text
+    /// promises deletion after a withdrawal (docs/compliance.md, P21).
+    pub erase_on_withdrawal: bool,
     /// The site's time zone (IANA name): the admin's analytics count days and weeks in it.
     pub time_zone: jiff::tz::TimeZone,
     pub operator: Operator,
+    /// `[site.data]`: what the forms collect and where it goes.
+    pub data: DataUse,
     pub policies: Vec<Policy>,
     pub purposes: Vec<Purpose>,
     /// Cookie categories the banner offers, `necessary` first; empty if the site records no
@@ -690,6 +699,46 @@ mod tests {
             "retention_days = 1095\ntime_zone = \"Europe/Berlin\"",
         );
         assert_eq!(site_zone(&text), "Europe/Berlin");
+    }
+
+    #[test]
+    fn data_use_is_validated_with_its_key() {
+        let demo = parse(&demo_toml()).expect("valid");
+        let data = &demo.site("demo").expect("demo").data;
+        assert_eq!(data.cross_border.as_deref(), Some(&[][..]));
+        assert_eq!(data.public, Some(false));
+        assert!(
+            data.collected
+                .as_ref()
+                .is_some_and(|c| c.contains(&"phone".to_owned()))
+        );
+        for (from, to, says) in [
+            (
+                "cross_border = []",
+                "cross_border = [\"KZ\"]",
+                "`site[demo].data.cross_border`: `KZ` is not the ISO 3166 code of another country",
+            ),
+            (
+                "cross_border = []",
+                "cross_border = [\"Russia\"]",
+                "`site[demo].data.cross_border`: `Russia` is not the ISO 3166 code",
+            ),
+            (
+                "collected = [\"name\", ",
+                "collected = [\"name\", \"name\", ",
+                "`site[demo].data.collected`: entry 2 is empty or repeated",
+            ),
+            (
+                "recipients = [",
+                "recipients = [\" \", ",
+                "`site[demo].data.recipients`: entry 1 is empty or repeated",
+            ),
+        ] {
+            let text = demo_toml().replace(from, to);
+            assert_ne!(text, demo_toml(), "{from}");
+            let got = invalid(&text);
+            assert!(got.contains(says), "{got}");
+        }
     }
 
     #[test]

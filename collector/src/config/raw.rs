@@ -43,8 +43,10 @@ pub(super) struct RawSite {
     pub(super) current_policy: String,
     pub(super) retention_days: u32,
     pub(super) erasure_deadline_days: Option<u32>,
+    pub(super) erase_on_withdrawal: Option<bool>,
     pub(super) time_zone: Option<String>,
     pub(super) operator: RawOperator,
+    pub(super) data: Option<super::data::RawData>,
     #[serde(default)]
     pub(super) policy: Vec<RawPolicy>,
     #[serde(default)]

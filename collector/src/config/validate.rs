@@ -242,6 +242,7 @@ impl Validator<'_> {
         }
         let time_zone = self.time_zone(raw.time_zone.as_deref(), key)?;
         let operator = self.operator(raw.operator, &key.with("operator"))?;
+        let data = self.data(raw.data, &key.with("data"))?;
         let policies = self.policies(raw.policy, &languages, key)?;
         let current = policies
             .iter()
@@ -271,8 +272,10 @@ impl Validator<'_> {
             languages,
             retention_days: raw.retention_days,
             erasure_deadline_days,
+            erase_on_withdrawal: raw.erase_on_withdrawal.unwrap_or(false),
             time_zone,
             operator,
+            data,
             policies,
             purposes,
             categories,

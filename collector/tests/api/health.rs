@@ -186,3 +186,36 @@ async fn a_site_keeps_a_bounded_number_of_rows_and_known_ones_still_count() {
             .any(|i| i["path"] == format!("/p{MAX_ROWS_PER_SITE}"))
     );
 }
+
+#[actix_web::test]
+async fn a_form_field_the_consent_does_not_list_shows_in_the_sites_health() {
+    let h = Harness::new();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let mut body: Value =
+        serde_json::from_str(&crate::support::fixture("receipt_request_form_given.json"))
+            .expect("fixture");
+    body["context"]["fields"] = json!(["name", "phone", "message", "passport"]);
+    let r = send(
+        &app,
+        crate::support::post_receipt(&body.to_string()).to_request(),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        201,
+        "the consent is recorded all the same: {}",
+        r.text()
+    );
+    let t = token(&h, &["demo"]).await;
+    let health = send(&app, read(&t, "en").to_request()).await.json();
+    let items = health["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{health}");
+    assert_eq!(items[0]["code"], "undeclared_field");
+    assert_eq!(items[0]["detail"], "passport");
+    assert!(
+        items[0]["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("[site.data] collected")),
+        "{health}"
+    );
+}

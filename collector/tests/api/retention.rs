@@ -2,7 +2,8 @@
 //! spread over two years (the hidden `bench-generate`), a site whose `retention_days` is 1,
 //! then the `purge` command as an operator runs it: every receipt of the site whose last event
 //! is past the period is gone, `audit` still passes across the tombstones, receipts of a site
-//! the config does not name are left alone, and a fresh receipt survives the daily purge.
+//! the config does not name are left alone, and a fresh receipt survives the daily purge. And
+//! deletion after a withdrawal, where the site promises it (`erase_on_withdrawal`).
 
 use actix_web::test;
 use kelisim_collector::admin::retention;
@@ -104,4 +105,103 @@ async fn receipts_past_retention_days_are_purged_and_the_log_stays_intact() {
         ),
         1
     );
+}
+
+/// `POST /v1/admin/sites/demo/withdrawals` with `body`, as `token`.
+fn withdraw(token: &str, body: &str) -> actix_web::test::TestRequest {
+    actix_web::test::TestRequest::post()
+        .uri("/v1/admin/sites/demo/withdrawals")
+        .insert_header(("authorization", format!("Bearer {token}")))
+        .insert_header(("content-type", "application/json"))
+        .set_payload(body.to_owned())
+}
+
+/// docs/compliance.md P21: with `erase_on_withdrawal`, a subject's withdrawal records an
+/// erasure of their identifiers due `erasure_deadline_days` later, which the deadline task
+/// carries out; without it, a withdrawal erases nothing.
+#[actix_web::test]
+async fn a_withdrawal_requests_erasure_where_the_site_promises_it() {
+    use kelisim_collector::admin::tokens;
+    use kelisim_collector::store::{Maintenance, Scope};
+
+    for promise in [true, false] {
+        let config = config_edited(|t| {
+            t.replace(
+                "retention_days = 1095",
+                &format!(
+                    "retention_days = 1095\nerasure_deadline_days = 10\nerase_on_withdrawal = {promise}"
+                ),
+            )
+        });
+        let h = crate::support::Harness::with_config(config);
+        let app = test::init_service(build_app(h.state.clone())).await;
+        let r = send(
+            &app,
+            post_receipt(&fixture("receipt_request_form_given.json")).to_request(),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        let t = tokens::generate(
+            vec!["demo".into()],
+            Scope::Admin,
+            None,
+            format_timestamp(time::OffsetDateTime::now_utc()),
+            None,
+        )
+        .expect("token");
+        h.state
+            .store
+            .maintain(Maintenance::CreateToken(t.record))
+            .await
+            .expect("stored");
+        // The fixture's phone, spelled another way.
+        let body = r#"{"subject":"+7 701 123 45 67"}"#;
+        let answer = send(&app, withdraw(&t.text, body).to_request()).await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        let answer = answer.json();
+        assert_eq!(answer["withdrawals"].as_array().map(Vec::len), Some(1));
+        let found = |h: &crate::support::Harness| {
+            let reader = h.state.store.reader();
+            reader
+                .erasures(
+                    "demo",
+                    &format_timestamp(time::OffsetDateTime::now_utc()),
+                    10,
+                )
+                .expect("erasures")
+        };
+        if !promise {
+            assert!(answer.get("erasure").is_none(), "{answer}");
+            assert!(found(&h).is_empty(), "a withdrawal alone erases nothing");
+            continue;
+        }
+        let erasure = &answer["erasure"];
+        assert_eq!(erasure["status"], "pending", "{answer}");
+        let (received, due) = (
+            erasure["received_at"].as_str().expect("received"),
+            erasure["due_at"].as_str().expect("due"),
+        );
+        let days = |at: &str| {
+            time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                .expect("time")
+        };
+        assert_eq!((days(due) - days(received)).whole_days(), 10, "{erasure}");
+        // Its due time comes: carried out, and the phone finds nothing any more.
+        let done = h
+            .state
+            .store
+            .maintain(Maintenance::ExecuteDueErasures {
+                before: "9999-01-01T00:00:00Z".into(),
+                at: format_timestamp(time::OffsetDateTime::now_utc()),
+            })
+            .await
+            .expect("due erasures");
+        assert_eq!(done, 1);
+        assert_eq!(found(&h)[0].status, "done");
+        let search = actix_web::test::TestRequest::get()
+            .uri("/v1/admin/sites/demo/receipts?subject=87011234567")
+            .insert_header(("authorization", format!("Bearer {}", t.text)));
+        let listed = send(&app, search.to_request()).await.json();
+        assert_eq!(listed["total"], 0, "{listed}");
+    }
 }

@@ -11,6 +11,7 @@ mod form_consent;
 mod form_guard;
 mod health;
 mod page_weight;
+mod residency;
 mod security;
 mod shield;
 mod shield_speed;

@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use time::{Duration, OffsetDateTime};
 
-use crate::admin::health::{self, DiagnosticsRequest, MAX_ROWS_PER_SITE, WINDOW_DAYS};
+use crate::admin::health::{self, Diagnostic, DiagnosticsRequest, MAX_ROWS_PER_SITE, WINDOW_DAYS};
 use crate::clock::format_timestamp;
 use crate::store::{HealthEvent, Maintenance};
 use crate::web::error::{ApiError, Problem};
@@ -50,11 +50,24 @@ pub async fn report(
     )?;
     let events = health::validate(body.into_inner(), &site.config)
         .map_err(|health::Invalid(why)| ApiError::InvalidBody(why))?;
+    count(&state, &site.config.id, events).await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// Counts validated `events` into `site`'s health rows, once committed: the widget's reports,
+/// and what the collector finds in a receipt (`receipts`).
+pub(crate) async fn count(
+    state: &AppState,
+    site: &str,
+    events: Vec<Diagnostic>,
+) -> Result<(), ApiError> {
     let now = OffsetDateTime::now_utc();
     state
         .store
         .maintain(Maintenance::RecordHealth {
-            site: site.config.id.clone(),
+            site: site.to_owned(),
             events: events
                 .into_iter()
                 .map(|d| HealthEvent {
@@ -69,7 +82,5 @@ pub async fn report(
             max_rows: MAX_ROWS_PER_SITE,
         })
         .await?;
-    Ok(HttpResponse::NoContent()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+    Ok(())
 }

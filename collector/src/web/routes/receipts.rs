@@ -103,7 +103,21 @@ pub async fn create_receipt(
         .map_err(|e| ApiError::Internal(format!("no randomness for a subject salt: {e}")))?;
     let prepared = receipt::prepare(body, &site.config, &state.base_url, &site.keys, &salt)?;
     let (kind, event) = (prepared.kind, prepared.event);
+    let undeclared = crate::admin::health::undeclared_fields(
+        &site.config,
+        kind == Kind::Form,
+        &prepared.context.page_url,
+        &prepared.context.fields,
+    );
     let issued = state.store.issue(prepared).await?;
+    // A field the consent text may not name shows in the admin's Site health. The receipt is
+    // recorded either way: failing to count this must not fail the consent.
+    if issued.created
+        && !undeclared.is_empty()
+        && let Err(e) = crate::web::routes::health::count(&state, &site.config.id, undeclared).await
+    {
+        tracing::warn!(site = %site.config.id, error = %e, "site health: a form's undeclared field was not counted");
+    }
     Ok(issued_response(
         &state,
         &issued,

@@ -42,6 +42,10 @@ pub struct Withdrawn {
     pub withdrawals: Vec<String>,
     /// Consents that were already withdrawn (or superseded by a refusal) and were left alone.
     pub already: u64,
+    /// With the site's `erase_on_withdrawal`, for a subject: the erasure request of their
+    /// identifiers recorded with the withdrawal, pending until its due time at the latest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erasure: Option<Erasure>,
 }
 
 /// `POST /v1/admin/sites/{site}/withdrawals`
@@ -53,7 +57,9 @@ pub struct Withdrawn {
     description = "On the data subject's request: every `given`/`updated` consent of the subject (phone or e-mail, any \
                    spelling) — and the current cookie choice of each browser that gave them — or one receipt gets a \
                    signed `withdrawn` receipt, exactly as if their browser had withdrawn it; the widget asks again at \
-                   that browser's next visit. Needs a token with scope `admin`.",
+                   that browser's next visit. With the site's `erase_on_withdrawal`, a subject's withdrawal also records \
+                   a pending erasure request of their identifiers, due `erasure_deadline_days` later (`erasure`). \
+                   Needs a token with scope `admin`.",
     params(("site" = String, Path)),
     request_body(content = SubjectRequest, content_type = "application/json"),
     security(("bearer" = [])),
@@ -72,11 +78,15 @@ pub async fn withdraw(
 ) -> Result<HttpResponse, ApiError> {
     let req: SubjectRequest = admin_change(&admin, &body)?;
     let reader = state.store.reader();
-    let (rows, what) = match (&req.subject, &req.receipt) {
-        (Some(subject), None) => {
+    let hmacs = match &req.subject {
+        Some(subject) => Some(subject_hmacs(&state, &site, subject)?),
+        None => None,
+    };
+    let (rows, what) = match (&hmacs, &req.receipt) {
+        (Some(hmacs), None) => {
             let filter = ReceiptFilter {
                 site: Some(site.clone()),
-                subject_hmacs: Some(subject_hmacs(&state, &site, subject)?),
+                subject_hmacs: Some(hmacs.clone()),
                 ..ReceiptFilter::default()
             };
             let mut rows = web::block(move || reader.admin_chunk(&filter, 0, 10_000)).await??;
@@ -152,11 +162,36 @@ pub async fn withdraw(
         format!("{what} withdrawn={} already={already}", withdrawals.len()),
     )
     .await?;
+    // A site whose consent text promises deletion after a withdrawal: the subject's
+    // identifiers are erased by the site's deadline at the latest (docs/compliance.md, P21).
+    // Recorded after the withdrawals, so a failure here leaves them done and is retried whole.
+    let erasure = match hmacs {
+        Some(hmacs) if site_state.config.erase_on_withdrawal => {
+            let now = time::OffsetDateTime::now_utc();
+            let request = retention::erasure_request(
+                &site,
+                hmacs,
+                now,
+                site_state.config.erasure_deadline_days,
+                now,
+                &admin.token.id,
+                true,
+            );
+            let id = request.id.clone();
+            state
+                .store
+                .maintain(Maintenance::RequestErasure(request))
+                .await?;
+            Some(read_erasure(&state, &site, &id).await?)
+        }
+        _ => None,
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(Withdrawn {
             withdrawals,
             already,
+            erasure,
         }))
 }
 
