@@ -8,7 +8,7 @@
 //! The CSP depends on the path: pages under `/open/` get none (inline scripts allowed), pages
 //! under `/nonce/` allow scripts carrying the page's nonce, pages under `/embed/` may be framed
 //! by the site itself, and `/sealed/PAGE` is the fixture PAGE allowed to connect to the
-//! collector alone. `?delay=MS` holds any answer that long (a slow script). Every request's
+//! collector alone (and fetch the self-hosted widget's files). `?delay=MS` holds any answer that long (a slow script). Every request's
 //! path is logged, so a test can tell that a gated script or frame was never even fetched.
 //! `/vanilla/` serves vanilla-cookieconsent's npm package (the banner benchmark's reference).
 //!
@@ -287,7 +287,12 @@ async fn serve(mut stream: TcpStream, state: &State) -> Result<()> {
         }
         _ => ("405 Method Not Allowed", "text/plain", b"method".to_vec()),
     };
-    let csp = csp(path, &collector, &capture);
+    // The widget's own files, which a page fetches (the wasm) from its own origin.
+    let widget = stream
+        .local_addr()
+        .map(|a| format!("http://{a}/widget/"))
+        .unwrap_or_default();
+    let csp = csp(path, &collector, &capture, &widget);
     respond(&mut stream, status, kind, &csp, &bytes).await
 }
 
@@ -351,13 +356,14 @@ pub const NONCE: &str = "a2VsaXNpbS10ZXN0LW5vbmNl";
 
 /// The `Content-Security-Policy` header line for `path` (see the module doc): pages may send
 /// to their own origin, the collector and the capture endpoint, `/sealed/` pages to the
-/// collector alone (so a violation report names anything else the widget reached for).
-fn csp(path: &str, collector: &str, capture: &str) -> String {
+/// collector alone, besides fetching the self-hosted `widget` files (so a violation report
+/// names anything else the widget reached for).
+fn csp(path: &str, collector: &str, capture: &str, widget: &str) -> String {
     if path.starts_with("/open/") {
         return String::new();
     }
     let connect = if path.starts_with("/sealed/") {
-        collector.to_owned()
+        format!("{collector} {widget}")
     } else {
         format!("'self' {collector} {capture}")
     };
@@ -528,8 +534,13 @@ mod tests {
 
     #[test]
     fn the_csp_follows_the_path() {
-        assert_eq!(csp("/open/inline.html", "http://c", ""), "");
-        let strict = csp("/cookies.html", "http://c", "http://cap");
+        assert_eq!(csp("/open/inline.html", "http://c", "", ""), "");
+        let strict = csp(
+            "/cookies.html",
+            "http://c",
+            "http://cap",
+            "http://s/widget/",
+        );
         assert!(
             strict.contains("script-src 'self' 'wasm-unsafe-eval'"),
             "{strict}"
@@ -539,10 +550,20 @@ mod tests {
             strict.contains("connect-src 'self' http://c http://cap;"),
             "{strict}"
         );
-        let sealed = csp("/sealed/contact.html", "http://c", "http://cap");
-        assert!(sealed.contains("connect-src http://c;"), "{sealed}");
-        assert!(csp("/nonce/inline.html", "http://c", "").contains(&format!("'nonce-{NONCE}'")));
-        assert!(csp("/embed/frame.html", "http://c", "").contains("frame-ancestors 'self'"));
+        let sealed = csp(
+            "/sealed/contact.html",
+            "http://c",
+            "http://cap",
+            "http://s/widget/",
+        );
+        assert!(
+            sealed.contains("connect-src http://c http://s/widget/;"),
+            "{sealed}"
+        );
+        assert!(
+            csp("/nonce/inline.html", "http://c", "", "").contains(&format!("'nonce-{NONCE}'"))
+        );
+        assert!(csp("/embed/frame.html", "http://c", "", "").contains("frame-ancestors 'self'"));
     }
 
     #[test]

@@ -4,20 +4,9 @@
 //! is used: `recipients` in the Kantara export, `collected` checked against what each form
 //! receipt names (`admin::health`, `undeclared_field`).
 
-use serde::Deserialize;
-
 use super::ConfigError;
+use super::raw::RawData;
 use super::validate::{Key, Validator};
-
-/// The file's `[site.data]` table.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawData {
-    collected: Option<Vec<String>>,
-    recipients: Option<Vec<String>>,
-    cross_border: Option<Vec<String>>,
-    public: Option<bool>,
-}
 
 /// What a site's forms collect and where it goes; `None`: the config does not say.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -46,7 +46,7 @@ pub(super) struct RawSite {
     pub(super) erase_on_withdrawal: Option<bool>,
     pub(super) time_zone: Option<String>,
     pub(super) operator: RawOperator,
-    pub(super) data: Option<super::data::RawData>,
+    pub(super) data: Option<RawData>,
     #[serde(default)]
     pub(super) policy: Vec<RawPolicy>,
     #[serde(default)]
@@ -56,6 +56,16 @@ pub(super) struct RawSite {
     pub(super) cookies: Option<cookies::RawCookies>,
     #[serde(default)]
     pub(super) texts: BTreeMap<String, RawTexts>,
+}
+
+/// The file's `[site.data]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawData {
+    pub(super) collected: Option<Vec<String>>,
+    pub(super) recipients: Option<Vec<String>>,
+    pub(super) cross_border: Option<Vec<String>>,
+    pub(super) public: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

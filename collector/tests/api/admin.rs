@@ -394,8 +394,15 @@ async fn a_phone_typed_another_way_finds_the_receipt_and_the_exports_carry_it() 
         "{termination:?}"
     );
     // A broken document does not pass, so the check above means something.
+    // The form's recipients (the demo's `[site.data] recipients`) are named as its third party;
+    // a disclosure without the name is not valid Kantara.
+    let purpose = &docs[0]["services"][0]["purposes"][0];
+    assert_eq!(purpose["thirdPartyDisclosure"], true, "{purpose}");
     let mut broken = docs[0].clone();
-    broken["services"][0]["purposes"][0]["thirdPartyDisclosure"] = true.into();
+    broken["services"][0]["purposes"][0]
+        .as_object_mut()
+        .expect("purpose")
+        .remove("thirdPartyName");
     assert!(!validator.is_valid(&broken));
 
     let single = send(

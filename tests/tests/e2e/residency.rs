@@ -1,9 +1,10 @@
 //! Consent data goes to the operator's own collector and nowhere else (docs/compliance.md
 //! L17, P20: the data stays where the operator keeps it). The site's pages under `/sealed/`
-//! may connect to the collector alone (`connect-src`), so any request of the widget to
-//! another origin would be refused and reported: a visitor answers the banner, sends the form
-//! with its box ticked, and rejects everything on the next page; the page reports no
-//! violation, and the collector holds the form's receipt and both cookie choices.
+//! may connect to the collector alone (`connect-src`, besides fetching the self-hosted
+//! widget's own files), so any request of the widget to another origin would be refused and
+//! reported: a visitor answers the banner, sends the form with its box ticked, and rejects
+//! everything on the next page; the page reports no violation, and the collector holds the
+//! form's receipt and both cookie choices.
 
 use std::time::Duration;
 
