@@ -50,6 +50,7 @@ const T = {
   receipt: ["Түбіртек", "Квитанция", "Receipt"],
   download_jws: ["Қол қойылған түбіртекті жүктеу (JWS)", "Скачать подписанную квитанцию (JWS)", "Download the signed receipt (JWS)"],
   download_kantara: ["Kantara JSON", "Kantara JSON", "Kantara JSON"],
+  download_proof: ["Журнал дәлелімен (.tlog-proof)", "С доказательством из журнала (.tlog-proof)", "With its log proof (.tlog-proof)"],
   payload: ["Қол қойылған мазмұн", "Подписанное содержимое", "Signed content"],
   close: ["Жабу", "Закрыть", "Close"],
   confirm: ["Сенімдісіз бе?", "Вы уверены?", "Are you sure?"],
@@ -303,6 +304,9 @@ async function openReceipt(id) {
   $("detail-payload").textContent = JSON.stringify(r.payload, null, 2);
   $("detail-jws").onclick = (e) => { e.preventDefault(); download("/receipts/" + id + "?format=jws", id + ".jws"); };
   $("detail-kantara").onclick = (e) => { e.preventDefault(); download("/receipts/" + id + "?format=kantara", id + ".json"); };
+  // Public: the receipt with its inclusion proof, checkable offline (`verify FILE.tlog-proof`).
+  $("detail-proof").href = "/v1/receipts/" + encodeURIComponent(id) + "/proof";
+  $("detail-proof").download = id + ".tlog-proof";
   $("detail").showModal();
 }
 

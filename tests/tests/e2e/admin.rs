@@ -492,12 +492,28 @@ async fn dashboard(collector: &Collector, browser: &Browser, token: &str) -> Res
         payload.contains("\"categories\""),
         "decoded payload: {payload}"
     );
-    for link in ["detail-jws", "detail-kantara"] {
+    for link in ["detail-jws", "detail-kantara", "detail-proof"] {
         ensure!(
             driver.find(By::Id(link)).await?.is_displayed().await?,
             "{link}"
         );
     }
+    // The proof link serves the receipt with its C2SP inclusion proof.
+    let proof = driver
+        .find(By::Id("detail-proof"))
+        .await?
+        .prop("href")
+        .await?
+        .context("the proof link has an address")?;
+    let body = reqwest::get(&proof)
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    ensure!(
+        body.starts_with("c2sp.org/tlog-proof@v1"),
+        "{proof}: {body}"
+    );
     let found = axe::serious_violations(driver, "dialog#detail").await?;
     ensure!(found.is_empty(), "axe on the receipt dialog: {found:#?}");
     driver
