@@ -124,6 +124,26 @@ impl Collector {
         self.data.path()
     }
 
+    /// A new admin token for `site` with `scope` (`read` or `admin`), made as an operator makes
+    /// one: the collector's own `tokens create` on its data directory, with `config`.
+    pub fn token(&self, config: &Path, site: &str, scope: &str) -> Result<String> {
+        let out = std::process::Command::new(Self::binary())
+            .args([
+                "tokens", "create", "--site", site, "--scope", scope, "--config",
+            ])
+            .arg(config)
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "tokens create failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> Result<u16> {
         self.url
@@ -209,4 +229,19 @@ impl Collector {
             .context("collector did not stop within 15 s of SIGTERM")??;
         Ok(self.data)
     }
+}
+
+/// Every file under `dir` (a data directory: database, WAL, keys), for tests that look for
+/// what must never be stored.
+pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            files.extend(files_under(&path)?);
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(files)
 }

@@ -22,7 +22,7 @@ pub mod wait;
 
 pub use browser::Browser;
 pub use capture::Capture;
-pub use collector::Collector;
+pub use collector::{Collector, files_under};
 pub use site::{Apart, Site};
 
 use std::path::PathBuf;

@@ -5,29 +5,14 @@
 
 use actix_web::test::{self, TestRequest};
 use kelisim_collector::admin::health::MAX_ROWS_PER_SITE;
-use kelisim_collector::admin::tokens;
 use kelisim_collector::build_app;
-use kelisim_collector::clock::format_timestamp;
-use kelisim_collector::store::{Maintenance, Scope};
+use kelisim_collector::store::Scope;
 use serde_json::{Value, json};
 
-use crate::support::{Harness, send};
+use crate::support::{Harness, admin_token, send};
 
 async fn token(h: &Harness, sites: &[&str]) -> String {
-    let t = tokens::generate(
-        sites.iter().map(|s| s.to_string()).collect(),
-        Scope::Read,
-        None,
-        format_timestamp(time::OffsetDateTime::now_utc()),
-        None,
-    )
-    .expect("token");
-    h.state
-        .store
-        .maintain(Maintenance::CreateToken(t.record))
-        .await
-        .expect("stored");
-    t.text
+    admin_token(h, sites, Scope::Read).await
 }
 
 fn report(site: &str, body: &Value) -> TestRequest {

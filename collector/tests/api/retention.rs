@@ -121,7 +121,6 @@ fn withdraw(token: &str, body: &str) -> actix_web::test::TestRequest {
 /// carries out; without it, a withdrawal erases nothing.
 #[actix_web::test]
 async fn a_withdrawal_requests_erasure_where_the_site_promises_it() {
-    use kelisim_collector::admin::tokens;
     use kelisim_collector::store::{Maintenance, Scope};
 
     for promise in [true, false] {
@@ -141,22 +140,10 @@ async fn a_withdrawal_requests_erasure_where_the_site_promises_it() {
         )
         .await;
         assert_eq!(r.status, 201, "{}", r.text());
-        let t = tokens::generate(
-            vec!["demo".into()],
-            Scope::Admin,
-            None,
-            format_timestamp(time::OffsetDateTime::now_utc()),
-            None,
-        )
-        .expect("token");
-        h.state
-            .store
-            .maintain(Maintenance::CreateToken(t.record))
-            .await
-            .expect("stored");
+        let token = crate::support::admin_token(&h, &["demo"], Scope::Admin).await;
         // The fixture's phone, spelled another way.
         let body = r#"{"subject":"+7 701 123 45 67"}"#;
-        let answer = send(&app, withdraw(&t.text, body).to_request()).await;
+        let answer = send(&app, withdraw(&token, body).to_request()).await;
         assert_eq!(answer.status, 200, "{}", answer.text());
         let answer = answer.json();
         assert_eq!(answer["withdrawals"].as_array().map(Vec::len), Some(1));
@@ -200,7 +187,7 @@ async fn a_withdrawal_requests_erasure_where_the_site_promises_it() {
         assert_eq!(found(&h)[0].status, "done");
         let search = actix_web::test::TestRequest::get()
             .uri("/v1/admin/sites/demo/receipts?subject=87011234567")
-            .insert_header(("authorization", format!("Bearer {}", t.text)));
+            .insert_header(("authorization", format!("Bearer {token}")));
         let listed = send(&app, search.to_request()).await.json();
         assert_eq!(listed["total"], 0, "{listed}");
     }

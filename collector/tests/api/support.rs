@@ -69,6 +69,28 @@ pub fn demo_config() -> Config {
     config_with(TEST_CATEGORIES)
 }
 
+/// A new token for `sites` with `scope`, stored through the running store's writer; its text.
+pub async fn admin_token(
+    h: &Harness,
+    sites: &[&str],
+    scope: kelisim_collector::store::Scope,
+) -> String {
+    let t = kelisim_collector::admin::tokens::generate(
+        sites.iter().map(|s| (*s).to_owned()).collect(),
+        scope,
+        None,
+        kelisim_collector::clock::format_timestamp(time::OffsetDateTime::now_utc()),
+        None,
+    )
+    .expect("token");
+    h.state
+        .store
+        .maintain(kelisim_collector::store::Maintenance::CreateToken(t.record))
+        .await
+        .expect("stored");
+    t.text
+}
+
 /// A wire fixture from tests/fixtures/wire.
 pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(repo_dir().join("tests/fixtures/wire").join(name))

@@ -18,20 +18,11 @@ const PHONE_SEARCHED: &str = "+7 701 5551234";
 async fn a_new_admin_finds_exports_and_withdraws_a_consent() -> Result<()> {
     let collector = Collector::start_demo().await?;
     // 1. A token, as the README tells a new user to make one.
-    let out = std::process::Command::new(Collector::binary())
-        .args([
-            "tokens", "create", "--site", "demo", "--scope", "admin", "--config",
-        ])
-        .arg(kelisim_tests::root().join("demo/kelisim.toml"))
-        .arg("--data-dir")
-        .arg(collector.data_dir())
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "tokens create failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout)?.trim().to_owned();
+    let token = collector.token(
+        &kelisim_tests::root().join("demo/kelisim.toml"),
+        "demo",
+        "admin",
+    )?;
     ensure!(token.starts_with("kls_"), "token printed: {token:?}");
 
     let browser = Browser::start().await?;
@@ -393,20 +384,7 @@ async fn the_dashboard_charts_pages_opens_and_names_empty_art8_items() -> Result
         .send()
         .await?;
     ensure!(r.status() == 204, "diagnostics: {}", r.text().await?);
-    let out = std::process::Command::new(Collector::binary())
-        .args([
-            "tokens", "create", "--site", "demo", "--scope", "read", "--config",
-        ])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(collector.data_dir())
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout)?.trim().to_owned();
+    let token = collector.token(&config, "demo", "read")?;
 
     let browser = Browser::start().await?;
     let result = dashboard(&collector, &browser, &token).await;

@@ -63,7 +63,7 @@ async fn demo_form_needs_consent_and_yields_a_verifiable_receipt() -> Result<()>
 
     // Nothing typed into the form is anywhere in the collector's files (db, WAL, keys).
     let data = collector.stop().await?;
-    for entry in walk(data.path())? {
+    for entry in kelisim_tests::files_under(data.path())? {
         let bytes = std::fs::read(&entry)?;
         for typed in [NAME, PHONE, PHONE_DIGITS, MESSAGE, "Айгерим", "паллет"] {
             ensure!(
@@ -158,19 +158,6 @@ async fn widget_ready(driver: &WebDriver) -> Result<()> {
         Ok((state.json() == &Value::from("ready")).then_some(()))
     })
     .await
-}
-
-fn walk(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            files.extend(walk(&path)?);
-        } else {
-            files.push(path);
-        }
-    }
-    Ok(files)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

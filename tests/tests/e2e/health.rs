@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use kelisim_tests::site::write_config;
-use kelisim_tests::{Apart, Browser, Collector, axe, wait};
+use kelisim_tests::{Apart, Browser, axe, wait};
 use serde_json::Value;
 use thirtyfour::prelude::*;
+
+use crate::shield::accept_all;
 
 const NAME: &str = "Жанар Сейткали";
 const PHONE: &str = "+7 705 918 27 36";
@@ -44,17 +46,7 @@ async fn a_misordered_page_is_reported_with_its_fixes_and_nothing_typed() -> Res
             driver.find(By::Id("name")).await?.send_keys(NAME).await?;
             driver.find(By::Id("phone")).await?.send_keys(PHONE).await?;
             // Accept all: the gated scripts run, one missing, one refused by the CSP.
-            let accept = "section.kelisim-banner [data-kelisim-action=accept]";
-            wait::until("the cookie banner", Duration::from_secs(10), || async {
-                let found = driver.find_all(By::Css(accept)).await?;
-                Ok(match found.into_iter().next() {
-                    Some(b) if b.is_displayed().await? => Some(b),
-                    _ => None,
-                })
-            })
-            .await?
-            .click()
-            .await?;
+            accept_all(browser).await?;
 
             // The console names each problem once.
             let warned = wait::until("four console warnings", Duration::from_secs(10), || async {
@@ -81,7 +73,9 @@ async fn a_misordered_page_is_reported_with_its_fixes_and_nothing_typed() -> Res
             }
 
             // The reports reach the collector (a few seconds after each first finding).
-            let token = read_token(&apart, collector)?;
+            let config = tempfile::tempdir()?;
+            let config = write_config(config.path(), &apart.site.url, kelisim_tests::site::POLICY)?;
+            let token = collector.token(&config, "demo", "read")?;
             let http = reqwest::Client::new();
             let health = wait::until("the four findings", Duration::from_secs(20), || async {
                 let h: Value = http
@@ -138,7 +132,7 @@ async fn a_misordered_page_is_reported_with_its_fixes_and_nothing_typed() -> Res
                     ensure!(!body.contains(typed), "a report carries {typed:?}: {body}");
                 }
             }
-            for file in files_under(collector.data_dir())? {
+            for file in kelisim_tests::files_under(collector.data_dir())? {
                 let bytes = std::fs::read(&file)?;
                 for typed in [NAME, PHONE, "7059182736", "Жанар"] {
                     ensure!(
@@ -187,41 +181,4 @@ async fn a_misordered_page_is_reported_with_its_fixes_and_nothing_typed() -> Res
             Ok(())
         })
         .await
-}
-
-/// A read token for the demo site, made by the collector's own CLI.
-fn read_token(apart: &Apart, collector: &Collector) -> Result<String> {
-    let dir = tempfile::tempdir()?;
-    let config = write_config(dir.path(), &apart.site.url, kelisim_tests::site::POLICY)?;
-    let out = std::process::Command::new(Collector::binary())
-        .args([
-            "tokens", "create", "--site", "demo", "--scope", "read", "--config",
-        ])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(collector.data_dir())
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
-}
-
-/// Every file under `dir`.
-fn files_under(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    Ok(out)
 }

@@ -13,18 +13,7 @@ use kelisim_tests::{Apart, Browser, wait};
 use serde_json::json;
 use thirtyfour::prelude::*;
 
-async fn click(browser: &Browser, selector: &str) -> Result<()> {
-    let element = wait::until(selector, Duration::from_secs(10), || async {
-        let found = browser.driver.find_all(By::Css(selector)).await?;
-        Ok(match found.into_iter().next() {
-            Some(e) if e.is_displayed().await? => Some(e),
-            _ => None,
-        })
-    })
-    .await?;
-    element.click().await?;
-    Ok(())
-}
+use crate::shield::click;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_widget_sends_consent_data_to_the_collector_alone() -> Result<()> {
