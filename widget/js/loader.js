@@ -413,6 +413,7 @@
     }
     findings[key]++;
   }
+  addEventListener('pagehide', function () { report(); }); // a page left within those seconds
   function report() {
     var day = Math.floor(Date.now() / 864e5);
     var told = {};
@@ -421,12 +422,11 @@
     } catch (e) { /* nothing kept, or no storage: reported at every page */ }
     var path = location.pathname;
     var events = noted.splice(0).filter(function (n) {
+      return told[n.join(' ') + ' ' + path] !== day;
+    }).slice(0, 16).map(function (n) { // the collector takes 16 at most
       var key = n.join(' ');
-      n.push(findings[key]);
-      findings[key] = 0;
-      return told[key + ' ' + path] !== day && (told[key + ' ' + path] = day);
-    }).slice(0, 16).map(function (n) {
-      return { path: path, code: n[0], detail: n[1], count: Math.min(n[2], 1000) };
+      told[key + ' ' + path] = day;
+      return { path: path, code: n[0], detail: n[1], count: Math.min(findings[key], 1000) };
     });
     if (!events.length || !site) return;
     try {
