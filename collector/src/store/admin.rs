@@ -1,6 +1,7 @@
 //! The admin's records and changes, as every backend takes and returns them: tokens, the
-//! admin audit trail, erasure requests, the widgets' health reports, and [`Maintenance`], a change to the store other than
-//! issuing a receipt (run by a running store's writer, or offline by the CLI).
+//! admin audit trail, erasure requests, the widgets' health reports, and [`Maintenance`], a
+//! change to the store other than issuing a receipt (run by a running store's writer, or
+//! offline by the CLI).
 
 use serde::Serialize;
 
