@@ -469,8 +469,8 @@
   });
   // A personal-data form this page's settings leave unguarded (`personal` says why not).
   var unguarded = new WeakSet();
-  function looked(form) {
-    if (unguarded.has(form) || personal(form) || ![].some.call(form.elements, personalField)) return;
+  function looked(form) { // a form `personal` left out
+    if (unguarded.has(form) || ![].some.call(form.elements, personalField)) return;
     var selector = false;
     try {
       selector = !!only && !form.matches(only);
@@ -787,10 +787,11 @@
     activate();
     var list = forms();
     list.forEach(function (form) {
-      looked(form);
       if (personal(form)) {
         markForm(form);
         if (light) load(); // held, as before the widget answered, until it does
+      } else {
+        looked(form);
       }
     });
     if (widget) {
