@@ -711,12 +711,12 @@
     };
   }
 
-  // The widget's own fields (the receipt reference, the box), wherever they appear, and a
+  // The widget's own fields (the receipt reference, the boxes), wherever they appear, and a
   // guarded GET form's typed fields (the note shield.rs left) come out of this page's address
   // before analytics reads it; the server already had them.
   try {
     var page = location.href.split(/[?#]/)[0];
-    var names = ['kelisim_receipt', 'kelisim_consent'];
+    var names = ['kelisim_receipt', 'kelisim_consent', 'kelisim_purpose'];
     var note = null;
     try {
       note = sessionStorage.getItem('kelisim_get');
@@ -730,7 +730,10 @@
     var found = names.filter(function (name) { return query.has(name); });
     if (found.length) {
       found.forEach(function (name) {
-        if (name !== 'kelisim_consent') carried.push.apply(carried, query.getAll(name));
+        // The boxes' values are fixed words (yes, a purpose id), nothing a visitor typed.
+        if (name !== 'kelisim_consent' && name !== 'kelisim_purpose') {
+          carried.push.apply(carried, query.getAll(name));
+        }
         query.delete(name);
       });
       query = '' + query;

@@ -231,6 +231,20 @@ pub struct Purpose {
     pub id: String,
     #[cfg_attr(test, serde(default))]
     pub required: bool,
+    /// An optional purpose's box text per language, `(lang, text)` (empty for a required one:
+    /// the consent box covers it).
+    #[cfg_attr(test, serde(default, deserialize_with = "labels_from_map"))]
+    pub label: Vec<(String, String)>,
+}
+
+impl Purpose {
+    /// The optional box's text in `lang` (`SiteConfig::checked` saw one in every language).
+    pub fn label(&self, lang: &str) -> &str {
+        self.label
+            .iter()
+            .find(|(l, _)| l == lang)
+            .map_or(self.id.as_str(), |(_, text)| text.as_str())
+    }
 }
 
 /// The config as it comes over the wire, reduced to what the widget uses.
@@ -253,6 +267,15 @@ struct WireConfig {
 struct WirePolicy {
     version: String,
     url: String,
+}
+
+#[cfg(test)]
+fn labels_from_map<'de, D>(d: D) -> Result<Vec<(String, String)>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let map: std::collections::BTreeMap<String, String> = serde::Deserialize::deserialize(d)?;
+    Ok(map.into_iter().collect())
 }
 
 #[cfg(test)]
@@ -316,9 +339,20 @@ impl WireConfig {
         }
         let mut purposes = Vec::new();
         for item in read.array(value, "", "purposes")?.iter() {
+            let required = get(&item, "required").as_bool() == Some(true);
+            let mut label = Vec::new();
+            if !required {
+                let texts = get(&item, "label");
+                for lang in &languages {
+                    if let Some(text) = get(&texts, lang).as_string() {
+                        label.push((lang.clone(), text));
+                    }
+                }
+            }
             purposes.push(Purpose {
                 id: read.string(&item, "purposes[]", "id")?,
-                required: get(&item, "required").as_bool() == Some(true),
+                required,
+                label,
             });
         }
         Ok(Self {
@@ -480,6 +514,28 @@ impl SiteConfig {
         if let Some(cookies) = &wire.cookies {
             cookies.checked()?;
         }
+        // An optional purpose is a box of its own: without its text in a language, a visitor
+        // reading that language would tick a box they cannot read.
+        for purpose in wire.purposes.iter().filter(|p| !p.required) {
+            for lang in &wire.languages {
+                if !purpose
+                    .label
+                    .iter()
+                    .any(|(l, t)| l == lang && !t.is_empty())
+                {
+                    return Err(ConfigError::Config(
+                        [
+                            "purposes[",
+                            purpose.id.as_str(),
+                            "].label has no text for \"",
+                            lang,
+                            "\"",
+                        ]
+                        .concat(),
+                    ));
+                }
+            }
+        }
         Ok(Self {
             site: wire.site,
             policy_version: wire.policy.version,
@@ -509,13 +565,18 @@ impl SiteConfig {
             .unwrap_or(&self.default)
     }
 
-    /// The purposes one consent box grants: the required ones. Optional purposes need their own
-    /// choice (a later issue), so a single box never grants them.
-    pub fn granted_purposes(&self) -> impl Iterator<Item = &str> {
+    /// The optional purposes: each has its own unticked box beside the consent box.
+    pub fn optional_purposes(&self) -> impl Iterator<Item = &Purpose> {
+        self.purposes.iter().filter(|p| !p.required)
+    }
+
+    /// The choice a ticked consent box records for each purpose, in the config's order: every
+    /// required purpose granted, an optional one only when `ticked(id)` (its own box was).
+    pub fn purpose_choices(&self, ticked: &dyn Fn(&str) -> bool) -> Vec<(String, bool)> {
         self.purposes
             .iter()
-            .filter(|p| p.required)
-            .map(|p| p.id.as_str())
+            .map(|p| (p.id.clone(), p.required || ticked(&p.id)))
+            .collect()
     }
 }
 
@@ -536,7 +597,10 @@ mod tests {
         "kk": { "label": "Дербес деректерді жинауға және өңдеуге келісемін", "link": "Келісім мәтіні", "error": "Келісімді белгілеңіз", "receipt": "Түбіртек" },
         "en": { "label": "I agree to the processing of my personal data", "link": "Consent text", "error": "Please tick the box", "receipt": "Receipt" }
       },
-      "purposes": [ { "id": "feedback", "required": true }, { "id": "newsletter", "required": false } ]
+      "purposes": [
+        { "id": "feedback", "required": true },
+        { "id": "newsletter", "required": false, "label": { "ru": "Хочу получать новости", "kk": "Жаңалықтар алғым келеді", "en": "Send me news" } }
+      ]
     }"#;
 
     fn wire(json: &str) -> WireConfig {
@@ -562,7 +626,24 @@ mod tests {
         );
         assert_eq!(site.notice(Some("de")).lang, "ru");
         assert_eq!(site.notice(None).lang, "ru");
-        assert_eq!(site.granted_purposes().collect::<Vec<_>>(), ["feedback"]);
+        let optional: Vec<_> = site.optional_purposes().collect();
+        assert_eq!(optional.len(), 1);
+        assert_eq!(optional[0].label("kk"), "Жаңалықтар алғым келеді");
+        assert_eq!(
+            site.purpose_choices(&|_| false),
+            [
+                ("feedback".to_owned(), true),
+                ("newsletter".to_owned(), false)
+            ],
+            "an unticked optional box grants nothing; the required purpose is granted"
+        );
+        assert_eq!(
+            site.purpose_choices(&|id| id == "newsletter"),
+            [
+                ("feedback".to_owned(), true),
+                ("newsletter".to_owned(), true)
+            ]
+        );
         assert_eq!(
             site.notice(Some("ru")).texts.receipt,
             "Квитанция о согласии"
@@ -708,7 +789,8 @@ mod browser_tests {
         "ru":{"label":"Я согласен(на)","link":"Текст","error":"Отметьте","receipt":"r"},
         "kk":{"label":"Келісемін","link":"Мәтін","error":"Белгілеңіз","receipt":"r"},
         "en":{"label":"I agree","link":"Text","error":"Tick it","receipt":"r"}},
-      "purposes":[{"id":"feedback","required":true},{"id":"news"}]}"#;
+      "purposes":[{"id":"feedback","required":true},
+        {"id":"news","label":{"ru":"Новости","kk":"Жаңалықтар","en":"News"}}]}"#;
 
     #[wasm_bindgen_test]
     fn reads_the_wire_config() {
@@ -716,7 +798,18 @@ mod browser_tests {
         assert_eq!(site.policy_url, "http://h/p");
         assert_eq!(site.default.texts.label, "Я согласен(на)");
         assert_eq!(site.notice(Some("kk")).texts.error, "Белгілеңіз");
-        assert_eq!(site.granted_purposes().collect::<Vec<_>>(), ["feedback"]);
+        let news = site.optional_purposes().next().expect("news is optional");
+        assert_eq!((news.id.as_str(), news.label("en")), ("news", "News"));
+    }
+
+    #[wasm_bindgen_test]
+    fn an_optional_purpose_without_its_box_text_in_a_language_is_refused() {
+        let config = CONFIG.replace(r#","en":"News""#, "");
+        let err = SiteConfig::from_js(&js(&config), "demo").expect_err("no en text");
+        assert_eq!(
+            err,
+            ConfigError::Config("purposes[news].label has no text for \"en\"".into())
+        );
     }
 
     const COOKIE_FIXTURE: &str = include_str!("../../tests/fixtures/wire/config_cookies.json");

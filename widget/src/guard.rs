@@ -289,7 +289,10 @@ mod browser_tests {
         "kk": { "label": "Дербес деректерді жинауға және өңдеуге келісемін", "link": "Келісім мәтіні", "error": "Форманы жіберу үшін келісімді белгілеңіз", "receipt": "Келісім туралы түбіртек" },
         "en": { "label": "I agree to the processing of my <b>personal</b> data", "link": "Consent text", "error": "Tick the box to send the form", "receipt": "Your consent receipt" }
       },
-      "purposes": [ { "id": "feedback", "required": true }, { "id": "newsletter", "required": false } ]
+      "purposes": [
+        { "id": "feedback", "required": true },
+        { "id": "newsletter", "required": false, "label": { "ru": "Хочу получать новости по e-mail", "kk": "Жаңалықтарды e-mail арқылы алғым келеді", "en": "Send me <i>news</i> by e-mail" } }
+      ]
     }"#;
 
     const FEEDBACK: &str = r#"
@@ -513,7 +516,8 @@ mod browser_tests {
                 "kelisim-consent__box",
                 "kelisim-consent__label",
                 "kelisim-consent__link",
-                "kelisim-consent__error"
+                "kelisim-consent__error",
+                "kelisim-consent__purpose"
             ]
         );
         let b = checkbox(&form);
@@ -675,7 +679,8 @@ mod browser_tests {
         );
         assert_eq!(
             json(&get(&item, &["purposes"])),
-            r#"[{"id":"feedback","granted":true}]"#
+            r#"[{"id":"feedback","granted":true},{"id":"newsletter","granted":false}]"#,
+            "the optional purpose's box was left unticked"
         );
         assert_eq!(
             json(&get(&item, &["subject", "identifiers"])),
@@ -932,10 +937,105 @@ mod browser_tests {
             sent.subject.identifiers.is_empty(),
             "the loader keeps no phone"
         );
+        assert_eq!(
+            serde_json::to_string(&sent.purposes).expect("JSON"),
+            r#"[{"id":"feedback","granted":true},{"id":"newsletter","granted":false}]"#,
+            "the plain checkbox shows no optional box, so it grants no optional purpose"
+        );
         assert!(receipt::is_key(&sent.subject.browser_id));
         assert_eq!(queue().length(), 1, "kept until the collector answers");
         drop(posts);
         drop(guard);
+    }
+
+    #[wasm_bindgen_test]
+    fn each_optional_purpose_has_its_own_unticked_box_and_is_granted_only_when_ticked() {
+        clear_storage();
+        let form = add_form("t-optional", "kk", "", FEEDBACK);
+        let (guard, _) = install(None);
+        let news: HtmlInputElement = field(
+            &form,
+            ".kelisim-consent__purpose input.kelisim-consent__option",
+        )
+        .unchecked_into();
+        assert_eq!(news.type_(), "checkbox");
+        assert_eq!(
+            (news.name().as_str(), news.value().as_str()),
+            ("kelisim_purpose", "newsletter")
+        );
+        assert!(!news.checked(), "never pre-ticked");
+        assert!(!news.required() && !news.has_attribute("aria-required"));
+        assert!(
+            news.check_validity(),
+            "leaving it unticked holds nothing back"
+        );
+        let label = field(&form, ".kelisim-consent__purpose label");
+        assert_eq!(label.get_attribute("for"), Some(news.id()));
+        assert_ne!(news.id(), checkbox(&form).id());
+        assert_eq!(
+            label.text_content().as_deref(),
+            Some("Жаңалықтарды e-mail арқылы алғым келеді"),
+            "in the form's language"
+        );
+        let purposes = |i: u32| json(&get(&queue().get(i), &["purposes"]));
+
+        // The optional box alone sends nothing: the consent box is what the form needs.
+        type_into(&form, "phone", "+7 701 123 45 67");
+        tick(&guard, &news);
+        assert!(
+            !guard.submit(&form),
+            "the required consent box is still unticked"
+        );
+        assert_eq!(queue().length(), 0);
+
+        tick(&guard, &checkbox(&form));
+        assert!(guard.submit(&form));
+        assert_eq!(
+            purposes(0),
+            r#"[{"id":"feedback","granted":true},{"id":"newsletter","granted":true}]"#
+        );
+
+        // Unticked again before the next submission: a new receipt, which grants it no more.
+        news.set_checked(false);
+        assert!(guard.submit(&form));
+        assert_eq!(queue().length(), 2);
+        assert_eq!(
+            purposes(1),
+            r#"[{"id":"feedback","granted":true},{"id":"newsletter","granted":false}]"#
+        );
+
+        drop(guard);
+        assert!(!has(&form, "[name=kelisim_purpose]"), "dropping removes it");
+        remove(&form);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_site_box_marked_data_kelisim_purpose_is_adopted_for_its_purpose() {
+        clear_storage();
+        let form = add_form(
+            "t-adopt-purpose",
+            "ru",
+            "",
+            r#"<input type="email" name="email">
+               <label><input type="checkbox" name="news" value="1" data-kelisim-purpose="newsletter">
+               Новости</label><button>Send</button>"#,
+        );
+        let (guard, _) = install(None);
+        assert!(
+            !has(&form, ".kelisim-consent__purpose"),
+            "no second box for it"
+        );
+        let news: HtmlInputElement = field(&form, "[data-kelisim-purpose]").unchecked_into();
+        tick(&guard, &checkbox(&form));
+        news.set_checked(true);
+        assert!(guard.submit(&form));
+        assert_eq!(
+            json(&get(&queue().get(0), &["purposes"])),
+            r#"[{"id":"feedback","granted":true},{"id":"newsletter","granted":true}]"#
+        );
+        drop(guard);
+        assert!(has(&form, "[data-kelisim-purpose]"), "the site's box stays");
+        remove(&form);
     }
 
     #[wasm_bindgen_test]
@@ -992,12 +1092,23 @@ mod browser_tests {
         assert!(guard.submit(&form));
         assert!(receipt::is_key(&reference(&form)));
 
+        let row = error
+            .next_element_sibling()
+            .expect("the optional purpose's row");
+        assert_eq!(row.class_name(), "kelisim-consent__purpose");
+        assert_eq!(
+            row.text_content().as_deref(),
+            Some("Send me <i>news</i> by e-mail"),
+            "after the message, as text"
+        );
+
         drop(guard);
         assert!(
             !b.has_attribute("aria-required") && b.check_validity(),
             "the site's box is as it was"
         );
         assert!(!has(&form, ".kelisim-consent__error"));
+        assert!(!has(&form, ".kelisim-consent__purpose"));
         assert!(!has(&form, "[name=kelisim_receipt]"));
         remove(&form);
     }

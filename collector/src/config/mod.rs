@@ -43,6 +43,7 @@
 mod cookie_texts;
 pub mod cookies;
 mod data;
+mod purposes;
 mod raw;
 mod validate;
 
@@ -231,8 +232,14 @@ pub struct PolicyText {
 pub struct Purpose {
     pub id: String,
     pub required: bool,
+    /// An optional purpose's own box on every guarded form: its exact text per language
+    /// (`label = { ru = … }`), shown unticked. Absent for required purposes, which the consent
+    /// box covers together.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = Option<std::collections::HashMap<String, String>>)]
+    pub label: BTreeMap<String, String>,
     /// What the visitor's receipt page calls the purpose, per language (`name = { ru = … }`).
-    /// Not part of the widget's config document: the widget never shows purposes.
+    /// Not part of the widget's config document.
     #[serde(skip)]
     pub names: BTreeMap<String, String>,
 }
@@ -571,10 +578,24 @@ mod tests {
         };
         assert!(pos("ru") < pos("kk") && pos("kk") < pos("en"), "{text}");
         assert_eq!(json["operator"]["bin"], "180940012348");
+        // The optional purpose carries its box's texts; the required one, covered by the
+        // consent box, none. Names are for the receipt page only.
+        assert_eq!(
+            json["purposes"],
+            serde_json::json!([
+                { "id": "feedback", "required": true },
+                { "id": "news", "required": false, "label": {
+                    "en": "I agree to receive news and special offers by e-mail and SMS",
+                    "kk": "Жаңалықтар мен арнайы ұсыныстарды e-mail және SMS арқылы алуға келісемін",
+                    "ru": "Согласен(на) получать новости и специальные предложения по e-mail и SMS",
+                } },
+            ])
+        );
 
-        let changed = demo_toml().replace(
+        let changed = demo_toml().replacen(
             "[[site.purpose]]",
             "[site.texts.en]\nlabel = \"I agree\"\n\n[[site.purpose]]",
+            1,
         );
         let other = parse(&changed).expect("valid");
         let other_view = other.sites[0].public_view("http://127.0.0.1:8080");
@@ -639,6 +660,27 @@ mod tests {
                     "en = \"Replies to your request\", uz = \"Javob\"",
                 ),
                 "kelisim.toml: `site[demo].purpose[feedback].name`: `uz` is not one of the site's languages",
+            ),
+            (
+                demo_toml().replace(
+                    ", en = \"I agree to receive news and special offers by e-mail and SMS\"",
+                    "",
+                ),
+                "kelisim.toml: `site[demo].purpose[news].label`: no text in `en`: an optional purpose gets its own unticked box on the form",
+            ),
+            (
+                demo_toml().replace(
+                    "required = true\nname = {",
+                    "required = true\nlabel = { ru = \"Да\", kk = \"Иә\", en = \"Yes\" }\nname = {",
+                ),
+                "kelisim.toml: `site[demo].purpose[feedback].label`: a required purpose is agreed to with the consent box",
+            ),
+            (
+                demo_toml().replace(
+                    "en = \"I agree to receive news and special offers by e-mail and SMS\"",
+                    "en = \" \"",
+                ),
+                "kelisim.toml: `site[demo].purpose[news].label`: the `en` text is empty",
             ),
             (
                 demo_toml().replace("retention_days = 1095", "retention_days = 0"),
@@ -1069,8 +1111,10 @@ mod tests {
         // A language without built-in texts needs every banner text of its own.
         let uz = base
             .replace("languages = [\"ru\", \"kk\", \"en\"]", "languages = [\"ru\", \"kk\", \"en\", \"uz\"]")
-            .replace("[[site.purpose]]", "[site.texts.uz]\nlabel = \"Roziman\"\nlink = \"Matn\"\nerror = \"Belgilang\"\nreceipt = \"Kvitansiya\"\n\n[[site.purpose]]")
-            .replace("en = \"Replies to your request\"", "en = \"Replies to your request\", uz = \"Javob\"");
+            .replacen("[[site.purpose]]", "[site.texts.uz]\nlabel = \"Roziman\"\nlink = \"Matn\"\nerror = \"Belgilang\"\nreceipt = \"Kvitansiya\"\n\n[[site.purpose]]", 1)
+            .replace("en = \"Replies to your request\"", "en = \"Replies to your request\", uz = \"Javob\"")
+            .replace("en = \"News and offers by e-mail and SMS\"", "en = \"News and offers by e-mail and SMS\", uz = \"Yangiliklar\"")
+            .replace("en = \"I agree to receive news and special offers by e-mail and SMS\"", "en = \"I agree to receive news and special offers by e-mail and SMS\", uz = \"Yangiliklar olishga roziman\"");
         let got = invalid(&format!("{uz}\n[[site.category]]\nid = \"analytics\"\n"));
         assert!(
             got.starts_with(

@@ -94,6 +94,9 @@ pub(super) struct RawPurpose {
     pub(super) required: bool,
     #[serde(default)]
     pub(super) name: BTreeMap<String, String>,
+    /// An optional purpose's box text per language (a required one has the consent box's).
+    #[serde(default)]
+    pub(super) label: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -392,57 +392,6 @@ impl Validator<'_> {
         Ok(out)
     }
 
-    /// `[[site.purpose]]` (`what`): plain unique ids, and a name in every site language or
-    /// none at all (a receipt page must not mix names and ids).
-    pub(super) fn choices(
-        &self,
-        raw: &[RawPurpose],
-        languages: &[String],
-        key: &Key,
-        what: &str,
-    ) -> Result<Vec<Purpose>, ConfigError> {
-        let mut seen = HashSet::new();
-        raw.iter()
-            .map(|p| {
-                if !is_site_id(&p.id) {
-                    return Err(self.err(
-                        &key.with(format!("{what}[{}].id", p.id)),
-                        "use 1-64 of a-z, 0-9, '-' and '_'",
-                    ));
-                }
-                if !seen.insert(&p.id) {
-                    return Err(self.err(
-                        &key.with(format!("{what}[{}]", p.id)),
-                        format!("this {what} id is used twice"),
-                    ));
-                }
-                let name_key = || key.with(format!("{what}[{}].name", p.id));
-                if let Some(lang) = p.name.keys().find(|l| !languages.contains(l)) {
-                    return Err(self.err(
-                        &name_key(),
-                        format!("`{lang}` is not one of the site's languages"),
-                    ));
-                }
-                if !p.name.is_empty()
-                    && let Some(lang) = languages.iter().find(|l| !p.name.contains_key(*l))
-                {
-                    return Err(self.err(
-                        &name_key(),
-                        format!("no name in `{lang}`; name the {what} in every site language"),
-                    ));
-                }
-                if let Some((lang, _)) = p.name.iter().find(|(_, n)| n.trim().is_empty()) {
-                    return Err(self.err(&name_key(), format!("the `{lang}` name is empty")));
-                }
-                Ok(Purpose {
-                    id: p.id.clone(),
-                    required: p.required,
-                    names: p.name.clone(),
-                })
-            })
-            .collect()
-    }
-
     pub(super) fn operator(&self, raw: RawOperator, key: &Key) -> Result<Operator, ConfigError> {
         if raw.name.trim().is_empty() {
             return Err(self.err(

@@ -439,3 +439,90 @@ async fn cors_allows_the_sites_origins_and_same_origin_pages_only() {
     let reply = send(&app, same_origin).await;
     assert_eq!(reply.status, 201, "{}", reply.text());
 }
+
+/// An optional purpose (`news` in the demo) is recorded as the widget sent it: granted when its
+/// box was ticked, not granted when it was not, absent when an older widget did not know it.
+/// It never stands in for the required one, and the visitor's page names it with its answer.
+#[actix_web::test]
+async fn an_optional_purpose_is_recorded_as_sent_and_never_replaces_the_required_one() {
+    let h = Harness::new();
+    let app = test::init_service(build_app(h.state.clone())).await;
+    let with = |key: &str, purposes: serde_json::Value| {
+        let mut body: serde_json::Value =
+            serde_json::from_str(&fixture("receipt_request_form_given.json")).expect("JSON");
+        body["key"] = key.into();
+        body["purposes"] = purposes;
+        body.to_string()
+    };
+    let jwks = send(
+        &app,
+        TestRequest::get()
+            .uri("/.well-known/jwks.json")
+            .to_request(),
+    )
+    .await;
+    let cases = [
+        (
+            "1000000000000000000000000000000a",
+            serde_json::json!([{ "id": "feedback", "granted": true }, { "id": "news", "granted": true }]),
+        ),
+        (
+            "1000000000000000000000000000000b",
+            serde_json::json!([{ "id": "feedback", "granted": true }, { "id": "news", "granted": false }]),
+        ),
+        (
+            "1000000000000000000000000000000c",
+            serde_json::json!([{ "id": "feedback", "granted": true }]),
+        ),
+    ];
+    for (key, purposes) in &cases {
+        let created = send(
+            &app,
+            post_receipt(&with(key, purposes.clone())).to_request(),
+        )
+        .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        let payload =
+            verify_with_jsonwebtoken(created.json()["jws"].as_str().expect("jws"), &jwks.body);
+        assert_eq!(&payload["purposes"], purposes, "signed as sent");
+    }
+    let page = |key: &str| {
+        TestRequest::get()
+            .uri(&format!("/v1/receipts/{key}?lang=en"))
+            .insert_header(("accept", "text/html"))
+            .to_request()
+    };
+    let ticked = send(&app, page(cases[0].0)).await.text();
+    assert!(
+        ticked.contains("<li>News and offers by e-mail and SMS: yes</li>"),
+        "{ticked}"
+    );
+    let unticked = send(&app, page(cases[1].0)).await.text();
+    assert!(
+        unticked.contains("<li>News and offers by e-mail and SMS: no</li>"),
+        "{unticked}"
+    );
+    assert!(
+        unticked.contains("<li>Replies to your request: yes</li>"),
+        "{unticked}"
+    );
+
+    // The optional box alone is no consent to the form.
+    let before = h.count();
+    let only_news = send(
+        &app,
+        post_receipt(&with(
+            "1000000000000000000000000000000d",
+            serde_json::json!([{ "id": "feedback", "granted": false }, { "id": "news", "granted": true }]),
+        ))
+        .to_request(),
+    )
+    .await;
+    only_news.assert_problem(400, "invalid_body");
+    assert!(
+        only_news
+            .text()
+            .contains("required purpose `feedback` must be granted")
+    );
+    assert_eq!(h.count(), before, "nothing stored");
+}

@@ -58,9 +58,17 @@ async fn site_config_matches_the_wire_contract_and_revalidates_by_etag() {
         json["texts"]["kk"]["label"],
         "Дербес деректерді жинауға және өңдеуге келісемін"
     );
+    // The optional purpose brings its box's text in every language; the required one has
+    // the consent box's.
     assert_eq!(
-        json["purposes"],
-        serde_json::json!([{ "id": "feedback", "required": true }])
+        json["purposes"][0],
+        serde_json::json!({ "id": "feedback", "required": true })
+    );
+    assert_eq!(json["purposes"][1]["id"], "news");
+    assert_eq!(json["purposes"][1]["required"], false);
+    assert_eq!(
+        json["purposes"][1]["label"]["kk"],
+        "Жаңалықтар мен арнайы ұсыныстарды e-mail және SMS арқылы алуға келісемін"
     );
 
     let cached = send(

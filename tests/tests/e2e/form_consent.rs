@@ -43,6 +43,12 @@ async fn demo_form_needs_consent_and_yields_a_verifiable_receipt() -> Result<()>
             "field name {name} in {fields:?}"
         );
     }
+    // The demo's optional purpose (news by e-mail and SMS) was left unticked: the form went
+    // through on the required consent alone, and the receipt says news was not granted.
+    assert_eq!(
+        payload["purposes"],
+        serde_json::json!([{ "id": "feedback", "granted": true }, { "id": "news", "granted": false }])
+    );
     let text = payload.to_string();
     assert!(!text.contains(PHONE_DIGITS) && !text.contains("Айгерим") && !text.contains("паллет"));
 
@@ -145,6 +151,92 @@ async fn walk_through(collector: &Collector, browser: &Browser) -> Result<String
         "receipt reference should be 32 hex digits, got {reference:?}"
     );
     Ok(reference)
+}
+
+/// The demo's optional purpose has a box of its own under the consent box, in the page's
+/// language, unticked. Ticked alone it sends nothing; ticked with the consent box, the receipt
+/// grants it and the site receives `kelisim_purpose=news` with the form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_optional_purpose_is_a_box_of_its_own_granted_only_when_ticked() -> Result<()> {
+    let collector = Collector::start_demo().await?;
+    let mut reference = String::new();
+    Browser::start()
+        .await?
+        .run(async |browser: &Browser| {
+            let driver = &browser.driver;
+            driver
+                .goto(format!("{}/kk/contact.html", collector.url))
+                .await?;
+            widget_ready(driver).await?;
+            let news = driver
+                .find(By::Css(
+                    "#feedback .kelisim-consent__purpose input[name=kelisim_purpose]",
+                ))
+                .await?;
+            ensure!(!news.is_selected().await?, "never pre-ticked");
+            ensure!(news.attr("value").await?.as_deref() == Some("news"));
+            let label = driver
+                .find(By::Css("#feedback .kelisim-consent__purpose label"))
+                .await?;
+            ensure!(
+                label.text().await?
+                    == "Жаңалықтар мен арнайы ұсыныстарды e-mail және SMS арқылы алуға келісемін",
+                "the box's text in the page's language: {:?}",
+                label.text().await?
+            );
+            for (name, value) in [("name", NAME), ("phone", PHONE), ("message", MESSAGE)] {
+                driver
+                    .find(By::Css(format!("#feedback [name={name}]")))
+                    .await?
+                    .send_keys(value)
+                    .await?;
+            }
+            // Clicking the label ticks its box (a real <label for>).
+            label.click().await?;
+            ensure!(news.is_selected().await?, "the label ticks the box");
+            let submit = driver.find(By::Css("#feedback [type=submit]")).await?;
+            submit.click().await?;
+            let error = driver
+                .find(By::Css("#feedback .kelisim-consent__error"))
+                .await?;
+            wait::until("the consent error", Duration::from_secs(5), || async {
+                Ok(error.is_displayed().await?.then_some(()))
+            })
+            .await?;
+            ensure!(
+                driver
+                    .current_url()
+                    .await?
+                    .path()
+                    .ends_with("/contact.html"),
+                "the optional box alone does not send the form"
+            );
+            driver
+                .find(By::Css("#feedback .kelisim-consent__box"))
+                .await?
+                .click()
+                .await?;
+            submit.click().await?;
+            reference = wait::until("the thank-you page", Duration::from_secs(10), || async {
+                if !driver.current_url().await?.path().ends_with("/feedback") {
+                    return Ok(None);
+                }
+                Ok(Some(
+                    driver.find(By::Id("receipt-ref")).await?.text().await?,
+                ))
+            })
+            .await?;
+            Ok(())
+        })
+        .await?;
+    let payload = collector.verified_receipt(&reference).await?;
+    assert_eq!(
+        payload["purposes"],
+        serde_json::json!([{ "id": "feedback", "granted": true }, { "id": "news", "granted": true }])
+    );
+    assert_eq!(payload["notice"]["lang"], "kk");
+    collector.stop().await?;
+    Ok(())
 }
 
 async fn widget_ready(driver: &WebDriver) -> Result<()> {

@@ -1,10 +1,12 @@
 //! The consent block a guarded form gets: the box (ours, or the site's `data-kelisim-consent`
 //! box adopted), its label and policy link, the accessible error shown while it is unticked,
-//! and the hidden field that carries the receipt's reference. Dropping a `Guarded` removes
-//! what was added.
+//! one unticked box per optional purpose (ours, or the site's `data-kelisim-purpose` box), and
+//! the hidden field that carries the receipt's reference. Dropping a `Guarded` removes what was
+//! added.
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use wasm_bindgen::JsCast;
@@ -22,6 +24,12 @@ const SUBMIT_BUTTONS: &str =
 /// A site's own consent checkbox, which the guard adopts instead of adding one.
 const SITE_BOX: &str = "input[type=checkbox][data-kelisim-consent]";
 
+/// One optional purpose's box on a form: which purpose, and the box (ours or the site's).
+pub(super) struct OptionalBox {
+    pub(super) purpose: String,
+    pub(super) checkbox: HtmlInputElement,
+}
+
 /// One guarded form and what the guard added to it.
 pub(super) struct Guarded {
     pub(super) form: HtmlFormElement,
@@ -32,6 +40,10 @@ pub(super) struct Guarded {
     pub(super) error: Element,
     pub(super) error_id: String,
     pub(super) receipt: HtmlInputElement,
+    /// The optional purposes' boxes, in the config's order; none is required.
+    pub(super) optional: Vec<OptionalBox>,
+    /// The optional purposes' rows the guard added outside `added` (beside an adopted box).
+    pub(super) added_rows: Vec<Element>,
     pub(super) lang: String,
     /// The message the box reports as its validity while unticked (the site's error text).
     pub(super) message: String,
@@ -45,6 +57,9 @@ pub(super) struct Guarded {
 impl Drop for Guarded {
     fn drop(&mut self) {
         self.added.remove();
+        for row in &self.added_rows {
+            row.remove();
+        }
         self.receipt.remove();
         if self.made_required {
             let _ = self.checkbox.remove_attribute("aria-required");
@@ -81,7 +96,7 @@ impl Guard {
             &[("id", &error_id), ("lang", lang), ("hidden", "")],
             Some(&texts.error),
         );
-        let (checkbox, added, made_required) = match dom::query(form, SITE_BOX) {
+        let (checkbox, added, made_required, anchor) = match dom::query(form, SITE_BOX) {
             Some(site_box) => {
                 // The site's own box and label stay as they are; only our message is added,
                 // after the label that holds the box (or the box itself).
@@ -89,7 +104,7 @@ impl Guard {
                 dom::after(&anchor, &error);
                 let made_required = !site_box.has_attribute("aria-required");
                 dom::set_attrs(&site_box, &[("aria-required", "true")]);
-                (site_box, error.clone(), made_required)
+                (site_box, error.clone(), made_required, None)
             }
             None => {
                 let checkbox = dom::element(
@@ -129,9 +144,74 @@ impl Guard {
                     Some(button) => dom::before(&button, &block),
                     None => dom::append(form, &block),
                 };
-                (checkbox, block, false)
+                let anchor = block.clone();
+                (checkbox, block, false, Some(anchor))
             }
         };
+
+        // Each optional purpose: the site's own box for it, else ours, unticked, after the
+        // consent block (inside ours; after the message beside an adopted box).
+        let mut optional = Vec::new();
+        let mut added_rows = Vec::new();
+        let mut last = error.clone();
+        for purpose in self.site.optional_purposes() {
+            let site_box = dom::query(
+                form,
+                &[
+                    "input[type=checkbox][data-kelisim-purpose=\"",
+                    &purpose.id,
+                    "\"]",
+                ]
+                .concat(),
+            );
+            let checkbox = match site_box {
+                Some(site_box) => site_box,
+                None => {
+                    let box_id = [id.as_str(), "-", &purpose.id].concat();
+                    let checkbox = dom::element(
+                        doc,
+                        "input",
+                        "kelisim-consent__option",
+                        &[
+                            ("type", "checkbox"),
+                            ("name", "kelisim_purpose"),
+                            ("value", &purpose.id),
+                            ("id", &box_id),
+                        ],
+                        None,
+                    );
+                    let label = dom::element(
+                        doc,
+                        "label",
+                        "kelisim-consent__label",
+                        &[("for", &box_id)],
+                        Some(purpose.label(lang)),
+                    );
+                    let row = dom::element(
+                        doc,
+                        "div",
+                        "kelisim-consent__purpose",
+                        &[("lang", lang)],
+                        None,
+                    );
+                    dom::append(&row, &checkbox);
+                    dom::append(&row, &label);
+                    match &anchor {
+                        Some(block) => dom::append(block, &row),
+                        None => {
+                            dom::after(&last, &row);
+                            last = row.clone();
+                            added_rows.push(row);
+                        }
+                    }
+                    checkbox
+                }
+            };
+            optional.push(OptionalBox {
+                purpose: purpose.id.clone(),
+                checkbox: checkbox.unchecked_into(),
+            });
+        }
 
         let receipt = dom::element(
             doc,
@@ -149,6 +229,8 @@ impl Guard {
             error,
             error_id,
             receipt: receipt.unchecked_into(),
+            optional,
+            added_rows,
             lang: lang.to_owned(),
             message: texts.error.clone(),
             made_required,
@@ -160,6 +242,15 @@ impl Guard {
 }
 
 impl Guarded {
+    /// The choice this form's boxes record for each purpose (see `SiteConfig::purpose_choices`).
+    pub(super) fn purpose_choices(&self, site: &crate::config::SiteConfig) -> Vec<(String, bool)> {
+        site.purpose_choices(&|id| {
+            self.optional
+                .iter()
+                .any(|b| b.purpose == id && b.checkbox.checked())
+        })
+    }
+
     /// The box is `aria-required` rather than `required`, and reports its own message as its
     /// validity while unticked: the browser still refuses the form (`invalid`, then our message
     /// in place of its bubble), screen readers still hear "required", and validation plugins

@@ -33,6 +33,8 @@ struct Consent<'a> {
     form_id: String,
     fields: &'a [Field],
     identifiers: &'a [(policy::IdKind, String)],
+    /// `(purpose, granted)` for every configured purpose.
+    purposes: Vec<(String, bool)>,
     gpc: bool,
 }
 
@@ -40,6 +42,7 @@ struct Consent<'a> {
 pub(super) struct Recorded {
     key: String,
     identifiers: Vec<(policy::IdKind, String)>,
+    purposes: Vec<(String, bool)>,
 }
 
 impl Guard {
@@ -55,8 +58,10 @@ impl Guard {
             fields.push(field);
         }
         let identifiers = policy::identifiers(&candidates);
+        let purposes = guarded.purpose_choices(&self.site);
         if let Some(recorded) = guarded.recorded.borrow().as_ref()
             && recorded.identifiers == identifiers
+            && recorded.purposes == purposes
             && guarded.receipt.value() == recorded.key
         {
             return;
@@ -78,11 +83,14 @@ impl Guard {
             form_id: dom::attr(&guarded.form, "id"),
             fields: &fields,
             identifiers: &identifiers,
+            purposes: purposes.clone(),
             gpc: gpc == Some(true),
         });
-        guarded
-            .recorded
-            .replace(Some(Recorded { key, identifiers }));
+        guarded.recorded.replace(Some(Recorded {
+            key,
+            identifiers,
+            purposes,
+        }));
     }
 
     /// The form's controls a visitor types into (those the recorders mask), with their values.
@@ -100,7 +108,8 @@ impl Guard {
     }
 
     /// Queues (and sends) the receipt request of a consent given to the site's required
-    /// purposes. One function for the guard's receipts and the plain checkbox's.
+    /// purposes, and to each optional one whose box was ticked. One function for the guard's
+    /// receipts and the plain checkbox's.
     fn queue(&self, consent: Consent) {
         let Some(browser_id) = self.outbox.browser_id() else {
             return;
@@ -116,12 +125,10 @@ impl Guard {
             policy_version: consent.policy_version.to_owned(),
             lang: consent.lang.to_owned(),
             purposes: Some(
-                self.site
-                    .granted_purposes()
-                    .map(|id| Grant {
-                        id: id.to_owned(),
-                        granted: true,
-                    })
+                consent
+                    .purposes
+                    .into_iter()
+                    .map(|(id, granted)| Grant { id, granted })
                     .collect(),
             ),
             categories: None,
@@ -148,7 +155,8 @@ impl Guard {
     /// The consents the loader's plain checkbox took on earlier pages while the widget could not
     /// load ([`FALLBACK_KEY`]): each becomes the receipt it would have been, under the reference
     /// its form carried, naming the policy version and the language the box showed. The loader
-    /// keeps no phone or e-mail, so these receipts carry no identifiers.
+    /// keeps no phone or e-mail, so these receipts carry no identifiers, and it shows no
+    /// optional purpose's box, so they grant none.
     pub(super) fn record_fallback(&self) {
         let Some(storage) = dom::local_storage() else {
             return;
@@ -183,6 +191,7 @@ impl Guard {
                 form_id: text("form"),
                 fields: &fields,
                 identifiers: &[],
+                purposes: self.site.purpose_choices(&|_| false),
                 gpc: config::get(&note, "gpc").as_bool() == Some(true),
             });
         }
