@@ -48,10 +48,11 @@ const TARGETS: [Option<u64>; 4] = [Some(30_000), None, Some(5_000), None];
 /// The most each case may weigh (bytes): what was measured once the config travels compressed
 /// and a returning visitor's page revalidates the kept one (a 304), and the floating control's
 /// stylesheet came apart (BENCHMARKS.md, issue 19), then the loader's integration-health
-/// reports (issue 18, +1,029 bytes), with 2% room for header noise. A change
+/// reports (issue 18, +1,029 bytes) and the optional purposes' boxes (issue 18, G12: +1,095
+/// bytes, nearly all wasm), with 2% room for header noise. A change
 /// that makes a page view heavier fails here, and must raise this with its measured cost
 /// recorded in BENCHMARKS.md.
-const CEILINGS: [u64; 4] = [44_170, 44_170, 8_260, 41_820];
+const CEILINGS: [u64; 4] = [45_290, 45_290, 8_280, 42_930];
 
 /// What one page view fetched from the collector.
 #[derive(Debug, Default)]
