@@ -17,6 +17,8 @@
 //!   everything above uses, and SQLite behind it — the single writer thread (group commit)
 //!   and the read pool.
 //! - [`admin`]: tokens, retention and erasure deadlines, export and Kantara, without HTTP.
+//!   [`witness`], beside it: cosigning other collectors' checkpoints, and asking witnesses to
+//!   cosign ours (c2sp.org/tlog-witness).
 //! - [`web`]: state, app and route table, middleware, problem+json errors, auth extractors,
 //!   limits, widget files, pages, handlers, the server's signals, the live site table
 //!   (`web::reload`, swapped whole on SIGHUP).
@@ -55,5 +57,6 @@ pub mod ops;
 pub mod receipt;
 pub mod store;
 pub mod web;
+pub mod witness;
 
 pub use web::app::{AppState, StartError, build_app};

@@ -41,8 +41,9 @@ pub const LAYERS: &[&[&str]] = &[
     &["log"],
     // The storage interface, and SQLite behind it (`store/sqlite/`).
     &["store"],
-    // Admin tasks without HTTP: tokens, retention, export, Kantara.
-    &["admin"],
+    // Admin tasks without HTTP: tokens, retention, export, Kantara. Witnessing: cosigning
+    // other logs' checkpoints, and asking witnesses to cosign ours.
+    &["admin", "witness"],
     // HTTP: state, app, routes, pages, middleware.
     &["web"],
     // The command line: parses, then calls everything above.

@@ -10,6 +10,7 @@
 //! keys/…          the signing keys, read after the copy: every key that signed a receipt in
 //!                 it is there (a `keys rotate` meanwhile only adds a key)
 //! subject.key     the subject-hash secret, without which the subject index is useless
+//! witness/…       a witness's cosigning key, if the collector is one ([witness])
 //! ```
 //!
 //! `restore` unpacks into a staging directory inside the (new or empty) target, checks every
@@ -37,6 +38,7 @@ const MANIFEST: &str = "manifest.json";
 const DB: &str = "kelisim.db";
 const SUBJECT_KEY: &str = "subject.key";
 const KEYS: &str = "keys";
+const WITNESS: &str = "witness";
 /// A manifest is a few hundred bytes; anything much larger is not one.
 const MANIFEST_LIMIT: u64 = 1 << 20;
 
@@ -185,6 +187,11 @@ pub fn backup(data_dir: &Path, to: &Path) -> Result<BackupReport, BackupError> {
         SUBJECT_KEY.into(),
         fs::read(&subject).map_err(io_err(&subject))?,
     ));
+    let cosign = data.root().join(WITNESS).join("cosign.jwk");
+    if cosign.exists() {
+        let bytes = fs::read(&cosign).map_err(io_err(&cosign))?;
+        small.push((format!("{WITNESS}/cosign.jwk"), bytes));
+    }
 
     let created = time::OffsetDateTime::now_utc();
     let mut files = vec![digest_file(&db_copy, DB)?];
@@ -355,7 +362,9 @@ fn unpack(archive: fs::File, from: &Path, data_dir: &Path) -> Result<RestoreRepo
         .prefix(".kelisim-restore-")
         .tempdir_in(data_dir)
         .map_err(io_err(data_dir))?;
-    datadir::create_private_dir(&staging.path().join(KEYS)).map_err(io_err(staging.path()))?;
+    for dir in [KEYS, WITNESS] {
+        datadir::create_private_dir(&staging.path().join(dir)).map_err(io_err(staging.path()))?;
+    }
 
     let mut tar = tar::Archive::new(BufReader::new(archive));
     let mut entries = tar
@@ -462,9 +471,13 @@ fn unpack(archive: fs::File, from: &Path, data_dir: &Path) -> Result<RestoreRepo
     }
     SubjectKey::load(&staging.path().join(SUBJECT_KEY))?;
 
-    for name in [KEYS, SUBJECT_KEY, DB] {
+    for name in [KEYS, SUBJECT_KEY, DB, WITNESS] {
         let (src, dest) = (staging.path().join(name), data_dir.join(name));
-        fs::rename(&src, &dest).map_err(io_err(&dest))?;
+        let empty_witness =
+            name == WITNESS && fs::read_dir(&src).is_ok_and(|mut d| d.next().is_none());
+        if !empty_witness {
+            fs::rename(&src, &dest).map_err(io_err(&dest))?;
+        }
     }
     drop(staging);
     if let Ok(dir) = fs::File::open(data_dir) {
@@ -528,9 +541,9 @@ pub fn restore_command(args: &crate::cli::RestoreArgs) -> Result<(), BackupError
     Ok(())
 }
 
-/// `kelisim.db`, `subject.key` or `keys/NAME` (one plain file name).
+/// `kelisim.db`, `subject.key`, `witness/cosign.jwk` or `keys/NAME` (one plain file name).
 fn allowed_path(path: &str) -> bool {
-    if path == DB || path == SUBJECT_KEY {
+    if path == DB || path == SUBJECT_KEY || path == "witness/cosign.jwk" {
         return true;
     }
     path.strip_prefix("keys/").is_some_and(|name| {

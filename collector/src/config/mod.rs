@@ -46,6 +46,7 @@ mod data;
 mod purposes;
 mod raw;
 mod validate;
+mod witness;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -55,6 +56,7 @@ use serde::Serialize;
 
 use crate::config::cookies::{CookieTexts, Cookies};
 use crate::hash::sha256_hex;
+pub use witness::{DEFAULT_WITNESS_INTERVAL, LogConfig, LogWitness, WitnessConfig};
 
 pub use crate::config::cookies::Category;
 pub use data::DataUse;
@@ -90,6 +92,10 @@ pub struct Config {
     /// Base URL under which visitors reach this collector, without a trailing slash.
     pub public_url: Option<String>,
     pub rate_limit: RateLimit,
+    /// `[log]`: the witnesses this collector's log asks to cosign.
+    pub log: LogConfig,
+    /// `[witness]`: the logs this collector cosigns, if it is a witness.
+    pub witness: Option<WitnessConfig>,
     pub sites: Vec<Site>,
 }
 

@@ -14,8 +14,44 @@ use crate::config::cookies;
 pub(super) struct RawConfig {
     pub(super) public_url: Option<String>,
     pub(super) rate_limit: Option<RawRateLimit>,
+    pub(super) log: Option<RawLog>,
+    pub(super) witness: Option<RawWitness>,
     #[serde(default)]
     pub(super) site: Vec<RawSite>,
+}
+
+/// `[log]`: this collector's transparency log and the witnesses it asks to cosign.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLog {
+    #[serde(default)]
+    pub(super) witness: Vec<RawLogWitness>,
+    pub(super) witness_interval_secs: Option<u32>,
+}
+
+/// `[[log.witness]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLogWitness {
+    pub(super) url: String,
+    pub(super) key: String,
+}
+
+/// `[witness]`: this collector cosigns other logs' checkpoints.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWitness {
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) log: Vec<RawFollowedLog>,
+}
+
+/// `[[witness.log]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFollowedLog {
+    pub(super) origin: String,
+    pub(super) keys: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

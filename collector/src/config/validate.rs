@@ -14,6 +14,11 @@ use crate::hash::sha256_hex;
 pub(super) struct Key(String);
 
 impl Key {
+    /// A top-level table's key, e.g. `log`.
+    pub(super) fn named(name: &str) -> Key {
+        Key(name.to_owned())
+    }
+
     pub(super) fn site(site: &RawSite, index: usize) -> Key {
         if site.id.is_empty() {
             Key(format!("site[#{}]", index + 1))
@@ -55,6 +60,8 @@ impl Validator<'_> {
             Some(r) => self.rate_limit(r)?,
             None => RateLimit::default(),
         };
+        let log = self.log(raw.log)?;
+        let witness = self.witness(raw.witness)?;
         let mut seen = HashSet::new();
         let mut sites = Vec::with_capacity(raw.site.len());
         for (index, raw_site) in raw.site.into_iter().enumerate() {
@@ -71,6 +78,8 @@ impl Validator<'_> {
             file: self.file.to_owned(),
             public_url,
             rate_limit,
+            log,
+            witness,
             sites,
         })
     }

@@ -170,38 +170,9 @@ impl Keyring {
     }
 
     fn add(dir: &Path, generation: u32) -> Result<KeyEntry, KeyError> {
-        let path = dir.join(format!("ed25519-{generation:04}.jwk"));
-        let write_err = |source| KeyError::Write {
-            path: path.display().to_string(),
-            source,
-        };
-        datadir::create_private_dir(dir).map_err(write_err)?;
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(KeyError::Random)?;
-        let key = SigningKey::from_bytes(&seed);
-        let public = Jwk::of(&key.verifying_key());
-        let created = crate::clock::format_timestamp(time::OffsetDateTime::now_utc());
-        let file = PrivateJwk {
-            kty: public.kty,
-            crv: public.crv,
-            x: public.x,
-            d: B64.encode(seed),
-            kid: public.kid.clone(),
-            alg: public.alg,
-            use_: public.use_,
-            created: created.clone(),
-        };
-        let mut text = serde_json::to_vec_pretty(&file).unwrap_or_default();
-        text.push(b'\n');
-        datadir::create_private_file(&path, &text).map_err(write_err)?;
-        tracing::info!(kid = %public.kid, generation, "created signing key");
-        Ok(KeyEntry {
-            generation,
-            kid: public.kid,
-            created,
-            path,
-            key,
-        })
+        let entry = create_key_file(dir, &format!("ed25519-{generation:04}.jwk"), generation)?;
+        tracing::info!(kid = %entry.kid, generation, "created signing key");
+        Ok(entry)
     }
 
     pub fn dir(&self) -> &Path {
@@ -244,6 +215,55 @@ impl Keyring {
         // Each entry's kid was checked to be its key's thumbprint on load.
         PublicKeys::from_keys(self.entries.iter().map(|e| e.key.verifying_key()))
     }
+}
+
+/// Writes a new random key as a private JWK file `dir/name` (0600), creating `dir`.
+fn create_key_file(dir: &Path, name: &str, generation: u32) -> Result<KeyEntry, KeyError> {
+    let path = dir.join(name);
+    let write_err = |source| KeyError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    datadir::create_private_dir(dir).map_err(write_err)?;
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(KeyError::Random)?;
+    let key = SigningKey::from_bytes(&seed);
+    let public = Jwk::of(&key.verifying_key());
+    let created = crate::clock::format_timestamp(time::OffsetDateTime::now_utc());
+    let file = PrivateJwk {
+        kty: public.kty,
+        crv: public.crv,
+        x: public.x,
+        d: B64.encode(seed),
+        kid: public.kid.clone(),
+        alg: public.alg,
+        use_: public.use_,
+        created: created.clone(),
+    };
+    let mut text = serde_json::to_vec_pretty(&file).unwrap_or_default();
+    text.push(b'\n');
+    datadir::create_private_file(&path, &text).map_err(write_err)?;
+    Ok(KeyEntry {
+        generation,
+        kid: public.kid,
+        created,
+        path,
+        key,
+    })
+}
+
+/// The witness's cosigning key (`[witness]`): one private JWK file, `DIR/witness/cosign.jwk`
+/// (0600), made the first time the collector starts as a witness. It is not in the JWKS and
+/// signs no receipt; `GET /v1/witness/key` publishes it as a signed-note verifier key.
+pub fn witness_key(data_root: &Path) -> Result<SigningKey, KeyError> {
+    let dir = data_root.join("witness");
+    let path = dir.join("cosign.jwk");
+    if path.exists() {
+        return read_key_file(&path, 0).map(|entry| entry.key);
+    }
+    let entry = create_key_file(&dir, "cosign.jwk", 0)?;
+    tracing::info!(kid = %entry.kid, "created the witness's cosigning key");
+    Ok(entry.key)
 }
 
 /// `ed25519-0001.jwk` → 1.

@@ -5,7 +5,7 @@
 //! log's origin, the leaf of a position whose receipt is gone, and the proof served to a
 //! receipt's holder. `store` reads and writes the rows.
 
-use kelisim_receipt::log::{Hash, LogError, SignedCheckpoint, TlogProof, leaf_hash};
+use kelisim_receipt::log::{Hash, LogError, SignedCheckpoint, TlogProof, TreeHead, leaf_hash};
 
 pub use kelisim_receipt::log::receipt_leaf_hash;
 
@@ -59,6 +59,14 @@ pub struct StoredCheckpoint {
     pub note: String,
 }
 
+/// A witness's cosignature of one of this log's checkpoints, as stored: the witness's key
+/// name and the signed-note signature line (`— name base64`, without its newline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cosignature {
+    pub witness: String,
+    pub line: String,
+}
+
 /// What proves one receipt's inclusion: its leaf index, the inclusion path to the latest
 /// checkpoint's root, and that checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +113,19 @@ pub trait TreeReads {
     /// The stored leaf hashes of leaves `from..to` (for `audit`, which compares them with
     /// the receipts).
     fn leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<Hash>, Self::Error>;
+
+    /// The witnesses' cosignatures of this log's checkpoint of `size` and `root`, by
+    /// witness name.
+    fn cosignatures(&self, size: u64, root: &Hash) -> Result<Vec<Cosignature>, Self::Error>;
+
+    /// The largest checkpoint a witness cosigned, with all its cosignatures.
+    fn witnessed(&self) -> Result<Option<(StoredCheckpoint, Vec<Cosignature>)>, Self::Error>;
+
+    /// The size of the largest checkpoint `witness` (its key name) cosigned; 0 for none.
+    fn last_cosigned(&self, witness: &str) -> Result<u64, Self::Error>;
+
+    /// As a witness of other logs: the tree last cosigned for the log `origin`.
+    fn witness_head(&self, origin: &str) -> Result<Option<TreeHead>, Self::Error>;
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! change to the store other than issuing a receipt (run by a running store's writer, or
 //! offline by the CLI).
 
+use kelisim_receipt::log::TreeHead;
 use serde::Serialize;
 
 /// What a token may do.
@@ -174,6 +175,24 @@ pub enum Maintenance {
         at: String,
         forget_before: String,
         max_rows: i64,
+    },
+    /// As a witness: remember `to` as the tree last cosigned for the log `origin`, if the
+    /// remembered one is still `from` (`None`: none yet). Affected 0 otherwise: another
+    /// checkpoint was cosigned since the caller read `from`, and it must decide again.
+    AdvanceWitness {
+        origin: String,
+        from: Option<TreeHead>,
+        to: TreeHead,
+        at: String,
+    },
+    /// As a log: keep `witness`'s verified cosignature (a note signature line) of this log's
+    /// checkpoint of `size` and `root`.
+    RecordCosignature {
+        witness: String,
+        size: u64,
+        root: kelisim_receipt::log::Hash,
+        line: String,
+        at: String,
     },
 }
 

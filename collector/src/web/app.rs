@@ -10,7 +10,8 @@
 //! | `GET /v1/sites/{site}/config`, `GET /v1/sites/{site}/policies/{version}` | `routes::public` |
 //! | `POST /v1/sites/{site}/diagnostics` | `routes::health` |
 //! | `POST /v1/receipts`, `GET /v1/receipts/{id}`, `GET /v1/receipts/{id}/status`, `POST /v1/receipts/{id}/withdraw` | `routes::receipts` |
-//! | `GET /v1/log/checkpoint`, `GET /v1/log/consistency`, `GET /v1/receipts/{id}/proof` | `routes::log` |
+//! | `GET /v1/log/checkpoint`, `/v1/log/witnessed`, `/v1/log/key`, `/v1/log/consistency`, `/v1/receipts/{id}/proof` | `routes::log` |
+//! | `POST /v1/witness/add-checkpoint`, `GET /v1/witness/key` (a collector with `[witness]`) | `routes::witness` |
 //! | `GET /.well-known/jwks.json`, `/kelisim.js`, `/kelisim.<hash>.{js,wasm,css}`, `/kelisim-receipt.css` | `routes::public` |
 //! | `GET /healthz`, `/readyz`, `/metrics`, `/openapi.json` | `routes::ops`, `openapi` |
 //! | `/v1/admin/sites/{site}/…` (bearer token; no CORS) | `routes::admin` |
@@ -36,7 +37,7 @@ use crate::web::error::{self};
 use crate::web::middleware::{
     access_log, admin_rate_limit, body_deadline, listener_scope, preflight_guard, rate_limit,
 };
-use crate::web::routes::{admin, health, log, ops, public, receipts};
+use crate::web::routes::{admin, health, log, ops, public, receipts, witness};
 use crate::web::routing::{Register, RouteList, RouteSink};
 pub use crate::web::sites::SiteState;
 pub use crate::web::state::{AppState, MetricsAt, ReloadError, StartError};
@@ -64,7 +65,15 @@ pub fn api_routes(r: &mut impl RouteSink) {
     );
     r.add(Method::GET, "/receipts/{id}/proof", log::receipt_proof);
     r.add(Method::GET, "/log/checkpoint", log::checkpoint);
+    r.add(Method::GET, "/log/witnessed", log::witnessed);
+    r.add(Method::GET, "/log/key", log::key);
     r.add(Method::GET, "/log/consistency", log::consistency);
+    r.add(
+        Method::POST,
+        "/witness/add-checkpoint",
+        witness::add_checkpoint,
+    );
+    r.add(Method::GET, "/witness/key", witness::key);
 }
 
 /// The admin API under `/v1/admin`: every route takes the site in its path, so the token's

@@ -113,6 +113,13 @@ pub enum ApiError {
     Forbidden(String),
     #[error("the receipt store is not accepting writes right now; retry later")]
     Unavailable,
+    /// A witness's refusal to cosign (c2sp.org/tlog-witness): the status and code it gives.
+    #[error("{detail}")]
+    WitnessRefused {
+        status: u16,
+        code: &'static str,
+        detail: String,
+    },
     /// The cause is logged, never sent.
     #[error("internal error; the operator can find the cause in the collector's log")]
     Internal(String),
@@ -148,6 +155,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::Unavailable => "unavailable",
+            Self::WitnessRefused { code, .. } => code,
             Self::Internal(_) => "internal",
         }
     }
@@ -181,6 +189,7 @@ impl ApiError {
             Self::Unauthorized(_) => "admin token required",
             Self::Forbidden(_) => "not allowed with this token",
             Self::Unavailable => "service unavailable",
+            Self::WitnessRefused { .. } => "checkpoint not cosigned",
             Self::Internal(_) => "internal error",
         }
     }
@@ -238,6 +247,9 @@ impl ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::WitnessRefused { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

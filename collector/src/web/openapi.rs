@@ -31,6 +31,10 @@ use crate::web::routes::{admin, log, ops, public, receipts};
         log::checkpoint,
         log::receipt_proof,
         log::consistency,
+        log::witnessed,
+        log::key,
+        crate::web::routes::witness::add_checkpoint,
+        crate::web::routes::witness::key,
         public::jwks,
         public::receipt_css,
         public::widget_loader,
@@ -70,6 +74,7 @@ use crate::web::routes::{admin, log, ops, public, receipts};
     tags(
         (name = "receipts", description = "Recording, reading and withdrawing consent; the signing keys"),
         (name = "log", description = "The transparency log: signed checkpoints, inclusion and consistency proofs"),
+        (name = "witness", description = "A collector with `[witness]`: cosigning other collectors' checkpoints (c2sp.org/tlog-witness)"),
         (name = "widget", description = "What the widget loads: its files and the site's configuration"),
         (name = "operations", description = "Probes, metrics and this document"),
         (name = "demo", description = "Only in `kelisim-collector demo`"),

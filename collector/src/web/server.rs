@@ -149,6 +149,11 @@ async fn run(
         state.store.clone(),
         move || sites.retention_days(),
     ));
+    actix_web::rt::spawn(crate::witness::ask::run(
+        state.store.clone(),
+        state.log.witnesses.clone(),
+        state.log.witness_interval,
+    ));
     let result = server.await.map_err(StartError::Server);
     // Every handler has returned; commit whatever is still queued and stop the writer.
     state.store.shutdown();

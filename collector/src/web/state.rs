@@ -13,7 +13,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::web;
 use arc_swap::ArcSwap;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, LogConfig};
 use crate::keys::{KeyError, Keyring, PublicKeys};
 use crate::ops::datadir::DataDir;
 use crate::ops::metrics::Metrics;
@@ -24,6 +24,7 @@ use crate::web::connections::ConnectionLimit;
 use crate::web::error::ApiError;
 use crate::web::ratelimit::{Clients, RateLimiter};
 use crate::web::sites::{SiteState, Sites, is_same_origin};
+use crate::witness::cosign::WitnessRole;
 
 /// Why the collector could not start.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,8 @@ pub enum StartError {
     },
     #[error("server failed: {0}")]
     Server(std::io::Error),
+    #[error("cannot start as a witness: {0}; check [witness] name")]
+    Witness(String),
 }
 
 /// Why a running collector could not switch to a rotated key (it keeps the old one).
@@ -121,6 +124,10 @@ pub struct AppState {
     /// `serve --bench-endpoints`: also serve the trivial `POST /_bench/echo` baseline.
     #[cfg(feature = "testing")]
     pub bench_endpoints: bool,
+    /// `[witness]`: this collector cosigns the checkpoints of the logs it follows.
+    pub witness: Option<WitnessRole>,
+    /// `[log]`: the witnesses this collector's log asks to cosign (read at start).
+    pub log: LogConfig,
     keys_dir: PathBuf,
     published: RwLock<Published>,
     /// The configured sites, replaced as a whole when SIGHUP reloads the file (`reload`);
@@ -157,6 +164,14 @@ impl AppState {
             metrics.writer(),
         )?;
         let assets = Assets::open(widget_dir)?;
+        let witness = match &config.witness {
+            Some(witness) => Some(
+                WitnessRole::new(witness, crate::keys::witness_key(data.root())?)
+                    .map_err(|e| StartError::Witness(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let log = config.log.clone();
         let sites = Sites::new(config.clone(), &subject_key, &base_url);
         Ok(AppState {
             base_url,
@@ -176,6 +191,8 @@ impl AppState {
             body_timeout: Duration::from_secs(u64::from(config.rate_limit.body_timeout_secs)),
             #[cfg(feature = "testing")]
             bench_endpoints: false,
+            witness,
+            log,
             keys_dir: data.keys_dir(),
             published: RwLock::new(published),
             sites: ArcSwap::from_pointee(sites),

@@ -291,7 +291,8 @@ async fn a_schema_v1_database_is_upgraded_and_its_chain_continues() {
     // `followed` (v4), no erasure requests (v5), no withdrawal secrets or salts (v6).
     tamper(
         &h,
-        "DROP TABLE site_health; DROP TABLE log_hashes; DROP TABLE log_checkpoints;
+        "DROP TABLE witness_heads; DROP TABLE log_cosignatures;
+         DROP TABLE site_health; DROP TABLE log_hashes; DROP TABLE log_checkpoints;
          DROP TABLE cookie_choices; DROP INDEX receipts_analytics;
          ALTER TABLE receipts DROP COLUMN holder_sha256;
          ALTER TABLE receipts DROP COLUMN subject_salt;
@@ -511,7 +512,8 @@ async fn a_schema_v3_store_keeps_every_status_when_upgraded() {
     // category rows (v8), no log tree (v7).
     tamper(
         &h,
-        "DROP TABLE site_health; DROP TABLE log_hashes; DROP TABLE log_checkpoints;
+        "DROP TABLE witness_heads; DROP TABLE log_cosignatures;
+         DROP TABLE site_health; DROP TABLE log_hashes; DROP TABLE log_checkpoints;
          DROP TABLE cookie_choices; DROP INDEX receipts_analytics;
          ALTER TABLE receipts DROP COLUMN holder_sha256;
          ALTER TABLE receipts DROP COLUMN subject_salt;

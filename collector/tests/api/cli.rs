@@ -448,7 +448,8 @@ fn erase_lists_and_carries_out_on_an_older_store_alike() {
     // Frozen as schema v4 had it: no erasure requests yet.
     let db = rusqlite::Connection::open(h.data.db_path()).expect("db");
     db.execute_batch(
-        "DROP TABLE site_health; DROP TABLE log_hashes; DROP TABLE log_checkpoints;
+        "DROP TABLE witness_heads; DROP TABLE log_cosignatures;
+         DROP TABLE site_health; DROP TABLE log_hashes; DROP TABLE log_checkpoints;
          DROP TABLE cookie_choices; DROP INDEX receipts_analytics;
          ALTER TABLE receipts DROP COLUMN holder_sha256;
          ALTER TABLE receipts DROP COLUMN subject_salt;

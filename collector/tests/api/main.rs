@@ -32,3 +32,4 @@ mod transparency;
 mod tree;
 mod upgrade;
 mod widget;
+mod witness;

@@ -53,6 +53,16 @@ pub(super) fn apply(
             forget_before,
             max_rows,
         } => super::health::record(tx, site, events, at, forget_before, *max_rows)?,
+        Maintenance::AdvanceWitness { origin, from, to, at } => {
+            super::witness::advance(tx, origin, from.as_ref(), to, at)?
+        }
+        Maintenance::RecordCosignature {
+            witness,
+            size,
+            root,
+            line,
+            at,
+        } => super::witness::record_cosignature(tx, witness, *size, root, line, at)?,
     };
     Ok(Ok(n))
 }

@@ -49,6 +49,7 @@ mod queries;
 mod reader;
 mod snapshot;
 mod tree;
+mod witness;
 mod writer;
 
 pub(super) use admin::{maintain_offline, upgrade_offline};
@@ -69,6 +70,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0007_log_tree.sql"),
     include_str!("../../../migrations/0008_analytics.sql"),
     include_str!("../../../migrations/0009_health.sql"),
+    include_str!("../../../migrations/0010_witness.sql"),
 ];
 
 /// The schema version this binary writes.

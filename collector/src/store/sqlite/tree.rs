@@ -5,7 +5,7 @@
 //! load) at open; the read side serves the latest checkpoint and proofs from `O(log n)` rows.
 
 use kelisim_receipt::log::{
-    Appender, Checkpoint, Hash, HashReader, LogError, NoteSigner, consistency_proof,
+    Appender, Checkpoint, Hash, HashReader, LogError, NoteSigner, TreeHead, consistency_proof,
     inclusion_proof, receipt_leaf_hash, stored_hash_index,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -13,7 +13,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::clock::format_timestamp;
 use crate::keys::Signer;
 use crate::log::tree::TreeReads;
-use crate::log::tree::{Inclusion, StoredCheckpoint, leaf_index, missing_leaf, purged_leaf};
+use crate::log::tree::{
+    Cosignature, Inclusion, StoredCheckpoint, leaf_index, missing_leaf, purged_leaf,
+};
 use crate::store::StoreError;
 
 use super::ReadPool;
@@ -59,6 +61,16 @@ fn store_err(e: LogError) -> StoreError {
 pub(super) fn latest(conn: &Connection) -> Result<Option<StoredCheckpoint>, rusqlite::Error> {
     conn.prepare_cached("SELECT size, root, note FROM log_checkpoints ORDER BY size DESC LIMIT 1")?
         .query_row([], stored_checkpoint)
+        .optional()
+}
+
+/// The stored checkpoint of exactly `size` leaves.
+pub(super) fn checkpoint_at(
+    conn: &Connection,
+    size: u64,
+) -> Result<Option<StoredCheckpoint>, rusqlite::Error> {
+    conn.prepare_cached("SELECT size, root, note FROM log_checkpoints WHERE size = ?1")?
+        .query_row([i64::try_from(size).unwrap_or(i64::MAX)], stored_checkpoint)
         .optional()
 }
 
@@ -285,6 +297,22 @@ impl TreeReads for ReadPool {
     fn leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<Hash>, StoreError> {
         let indexes: Vec<u64> = (from..to).map(|n| stored_hash_index(0, n)).collect();
         self.with(|c| Ok(SqlHashes(c).read_hashes(&indexes).map_err(store_err)))?
+    }
+
+    fn cosignatures(&self, size: u64, root: &Hash) -> Result<Vec<Cosignature>, StoreError> {
+        self.with(|c| super::witness::cosignatures(c, size, root))
+    }
+
+    fn witnessed(&self) -> Result<Option<(StoredCheckpoint, Vec<Cosignature>)>, StoreError> {
+        self.with(super::witness::witnessed)
+    }
+
+    fn last_cosigned(&self, witness: &str) -> Result<u64, StoreError> {
+        self.with(|c| super::witness::last_cosigned(c, witness))
+    }
+
+    fn witness_head(&self, origin: &str) -> Result<Option<TreeHead>, StoreError> {
+        self.with(|c| super::witness::head(c, origin))
     }
 }
 

@@ -7,6 +7,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
+use crate::log::tree::Cosignature;
 use crate::web::error::ApiError;
 use crate::web::routes::receipts::find;
 use crate::web::state::AppState;
@@ -22,20 +23,103 @@ const TEXT: &str = "text/plain; charset=utf-8";
     summary = "The latest signed checkpoint",
     description = "A C2SP tlog-checkpoint signed note (c2sp.org/tlog-checkpoint): the log's origin, its size \
                    (the number of receipts) and the RFC 9162 root hash of its first `size` receipts, signed \
-                   by the collector's log key (docs/receipt.md). A new one is signed with every committed batch.",
+                   by the collector's log key (docs/receipt.md). A new one is signed with every committed batch. \
+                   Once a configured witness has cosigned it, its cosignature lines follow the log's \
+                   (c2sp.org/tlog-cosignature); /v1/log/witnessed is the newest checkpoint that has them.",
     responses(
         (status = 200, description = "The checkpoint", body = String, content_type = "text/plain; charset=utf-8"),
     ),
 )]
 pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let reader = state.store.reader();
-    let latest = web::block(move || reader.checkpoint())
-        .await??
-        .ok_or_else(|| ApiError::Internal("the log has no checkpoint".into()))?;
+    let (latest, cosignatures) = web::block(move || {
+        let latest = reader.checkpoint()?;
+        let cosignatures = match &latest {
+            Some(c) => reader.cosignatures(c.size, &c.root)?,
+            None => Vec::new(),
+        };
+        Ok::<_, crate::store::StoreError>((latest, cosignatures))
+    })
+    .await??;
+    let latest = latest.ok_or_else(|| ApiError::Internal("the log has no checkpoint".into()))?;
     Ok(HttpResponse::Ok()
         .content_type(TEXT)
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(latest.note))
+        .body(with_cosignatures(&latest.note, &cosignatures)))
+}
+
+/// `GET /v1/log/witnessed`: the newest checkpoint a witness cosigned.
+#[utoipa::path(
+    get,
+    path = "/v1/log/witnessed",
+    tag = "log",
+    summary = "The newest checkpoint a witness cosigned",
+    description = "The newest checkpoint that a witness configured in `[[log.witness]]` has cosigned, as a C2SP \
+                   signed note: the log's signature, then each witness's timestamped cosignature \
+                   (c2sp.org/tlog-cosignature). Every receipt up to its size is in a tree that the witness \
+                   checked to extend every tree it cosigned before. 404 until a witness has cosigned.",
+    responses(
+        (status = 200, description = "The cosigned checkpoint", body = String, content_type = "text/plain; charset=utf-8"),
+        (status = 404, description = "`not_found`: no witness has cosigned a checkpoint yet", body = crate::web::error::Problem,
+         content_type = "application/problem+json"),
+    ),
+)]
+pub async fn witnessed(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let reader = state.store.reader();
+    let (checkpoint, cosignatures) =
+        web::block(move || reader.witnessed())
+            .await??
+            .ok_or_else(|| {
+                ApiError::NotFound(
+                "no witness has cosigned a checkpoint of this log yet; configure [[log.witness]] \
+                 or wait for its next offer"
+                    .into(),
+            )
+            })?;
+    Ok(HttpResponse::Ok()
+        .content_type(TEXT)
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(with_cosignatures(&checkpoint.note, &cosignatures)))
+}
+
+/// A stored signed note with the stored cosignature lines after the log's own.
+fn with_cosignatures(note: &str, cosignatures: &[Cosignature]) -> String {
+    let mut text = note.to_owned();
+    for c in cosignatures {
+        text.push_str(&c.line);
+        text.push('\n');
+    }
+    text
+}
+
+/// `GET /v1/log/key`: the log's verifier keys.
+#[utoipa::path(
+    get,
+    path = "/v1/log/key",
+    tag = "log",
+    summary = "The log's verifier keys",
+    description = "The signed-note verifier keys (c2sp.org/signed-note: `origin+keyhash+base64`) of the keys that \
+                   sign this log's checkpoints, one per line: the JWKS's keys, named after the log's origin. \
+                   A witness lists them in `[[witness.log]] keys`; anyone checks checkpoints with them.",
+    responses(
+        (status = 200, description = "The keys", body = String, content_type = "text/plain; charset=utf-8"),
+    ),
+)]
+pub async fn key(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let reader = state.store.reader();
+    let latest = web::block(move || reader.checkpoint())
+        .await??
+        .ok_or_else(|| ApiError::Internal("the log has no checkpoint".into()))?;
+    let origin = latest.note.lines().next().unwrap_or_default().to_owned();
+    let keys = state
+        .public_keys()
+        .log_keys(&origin)
+        .map_err(|e| ApiError::Internal(format!("log keys: {e}")))?;
+    let body: String = keys.iter().map(|k| format!("{k}\n")).collect();
+    Ok(HttpResponse::Ok()
+        .content_type(TEXT)
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(body))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
