@@ -410,7 +410,6 @@ mod tests {
             id: "019a4f7e-8c1b-7d2e-9a3f-4b5c6d7e8f90".into(),
             seq: 42,
             issued_at: "2026-11-21T09:15:02.123Z".into(),
-            prev: crate::log::GENESIS_PREV.into(),
         };
         let jws = prepared.seal(&stamp, &signer);
         let payload_b64 = jws.split('.').nth(1).expect("payload");
@@ -446,7 +445,6 @@ mod tests {
             "\"purposes\"",
             "\"subject\"",
             "\"context\"",
-            "\"prev\"",
         ]
         .iter()
         .map(|k| text.find(k).expect("key present"))
@@ -455,7 +453,10 @@ mod tests {
             positions.windows(2).all(|w| w[0] < w[1]),
             "wire key order: {text}"
         );
-        assert_eq!(keys.len(), 14);
+        // Payload v3: no `prev` (the log's tree orders receipts; docs/receipt.md).
+        assert_eq!(keys.len(), 13);
+        assert!(!text.contains("\"prev\""), "{text}");
+        assert_eq!(payload.v, 3);
         assert_eq!(payload.context.form_id, None);
         assert_eq!(payload.subject.identifiers, []);
         assert_eq!(payload.notice.lang, "kk");

@@ -54,13 +54,14 @@ pub struct PreparedReceipt {
     pub request_sha256: String,
 }
 
-/// The log position the writer assigns.
+/// The log position the writer assigns. Payload v3 links to no previous receipt, so a
+/// receipt can be signed as soon as it has its stamp, in parallel with the others of its
+/// batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stamp {
     pub id: String,
     pub seq: i64,
     pub issued_at: String,
-    pub prev: String,
 }
 
 /// The content the idempotency hash covers: the signed content without its random parts
@@ -101,7 +102,7 @@ impl PreparedReceipt {
             categories: self.categories.as_deref(),
             subject: &self.subject,
             context: &self.context,
-            prev: &stamp.prev,
+            prev: None,
         };
         payload.seal(signer)
     }

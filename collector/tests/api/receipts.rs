@@ -4,7 +4,6 @@
 use actix_web::test::{self, TestRequest};
 use kelisim_collector::build_app;
 use kelisim_collector::hash::sha256_hex;
-use kelisim_collector::log::GENESIS_PREV;
 use kelisim_collector::receipt::subject::SubjectKey;
 
 use crate::support::{
@@ -54,7 +53,7 @@ async fn fixtures_are_signed_chained_and_verify_with_an_independent_jose_library
     // The payload states exactly what the visitor saw and did.
     let config = demo_config();
     let site = config.site("demo").expect("demo site");
-    assert_eq!(first["v"], 2);
+    assert_eq!(first["v"], 3);
     assert_eq!(first["id"], body["id"]);
     assert_eq!(first["seq"], 1);
     assert_eq!(first["site"], "demo");
@@ -112,7 +111,9 @@ async fn fixtures_are_signed_chained_and_verify_with_an_independent_jose_library
         row.holder_sha256.as_deref(),
         Some(sha256_hex(crate::support::FORM_SECRET.as_bytes()).as_str())
     );
-    assert_eq!(first["prev"], GENESIS_PREV);
+    // Payload v3: the receipt's position is its signed `seq` and its leaf in the log's tree;
+    // no `prev` ties it to the JWS before it (docs/receipt.md).
+    assert!(first.get("prev").is_none(), "{first}");
     assert!(
         first["issued_at"]
             .as_str()
@@ -126,10 +127,7 @@ async fn fixtures_are_signed_chained_and_verify_with_an_independent_jose_library
     assert_eq!(second["context"]["form_id"], serde_json::Value::Null);
     assert_eq!(second["context"]["gpc"], true);
     assert_eq!(second["subject"]["identifiers"], serde_json::json!([]));
-    assert_eq!(
-        second["prev"],
-        sha256_hex(body["jws"].as_str().expect("jws").as_bytes())
-    );
+    assert!(second.get("prev").is_none(), "{second}");
 }
 
 #[actix_web::test]

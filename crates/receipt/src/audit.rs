@@ -3,8 +3,10 @@
 //!
 //! Walking the log in `seq` order, each receipt must: carry a valid signature by a key of the
 //! ring; have a payload whose `seq`, `id`, `site`, `ref`, … equal the row's columns (so an
-//! edited column or a reordered row is caught); link with `prev` to the SHA-256 of the
-//! previous receipt's JWS (so an edited, deleted or inserted receipt breaks the next link);
+//! edited column or a reordered row is caught); for payloads v1 and v2, link with `prev` to
+//! the SHA-256 of the previous receipt's JWS (so an edited, deleted or inserted receipt breaks
+//! the next link; v3 has no `prev`, its order is sealed by the signed `seq` and the log's
+//! Merkle tree, which the collector's `audit` rebuilds);
 //! follow its predecessor without a gap in `seq` (so deletions are named precisely); and
 //! have exactly the subject index its payload implies (v1: the hashes it lists; v2: one entry
 //! per commitment, and the commitments' salt). Finally the log must end where
@@ -310,7 +312,14 @@ impl Walk<'_> {
                 });
             }
         }
-        if payload.prev != prev_hash {
+        // v1 and v2 link to the JWS before them; v3 has no link (the tree orders the log,
+        // `seq` is signed) and may not carry one.
+        let linked = if payload.v >= 3 {
+            payload.prev.is_none()
+        } else {
+            payload.prev.as_deref() == Some(prev_hash)
+        };
+        if !linked {
             return Err(Problem::BrokenLink);
         }
         let erased = self.erased.contains(&row.seq);

@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::jws::Signer;
 
-/// Payload format version (`v`) of the receipts the collector signs. Version 1 (a clear
-/// `subject.browser_id` and `identifiers[].hmac` under the collector's one key) is still read.
-pub const PAYLOAD_VERSION: u32 = 2;
+/// Payload format version (`v`) of the receipts the collector signs. Version 3 has no `prev`:
+/// the transparency log's Merkle tree orders and seals the receipts, so each can be signed
+/// without waiting for the one before. Versions 2 (with `prev`) and 1 (also a clear
+/// `subject.browser_id` and `identifiers[].hmac` under the collector's one key) are still read.
+pub const PAYLOAD_VERSION: u32 = 3;
 
 /// What kind of consent a receipt records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,8 +209,10 @@ pub struct ReceiptPayload {
     pub subject: Subject,
     /// Where.
     pub context: Context,
-    /// Hex SHA-256 of the previous receipt's compact JWS; 64 zeros for the first.
-    pub prev: String,
+    /// Versions 1 and 2 only: hex SHA-256 of the previous receipt's compact JWS; 64 zeros
+    /// for the first. Version 3 has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
 }
 
 /// The payload as written: borrows everything, same fields and order as [`ReceiptPayload`].
@@ -234,7 +238,8 @@ pub struct PayloadRef<'a> {
     pub categories: Option<&'a [Choice]>,
     pub subject: &'a Subject,
     pub context: &'a Context,
-    pub prev: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prev: Option<&'a str>,
 }
 
 impl PayloadRef<'_> {
@@ -265,7 +270,7 @@ mod tests {
 
     fn v2() -> ReceiptPayload {
         ReceiptPayload {
-            v: PAYLOAD_VERSION,
+            v: 2,
             id: "0195f1c2-0000-7000-8000-000000000001".into(),
             seq: 1,
             issued_at: "2026-11-21T09:15:02.123Z".into(),
@@ -302,7 +307,7 @@ mod tests {
                 fields: vec!["name".into()],
                 gpc: false,
             },
-            prev: crate::chain::GENESIS_PREV.into(),
+            prev: Some(crate::chain::GENESIS_PREV.into()),
         }
     }
 
@@ -325,7 +330,7 @@ mod tests {
             categories: p.categories.as_deref(),
             subject: &p.subject,
             context: &p.context,
-            prev: &p.prev,
+            prev: p.prev.as_deref(),
         };
         let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
         let jws = written.seal(&Signer::new(key.clone()));

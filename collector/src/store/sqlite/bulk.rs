@@ -50,7 +50,6 @@ pub(in crate::store) fn bulk_load(
                 id: uuid::Uuid::now_v7().to_string(),
                 seq: i64::try_from(i + 1).unwrap_or(i64::MAX),
                 issued_at: issued_at(i),
-                prev: prev.clone(),
             };
             let r = make(i, &stamp);
             let jws = r.seal(&stamp, signer);

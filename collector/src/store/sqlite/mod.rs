@@ -522,8 +522,8 @@ mod tests {
                 ..a.clone()
             }
         );
-        assert_eq!(payload(&a.jws).prev, GENESIS_PREV);
-        assert_eq!(payload(&b.jws).prev, sha256_hex(a.jws.as_bytes()));
+        // Payload v3: no link to the receipt before; the position is the signed `seq`.
+        assert_eq!((payload(&a.jws).v, payload(&a.jws).prev), (3, None));
         assert_eq!(payload(&b.jws).seq, 2);
 
         let conflict = block_on(store.issue(receipt(&"1".repeat(32), true))).expect_err("conflict");
@@ -574,8 +574,7 @@ mod tests {
         // Reopening continues the chain where it ended.
         let store = start(&path);
         let d = block_on(store.issue(receipt(&"4".repeat(32), false))).expect("d");
-        assert_eq!(d.seq, 3);
-        assert_eq!(payload(&d.jws).prev, sha256_hex(b.jws.as_bytes()));
+        assert_eq!((d.seq, payload(&d.jws).seq), (3, 3));
     }
 
     #[test]
@@ -606,7 +605,7 @@ mod tests {
         });
         assert_eq!(kid_of(&before.jws), signer().kid());
         assert_eq!(kid_of(&after.jws), other.kid());
-        assert_eq!(payload(&after.jws).prev, sha256_hex(before.jws.as_bytes()));
+        assert_eq!(payload(&after.jws).seq, before.seq + 1);
         let rows = store.reader().list(None, 10).expect("list");
         assert_eq!(
             rows[0].kid,
@@ -630,7 +629,6 @@ mod tests {
         let mut seqs: Vec<i64> = issued.iter().map(|i| i.seq).collect();
         seqs.sort_unstable();
         assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
-        let mut prev = GENESIS_PREV.to_owned();
         let mut rows = Vec::new();
         store
             .reader()
@@ -639,10 +637,10 @@ mod tests {
                 ControlFlow::Continue(())
             })
             .expect("scan");
+        // Signed in parallel, stored in order: each JWS carries its row's `seq`.
         for row in &rows {
-            assert_eq!(payload(&row.row.jws).prev, prev);
+            assert_eq!(payload(&row.row.jws).seq, row.row.seq);
             assert_eq!(row.subject_hmacs, ["ee".repeat(32)]);
-            prev = sha256_hex(row.row.jws.as_bytes());
         }
         assert_eq!(rows.len(), 200);
     }

@@ -186,20 +186,14 @@ impl Writer {
                 None
             }
         };
+        let mut run = Run::default();
         for job in batch.drain(..) {
             match job {
                 Job::Issue { receipt, reply } => {
                     let result = match (&tx, &failed) {
                         (Some(tx), None) => {
-                            match issue_one(tx, &self.signer, &mut self.tip, &receipt) {
-                                Ok(result) => {
-                                    if let Ok(issued) = &result
-                                        && issued.created
-                                    {
-                                        leaves.push(receipt_leaf_hash(&issued.jws));
-                                    }
-                                    result
-                                }
+                            match run.sequence(tx, &mut self.tip, *receipt, outcomes.len()) {
+                                Ok(result) => result,
                                 Err(e) => {
                                     failed = Some(e);
                                     Err(StoreError::WriterStopped)
@@ -215,6 +209,13 @@ impl Writer {
                     outcomes.push(Outcome::Ping(reply));
                 }
                 Job::Maintain { op, reply } => {
+                    // A change applies after the receipts queued before it, as they came.
+                    if let (Some(tx), None) = (&tx, &failed)
+                        && let Err(e) =
+                            run.finish(tx, &self.signer, &mut self.tip, &mut leaves, outcomes)
+                    {
+                        failed = Some(e);
+                    }
                     let result = match (&tx, &failed) {
                         (Some(tx), None) => match super::admin::apply(tx, &op) {
                             Ok(answer) => answer,
@@ -230,6 +231,11 @@ impl Writer {
                 // Handled in `take`, never batched.
                 Job::SetSigner { .. } | Job::Shutdown => {}
             }
+        }
+        if let (Some(tx), None) = (&tx, &failed)
+            && let Err(e) = run.finish(tx, &self.signer, &mut self.tip, &mut leaves, outcomes)
+        {
+            failed = Some(e);
         }
         if let Some(e) = failed {
             return Err(e);
@@ -277,14 +283,154 @@ fn is_transient(e: &rusqlite::Error) -> bool {
     )
 }
 
-/// One job inside the batch's transaction. The outer `Err` aborts the batch; the inner one
-/// is this job's own answer (an idempotency conflict).
-fn issue_one(
+/// Receipts below this many in a run are signed on the writer thread alone: a helper thread
+/// costs more than it saves.
+const PARALLEL_SIGNING_FROM: usize = 8;
+
+/// The receipts of a run of consecutive issue jobs, sequenced (each has its `seq`, id and
+/// time) but not yet signed or stored. [`Run::finish`] signs them in parallel, then stores
+/// them in `seq` order: the writer itself only sequences, hashes and commits.
+#[derive(Default)]
+struct Run {
+    pending: Vec<Sequenced>,
+    /// Jobs of this run answered by a pending receipt: (outcome index, pending index), for
+    /// a retry of the same consent, or a second withdrawal of the same receipt.
+    same_as: Vec<(usize, usize)>,
+}
+
+struct Sequenced {
+    receipt: PreparedReceipt,
+    stamp: Stamp,
+    /// Its job's place in the batch's outcomes.
+    outcome: usize,
+}
+
+impl Run {
+    /// Sequences `receipt` (the job at `outcome`), or answers it at once: a receipt stored
+    /// before with the same site and reference (the same receipt, or a conflict), or the
+    /// earlier withdrawal of the receipt it withdraws. An answer that names a receipt of
+    /// this run is filled in by [`Run::finish`]. The outer `Err` aborts the batch.
+    fn sequence(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        tip: &mut Tip,
+        receipt: PreparedReceipt,
+        outcome: usize,
+    ) -> Result<Result<Issued, StoreError>, rusqlite::Error> {
+        if let Some(answer) = stored_answer(tx, &receipt)? {
+            return Ok(answer);
+        }
+        let earlier = self.pending.iter().position(|p| {
+            (p.receipt.site == receipt.site && p.receipt.reference == receipt.reference)
+                || (receipt.withdraws.is_some() && p.receipt.withdraws == receipt.withdraws)
+        });
+        if let Some(k) = earlier {
+            let same_key = self.pending[k].receipt.reference == receipt.reference
+                && self.pending[k].receipt.site == receipt.site;
+            if same_key && self.pending[k].receipt.request_sha256 != receipt.request_sha256 {
+                return Ok(Err(StoreError::IdempotencyConflict {
+                    site: receipt.site.clone(),
+                    key: receipt.reference.clone(),
+                }));
+            }
+            self.same_as.push((outcome, k));
+            return Ok(Err(StoreError::WriterStopped));
+        }
+        let (seq, _) = tip.next();
+        tip.seq = seq;
+        self.pending.push(Sequenced {
+            receipt,
+            stamp: Stamp {
+                id: uuid::Uuid::now_v7().to_string(),
+                seq,
+                issued_at: format_timestamp(time::OffsetDateTime::now_utc()),
+            },
+            outcome,
+        });
+        Ok(Err(StoreError::WriterStopped))
+    }
+
+    /// Signs the run's receipts (in parallel when there are enough), stores them in `seq`
+    /// order with their leaves for the tree, and answers their jobs in `outcomes`. Empties
+    /// the run. The `Err` aborts the batch.
+    fn finish(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        signer: &Signer,
+        tip: &mut Tip,
+        leaves: &mut Vec<kelisim_receipt::log::Hash>,
+        outcomes: &mut [Outcome],
+    ) -> Result<(), rusqlite::Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let signed = sign_all(&self.pending, signer);
+        let mut issued = Vec::with_capacity(self.pending.len());
+        for (p, jws) in self.pending.iter().zip(signed) {
+            let jws_sha256 = link_hash(&jws);
+            insert_row(tx, &p.receipt, &p.stamp, signer, &jws, &jws_sha256)?;
+            leaves.push(receipt_leaf_hash(&jws));
+            tip.hash = jws_sha256;
+            let answer = Issued {
+                id: p.stamp.id.clone(),
+                seq: p.stamp.seq,
+                jws,
+                created: true,
+            };
+            if let Some(Outcome::Issue(_, result)) = outcomes.get_mut(p.outcome) {
+                *result = Ok(answer.clone());
+            }
+            issued.push(answer);
+        }
+        for (outcome, k) in self.same_as.drain(..) {
+            if let Some(Outcome::Issue(_, result)) = outcomes.get_mut(outcome) {
+                *result = Ok(Issued {
+                    created: false,
+                    ..issued[k].clone()
+                });
+            }
+        }
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+/// The JWS of each sequenced receipt, in order. Payload v3 links to no other receipt, so the
+/// signatures are independent: with enough receipts, the run is split over the machine's
+/// cores (at most four), the writer thread taking the first share.
+fn sign_all(pending: &[Sequenced], signer: &Signer) -> Vec<String> {
+    let seal = |p: &Sequenced| p.receipt.seal(&p.stamp, signer);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if threads < 2 || pending.len() < PARALLEL_SIGNING_FROM {
+        return pending.iter().map(seal).collect();
+    }
+    let share = pending.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let mut chunks = pending.chunks(share);
+        let first = chunks.next().unwrap_or_default();
+        let helpers: Vec<_> = chunks
+            .map(|chunk| scope.spawn(move || chunk.iter().map(seal).collect::<Vec<_>>()))
+            .collect();
+        let mut out: Vec<String> = first.iter().map(seal).collect();
+        for helper in helpers {
+            // A panic while signing is a bug; the writer's own panic handling takes over.
+            out.extend(
+                helper
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            );
+        }
+        out
+    })
+}
+
+/// The answer a receipt already stored gives `receipt`: the same receipt for a retry of
+/// the same content, a conflict for other content under its reference, and for a withdrawal
+/// the earlier withdrawal of the same receipt. `None`: it is new.
+fn stored_answer(
     tx: &rusqlite::Transaction<'_>,
-    signer: &Signer,
-    tip: &mut Tip,
     receipt: &PreparedReceipt,
-) -> Result<Result<Issued, StoreError>, rusqlite::Error> {
+) -> Result<Option<Result<Issued, StoreError>>, rusqlite::Error> {
     let existing: Option<(String, i64, String, String)> = tx
         .prepare_cached(
             "SELECT id, seq, jws, request_sha256 FROM receipts WHERE site = ?1 AND ref = ?2",
@@ -294,7 +440,7 @@ fn issue_one(
         })
         .optional()?;
     if let Some((id, seq, jws, request_sha256)) = existing {
-        return Ok(if request_sha256 == receipt.request_sha256 {
+        return Ok(Some(if request_sha256 == receipt.request_sha256 {
             Ok(Issued {
                 id,
                 seq,
@@ -306,7 +452,7 @@ fn issue_one(
                 site: receipt.site.clone(),
                 key: receipt.reference.clone(),
             })
-        });
+        }));
     }
     if let Some(withdrawn) = &receipt.withdraws {
         let earlier: Option<(String, i64, String)> = tx
@@ -315,34 +461,15 @@ fn issue_one(
             .optional()?;
         if let Some((id, seq, jws)) = earlier {
             // A consent is withdrawn once; asking again gets that withdrawal.
-            return Ok(Ok(Issued {
+            return Ok(Some(Ok(Issued {
                 id,
                 seq,
                 jws,
                 created: false,
-            }));
+            })));
         }
     }
-    let (seq, prev) = tip.next();
-    let stamp = Stamp {
-        id: uuid::Uuid::now_v7().to_string(),
-        seq,
-        issued_at: format_timestamp(time::OffsetDateTime::now_utc()),
-        prev: prev.to_owned(),
-    };
-    let jws = receipt.seal(&stamp, signer);
-    let jws_sha256 = link_hash(&jws);
-    insert_row(tx, receipt, &stamp, signer, &jws, &jws_sha256)?;
-    *tip = Tip {
-        seq: stamp.seq,
-        hash: jws_sha256,
-    };
-    Ok(Ok(Issued {
-        id: stamp.id,
-        seq: stamp.seq,
-        jws,
-        created: true,
-    }))
+    Ok(None)
 }
 
 /// Stores one signed receipt at `stamp`: its row, what later consents of its browser follow,

@@ -417,7 +417,7 @@ mod tests {
                 fields: vec!["name".into()],
                 gpc: false,
             },
-            prev: "00".repeat(32),
+            prev: Some("00".repeat(32)),
         }
     }
 

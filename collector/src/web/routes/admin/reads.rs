@@ -112,7 +112,8 @@ pub struct ReceiptDetail<'a> {
     pub subject_salt: Option<String>,
     /// `valid`, or why the signature does not verify.
     pub signature: String,
-    /// Position in the hash chain: `prev` is the SHA-256 of receipt `seq - 1`'s JWS.
+    /// Position in the log: `seq`, and for payloads v1 and v2 `prev`, the SHA-256 of receipt
+    /// `seq - 1`'s JWS (v3 has none: the Merkle tree orders the log).
     pub chain: Chain,
 }
 
@@ -229,7 +230,7 @@ pub(super) fn render_receipt(
                 export::status(row, retention(state, site), time::OffsetDateTime::now_utc());
             let chain = Chain {
                 seq: row.row.seq,
-                prev: payload.as_ref().map(|p| p.prev.clone()),
+                prev: payload.as_ref().and_then(|p| p.prev.clone()),
                 jws_sha256: sha256_hex(row.row.jws.as_bytes()),
             };
             Ok(HttpResponse::Ok()
