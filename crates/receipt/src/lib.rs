@@ -29,7 +29,7 @@
 //! let verified = verify(&jws, &keys)?;
 //! println!("signed by {}: {}", verified.kid, verified.payload);
 //! if let Some(receipt) = verified.receipt {
-//!     // The typed payload (v1 or v2): seq, prev, site, choices, commitments.
+//!     // The typed payload (v1, v2 or v3): seq, prev (v1 and v2), site, choices, commitments.
 //!     println!("receipt {} at seq {}", receipt.id, receipt.seq);
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())

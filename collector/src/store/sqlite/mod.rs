@@ -406,7 +406,6 @@ mod tests {
 
     use super::*;
     use crate::hash::sha256_hex;
-    use crate::log::GENESIS_PREV;
     use crate::receipt::subject::IdentifierKind;
     use crate::receipt::{
         Choice, Context, Event, IndexEntry, Kind, Notice, PolicyRef, Private, SignedIdentifier,
