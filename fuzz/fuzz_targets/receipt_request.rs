@@ -47,7 +47,6 @@ fuzz_target!(|data: &[u8]| {
         id: "0190f3a4-0000-7000-8000-000000000000".into(),
         seq: 1,
         issued_at: "2026-11-21T10:00:00.000Z".into(),
-        prev: "0".repeat(64),
     };
     let jws = prepared.seal(&stamp, &signer);
     let keys = PublicKeys::from_jwks(&common::jwks()).expect("own JWKS");
@@ -109,7 +108,7 @@ fn withdraw(req: WithdrawRequest) {
             fields: vec!["name".into()],
             gpc: false,
         },
-        prev: "0".repeat(64),
+        prev: Some("0".repeat(64)),
     };
     // A v1 receipt has no secret: nothing opens it, whatever the browser id presented.
     assert!(check_holder(&req.secret.0, None, &original.id).is_err());
