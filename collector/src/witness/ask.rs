@@ -102,8 +102,14 @@ pub async fn offer(store: &Store, witness: &LogWitness) -> Result<Offered, AskEr
                 witness: name.clone(),
                 reason,
             })?;
-        match status {
-            200 => {
+        // A 409 names the size the witness is at (its state, or ours, was lost): prove
+        // consistency from there.
+        let named = (status == 409)
+            .then(|| answer.trim_end().parse::<u64>().ok())
+            .flatten()
+            .filter(|size| *size <= latest.size);
+        match (status, named) {
+            (200, _) => {
                 let line = checked_cosignature(&latest, witness, &answer).map_err(|reason| {
                     AskError::BadAnswer {
                         witness: name.clone(),
@@ -122,19 +128,7 @@ pub async fn offer(store: &Store, witness: &LogWitness) -> Result<Offered, AskEr
                 tracing::info!(witness = %name, size = latest.size, "witness cosigned the checkpoint");
                 return Ok(Offered::Cosigned(latest.size));
             }
-            // The witness is at another size than we thought (its state, or ours, was lost):
-            // prove consistency from the size it names.
-            409 => match answer.trim_end().parse::<u64>() {
-                Ok(size) if size <= latest.size => old_size = size,
-                _ => {
-                    return Err(AskError::Refused {
-                        witness: name,
-                        size: latest.size,
-                        status,
-                        answer,
-                    });
-                }
-            },
+            (409, Some(size)) => old_size = size,
             _ => {
                 return Err(AskError::Refused {
                     witness: name,

@@ -16,20 +16,8 @@ use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use signed_note::{Note, StandardVerifier, VerifierList};
 
-use crate::process::{Running, command, demo_site, get, post, run, spawn, stderr, stdout};
+use crate::process::{demo_site, get, post, run, spawn_serve, stderr, stdout};
 use crate::support::fixture;
-
-/// `serve` with `config` and `data`, on a free loopback port.
-fn serve(config: &Path, data: &Path, log: &Path) -> Running {
-    let mut cmd = command();
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--widget-dir")
-        .arg(data.join("no-widget"));
-    spawn(cmd, data, log)
-}
 
 /// The demo config in `root` with `top` before its tables and `tables` after them.
 fn config(root: &Path, top: &str, tables: &str) -> std::path::PathBuf {
@@ -122,7 +110,7 @@ fn a_witness_cosigns_a_growing_log_and_refuses_it_once_rewritten() {
 
     // The log runs once on its own; its operator reads its key.
     let plain = config(&tmp.path().join("plain"), LOG_URL, "");
-    let first = serve(&plain, &log_data, &log_file);
+    let first = spawn_serve(&plain, &log_data, &log_file);
     let (status, log_key) = get(&format!("{}/v1/log/key", first.base));
     assert_eq!(status, 200, "{log_key}");
     let log_key = log_key.lines().next().expect("a key").to_owned();
@@ -138,7 +126,7 @@ fn a_witness_cosigns_a_growing_log_and_refuses_it_once_rewritten() {
             "[witness]\nname = \"witness.test\"\n\n[[witness.log]]\norigin = \"{origin}\"\nkeys = [\"{log_key}\"]\n"
         ),
     );
-    let witness = serve(
+    let witness = spawn_serve(
         &witness_config,
         &witness_data,
         &tmp.path().join("witness.log"),
@@ -157,7 +145,7 @@ fn a_witness_cosigns_a_growing_log_and_refuses_it_once_rewritten() {
             witness.base
         ),
     );
-    let log = serve(&log_config, &log_data, &log_file);
+    let log = spawn_serve(&log_config, &log_data, &log_file);
     for n in 1..=5 {
         receipt(&log.base, &format!("{n:032x}"));
     }
@@ -248,7 +236,7 @@ fn a_witness_cosigns_a_growing_log_and_refuses_it_once_rewritten() {
     )
     .expect("rewrite");
     drop(db);
-    let log = serve(&log_config, &log_data, &log_file);
+    let log = spawn_serve(&log_config, &log_data, &log_file);
     for n in 6..=7 {
         receipt(&log.base, &format!("{n:032x}"));
     }

@@ -90,34 +90,8 @@ async fn walk_through(collector: &Collector, browser: &Browser) -> Result<String
         .goto(format!("{}/contact.html", collector.url))
         .await?;
     widget_ready(driver).await?;
-
-    driver
-        .find(By::Css("#feedback [name=name]"))
-        .await?
-        .send_keys(NAME)
-        .await?;
-    driver
-        .find(By::Css("#feedback [name=phone]"))
-        .await?
-        .send_keys(PHONE)
-        .await?;
-    driver
-        .find(By::Css("#feedback [name=message]"))
-        .await?
-        .send_keys(MESSAGE)
-        .await?;
-
-    let submit = driver.find(By::Css("#feedback [type=submit]")).await?;
-    submit.click().await?;
-    let error = driver
-        .find(By::Css("#feedback .kelisim-consent__error"))
-        .await?;
-    wait::until(
-        "the consent error to show",
-        Duration::from_secs(5),
-        || async { Ok(error.is_displayed().await?.then_some(())) },
-    )
-    .await?;
+    fill(driver).await?;
+    let error = submit_refused(driver).await?;
     let box_ = driver
         .find(By::Css("#feedback .kelisim-consent__box"))
         .await?;
@@ -127,25 +101,9 @@ async fn walk_through(collector: &Collector, browser: &Browser) -> Result<String
         error_text.contains("согласие"),
         "russian error text, got {error_text:?}"
     );
-    assert!(
-        driver
-            .current_url()
-            .await?
-            .path()
-            .ends_with("/contact.html")
-    );
 
     box_.click().await?;
-    submit.click().await?;
-    let reference = wait::until("the thank-you page", Duration::from_secs(10), || async {
-        if !driver.current_url().await?.path().ends_with("/feedback") {
-            return Ok(None);
-        }
-        Ok(Some(
-            driver.find(By::Id("receipt-ref")).await?.text().await?,
-        ))
-    })
-    .await?;
+    let reference = submit_accepted(driver).await?;
     ensure!(
         reference.len() == 32 && reference.chars().all(|c| c.is_ascii_hexdigit()),
         "receipt reference should be 32 hex digits, got {reference:?}"
@@ -184,48 +142,18 @@ async fn the_optional_purpose_is_a_box_of_its_own_granted_only_when_ticked() -> 
                 "the box's text in the page's language: {:?}",
                 label.text().await?
             );
-            for (name, value) in [("name", NAME), ("phone", PHONE), ("message", MESSAGE)] {
-                driver
-                    .find(By::Css(format!("#feedback [name={name}]")))
-                    .await?
-                    .send_keys(value)
-                    .await?;
-            }
+            fill(driver).await?;
             // Clicking the label ticks its box (a real <label for>).
             label.click().await?;
             ensure!(news.is_selected().await?, "the label ticks the box");
-            let submit = driver.find(By::Css("#feedback [type=submit]")).await?;
-            submit.click().await?;
-            let error = driver
-                .find(By::Css("#feedback .kelisim-consent__error"))
-                .await?;
-            wait::until("the consent error", Duration::from_secs(5), || async {
-                Ok(error.is_displayed().await?.then_some(()))
-            })
-            .await?;
-            ensure!(
-                driver
-                    .current_url()
-                    .await?
-                    .path()
-                    .ends_with("/contact.html"),
-                "the optional box alone does not send the form"
-            );
+            // The optional box alone does not send the form.
+            submit_refused(driver).await?;
             driver
                 .find(By::Css("#feedback .kelisim-consent__box"))
                 .await?
                 .click()
                 .await?;
-            submit.click().await?;
-            reference = wait::until("the thank-you page", Duration::from_secs(10), || async {
-                if !driver.current_url().await?.path().ends_with("/feedback") {
-                    return Ok(None);
-                }
-                Ok(Some(
-                    driver.find(By::Id("receipt-ref")).await?.text().await?,
-                ))
-            })
-            .await?;
+            reference = submit_accepted(driver).await?;
             Ok(())
         })
         .await?;
@@ -237,6 +165,59 @@ async fn the_optional_purpose_is_a_box_of_its_own_granted_only_when_ticked() -> 
     assert_eq!(payload["notice"]["lang"], "kk");
     collector.stop().await?;
     Ok(())
+}
+
+/// Types a name, a phone number and a message into the demo form.
+async fn fill(driver: &WebDriver) -> Result<()> {
+    for (name, value) in [("name", NAME), ("phone", PHONE), ("message", MESSAGE)] {
+        driver
+            .find(By::Css(format!("#feedback [name={name}]")))
+            .await?
+            .send_keys(value)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Submits the demo form and waits for the consent error; the page stays. Returns the error.
+async fn submit_refused(driver: &WebDriver) -> Result<WebElement> {
+    driver
+        .find(By::Css("#feedback [type=submit]"))
+        .await?
+        .click()
+        .await?;
+    let error = driver
+        .find(By::Css("#feedback .kelisim-consent__error"))
+        .await?;
+    wait::until(
+        "the consent error to show",
+        Duration::from_secs(5),
+        || async { Ok(error.is_displayed().await?.then_some(())) },
+    )
+    .await?;
+    ensure!(
+        driver.current_url().await?.path().ends_with("contact.html"),
+        "a refused form stays on its page"
+    );
+    Ok(error)
+}
+
+/// Submits the demo form and waits for the thank-you page: the receipt reference it shows.
+async fn submit_accepted(driver: &WebDriver) -> Result<String> {
+    driver
+        .find(By::Css("#feedback [type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait::until("the thank-you page", Duration::from_secs(10), || async {
+        if !driver.current_url().await?.path().ends_with("/feedback") {
+            return Ok(None);
+        }
+        Ok(Some(
+            driver.find(By::Id("receipt-ref")).await?.text().await?,
+        ))
+    })
+    .await
 }
 
 async fn widget_ready(driver: &WebDriver) -> Result<()> {
