@@ -6,7 +6,8 @@ use actix_web::test::{self, TestRequest};
 use kelisim_collector::build_app;
 
 use crate::support::{
-    Harness, fixture, payload_of, post_receipt, post_withdraw, send, verify_with_jsonwebtoken,
+    Harness, fixture, get_jwks, payload_of, post_receipt, post_withdraw, send,
+    verify_with_jsonwebtoken,
 };
 
 const BROWSER: &str = "5f0c8e2a7b1d4c3e9a6f8b2d1c0e7a94";
@@ -198,13 +199,7 @@ async fn a_withdrawal_is_its_own_signed_receipt_naming_the_one_it_withdraws() {
     .await;
     assert_eq!(reply.status, 201, "{}", reply.text());
     let withdrawal = reply.json();
-    let jwks = send(
-        &app,
-        TestRequest::get()
-            .uri("/.well-known/jwks.json")
-            .to_request(),
-    )
-    .await;
+    let jwks = get_jwks(&app).await;
     let claims = verify_with_jsonwebtoken(withdrawal["jws"].as_str().expect("jws"), &jwks.body);
     let before = payload_of(original["jws"].as_str().expect("jws"));
     assert_eq!(claims["event"], "withdrawn");

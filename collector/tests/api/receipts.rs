@@ -7,21 +7,15 @@ use kelisim_collector::hash::sha256_hex;
 use kelisim_collector::receipt::subject::SubjectKey;
 
 use crate::support::{
-    Harness, RAW_PHONE_DIGITS, assert_not_in_files, demo_config, fixture, post_receipt, send,
-    verify_with_jsonwebtoken,
+    Harness, RAW_PHONE_DIGITS, assert_not_in_files, demo_config, fixture, get_jwks, post_receipt,
+    send, verify_with_jsonwebtoken,
 };
 
 #[actix_web::test]
 async fn fixtures_are_signed_chained_and_verify_with_an_independent_jose_library() {
     let h = Harness::new();
     let app = test::init_service(build_app(h.state.clone())).await;
-    let jwks = send(
-        &app,
-        TestRequest::get()
-            .uri("/.well-known/jwks.json")
-            .to_request(),
-    )
-    .await;
+    let jwks = get_jwks(&app).await;
     assert_eq!(jwks.status, 200);
 
     let given = send(
@@ -452,13 +446,7 @@ async fn an_optional_purpose_is_recorded_as_sent_and_never_replaces_the_required
         body["purposes"] = purposes;
         body.to_string()
     };
-    let jwks = send(
-        &app,
-        TestRequest::get()
-            .uri("/.well-known/jwks.json")
-            .to_request(),
-    )
-    .await;
+    let jwks = get_jwks(&app).await;
     let cases = [
         (
             "1000000000000000000000000000000a",

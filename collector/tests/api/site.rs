@@ -4,7 +4,7 @@ use actix_web::test::{self, TestRequest};
 use kelisim_collector::build_app;
 use kelisim_collector::hash::sha256_hex;
 
-use crate::support::{BASE_URL, Harness, demo_config, demo_dir, send};
+use crate::support::{BASE_URL, Harness, demo_config, demo_dir, get_jwks, send};
 
 #[actix_web::test]
 async fn site_config_matches_the_wire_contract_and_revalidates_by_etag() {
@@ -335,13 +335,7 @@ async fn policy_texts_are_served_exactly_in_the_chosen_language() {
 async fn jwks_health_and_unknown_routes() {
     let h = Harness::new();
     let app = test::init_service(build_app(h.state.clone())).await;
-    let jwks = send(
-        &app,
-        TestRequest::get()
-            .uri("/.well-known/jwks.json")
-            .to_request(),
-    )
-    .await;
+    let jwks = get_jwks(&app).await;
     assert_eq!(jwks.status, 200);
     let keys = jwks.json()["keys"].as_array().expect("keys").clone();
     assert_eq!(keys.len(), 1);

@@ -253,6 +253,21 @@ impl Reply {
     }
 }
 
+/// The collector's public keys, `GET /.well-known/jwks.json`, as a verifier fetches them.
+pub async fn get_jwks<S, B>(app: &S) -> Reply
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    send(
+        app,
+        actix_web::test::TestRequest::get()
+            .uri("/.well-known/jwks.json")
+            .to_request(),
+    )
+    .await
+}
+
 /// Sends `req` to `app` and reads the whole response.
 pub async fn send<S, R, B>(app: &S, req: R) -> Reply
 where

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use kelisim_collector::build_app;
 use signed_note::{Note, StandardVerifier, VerifierList};
 
-use crate::support::{BASE_URL, Harness, fixture, post_receipt, send};
+use crate::support::{BASE_URL, Harness, fixture, get_jwks, post_receipt, send};
 
 /// The log's verifier, from the JWKS's Ed25519 key and the origin `http://host:port` gives.
 fn verifiers(jwks: &serde_json::Value) -> VerifierList {
@@ -49,13 +49,7 @@ fn hash(line: &str) -> tlog_tiles::Hash {
 async fn checkpoint_proof_and_consistency_verify_with_independent_implementations() {
     let h = Harness::new();
     let app = test::init_service(build_app(h.state.clone())).await;
-    let jwks = send(
-        &app,
-        TestRequest::get()
-            .uri("/.well-known/jwks.json")
-            .to_request(),
-    )
-    .await;
+    let jwks = get_jwks(&app).await;
     let verifiers = verifiers(&jwks.json());
 
     let mut receipts = Vec::new();
@@ -206,13 +200,7 @@ async fn verify_checks_the_proof_offline_and_audit_rebuilds_the_tree() {
         std::fs::write(&path, body).expect("write");
         path.to_str().expect("utf-8").to_owned()
     };
-    let jwks = send(
-        &app,
-        TestRequest::get()
-            .uri("/.well-known/jwks.json")
-            .to_request(),
-    )
-    .await;
+    let jwks = get_jwks(&app).await;
     let jwks = file("jwks.json", &jwks.text());
     let receipt = file("r.jws", last["jws"].as_str().expect("jws"));
     let uri = format!("/v1/receipts/{}/proof", last["id"].as_str().expect("id"));
