@@ -1,5 +1,6 @@
 //! Kelisim collector: records consent receipts from the Kelisim widget, signs them
-//! (Ed25519 compact JWS), links them into a hash chain and stores them durably in SQLite.
+//! (Ed25519 compact JWS), numbers them into a transparency log (an RFC 9162 Merkle tree with
+//! signed checkpoints, cosigned by witnesses) and stores them durably in SQLite.
 //!
 //! # Code map
 //!
@@ -12,7 +13,8 @@
 //!   cookie-banner part); [`keys`]: Ed25519 key files, RFC 7638 kids, compact JWS, JWKS.
 //! - [`receipt`]: the wire request (docs/wire.md) → validated content → signed payload; the
 //!   subject's keys and commitments; offline verification of one receipt.
-//! - [`log`]: the hash chain — its append rule and the audit walk over any [`log::LogSource`].
+//! - [`log`]: the log's order (the hash chain of payloads v1/v2, `seq`), the audit walk over
+//!   any [`log::LogSource`], and the Merkle tree's collector side (`tree`, `tree_check`).
 //! - [`store`]: the storage interface ([`store::Backend`], [`store::ReadStore`]) that
 //!   everything above uses, and SQLite behind it — the single writer thread (group commit)
 //!   and the read pool.

@@ -1,5 +1,5 @@
-//! The hash chain, the collector's tamper evidence: each receipt's `prev` is the SHA-256 of
-//! the JWS before it, [`Tip`] is the rule the writer appends by, and [`audit`] walks a whole
+//! The log's order: each receipt's signed `seq` (and, in payloads v1 and v2, its `prev`, the
+//! SHA-256 of the JWS before it), [`Tip`] the rule the writer appends by, and [`audit`] walks a whole
 //! log given as rows by any [`LogSource`]. The rule and the walk are `kelisim_receipt`'s
 //! (`chain`, `audit`), re-exported here so that a third party checks a log exactly as the
 //! collector does; `store` reads and writes the rows. The transparency log's collector

@@ -15,7 +15,7 @@ use crate::web::routes::{admin, log, ops, public, receipts};
     info(
         title = "Kelisim collector",
         description = "Records consent events from the Kelisim widget as Ed25519-signed (compact JWS), \
-                       hash-chained receipts, durably stored in SQLite. Every error is an RFC 9457 \
+                       receipts in a transparency log (Merkle tree, signed checkpoints), durably stored in SQLite. Every error is an RFC 9457 \
                        `application/problem+json` document (`Problem`) with a stable `code`. The receipt \
                        payload is described by `ReceiptPayload` and in docs/receipt.md.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),

@@ -1,9 +1,11 @@
-//! The store's writer thread: group commit of signed, chained receipts.
+//! The store's writer thread: group commit of sequenced, signed receipts.
 //!
 //! One thread owns the read-write connection and the signing key. It blocks for a job,
 //! drains what else is queued (up to [`MAX_BATCH`]), and handles the batch in one
 //! `BEGIN IMMEDIATE` transaction; every job is answered only after `COMMIT` returned, and if
-//! the batch rolls back, every job is told so and the chain tip is restored. The batch's new
+//! the batch rolls back, every job is told so and the chain tip is restored. Consecutive
+//! receipts form a run ([`Run`]): sequenced one by one, signed in parallel (payload v3 links to
+//! no other receipt), then stored in `seq` order. The batch's new
 //! receipts are appended to the transparency log's tree and a checkpoint of the new size is
 //! signed inside the same transaction (`tree.rs`), so a checkpoint never outlives a crash
 //! that loses its receipts; a rollback restores the tree's edge too.
