@@ -10,6 +10,8 @@
 //! signed inside the same transaction (`tree.rs`), so a checkpoint never outlives a crash
 //! that loses its receipts; a rollback restores the tree's edge too.
 
+use std::collections::HashMap;
+
 use crossbeam_channel::Receiver;
 use kelisim_receipt::log::{Appender, NoteSigner, receipt_leaf_hash};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -295,6 +297,10 @@ const PARALLEL_SIGNING_FROM: usize = 8;
 #[derive(Default)]
 struct Run {
     pending: Vec<Sequenced>,
+    /// Index into `pending` by (site, reference), and by the receipt a withdrawal withdraws:
+    /// a run holds up to a whole batch, so its duplicates are found without a scan.
+    by_reference: HashMap<(String, String), usize>,
+    by_withdrawn: HashMap<String, usize>,
     /// Jobs of this run answered by a pending receipt: (outcome index, pending index), for
     /// a retry of the same consent, or a second withdrawal of the same receipt.
     same_as: Vec<(usize, usize)>,
@@ -322,21 +328,29 @@ impl Run {
         if let Some(answer) = stored_answer(tx, &receipt)? {
             return Ok(answer);
         }
-        let earlier = self.pending.iter().position(|p| {
-            (p.receipt.site == receipt.site && p.receipt.reference == receipt.reference)
-                || (receipt.withdraws.is_some() && p.receipt.withdraws == receipt.withdraws)
-        });
-        if let Some(k) = earlier {
-            let same_key = self.pending[k].receipt.reference == receipt.reference
-                && self.pending[k].receipt.site == receipt.site;
-            if same_key && self.pending[k].receipt.request_sha256 != receipt.request_sha256 {
+        let key = (receipt.site.clone(), receipt.reference.clone());
+        if let Some(&k) = self.by_reference.get(&key) {
+            if self.pending[k].receipt.request_sha256 != receipt.request_sha256 {
                 return Ok(Err(StoreError::IdempotencyConflict {
-                    site: receipt.site.clone(),
-                    key: receipt.reference.clone(),
+                    site: key.0,
+                    key: key.1,
                 }));
             }
             self.same_as.push((outcome, k));
             return Ok(Err(StoreError::WriterStopped));
+        }
+        if let Some(&k) = receipt
+            .withdraws
+            .as_ref()
+            .and_then(|w| self.by_withdrawn.get(w))
+        {
+            self.same_as.push((outcome, k));
+            return Ok(Err(StoreError::WriterStopped));
+        }
+        self.by_reference.insert(key, self.pending.len());
+        if let Some(withdrawn) = &receipt.withdraws {
+            self.by_withdrawn
+                .insert(withdrawn.clone(), self.pending.len());
         }
         let (seq, _) = tip.next();
         tip.seq = seq;
@@ -393,6 +407,8 @@ impl Run {
             }
         }
         self.pending.clear();
+        self.by_reference.clear();
+        self.by_withdrawn.clear();
         Ok(())
     }
 }
@@ -549,4 +565,75 @@ pub(super) fn insert_row(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{receipt, signer};
+    use super::super::{connect, migrate};
+    use super::*;
+
+    /// A run's answers, driven directly: what one batch does with a retry of a receipt of the
+    /// same run, a conflicting reuse of its reference, and a second withdrawal of the same
+    /// receipt, all before anything of the run is signed or stored.
+    #[test]
+    fn a_run_answers_its_own_duplicates_from_what_it_sequenced() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("kelisim.db");
+        let mut conn = connect(&path, true).expect("open");
+        migrate(&mut conn, &path).expect("migrate");
+        let tx = conn.transaction().expect("tx");
+        let (mut run, mut tip, mut outcomes) = (Run::default(), Tip::genesis(), Vec::new());
+        let withdrawal = |reference: &str| PreparedReceipt {
+            event: crate::receipt::Event::Withdrawn,
+            withdraws: Some("0190f3a4-0000-7000-8000-000000000000".into()),
+            ..receipt(reference, false)
+        };
+        let jobs = [
+            receipt(&"1".repeat(32), false),
+            receipt(&"1".repeat(32), false),
+            receipt(&"1".repeat(32), true),
+            withdrawal(&"2".repeat(32)),
+            withdrawal(&"3".repeat(32)),
+            receipt(&"4".repeat(32), false),
+        ];
+        for job in jobs {
+            let (reply, _answer) = oneshot::channel();
+            let result = run
+                .sequence(&tx, &mut tip, job, outcomes.len())
+                .expect("sql");
+            outcomes.push(Outcome::Issue(reply, result));
+        }
+        assert_eq!(tip.seq, 3, "three new receipts sequenced");
+        let mut leaves = Vec::new();
+        run.finish(&tx, &signer(), &mut tip, &mut leaves, &mut outcomes)
+            .expect("stored");
+        let answers: Vec<_> = outcomes
+            .iter()
+            .map(|o| match o {
+                Outcome::Issue(_, result) => result.as_ref().map(|i| (i.seq, i.created)).ok(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            answers,
+            [
+                Some((1, true)),
+                Some((1, false)),
+                None,
+                Some((2, true)),
+                Some((2, false)),
+                Some((3, true)),
+            ]
+        );
+        assert!(matches!(
+            &outcomes[2],
+            Outcome::Issue(_, Err(StoreError::IdempotencyConflict { .. }))
+        ));
+        assert_eq!(leaves.len(), 3, "one leaf per stored receipt");
+        let stored: i64 = tx
+            .query_row("SELECT count(*) FROM receipts", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(stored, 3);
+    }
 }
