@@ -6,8 +6,8 @@
 //! a mix, and an invalid file changes nothing (its error names the file, the key and the
 //! reason, exactly as `config check` prints it). Sites, origins (CORS included), policy
 //! versions and texts, purposes and cookie categories follow the file; the listen addresses,
-//! `public_url` and `[rate_limit]` are read at start only, and a reload that changes them
-//! says a restart is needed.
+//! `public_url`, `[rate_limit]`, `[log]` and `[witness]` are read at start only, and a reload
+//! that changes them says a restart is needed.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,7 +25,8 @@ pub struct Reloaded {
     pub sites: Vec<String>,
     pub added: Vec<String>,
     pub removed: Vec<String>,
-    /// Settings the file changed that only a restart applies (`public_url`, `rate_limit`).
+    /// Settings the file changed that only a restart applies (`public_url`, `rate_limit`,
+    /// `log`, `witness`).
     pub need_restart: Vec<&'static str>,
 }
 
@@ -48,6 +49,12 @@ pub async fn reload(state: &AppState) -> Result<Reloaded, ConfigError> {
     }
     if next.rate_limit != current.rate_limit {
         need_restart.push("rate_limit");
+    }
+    if next.log != current.log {
+        need_restart.push("log");
+    }
+    if next.witness != current.witness {
+        need_restart.push("witness");
     }
     let sites = next.ids();
     let old = current.ids();

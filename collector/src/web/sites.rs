@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::{Config, RateLimit, Site};
+use crate::config::{Config, LogConfig, RateLimit, Site, WitnessConfig};
 use crate::receipt::subject::{SiteKeys, SubjectKey};
 use crate::web::compress::Compressed;
 use crate::web::error::ApiError;
@@ -39,6 +39,8 @@ pub struct Sites {
     /// Settings a reload cannot apply, kept to tell the operator when the file changed them.
     pub(super) rate_limit: RateLimit,
     pub(super) public_url: Option<String>,
+    pub(super) log: LogConfig,
+    pub(super) witness: Option<WitnessConfig>,
 }
 
 impl Sites {
@@ -57,6 +59,8 @@ impl Sites {
             all_origins,
             rate_limit: config.rate_limit,
             public_url: config.public_url,
+            log: config.log,
+            witness: config.witness,
         }
     }
 

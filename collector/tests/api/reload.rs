@@ -184,6 +184,24 @@ fn sighup_applies_a_new_site_and_keeps_the_running_sites_when_the_file_is_invali
     }
     let (status, _, _) = with_origin("GET", &shop_config, SHOP_ORIGIN, None);
     assert_eq!(status, 200, "the last good configuration is still served");
+
+    // Witnesses are read at start: a reload that adds one says a restart is needed.
+    std::fs::write(
+        &config,
+        format!(
+            "{original}\n{SHOP}\n[[log.witness]]\nurl = \"https://witness.example.kz/v1/witness\"\n\
+             key = \"witness.example.kz+3ab9e3e5+BOpKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs\"\n"
+        ),
+    )
+    .expect("write config");
+    let check = run(&["config", "check", config.to_str().expect("utf-8")]);
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    server.signal("HUP");
+    eventually("the restart warning", &server, || {
+        server
+            .log()
+            .contains("`log` changed in the file; it applies only after a restart")
+    });
     assert!(server.terminate().success());
 }
 
