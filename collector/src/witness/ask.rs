@@ -77,17 +77,26 @@ pub async fn run(store: Store, witnesses: Vec<LogWitness>, interval: Duration) {
 /// Offers the latest checkpoint to `witness` once (following one 409 to the size it names).
 pub async fn offer(store: &Store, witness: &LogWitness) -> Result<Offered, AskError> {
     let name = witness.key.name().to_owned();
-    let (latest, cosigned) = read(store, {
+    let (latest, cosigned, done) = read(store, {
         let name = name.clone();
-        move |r| Ok((r.checkpoint()?, r.last_cosigned(&name)?))
+        move |r| {
+            let latest = r.checkpoint()?;
+            // Cosigned already means this very tree (size and root): a log rewritten to the
+            // same size is offered again, and the witness refuses it.
+            let done = match &latest {
+                Some(c) => r
+                    .cosignatures(c.size, &c.root)?
+                    .iter()
+                    .any(|c| c.witness == name),
+                None => true,
+            };
+            Ok((latest, r.last_cosigned(&name)?, done))
+        }
     })
     .await?;
-    let Some(latest) = latest else {
+    let Some(latest) = latest.filter(|_| !done) else {
         return Ok(Offered::UpToDate);
     };
-    if cosigned == latest.size {
-        return Ok(Offered::UpToDate);
-    }
     let mut old_size = cosigned.min(latest.size);
     for _ in 0..2 {
         let body = request(store, &latest, old_size).await?;

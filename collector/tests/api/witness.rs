@@ -237,21 +237,27 @@ fn a_witness_cosigns_a_growing_log_and_refuses_it_once_rewritten() {
     .expect("rewrite");
     drop(db);
     let log = spawn_serve(&log_config, &log_data, &log_file);
+    let refused = |size: u64| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let needle = format!("refused checkpoint {size} (422)");
+        while !std::fs::read_to_string(&log_file)
+            .unwrap_or_default()
+            .contains(&needle)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "no refusal of {size} in the log's log:\n{}",
+                std::fs::read_to_string(&log_file).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    // Still size 5, another root: offered again, and refused.
+    refused(5);
     for n in 6..=7 {
         receipt(&log.base, &format!("{n:032x}"));
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(&log_file)
-        .unwrap_or_default()
-        .contains("refused checkpoint 7 (422)")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no refusal in the log's log:\n{}",
-            std::fs::read_to_string(&log_file).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    refused(7);
     let text = std::fs::read_to_string(&log_file).expect("log");
     assert!(text.contains("not an extension"), "{text}");
     assert!(
