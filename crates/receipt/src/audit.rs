@@ -395,27 +395,8 @@ fn mismatch(field: &'static str, column: &str, signed: &str) -> Problem {
 
 /// Each row's signature check, in order, the rows split over the machine's cores.
 fn verify_all(rows: &[LogRow], keys: &PublicKeys) -> Vec<Result<VerifiedJws, JwsError>> {
-    let verify = |row: &LogRow| verify_compact(&row.row.jws, keys);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || rows.len() < 64 {
-        return rows.iter().map(verify).collect();
-    }
-    let share = rows.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let mut parts = rows.chunks(share);
-        let first = parts.next().unwrap_or_default();
-        let helpers: Vec<_> = parts
-            .map(|part| scope.spawn(move || part.iter().map(verify).collect::<Vec<_>>()))
-            .collect();
-        let mut out: Vec<_> = first.iter().map(verify).collect();
-        for helper in helpers {
-            out.extend(
-                helper
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
-            );
-        }
-        out
+    crate::parallel::map_in_order(rows, 64, usize::MAX, |row| {
+        verify_compact(&row.row.jws, keys)
     })
 }
 

@@ -7,7 +7,9 @@
 //! - [`chain`]: the hash chain's rule and the log's rows, read through [`chain::LogSource`];
 //! - [`audit`]: the walk over a whole log that re-checks every signature and link;
 //! - [`log`]: the transparency log the receipts are leaves of: an RFC 9162 Merkle tree, C2SP
-//!   signed checkpoints, cosignatures from witnesses, and offline proofs.
+//!   signed checkpoints, cosignatures from witnesses, and offline proofs;
+//! - [`parallel`]: an order-keeping map on the machine's cores, for signing and verifying
+//!   many receipts at once.
 //!
 //! What each byte means is written down in this crate's `README.md`, precisely enough to
 //! write a verifier in another language.
@@ -42,5 +44,6 @@ pub mod chain;
 pub mod jws;
 pub mod keyset;
 pub mod log;
+pub mod parallel;
 pub mod payload;
 pub mod verify;

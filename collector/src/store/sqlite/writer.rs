@@ -417,28 +417,8 @@ impl Run {
 /// signatures are independent: with enough receipts, the run is split over the machine's
 /// cores (at most four), the writer thread taking the first share.
 fn sign_all(pending: &[Sequenced], signer: &Signer) -> Vec<String> {
-    let seal = |p: &Sequenced| p.receipt.seal(&p.stamp, signer);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    if threads < 2 || pending.len() < PARALLEL_SIGNING_FROM {
-        return pending.iter().map(seal).collect();
-    }
-    let share = pending.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let mut chunks = pending.chunks(share);
-        let first = chunks.next().unwrap_or_default();
-        let helpers: Vec<_> = chunks
-            .map(|chunk| scope.spawn(move || chunk.iter().map(seal).collect::<Vec<_>>()))
-            .collect();
-        let mut out: Vec<String> = first.iter().map(seal).collect();
-        for helper in helpers {
-            // A panic while signing is a bug; the writer's own panic handling takes over.
-            out.extend(
-                helper
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
-            );
-        }
-        out
+    kelisim_receipt::parallel::map_in_order(pending, PARALLEL_SIGNING_FROM, 4, |p| {
+        p.receipt.seal(&p.stamp, signer)
     })
 }
 
