@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use kelisim_receipt::log::{AddCheckpoint, LogError, SignedCheckpoint, parse_signature_lines};
 
+use super::read;
 use crate::clock::format_timestamp;
 use crate::config::LogWitness;
 use crate::log::tree::StoredCheckpoint;
@@ -195,17 +196,6 @@ fn checked_cosignature(
         "no line by the configured key {}",
         witness.key.name()
     ))
-}
-
-/// Runs a read on the blocking pool.
-async fn read<T: Send + 'static>(
-    store: &Store,
-    f: impl FnOnce(&dyn crate::store::ReadStore) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let reader = store.reader();
-    tokio::task::spawn_blocking(move || f(reader.as_ref()))
-        .await
-        .map_err(|e| StoreError::Backend(Box::new(e)))?
 }
 
 /// POSTs `body` to `url`: the status and the body of any answer, or why there was none.

@@ -7,6 +7,7 @@
 use ed25519_dalek::SigningKey;
 use kelisim_receipt::log::{AddCheckpoint, Cosigner, LogError, Refusal, VerifierKey, Witness};
 
+use super::read;
 use crate::clock::format_timestamp;
 use crate::config::WitnessConfig;
 use crate::store::{Maintenance, Store, StoreError};
@@ -61,11 +62,8 @@ impl WitnessRole {
         let origin = request.checkpoint.checkpoint().origin.clone();
         let seconds = u64::try_from(now.unix_timestamp()).unwrap_or(0);
         for _ in 0..RACE_RETRIES {
-            let reader = store.reader();
             let of = origin.clone();
-            let latest = tokio::task::spawn_blocking(move || reader.witness_head(&of))
-                .await
-                .map_err(|e| StoreError::Backend(Box::new(e)))??;
+            let latest = read(store, move |r| r.witness_head(&of)).await?;
             let cosigned = self
                 .witness
                 .add_checkpoint(&request, latest.as_ref(), seconds)

@@ -8,3 +8,16 @@
 
 pub mod ask;
 pub mod cosign;
+
+use crate::store::{ReadStore, Store, StoreError};
+
+/// Runs a read of `store` on the blocking pool (both roles read between network waits).
+async fn read<T: Send + 'static>(
+    store: &Store,
+    f: impl FnOnce(&dyn ReadStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let reader = store.reader();
+    tokio::task::spawn_blocking(move || f(reader.as_ref()))
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))?
+}
