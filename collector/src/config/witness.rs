@@ -182,15 +182,12 @@ mod tests {
 
     use crate::config::Config;
 
-    fn demo() -> String {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo");
-        std::fs::read_to_string(dir.join("kelisim.toml")).expect("demo config")
-    }
-
+    /// The demo config with `tables` after it.
     fn parse(tables: &str) -> Result<Config, String> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo");
+        let demo = std::fs::read_to_string(dir.join("kelisim.toml")).expect("demo config");
         Config::parse(
-            &format!("{}\n{tables}", demo()),
+            &format!("{demo}\n{tables}"),
             Path::new("kelisim.toml"),
             &dir,
         )
