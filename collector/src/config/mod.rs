@@ -46,6 +46,7 @@ mod data;
 mod purposes;
 mod raw;
 mod validate;
+mod store;
 mod witness;
 
 use std::collections::BTreeMap;
@@ -56,6 +57,7 @@ use serde::Serialize;
 
 use crate::config::cookies::{CookieTexts, Cookies};
 use crate::hash::sha256_hex;
+pub use store::StoreConfig;
 pub use witness::{DEFAULT_WITNESS_INTERVAL, LogConfig, LogWitness, WitnessConfig};
 
 pub use crate::config::cookies::Category;
@@ -96,6 +98,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[witness]`: the logs this collector cosigns, if it is a witness.
     pub witness: Option<WitnessConfig>,
+    /// `[store]`: SQLite in the data directory, or a PostgreSQL database.
+    pub store: StoreConfig,
     pub sites: Vec<Site>,
 }
 

@@ -16,8 +16,17 @@ pub(super) struct RawConfig {
     pub(super) rate_limit: Option<RawRateLimit>,
     pub(super) log: Option<RawLog>,
     pub(super) witness: Option<RawWitness>,
+    pub(super) store: Option<RawStore>,
     #[serde(default)]
     pub(super) site: Vec<RawSite>,
+}
+
+/// `[store]`: which backend holds the receipts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStore {
+    pub(super) backend: String,
+    pub(super) url: Option<String>,
 }
 
 /// `[log]`: this collector's transparency log and the witnesses it asks to cosign.

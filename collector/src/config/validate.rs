@@ -62,6 +62,7 @@ impl Validator<'_> {
         };
         let log = self.log(raw.log)?;
         let witness = self.witness(raw.witness)?;
+        let store = self.store(raw.store)?;
         let mut seen = HashSet::new();
         let mut sites = Vec::with_capacity(raw.site.len());
         for (index, raw_site) in raw.site.into_iter().enumerate() {
@@ -80,6 +81,7 @@ impl Validator<'_> {
             rate_limit,
             log,
             witness,
+            store,
             sites,
         })
     }

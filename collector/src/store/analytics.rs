@@ -39,3 +39,11 @@ pub struct AnalyticsGroups {
     pub events: Vec<EventGroup>,
     pub categories: Vec<CategoryGroup>,
 }
+
+/// Whether a cookie receipt's categories are a choice to count: a withdrawal repeats the
+/// choice it withdraws, which was counted when it was made. Every backend indexes the
+/// choices of exactly these receipts.
+pub(super) fn is_choice(kind: &str, event: &str) -> bool {
+    kind == crate::receipt::Kind::Cookies.as_str()
+        && event != crate::receipt::Event::Withdrawn.as_str()
+}

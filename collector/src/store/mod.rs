@@ -1,9 +1,10 @@
 //! The receipt store, behind one interface: what the HTTP layer, the command line and the
-//! admin tasks may ask of it, whichever backend holds the data. SQLite (`sqlite/`, private to
-//! this module, so nothing else can reach around the interface) is the only backend today. A
-//! second one is a new submodule implementing the traits of [`api`], plus one arm in each
-//! function of this file that opens a store by its [`Location`]; routes, CLI and retention
-//! stay as they are.
+//! admin tasks may ask of it, whichever backend holds the data: SQLite (`sqlite/`, one
+//! file, the default) or PostgreSQL (`postgres/`, one database several collectors share),
+//! each private to this module, so nothing else can reach around the interface. A backend
+//! is a submodule implementing the traits of [`api`], plus one arm in each function of this
+//! file that opens a store by its [`Location`]; routes, CLI and retention stay as they are.
+//! What every backend's writer does alike (jobs, runs of receipts, answers) is `batch`.
 //!
 //! **Shape.** A running store is an `Arc<dyn Backend>` ([`Store`]), its read side an
 //! `Arc<dyn ReadStore>` ([`Reader`]): object-safe traits behind shared handles, the shape of
@@ -15,12 +16,13 @@
 //! become a `match` that grows with every backend, and the contract would have no place of
 //! its own apart from its first implementation. The price of dynamic dispatch, a boxed
 //! future per write and an indirect call per read, is noise beside a commit. The one closed
-//! set is [`Location`], where a store lives, matched once per way of opening one: the seam a
-//! later `[store] backend = …` in the configuration fills in.
+//! set is [`Location`], where a store lives, matched once per way of opening one: what
+//! `[store]` in the configuration, or `--store` on the command line, names.
 //!
 //! **Writes** ([`Backend::issue`], [`Backend::maintain`]) are async and resolve only once the
-//! change is durable: a 201 means "on disk". Sequencing, chaining and signing happen inside
-//! the backend's write, since a receipt's `prev` is the hash of the one committed before it.
+//! change is durable: a 201 means "on disk" (for PostgreSQL: committed with
+//! `synchronous_commit` on, so on every synchronous standby too). Sequencing and signing
+//! happen inside the backend's write, which alone knows the next position in the log.
 //!
 //! **Reads** block, as SQLite does; callers on the async executor run them in `web::block`
 //! like any blocking call. A backend whose client is async runs its reads on its own runtime
@@ -42,6 +44,8 @@ use crate::ops::metrics::WriterMetrics;
 mod admin;
 mod analytics;
 pub mod api;
+mod batch;
+mod postgres;
 mod queries;
 mod sqlite;
 
@@ -116,6 +120,16 @@ pub enum StoreError {
          health of the data directory's disk"
     )]
     Unwritable(String),
+    /// The database server cannot be reached or refuses work for now (down, restarting,
+    /// failing over): retry later (503), the store reconnects by itself.
+    #[error(
+        "the database server cannot be reached now ({0}); the collector reconnects by itself \
+         once it answers"
+    )]
+    Unavailable(String),
+    /// Asked of a backend that does not do it (e.g. `backup` of a PostgreSQL store).
+    #[error("{0}")]
+    Unsupported(String),
     #[error("database error: {0}")]
     Backend(#[source] BackendError),
 }
@@ -152,21 +166,60 @@ pub struct SnapshotInfo {
     pub head: Option<Head>,
 }
 
-/// Where a store lives: which backend, and where that backend keeps the data. Today only
-/// SQLite, in a file of the data directory; a later `[store] backend = …` in the
-/// configuration (or a database URL on the command line) adds a variant, and its arm in each
-/// function below.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a store lives: which backend, and where that backend keeps the data.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Location {
-    /// A SQLite database file (`kelisim.db` in the data directory).
+    /// A SQLite database file (`kelisim.db` in the data directory): the default.
     Sqlite(PathBuf),
+    /// A PostgreSQL database, by its connection URL (`postgres://user:password@host:port/db`,
+    /// several hosts and `target_session_attrs=read-write` allowed). Several collectors may
+    /// share one.
+    Postgres(String),
 }
 
 impl Location {
-    /// The store of a data directory, as `serve` and the CLI find it.
+    /// The store of a data directory, as `serve` and the CLI find it without `[store]`.
     pub fn in_data_dir(dir: &DataDir) -> Location {
         Location::Sqlite(dir.db_path())
     }
+
+    /// Where the store is, for messages: the file, or the URL without its password.
+    pub fn shown(&self) -> String {
+        match self {
+            Location::Sqlite(path) => path.display().to_string(),
+            Location::Postgres(url) => redact_url(url),
+        }
+    }
+}
+
+/// Never prints a database password (the URL holds it).
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Location::Postgres(_) => f.debug_tuple("Postgres").field(&self.shown()).finish(),
+        }
+    }
+}
+
+/// `url` with the password of its user info, and any `password=` parameter, replaced by
+/// `***`: safe for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@')
+            && let Some(colon) = rest[..at].find(':')
+        {
+            out = format!("{scheme}://{}:***{}", &rest[..colon], &rest[at..]);
+        }
+    }
+    if let Some(start) = out.find("password=") {
+        let value = start + "password=".len();
+        let end = out[value..].find('&').map_or(out.len(), |e| value + e);
+        out.replace_range(value..end, "***");
+    }
+    out
 }
 
 /// Opens (creating and migrating if needed) the store at `at` and starts its writer, which
@@ -193,6 +246,7 @@ pub fn open_with(
 ) -> Result<Store, StoreError> {
     match at {
         Location::Sqlite(path) => Ok(sqlite::open(path, signer, origin, metrics)?),
+        Location::Postgres(url) => postgres::open(url, signer, origin, metrics),
     }
 }
 
@@ -201,6 +255,7 @@ pub fn open_with(
 pub fn open_reader(at: &Location) -> Result<Reader, StoreError> {
     match at {
         Location::Sqlite(path) => Ok(sqlite::open_reader(path)?),
+        Location::Postgres(url) => postgres::open_reader(url),
     }
 }
 
@@ -209,6 +264,7 @@ pub fn open_reader(at: &Location) -> Result<Reader, StoreError> {
 pub fn maintain_offline(at: &Location, op: &Maintenance) -> Result<Affected, StoreError> {
     match at {
         Location::Sqlite(path) => sqlite::maintain_offline(path, op),
+        Location::Postgres(url) => postgres::maintain_offline(url, op),
     }
 }
 
@@ -216,6 +272,7 @@ pub fn maintain_offline(at: &Location, op: &Maintenance) -> Result<Affected, Sto
 pub fn upgrade_offline(at: &Location) -> Result<(), StoreError> {
     match at {
         Location::Sqlite(path) => sqlite::upgrade_offline(path),
+        Location::Postgres(url) => postgres::upgrade_offline(url),
     }
 }
 
@@ -224,6 +281,11 @@ pub fn upgrade_offline(at: &Location) -> Result<(), StoreError> {
 pub fn snapshot(at: &Location, dest: &Path) -> Result<SnapshotInfo, StoreError> {
     match at {
         Location::Sqlite(path) => sqlite::snapshot(path, dest),
+        Location::Postgres(url) => Err(StoreError::Unsupported(format!(
+            "`backup` copies a SQLite store; the store at {} is PostgreSQL: back it up with \
+             pg_dump or the server's own base backups and WAL archive (docs/deploy.md)",
+            redact_url(url)
+        ))),
     }
 }
 
@@ -247,5 +309,6 @@ pub fn bulk_load(
 ) -> Result<(), StoreError> {
     match at {
         Location::Sqlite(path) => sqlite::bulk_load(path, signer, count, issued_at, make),
+        Location::Postgres(url) => postgres::bulk_load(url, signer, count, issued_at, make),
     }
 }

@@ -312,7 +312,10 @@ impl From<StoreError> for ApiError {
             StoreError::IdempotencyConflict { site, key } => {
                 Self::IdempotencyConflict { site, key }
             }
-            StoreError::Busy | StoreError::WriterStopped | StoreError::Unwritable(_) => {
+            StoreError::Busy
+            | StoreError::WriterStopped
+            | StoreError::Unwritable(_)
+            | StoreError::Unavailable(_) => {
                 Self::Unavailable
             }
             other => Self::Internal(other.to_string()),

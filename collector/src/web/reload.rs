@@ -7,7 +7,8 @@
 //! reason, exactly as `config check` prints it). Sites, origins (CORS included), policy
 //! versions and texts, purposes and cookie categories follow the file; the listen addresses,
 //! `public_url`, `[rate_limit]`, `[log]` and `[witness]` are read at start only, and a reload
-//! that changes them says a restart is needed.
+//! that changes them says a restart is needed. `[store]` too is read at start only (it may
+//! also come from `--store`, so the file's is not compared with the running one).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

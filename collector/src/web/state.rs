@@ -13,7 +13,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::web;
 use arc_swap::ArcSwap;
 
-use crate::config::{Config, ConfigError, LogConfig};
+use crate::config::{Config, ConfigError, LogConfig, StoreConfig};
 use crate::keys::{KeyError, Keyring, PublicKeys};
 use crate::ops::datadir::DataDir;
 use crate::ops::metrics::Metrics;
@@ -157,8 +157,13 @@ impl AppState {
         let published = Published::new(&keyring, signer.kid());
         let metrics = Metrics::new();
         let base_url = base_url.trim_end_matches('/').to_owned();
+        let location = match &config.store {
+            StoreConfig::Sqlite => Location::in_data_dir(data),
+            StoreConfig::Postgres { url } => Location::Postgres(url.clone()),
+        };
+        tracing::info!(store = %location.shown(), "opening the receipt store");
         let store = store::open_with(
-            &Location::in_data_dir(data),
+            &location,
             signer,
             &crate::log::tree::origin_for(&base_url),
             metrics.writer(),

@@ -22,7 +22,7 @@ async fn log_of_four() -> Harness {
 }
 
 fn run_audit(h: &Harness) -> AuditReport {
-    let reader = store::open_reader(&store::Location::in_data_dir(&h.data)).expect("reader");
+    let reader = store::open_reader(&crate::support::store_of(&h.data)).expect("reader");
     let keys = Keyring::load(&h.data.keys_dir())
         .expect("keys")
         .public_keys();
@@ -33,7 +33,7 @@ fn run_audit(h: &Harness) -> AuditReport {
 /// and every checkpoint. Payload v3 has no `prev`, so this is where a changed receipt shows
 /// besides its own signature.
 fn run_tree_audit(h: &Harness) -> kelisim_collector::log::tree_check::TreeReport {
-    let reader = store::open_reader(&store::Location::in_data_dir(&h.data)).expect("reader");
+    let reader = store::open_reader(&crate::support::store_of(&h.data)).expect("reader");
     let keys = Keyring::load(&h.data.keys_dir())
         .expect("keys")
         .public_keys();
@@ -310,7 +310,7 @@ async fn a_schema_v1_database_is_upgraded_and_its_chain_continues() {
          CREATE INDEX receipts_ref ON receipts (ref);
          PRAGMA user_version = 1;",
     );
-    let err = store::open_reader(&store::Location::in_data_dir(&h.data)).expect_err("old schema");
+    let err = store::open_reader(&crate::support::store_of(&h.data)).expect_err("old schema");
     assert!(
         err.to_string()
             .contains(&format!("older than {}", store::SCHEMA_VERSION)),
@@ -328,7 +328,7 @@ async fn a_schema_v1_database_is_upgraded_and_its_chain_continues() {
     assert_eq!(reply.status, 201, "{}", reply.text());
     assert_eq!(reply.json()["seq"], 5);
     // A v1 receipt has no withdrawal secret: no browser withdraws it, whatever it shows...
-    let rows = store::open_reader(&store::Location::in_data_dir(&h.data))
+    let rows = store::open_reader(&crate::support::store_of(&h.data))
         .expect("reader")
         .list(None, 10)
         .expect("list");
@@ -504,7 +504,7 @@ async fn a_schema_v3_store_keeps_every_status_when_upgraded() {
     let h = log_with_history().await;
     downgrade_to_v1(&h, "+77011234567");
     let before =
-        statuses(&store::open_reader(&store::Location::in_data_dir(&h.data)).expect("reader"));
+        statuses(&store::open_reader(&crate::support::store_of(&h.data)).expect("reader"));
     assert!(before[0].1.is_some(), "receipt 1 withdrawn: {before:?}");
     assert!(
         before[5].2.is_some(),
@@ -526,8 +526,8 @@ async fn a_schema_v3_store_keeps_every_status_when_upgraded() {
          CREATE INDEX receipts_browser ON receipts (browser_id);
          PRAGMA user_version = 3;",
     );
-    store::upgrade_offline(&store::Location::in_data_dir(&h.data)).expect("migrates");
-    let reader = store::open_reader(&store::Location::in_data_dir(&h.data)).expect("reader");
+    store::upgrade_offline(&crate::support::store_of(&h.data)).expect("migrates");
+    let reader = store::open_reader(&crate::support::store_of(&h.data)).expect("reader");
     assert_eq!(statuses(&reader), before);
     assert!(reader.unmarked_followed().expect("check").is_empty());
     assert_eq!(
@@ -548,7 +548,7 @@ async fn a_deleted_status_mark_is_caught() {
     let report = run_audit(&h);
     assert_eq!(first_broken(&report), (1, Problem::StatusIndex), "{report}");
     assert!(
-        statuses(&store::open_reader(&store::Location::in_data_dir(&h.data)).expect("reader"))[0]
+        statuses(&store::open_reader(&crate::support::store_of(&h.data)).expect("reader"))[0]
             .1
             .is_none(),
         "what the check protects: the withdrawal no longer shows"

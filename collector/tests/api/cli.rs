@@ -418,7 +418,7 @@ async fn erase_records_pending_requests_and_purge_carries_out_the_due_ones() {
     }
 
     // Each change is in the audit trail, and the chain still verifies.
-    let trail = store::open_reader(&store::Location::in_data_dir(&h.data))
+    let trail = store::open_reader(&crate::support::store_of(&h.data))
         .expect("reader")
         .admin_audit("demo", 100)
         .expect("trail");

@@ -20,6 +20,7 @@ mod health;
 mod jose;
 mod ops;
 mod page;
+mod postgres;
 mod process;
 mod receipts;
 mod reload;

@@ -136,6 +136,11 @@ impl Harness {
     ) -> Harness {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = DataDir::create(tmp.path().join("data")).expect("data dir");
+        if crate::postgres::selected() {
+            // This harness's own database; a restart on the data dir finds it again.
+            let url = crate::postgres::shared().create_database();
+            std::fs::write(data.root().join(TEST_STORE_FILE), url).expect("store url");
+        }
         let state = open_state_with(config, &data, widget_dir, demo_dir, metrics);
         Harness {
             _tmp: tmp,
@@ -164,13 +169,28 @@ pub fn open_state(
     )
 }
 
+/// Where a harness on PostgreSQL keeps its database's URL, in its data directory.
+const TEST_STORE_FILE: &str = "test-store-url";
+
+/// The store a harness's data directory uses: its PostgreSQL database when the suite runs
+/// on PostgreSQL (`KELISIM_TEST_STORE=postgres`), else the directory's SQLite file.
+pub fn store_of(data: &DataDir) -> kelisim_collector::store::Location {
+    match std::fs::read_to_string(data.root().join(TEST_STORE_FILE)) {
+        Ok(url) => kelisim_collector::store::Location::Postgres(url),
+        Err(_) => kelisim_collector::store::Location::in_data_dir(data),
+    }
+}
+
 pub fn open_state_with(
-    config: Config,
+    mut config: Config,
     data: &DataDir,
     widget_dir: Option<&Path>,
     demo_dir: Option<&Path>,
     metrics: MetricsAt,
 ) -> web::Data<AppState> {
+    if let kelisim_collector::store::Location::Postgres(url) = store_of(data) {
+        config.store = kelisim_collector::config::StoreConfig::Postgres { url };
+    }
     let no_widget = data.root().join("no-widget-here");
     let widget_dir = Some(widget_dir.unwrap_or(&no_widget));
     let mut state =

@@ -6,7 +6,8 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use serde::Deserialize;
 
-use crate::receipt::{Event, Kind, PreparedReceipt};
+use crate::receipt::{Kind, PreparedReceipt};
+use crate::store::analytics::is_choice;
 use crate::store::{AnalyticsGroups, AnalyticsQuery, CategoryGroup, EventGroup};
 
 /// The schema version whose migration created `cookie_choices`: after its SQL, the receipts
@@ -157,12 +158,6 @@ fn per_bucket(
         }
     }
     Ok(out)
-}
-
-/// Whether a cookie receipt's categories are a choice to count: a withdrawal repeats the
-/// choice it withdraws, which was counted when it was made.
-fn is_choice(kind: &str, event: &str) -> bool {
-    kind == Kind::Cookies.as_str() && event != Event::Withdrawn.as_str()
 }
 
 /// Adds the category rows of a receipt just inserted as `seq` at `issued_at`.

@@ -6,7 +6,7 @@
 //!
 //! **One writer, group commit.** All writes go through one dedicated thread that owns the
 //! only read-write connection and the signing key. It blocks for a job, drains whatever else
-//! is queued (up to [`MAX_BATCH`]), and handles the batch in one `BEGIN IMMEDIATE`
+//! is queued (up to `batch::MAX_BATCH`), and handles the batch in one `BEGIN IMMEDIATE`
 //! transaction: per job, in order — idempotency check (same site and key: same content
 //! returns the existing receipt, different content is a conflict; a second withdrawal of the
 //! same receipt returns the first), assign `seq`, UUIDv7 `id`, `issued_at` and `prev`
@@ -21,15 +21,13 @@
 //! types, and a SQLite error only as the source of a [`StoreError`].
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Sender, TrySendError};
 use futures_core::future::BoxFuture;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use tokio::sync::oneshot;
 
+use super::batch::{QUEUE_DEPTH, Writing};
 use super::{Affected, Backend, Head, Issued, Maintenance, Reader, Store, StoreError};
 use crate::keys::Signer;
 use crate::log::Tip;
@@ -76,12 +74,6 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this binary writes.
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Most jobs committed in one transaction.
-const MAX_BATCH: usize = 1024;
-
-/// Jobs waiting for the writer before callers are told to back off (503).
-const QUEUE_DEPTH: usize = 16 * 1024;
-
 /// Read connections kept open by a running collector.
 const READERS: usize = 4;
 
@@ -94,33 +86,11 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-enum Job {
-    Issue {
-        receipt: Box<PreparedReceipt>,
-        reply: oneshot::Sender<Result<Issued, StoreError>>,
-    },
-    Ping {
-        reply: oneshot::Sender<Result<(), StoreError>>,
-    },
-    /// An admin change (token, audit trail, purge, erasure), committed with the batch.
-    Maintain {
-        op: Box<Maintenance>,
-        reply: oneshot::Sender<Result<Affected, StoreError>>,
-    },
-    /// Sign from now on with this key (after the current batch).
-    SetSigner {
-        signer: Box<Signer>,
-        reply: oneshot::Sender<()>,
-    },
-    Shutdown,
-}
-
 /// A running SQLite store: the writer thread's queue and the read pool. Dropping the last
 /// handle commits what is queued and stops the writer.
 struct SqliteStore {
-    jobs: Sender<Job>,
+    writing: Writing,
     reader: Arc<ReadPool>,
-    writer: Mutex<Option<JoinHandle<()>>>,
     /// Set once by [`Backend::inject_faults_from`] (tests only); the writer reads it.
     #[cfg(feature = "testing")]
     fault_file: Arc<std::sync::OnceLock<std::path::PathBuf>>,
@@ -136,7 +106,7 @@ impl std::fmt::Debug for SqliteStore {
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        self.stop_writer();
+        self.writing.stop();
     }
 }
 
@@ -182,9 +152,8 @@ pub(super) fn open(
             source,
         })?;
     Ok(Arc::new(SqliteStore {
-        jobs,
+        writing: Writing::new(jobs, handle),
         reader,
-        writer: Mutex::new(Some(handle)),
         #[cfg(feature = "testing")]
         fault_file,
     }))
@@ -205,67 +174,22 @@ fn open_pool(path: &Path) -> Result<ReadPool, StoreError> {
     ReadPool::open(path, 1)
 }
 
-impl SqliteStore {
-    fn submit(&self, job: Job) -> Result<(), StoreError> {
-        self.jobs.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) => StoreError::Busy,
-            TrySendError::Disconnected(_) => StoreError::WriterStopped,
-        })
-    }
-
-    fn stop_writer(&self) {
-        let handle = self.writer.lock().ok().and_then(|mut w| w.take());
-        if let Some(handle) = handle {
-            // A blocking send: queued jobs ahead of it are committed first.
-            let _ = self.jobs.send(Job::Shutdown);
-            if handle.join().is_err() {
-                tracing::error!("receipt writer thread panicked");
-            }
-        }
-    }
-}
-
 impl Backend for SqliteStore {
     fn issue(&self, receipt: PreparedReceipt) -> BoxFuture<'_, Result<Issued, StoreError>> {
-        Box::pin(async move {
-            let (reply, answer) = oneshot::channel();
-            self.submit(Job::Issue {
-                receipt: Box::new(receipt),
-                reply,
-            })?;
-            answer.await.map_err(|_| StoreError::WriterStopped)?
-        })
+        Box::pin(self.writing.issue(receipt))
     }
 
     fn maintain(&self, op: Maintenance) -> BoxFuture<'_, Result<Affected, StoreError>> {
-        Box::pin(async move {
-            let (reply, answer) = oneshot::channel();
-            self.submit(Job::Maintain {
-                op: Box::new(op),
-                reply,
-            })?;
-            answer.await.map_err(|_| StoreError::WriterStopped)?
-        })
+        Box::pin(self.writing.maintain(op))
     }
 
     /// Resolves once the writer has committed an (empty) batch: the store is writable.
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
-            let (reply, answer) = oneshot::channel();
-            self.submit(Job::Ping { reply })?;
-            answer.await.map_err(|_| StoreError::WriterStopped)?
-        })
+        Box::pin(self.writing.ping())
     }
 
     fn set_signer(&self, signer: Signer) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(async move {
-            let (reply, answer) = oneshot::channel();
-            self.submit(Job::SetSigner {
-                signer: Box::new(signer),
-                reply,
-            })?;
-            answer.await.map_err(|_| StoreError::WriterStopped)
-        })
+        Box::pin(self.writing.set_signer(signer))
     }
 
     fn reader(&self) -> Reader {
@@ -273,7 +197,7 @@ impl Backend for SqliteStore {
     }
 
     fn shutdown(&self) {
-        self.stop_writer();
+        self.writing.stop();
     }
 
     /// Before each batch the writer applies the faults `path` names (see [`fault`]).

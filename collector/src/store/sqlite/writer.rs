@@ -10,21 +10,20 @@
 //! signed inside the same transaction (`tree.rs`), so a checkpoint never outlives a crash
 //! that loses its receipts; a rollback restores the tree's edge too.
 
-use std::collections::HashMap;
-
 use crossbeam_channel::Receiver;
-use kelisim_receipt::log::{Appender, NoteSigner, receipt_leaf_hash};
+use kelisim_receipt::log::{Appender, NoteSigner};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use tokio::sync::oneshot;
 
 #[cfg(feature = "testing")]
 use super::fault::{self, Faults};
-use super::{Affected, Issued, Job, MAX_BATCH, SCHEMA_VERSION, StoreError};
-use crate::clock::format_timestamp;
+use super::{Issued, SCHEMA_VERSION, StoreError};
 use crate::keys::Signer;
-use crate::log::{Tip, link_hash};
+use crate::log::Tip;
 use crate::ops::metrics::WriterMetrics;
 use crate::receipt::{PreparedReceipt, Stamp};
+use crate::store::batch::{
+    Job, MAX_BATCH, Outcome, ReceiptTx, Run, replay_or_conflict, settle,
+};
 
 pub(super) struct Writer {
     pub(super) conn: Connection,
@@ -40,19 +39,6 @@ pub(super) struct Writer {
     pub(super) fault_file: std::sync::Arc<std::sync::OnceLock<std::path::PathBuf>>,
     #[cfg(feature = "testing")]
     pub(super) faults: Faults,
-}
-
-/// What a job gets back once the batch is settled.
-enum Outcome {
-    Issue(
-        oneshot::Sender<Result<Issued, StoreError>>,
-        Result<Issued, StoreError>,
-    ),
-    Ping(oneshot::Sender<Result<(), StoreError>>),
-    Maintain(
-        oneshot::Sender<Result<Affected, StoreError>>,
-        Result<Affected, StoreError>,
-    ),
 }
 
 impl Writer {
@@ -124,21 +110,7 @@ impl Writer {
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
         match result {
-            Ok(()) => {
-                for outcome in outcomes {
-                    match outcome {
-                        Outcome::Issue(reply, result) => {
-                            let _ = reply.send(result);
-                        }
-                        Outcome::Ping(reply) => {
-                            let _ = reply.send(Ok(()));
-                        }
-                        Outcome::Maintain(reply, result) => {
-                            let _ = reply.send(result);
-                        }
-                    }
-                }
-            }
+            Ok(()) => settle(outcomes, None),
             Err(e) => {
                 // Rolled back: nothing of this batch exists, so no job may be acknowledged.
                 tracing::error!(error = %e, jobs = outcomes.len(), "receipt batch rolled back");
@@ -152,19 +124,7 @@ impl Writer {
                         StoreError::Commit(e.to_string())
                     }
                 };
-                for outcome in outcomes {
-                    match outcome {
-                        Outcome::Issue(reply, _) => {
-                            let _ = reply.send(Err(failure()));
-                        }
-                        Outcome::Ping(reply) => {
-                            let _ = reply.send(Err(failure()));
-                        }
-                        Outcome::Maintain(reply, _) => {
-                            let _ = reply.send(Err(failure()));
-                        }
-                    }
-                }
+                settle(outcomes, Some(&failure));
             }
         }
     }
@@ -196,7 +156,7 @@ impl Writer {
                 Job::Issue { receipt, reply } => {
                     let result = match (&tx, &failed) {
                         (Some(tx), None) => {
-                            match run.sequence(tx, &mut self.tip, *receipt, outcomes.len()) {
+                            match run.sequence(&mut SqlTx(tx), &mut self.tip, *receipt, outcomes.len()) {
                                 Ok(result) => result,
                                 Err(e) => {
                                     failed = Some(e);
@@ -216,7 +176,7 @@ impl Writer {
                     // A change applies after the receipts queued before it, as they came.
                     if let (Some(tx), None) = (&tx, &failed)
                         && let Err(e) =
-                            run.finish(tx, &self.signer, &mut self.tip, &mut leaves, outcomes)
+                            run.finish(&mut SqlTx(tx), &self.signer, &mut self.tip, &mut leaves, outcomes)
                     {
                         failed = Some(e);
                     }
@@ -237,7 +197,7 @@ impl Writer {
             }
         }
         if let (Some(tx), None) = (&tx, &failed)
-            && let Err(e) = run.finish(tx, &self.signer, &mut self.tip, &mut leaves, outcomes)
+            && let Err(e) = run.finish(&mut SqlTx(tx), &self.signer, &mut self.tip, &mut leaves, outcomes)
         {
             failed = Some(e);
         }
@@ -287,144 +247,32 @@ fn is_transient(e: &rusqlite::Error) -> bool {
     )
 }
 
-/// Receipts below this many in a run are signed on the writer thread alone: a helper thread
-/// costs more than it saves.
-const PARALLEL_SIGNING_FROM: usize = 8;
+/// A batch's transaction, as [`Run`] uses it.
+struct SqlTx<'t, 'c>(&'t rusqlite::Transaction<'c>);
 
-/// The receipts of a run of consecutive issue jobs, sequenced (each has its `seq`, id and
-/// time) but not yet signed or stored. [`Run::finish`] signs them in parallel, then stores
-/// them in `seq` order: the writer itself only sequences, hashes and commits.
-#[derive(Default)]
-struct Run {
-    pending: Vec<Sequenced>,
-    /// Index into `pending` by (site, reference), and by the receipt a withdrawal withdraws:
-    /// a run holds up to a whole batch, so its duplicates are found without a scan.
-    by_reference: HashMap<(String, String), usize>,
-    by_withdrawn: HashMap<String, usize>,
-    /// Jobs of this run answered by a pending receipt: (outcome index, pending index), for
-    /// a retry of the same consent, or a second withdrawal of the same receipt.
-    same_as: Vec<(usize, usize)>,
-}
+impl ReceiptTx for SqlTx<'_, '_> {
+    type Error = rusqlite::Error;
 
-struct Sequenced {
-    receipt: PreparedReceipt,
-    stamp: Stamp,
-    /// Its job's place in the batch's outcomes.
-    outcome: usize,
-}
-
-impl Run {
-    /// Sequences `receipt` (the job at `outcome`), or answers it at once: a receipt stored
-    /// before with the same site and reference (the same receipt, or a conflict), or the
-    /// earlier withdrawal of the receipt it withdraws. An answer that names a receipt of
-    /// this run is filled in by [`Run::finish`]. The outer `Err` aborts the batch.
-    fn sequence(
+    fn stored_answer(
         &mut self,
-        tx: &rusqlite::Transaction<'_>,
-        tip: &mut Tip,
-        receipt: PreparedReceipt,
-        outcome: usize,
-    ) -> Result<Result<Issued, StoreError>, rusqlite::Error> {
-        if let Some(answer) = stored_answer(tx, &receipt)? {
-            return Ok(answer);
-        }
-        let key = (receipt.site.clone(), receipt.reference.clone());
-        if let Some(&k) = self.by_reference.get(&key) {
-            if self.pending[k].receipt.request_sha256 != receipt.request_sha256 {
-                return Ok(Err(StoreError::IdempotencyConflict {
-                    site: key.0,
-                    key: key.1,
-                }));
-            }
-            self.same_as.push((outcome, k));
-            return Ok(Err(StoreError::WriterStopped));
-        }
-        if let Some(&k) = receipt
-            .withdraws
-            .as_ref()
-            .and_then(|w| self.by_withdrawn.get(w))
-        {
-            self.same_as.push((outcome, k));
-            return Ok(Err(StoreError::WriterStopped));
-        }
-        self.by_reference.insert(key, self.pending.len());
-        if let Some(withdrawn) = &receipt.withdraws {
-            self.by_withdrawn
-                .insert(withdrawn.clone(), self.pending.len());
-        }
-        let (seq, _) = tip.next();
-        tip.seq = seq;
-        self.pending.push(Sequenced {
-            receipt,
-            stamp: Stamp {
-                id: uuid::Uuid::now_v7().to_string(),
-                seq,
-                issued_at: format_timestamp(time::OffsetDateTime::now_utc()),
-            },
-            outcome,
-        });
-        Ok(Err(StoreError::WriterStopped))
+        receipt: &PreparedReceipt,
+    ) -> Result<Option<Result<Issued, StoreError>>, rusqlite::Error> {
+        stored_answer(self.0, receipt)
     }
 
-    /// Signs the run's receipts (in parallel when there are enough), stores them in `seq`
-    /// order with their leaves for the tree, and answers their jobs in `outcomes`. Empties
-    /// the run. The `Err` aborts the batch.
-    fn finish(
+    fn insert(
         &mut self,
-        tx: &rusqlite::Transaction<'_>,
+        receipt: &PreparedReceipt,
+        stamp: &Stamp,
         signer: &Signer,
-        tip: &mut Tip,
-        leaves: &mut Vec<kelisim_receipt::log::Hash>,
-        outcomes: &mut [Outcome],
+        jws: &str,
+        jws_sha256: &str,
     ) -> Result<(), rusqlite::Error> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let signed = sign_all(&self.pending, signer);
-        let mut issued = Vec::with_capacity(self.pending.len());
-        for (p, jws) in self.pending.iter().zip(signed) {
-            let jws_sha256 = link_hash(&jws);
-            insert_row(tx, &p.receipt, &p.stamp, signer, &jws, &jws_sha256)?;
-            leaves.push(receipt_leaf_hash(&jws));
-            tip.hash = jws_sha256;
-            let answer = Issued {
-                id: p.stamp.id.clone(),
-                seq: p.stamp.seq,
-                jws,
-                created: true,
-            };
-            if let Some(Outcome::Issue(_, result)) = outcomes.get_mut(p.outcome) {
-                *result = Ok(answer.clone());
-            }
-            issued.push(answer);
-        }
-        for (outcome, k) in self.same_as.drain(..) {
-            if let Some(Outcome::Issue(_, result)) = outcomes.get_mut(outcome) {
-                *result = Ok(Issued {
-                    created: false,
-                    ..issued[k].clone()
-                });
-            }
-        }
-        self.pending.clear();
-        self.by_reference.clear();
-        self.by_withdrawn.clear();
-        Ok(())
+        insert_row(self.0, receipt, stamp, signer, jws, jws_sha256)
     }
 }
 
-/// The JWS of each sequenced receipt, in order. Payload v3 links to no other receipt, so the
-/// signatures are independent: with enough receipts, the run is split over the machine's
-/// cores (at most four), the writer thread taking the first share.
-fn sign_all(pending: &[Sequenced], signer: &Signer) -> Vec<String> {
-    kelisim_receipt::parallel::map_in_order(pending, PARALLEL_SIGNING_FROM, 4, |p| {
-        p.receipt.seal(&p.stamp, signer)
-    })
-}
-
-/// The answer a receipt already stored gives `receipt`: the same receipt for a retry of
-/// the same content, a conflict for other content under its reference, and for a withdrawal
-/// the earlier withdrawal of the same receipt. `None`: it is new.
+/// [`ReceiptTx::stored_answer`] in SQLite.
 fn stored_answer(
     tx: &rusqlite::Transaction<'_>,
     receipt: &PreparedReceipt,
@@ -438,19 +286,13 @@ fn stored_answer(
         })
         .optional()?;
     if let Some((id, seq, jws, request_sha256)) = existing {
-        return Ok(Some(if request_sha256 == receipt.request_sha256 {
-            Ok(Issued {
-                id,
-                seq,
-                jws,
-                created: false,
-            })
-        } else {
-            Err(StoreError::IdempotencyConflict {
-                site: receipt.site.clone(),
-                key: receipt.reference.clone(),
-            })
-        }));
+        let stored = Issued {
+            id,
+            seq,
+            jws,
+            created: false,
+        };
+        return Ok(Some(replay_or_conflict(receipt, stored, &request_sha256)));
     }
     if let Some(withdrawn) = &receipt.withdraws {
         let earlier: Option<(String, i64, String)> = tx
@@ -552,6 +394,7 @@ mod tests {
     use super::super::tests::{receipt, signer};
     use super::super::{connect, migrate};
     use super::*;
+    use tokio::sync::oneshot;
 
     /// A run's answers, driven directly: what one batch does with a retry of a receipt of the
     /// same run, a conflicting reuse of its reference, and a second withdrawal of the same
@@ -580,13 +423,13 @@ mod tests {
         for job in jobs {
             let (reply, _answer) = oneshot::channel();
             let result = run
-                .sequence(&tx, &mut tip, job, outcomes.len())
+                .sequence(&mut SqlTx(&tx), &mut tip, job, outcomes.len())
                 .expect("sql");
             outcomes.push(Outcome::Issue(reply, result));
         }
         assert_eq!(tip.seq, 3, "three new receipts sequenced");
         let mut leaves = Vec::new();
-        run.finish(&tx, &signer(), &mut tip, &mut leaves, &mut outcomes)
+        run.finish(&mut SqlTx(&tx), &signer(), &mut tip, &mut leaves, &mut outcomes)
             .expect("stored");
         let answers: Vec<_> = outcomes
             .iter()

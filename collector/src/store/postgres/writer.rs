@@ -1,0 +1,437 @@
+//! A collector's writer thread on PostgreSQL: group commit of sequenced, signed receipts,
+//! taking turns with the other collectors of the database.
+//!
+//! As SQLite's writer: block for a job, drain what else is queued (up to `MAX_BATCH`),
+//! handle the batch in one transaction, answer every job only after `COMMIT`. What differs:
+//! the transaction first takes the log's advisory lock and reads where the log ends now
+//! (another collector may have appended since this one's last batch), and a batch that
+//! fails because the server went away is answered with 503 and the session reopened for the
+//! next one.
+
+use std::cell::RefCell;
+
+use crossbeam_channel::Receiver;
+use kelisim_receipt::log::{Appender, Hash, LogError, NoteSigner};
+use postgres::{Client, Config, Transaction};
+
+use super::tree::{PgHashes, append, latest_size};
+use super::{LOG_LOCK, PgError, connect, is_transient};
+use crate::keys::Signer;
+use crate::log::Tip;
+use crate::ops::metrics::WriterMetrics;
+use crate::receipt::{PreparedReceipt, Stamp};
+use crate::store::batch::{
+    Job, MAX_BATCH, Outcome, ReceiptTx, Run, replay_or_conflict, settle,
+};
+use crate::store::{Issued, StoreError};
+
+pub(super) struct Writer {
+    config: Config,
+    /// `None` after the server dropped the session; the next batch reconnects.
+    client: Option<Client>,
+    signer: Signer,
+    tip: Tip,
+    tree: Appender,
+    note_signer: NoteSigner,
+    metrics: WriterMetrics,
+}
+
+impl Writer {
+    pub(super) fn new(
+        config: Config,
+        client: Client,
+        signer: Signer,
+        tree: Appender,
+        note_signer: NoteSigner,
+        metrics: WriterMetrics,
+    ) -> Writer {
+        Writer {
+            config,
+            client: Some(client),
+            signer,
+            tip: Tip::genesis(),
+            tree,
+            note_signer,
+            metrics,
+        }
+    }
+
+    pub(super) fn run(mut self, queue: &Receiver<Job>) {
+        tracing::debug!("receipt writer started (PostgreSQL)");
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut stopping = false;
+        loop {
+            let next = if stopping {
+                queue.try_recv().ok()
+            } else {
+                queue.recv().ok()
+            };
+            let Some(first) = next else { break };
+            self.take(first, &mut batch, &mut stopping);
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => self.take(job, &mut batch, &mut stopping),
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.commit(&mut batch);
+            }
+        }
+        tracing::debug!(seq = self.tip.seq, "receipt writer stopped");
+    }
+
+    /// Adds `job` to the batch, or acts on a control job (a new key applies after what was
+    /// queued before it).
+    fn take(&mut self, job: Job, batch: &mut Vec<Job>, stopping: &mut bool) {
+        match job {
+            Job::Shutdown => *stopping = true,
+            Job::SetSigner { signer, reply } => {
+                if !batch.is_empty() {
+                    self.commit(batch);
+                }
+                tracing::info!(kid = signer.kid(), "now signing receipts with a new key");
+                let origin = self.note_signer.verifier_key().name().to_owned();
+                match signer.note_signer(&origin) {
+                    Ok(note_signer) => self.note_signer = note_signer,
+                    Err(e) => tracing::error!(error = %e, "keeping the old log key"),
+                }
+                self.signer = *signer;
+                let _ = reply.send(());
+            }
+            job => batch.push(job),
+        }
+    }
+
+    /// Handles `batch` in one transaction and answers every job after the commit.
+    fn commit(&mut self, batch: &mut Vec<Job>) {
+        let started = std::time::Instant::now();
+        self.metrics.batch_size.observe(batch.len() as f64);
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let result = match reopen(&mut self.client, &self.config) {
+            Ok(client) => write_batch(
+                client,
+                &self.signer,
+                &self.note_signer,
+                &mut self.tip,
+                &mut self.tree,
+                batch,
+                &mut outcomes,
+            ),
+            Err(e) => {
+                drain(batch, &mut outcomes);
+                Err(e)
+            }
+        };
+        self.metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        match result {
+            Ok(()) => settle(outcomes, None),
+            Err(e) => {
+                // Rolled back: nothing of this batch exists. Where the log ends is read
+                // again by the next batch, so the in-memory tip and tree need no restoring.
+                let transient = is_transient(&e);
+                if self.client.as_ref().is_none_or(Client::is_closed) || transient {
+                    self.client = None;
+                }
+                tracing::error!(error = %e, jobs = outcomes.len(), "receipt batch rolled back");
+                let failure = || {
+                    if transient {
+                        StoreError::Unavailable(e.to_string())
+                    } else {
+                        StoreError::Commit(e.to_string())
+                    }
+                };
+                settle(outcomes, Some(&failure));
+            }
+        }
+    }
+}
+
+/// The writer's session, reopened if the server dropped it.
+fn reopen<'c>(client: &'c mut Option<Client>, config: &Config) -> Result<&'c mut Client, PgError> {
+    if client.as_ref().is_none_or(Client::is_closed) {
+        *client = Some(connect(config)?);
+        tracing::info!("receipt writer connected to PostgreSQL");
+    }
+    client
+        .as_mut()
+        .ok_or_else(|| LogError::storage("the writer has no database session").into())
+}
+
+/// Moves the jobs of a batch that never reached the database into `outcomes`, to be told so.
+fn drain(batch: &mut Vec<Job>, outcomes: &mut Vec<Outcome>) {
+    for job in batch.drain(..) {
+        match job {
+            Job::Issue { reply, .. } => {
+                outcomes.push(Outcome::Issue(reply, Err(StoreError::WriterStopped)));
+            }
+            Job::Ping { reply } => outcomes.push(Outcome::Ping(reply)),
+            Job::Maintain { reply, .. } => {
+                outcomes.push(Outcome::Maintain(reply, Err(StoreError::WriterStopped)));
+            }
+            Job::SetSigner { .. } | Job::Shutdown => {}
+        }
+    }
+}
+
+/// One batch in one transaction under the log's lock; every job of `batch` moves into
+/// `outcomes`. An `Err` means the transaction was rolled back (or never began).
+fn write_batch(
+    client: &mut Client,
+    signer: &Signer,
+    note_signer: &NoteSigner,
+    tip: &mut Tip,
+    tree: &mut Appender,
+    batch: &mut Vec<Job>,
+    outcomes: &mut Vec<Outcome>,
+) -> Result<(), PgError> {
+    let mut tx = match begin(client, tip, tree) {
+        Ok(tx) => tx,
+        Err(e) => {
+            drain(batch, outcomes);
+            return Err(e);
+        }
+    };
+    let start_seq = tip.seq;
+    let mut pinged = false;
+    let mut leaves: Vec<Hash> = Vec::new();
+    let mut run = Run::default();
+    let mut failed = None;
+    for job in batch.drain(..) {
+        match job {
+            Job::Issue { receipt, reply } => {
+                let result = if failed.is_some() {
+                    Err(StoreError::WriterStopped)
+                } else {
+                    match run.sequence(&mut PgTx(&mut tx), tip, *receipt, outcomes.len()) {
+                        Ok(result) => result,
+                        Err(e) => {
+                            failed = Some(e);
+                            Err(StoreError::WriterStopped)
+                        }
+                    }
+                };
+                outcomes.push(Outcome::Issue(reply, result));
+            }
+            Job::Ping { reply } => {
+                pinged = true;
+                outcomes.push(Outcome::Ping(reply));
+            }
+            Job::Maintain { op, reply } => {
+                // A change applies after the receipts queued before it, as they came.
+                if failed.is_none()
+                    && let Err(e) = run.finish(&mut PgTx(&mut tx), signer, tip, &mut leaves, outcomes)
+                {
+                    failed = Some(e);
+                }
+                let result = if failed.is_some() {
+                    Err(StoreError::WriterStopped)
+                } else {
+                    match super::admin::apply(&mut tx, &op) {
+                        Ok(answer) => answer,
+                        Err(e) => {
+                            failed = Some(e);
+                            Err(StoreError::WriterStopped)
+                        }
+                    }
+                };
+                outcomes.push(Outcome::Maintain(reply, result));
+            }
+            Job::SetSigner { .. } | Job::Shutdown => {}
+        }
+    }
+    if failed.is_none()
+        && let Err(e) = run.finish(&mut PgTx(&mut tx), signer, tip, &mut leaves, outcomes)
+    {
+        failed = Some(e);
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if pinged {
+        // Readiness means "a write commits": a standby or a full disk fails the ping.
+        tx.execute("UPDATE kelisim_schema SET version = version", &[])?;
+    }
+    if tip.seq != start_seq {
+        tx.execute(
+            "INSERT INTO chain_head (id, seq, jws_sha256) VALUES (1, $1, $2)
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, jws_sha256 = excluded.jws_sha256",
+            &[&tip.seq, &tip.hash],
+        )?;
+        append(&mut tx, tree, &leaves, note_signer)?;
+    }
+    Ok(tx.commit()?)
+}
+
+/// Opens the batch's transaction, takes the log's lock and catches `tip` and `tree` up with
+/// what the other collectors appended since.
+fn begin<'c>(
+    client: &'c mut Client,
+    tip: &mut Tip,
+    tree: &mut Appender,
+) -> Result<Transaction<'c>, PgError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])?;
+    *tip = read_tip(&mut tx)?;
+    let size = latest_size(&mut tx)?;
+    if size != tree.size() {
+        let reader = PgHashes(RefCell::new(&mut tx));
+        *tree = Appender::open(&reader, size)?;
+    }
+    Ok(tx)
+}
+
+/// Where the log ends: the last committed receipt as `chain_head` records it.
+pub(super) fn read_tip(tx: &mut Transaction<'_>) -> Result<Tip, postgres::Error> {
+    let row = tx.query_opt("SELECT seq, jws_sha256 FROM chain_head WHERE id = 1", &[])?;
+    Ok(match row {
+        Some(row) => Tip {
+            seq: row.try_get(0)?,
+            hash: row.try_get(1)?,
+        },
+        None => Tip::genesis(),
+    })
+}
+
+/// A batch's transaction, as [`Run`] uses it.
+struct PgTx<'t, 'c>(&'t mut Transaction<'c>);
+
+impl ReceiptTx for PgTx<'_, '_> {
+    type Error = PgError;
+
+    fn stored_answer(
+        &mut self,
+        receipt: &PreparedReceipt,
+    ) -> Result<Option<Result<Issued, StoreError>>, PgError> {
+        let existing = self.0.query_opt(
+            "SELECT id, seq, jws, request_sha256 FROM receipts WHERE site = $1 AND ref = $2",
+            &[&receipt.site, &receipt.reference],
+        )?;
+        if let Some(row) = existing {
+            let stored = Issued {
+                id: row.try_get(0)?,
+                seq: row.try_get(1)?,
+                jws: row.try_get(2)?,
+                created: false,
+            };
+            let request: String = row.try_get(3)?;
+            return Ok(Some(replay_or_conflict(receipt, stored, &request)));
+        }
+        if let Some(withdrawn) = &receipt.withdraws {
+            let earlier = self.0.query_opt(
+                "SELECT id, seq, jws FROM receipts WHERE withdraws = $1",
+                &[withdrawn],
+            )?;
+            if let Some(row) = earlier {
+                // A consent is withdrawn once; asking again gets that withdrawal.
+                return Ok(Some(Ok(Issued {
+                    id: row.try_get(0)?,
+                    seq: row.try_get(1)?,
+                    jws: row.try_get(2)?,
+                    created: false,
+                })));
+            }
+        }
+        Ok(None)
+    }
+
+    fn insert(
+        &mut self,
+        receipt: &PreparedReceipt,
+        stamp: &Stamp,
+        signer: &Signer,
+        jws: &str,
+        jws_sha256: &str,
+    ) -> Result<(), PgError> {
+        Ok(insert_row(self.0, receipt, stamp, signer.kid(), jws, jws_sha256)?)
+    }
+}
+
+/// Stores one signed receipt at `stamp` with what is kept beside it, as SQLite's writer
+/// does (see its `insert_row` for why each part): the row, the status index, the cookie
+/// choices, and the subject index (or, for a withdrawal of an erased consent, its erasure).
+pub(super) fn insert_row(
+    tx: &mut Transaction<'_>,
+    receipt: &PreparedReceipt,
+    stamp: &Stamp,
+    kid: &str,
+    jws: &str,
+    jws_sha256: &str,
+) -> Result<(), PgError> {
+    let erased: bool = match &receipt.withdraws {
+        Some(withdrawn) => tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM receipts r JOIN erasures e ON e.seq = r.seq
+                                WHERE r.id = $1)",
+                &[withdrawn],
+            )?
+            .try_get(0)?,
+        None => false,
+    };
+    let private = &receipt.private;
+    let salt = if erased {
+        None
+    } else {
+        private.salt.as_deref()
+    };
+    tx.execute(
+        "INSERT INTO receipts (seq, id, site, ref, request_sha256, kind, event, policy_version,
+                               lang, form_id, browser_id, issued_at, kid, jws, jws_sha256,
+                               withdraws, holder_sha256, subject_salt)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        &[
+            &stamp.seq,
+            &stamp.id,
+            &receipt.site,
+            &receipt.reference,
+            &receipt.request_sha256,
+            &receipt.kind.as_str(),
+            &receipt.event.as_str(),
+            &receipt.policy.version,
+            &receipt.notice.lang,
+            &receipt.context.form_id,
+            &private.browser,
+            &stamp.issued_at,
+            &kid,
+            &jws,
+            &jws_sha256,
+            &receipt.withdraws,
+            &private.holder_sha256,
+            &salt,
+        ],
+    )?;
+    // The status index (see migrations/0004_followed.sql).
+    tx.execute(
+        "INSERT INTO followed (seq)
+         SELECT p.seq FROM receipts p WHERE p.browser_id = $1 AND p.kind = $2 AND p.seq < $3
+         ORDER BY p.seq DESC LIMIT 1
+         ON CONFLICT DO NOTHING",
+        &[&private.browser, &receipt.kind.as_str(), &stamp.seq],
+    )?;
+    if let Some(id) = &receipt.withdraws {
+        tx.execute(
+            "INSERT INTO followed (seq) SELECT seq FROM receipts WHERE id = $1
+             ON CONFLICT DO NOTHING",
+            &[id],
+        )?;
+    }
+    super::queries::record_choices(tx, stamp, receipt)?;
+    if erased {
+        tx.execute(
+            "INSERT INTO erasures (seq, erased_at) VALUES ($1, $2)",
+            &[&stamp.seq, &stamp.issued_at],
+        )?;
+    } else if !private.index.is_empty() {
+        let hmacs: Vec<&str> = private.index.iter().map(|e| e.hmac.as_str()).collect();
+        let kinds: Vec<String> = private.index.iter().map(|e| e.kind.to_string()).collect();
+        tx.execute(
+            "INSERT INTO subject_hashes (hmac, seq, kind)
+             SELECT h, $2, k FROM unnest($1::text[], $3::text[]) AS t(h, k)
+             ON CONFLICT DO NOTHING",
+            &[&hmacs, &stamp.seq, &kinds],
+        )?;
+    }
+    Ok(())
+}
