@@ -14,6 +14,7 @@ use kelisim_collector::cli::{
     TokensCommand, VerifyArgs,
 };
 use kelisim_collector::cli::{admin as admin_cli, backup, report};
+use kelisim_collector::config::StoreConfig;
 use kelisim_collector::keys::{KeyError, Keyring};
 use kelisim_collector::log::audit;
 use kelisim_collector::log::tree_check;
@@ -65,6 +66,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 metrics: args
                     .metrics_listen
                     .map_or(MetricsAt::Nowhere, MetricsAt::Listener),
+                store: args.store,
                 #[cfg(feature = "testing")]
                 bench_endpoints: args.bench_endpoints,
                 #[cfg(feature = "testing")]
@@ -81,6 +83,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 demo_dir: Some(args.demo_dir),
                 // The demo listens on loopback only.
                 metrics: MetricsAt::Everywhere,
+                // The demo needs no database server: its data directory's SQLite file.
+                store: Some(StoreConfig::Sqlite),
                 #[cfg(feature = "testing")]
                 bench_endpoints: false,
                 #[cfg(feature = "testing")]
@@ -94,7 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Receipts(ReceiptsCommand::Export(args)) => done(admin_cli::export(&args)),
         Command::Receipts(ReceiptsCommand::Stats(args)) => done(admin_cli::stats(&args)),
         Command::Tokens(TokensCommand::Create(args)) => done(admin_cli::token_create(&args)),
-        Command::Tokens(TokensCommand::List(args)) => done(admin_cli::token_list(&args.data_dir)),
+        Command::Tokens(TokensCommand::List(args)) => done(admin_cli::token_list(&args)),
         Command::Tokens(TokensCommand::Revoke(args)) => done(admin_cli::token_revoke(&args)),
         Command::Purge(args) => done(admin_cli::purge(&args)),
         Command::Erase(args) => done(admin_cli::erase(&args)),
@@ -195,8 +199,7 @@ fn verify_command(args: &VerifyArgs) -> ExitCode {
 }
 
 fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
-    let dir = DataDir::new(&args.data.data_dir);
-    let reader = store::open_reader(&store::Location::in_data_dir(&dir))?;
+    let reader = store::open_reader(&args.data.location())?;
     let rows = reader.list(args.site.as_deref(), args.limit)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -208,7 +211,7 @@ fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
 
 fn audit_command(args: &DataDirArgs) -> anyhow::Result<ExitCode> {
     let dir = DataDir::new(&args.data_dir);
-    let reader = store::open_reader(&store::Location::in_data_dir(&dir))?;
+    let reader = store::open_reader(&args.location())?;
     let ring = Keyring::load(&dir.keys_dir())?;
     if ring.entries().is_empty() {
         return Err(KeyError::NoKeys {

@@ -15,7 +15,7 @@ use crate::admin::export::{self, Format};
 use crate::admin::retention;
 use crate::admin::{kantara, tokens};
 use crate::cli::{
-    EraseArgs, ExportArgs, FilterArgs, PurgeArgs, ShowArgs, StatsArgs, TokenCreateArgs,
+    DataDirArgs, EraseArgs, ExportArgs, FilterArgs, PurgeArgs, ShowArgs, StatsArgs, TokenCreateArgs,
     TokenRevokeArgs,
 };
 use crate::clock::format_timestamp;
@@ -27,7 +27,6 @@ use crate::store::{self, BY_CLI, Location, Maintenance, ReceiptFilter, Scope, St
 
 /// `tokens create`: prints the token once.
 pub fn token_create(args: &TokenCreateArgs) -> anyhow::Result<()> {
-    let dir = DataDir::new(&args.data.data_dir);
     let now = time::OffsetDateTime::now_utc();
     // A typo in --site would make a token that opens nothing, silently.
     let config = Config::load(&args.config)?;
@@ -55,7 +54,7 @@ pub fn token_create(args: &TokenCreateArgs) -> anyhow::Result<()> {
         expires.clone(),
     )?;
     store::maintain_offline(
-        &Location::in_data_dir(&dir),
+        &args.data.location(),
         &Maintenance::CreateToken(token.record.clone()),
     )?;
     println!("{}", token.text);
@@ -94,8 +93,8 @@ fn parse_expiry(text: &str, now: time::OffsetDateTime) -> anyhow::Result<String>
 }
 
 /// `tokens list`
-pub fn token_list(data_dir: &Path) -> anyhow::Result<()> {
-    let reader = store::open_reader(&Location::in_data_dir(&DataDir::new(data_dir)))?;
+pub fn token_list(data: &DataDirArgs) -> anyhow::Result<()> {
+    let reader = store::open_reader(&data.location())?;
     let tokens = reader.tokens()?;
     if tokens.is_empty() {
         println!("no tokens; create one with `kelisim-collector tokens create --site SITE`");
@@ -124,7 +123,7 @@ pub fn token_revoke(args: &TokenRevokeArgs) -> anyhow::Result<()> {
     let id = tokens::parse(&args.id).map_or(args.id.as_str(), |(id, _)| id);
     let at = format_timestamp(time::OffsetDateTime::now_utc());
     let n = store::maintain_offline(
-        &Location::in_data_dir(&DataDir::new(&args.data.data_dir)),
+        &args.data.location(),
         &Maintenance::RevokeToken {
             id: id.to_owned(),
             at,
@@ -167,13 +166,17 @@ fn subject_hmacs(dir: &DataDir, sites: &[String], raw: &str) -> anyhow::Result<V
     Ok(readings)
 }
 
-fn filter_from(dir: &DataDir, args: &FilterArgs) -> anyhow::Result<ReceiptFilter> {
+fn filter_from(
+    dir: &DataDir,
+    reader: &store::Reader,
+    args: &FilterArgs,
+) -> anyhow::Result<ReceiptFilter> {
     let subject_hmacs = match args.subject.as_deref() {
         Some(raw) => {
             // Without --site, every site the store has receipts of.
             let sites = match &args.site {
                 Some(site) => vec![site.clone()],
-                None => store::open_reader(&Location::in_data_dir(dir))?.sites()?,
+                None => reader.sites()?,
             };
             Some(subject_hmacs(dir, &sites, raw)?)
         }
@@ -200,8 +203,7 @@ fn filter_from(dir: &DataDir, args: &FilterArgs) -> anyhow::Result<ReceiptFilter
 
 /// `receipts show`
 pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
-    let dir = DataDir::new(&args.data.data_dir);
-    let reader = store::open_reader(&Location::in_data_dir(&dir))?;
+    let reader = store::open_reader(&args.data.location())?;
     let row = reader
         .admin_get(&args.id)?
         .with_context(|| format!("no receipt with id `{}`", args.id))?;
@@ -238,12 +240,12 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
         return export_http(url, token, args);
     }
     let dir = DataDir::new(&args.data.data_dir);
-    let reader = store::open_reader(&Location::in_data_dir(&dir))?;
+    let reader = store::open_reader(&args.data.location())?;
     let sites = load_sites(args.config.as_deref())?;
     if format == Format::Kantara && sites.is_empty() {
         bail!("--format kantara needs --config (the operator's name, contact and address)");
     }
-    let filter = filter_from(&dir, &args.filter)?;
+    let filter = filter_from(&dir, &reader, &args.filter)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let n = export::write_export(&reader, &filter, format, &sites, &mut out)?;
@@ -291,8 +293,8 @@ fn export_http(url: &str, token: &str, args: &ExportArgs) -> anyhow::Result<()> 
 /// `receipts stats`
 pub fn stats(args: &StatsArgs) -> anyhow::Result<()> {
     let dir = DataDir::new(&args.data.data_dir);
-    let reader = store::open_reader(&Location::in_data_dir(&dir))?;
-    let filter = filter_from(&dir, &args.filter)?;
+    let reader = store::open_reader(&args.data.location())?;
+    let filter = filter_from(&dir, &reader, &args.filter)?;
     let stats = reader.admin_stats(&filter)?;
     println!("{}", serde_json::to_string_pretty(&stats)?);
     Ok(())
@@ -302,18 +304,17 @@ pub fn stats(args: &StatsArgs) -> anyhow::Result<()> {
 /// (run it at least daily when no `serve` runs).
 pub fn purge(args: &PurgeArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
-    let dir = DataDir::new(&args.data.data_dir);
     let now = time::OffsetDateTime::now_utc();
     for site in &config.sites {
         let job = retention::purge_job(&site.id, site.retention_days, now);
-        let n = store::maintain_offline(&Location::in_data_dir(&dir), &job)?;
+        let n = store::maintain_offline(&args.data.location(), &job)?;
         println!(
             "kelisim: site {}: purged {n} receipts older than {} days after their last event",
             site.id, site.retention_days
         );
     }
     let n = store::maintain_offline(
-        &Location::in_data_dir(&dir),
+        &args.data.location(),
         &retention::due_erasures_job(now, retention::PERIOD),
     )?;
     println!("kelisim: carried out {n} pending erasure requests due within a day");
@@ -324,7 +325,7 @@ pub fn purge(args: &PurgeArgs) -> anyhow::Result<()> {
 /// carries out a pending one (`--execute ID`), or lists the site's requests (`--list`).
 pub fn erase(args: &EraseArgs) -> anyhow::Result<()> {
     let dir = DataDir::new(&args.data.data_dir);
-    let at = Location::in_data_dir(&dir);
+    let at = args.data.location();
     let now = time::OffsetDateTime::now_utc();
     // A typo in --site would otherwise match no receipts, and look like an erasure done.
     let site = args
@@ -384,7 +385,7 @@ fn erase_subject(
     );
     let (id, due) = (request.id.clone(), request.due_at.clone());
     let n = store::maintain_offline(
-        &Location::in_data_dir(dir),
+        &args.data.location(),
         &Maintenance::RequestErasure(request),
     )?;
     if args.pending {

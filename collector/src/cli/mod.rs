@@ -11,6 +11,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::StoreConfig;
+use crate::ops::datadir::DataDir;
+use crate::store::Location;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "kelisim-collector",
@@ -97,6 +101,10 @@ pub struct ServeArgs {
     /// built into the binary [default: the built-in widget; a build without one reads ./dist]
     #[arg(long, env = "KELISIM_WIDGET_DIR", value_name = "DIR")]
     pub widget_dir: Option<PathBuf>,
+    /// The store instead of `[store]` in the config: a PostgreSQL URL, or `sqlite` for the
+    /// data directory's kelisim.db
+    #[arg(long, env = "KELISIM_STORE", value_name = "URL", value_parser = parse_store)]
+    pub store: Option<StoreConfig>,
     /// Also serve `POST /_bench/echo`, the trivial baseline `cargo xtask bench` compares with
     #[cfg(feature = "testing")]
     #[arg(long, hide = true)]
@@ -192,6 +200,25 @@ pub struct DataDirArgs {
         default_value = "./data"
     )]
     pub data_dir: PathBuf,
+    /// The store, when it is not the data directory's kelisim.db: a PostgreSQL URL
+    /// (postgres://user:password@host:port/database), as `[store] url` in the config
+    #[arg(long, env = "KELISIM_STORE", value_name = "URL", value_parser = parse_store)]
+    pub store: Option<StoreConfig>,
+}
+
+impl DataDirArgs {
+    /// Where the store is: `--store`, else the data directory's SQLite file.
+    pub fn location(&self) -> Location {
+        match &self.store {
+            Some(StoreConfig::Postgres { url }) => Location::Postgres(url.clone()),
+            Some(StoreConfig::Sqlite) | None => Location::in_data_dir(&DataDir::new(&self.data_dir)),
+        }
+    }
+}
+
+/// `--store`: `sqlite`, or a PostgreSQL URL.
+fn parse_store(arg: &str) -> Result<StoreConfig, String> {
+    StoreConfig::parse_arg(arg)
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use actix_web::{HttpServer, web};
 
-use crate::config::Config;
+use crate::config::{Config, StoreConfig};
 use crate::ops::datadir::DataDir;
 use crate::web::app::build_app;
 use crate::web::state::{AppState, MetricsAt, StartError};
@@ -34,6 +34,8 @@ pub struct Launch {
     pub demo_dir: Option<PathBuf>,
     /// Where `/metrics` answers; a listener address is bound beside `listen`.
     pub metrics: MetricsAt,
+    /// `--store`: the store instead of the config's `[store]`.
+    pub store: Option<StoreConfig>,
     /// Serve the benchmark's trivial baseline endpoint.
     #[cfg(feature = "testing")]
     pub bench_endpoints: bool,
@@ -44,7 +46,10 @@ pub struct Launch {
 
 /// Runs the collector until SIGTERM or SIGINT.
 pub fn launch(launch: Launch) -> Result<(), StartError> {
-    let config = Config::load(&launch.config)?;
+    let mut config = Config::load(&launch.config)?;
+    if let Some(store) = launch.store {
+        config.store = store;
+    }
     let listener = TcpListener::bind(launch.listen).map_err(|source| StartError::Bind {
         addr: launch.listen.to_string(),
         source,

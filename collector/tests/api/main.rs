@@ -11,6 +11,7 @@ mod attacks;
 mod audit;
 mod backup;
 mod cli;
+mod cluster;
 mod config_docs;
 mod crash;
 mod demo;

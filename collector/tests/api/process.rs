@@ -23,8 +23,21 @@ pub fn command() -> Command {
     cmd
 }
 
+/// Runs a one-shot command. On a data directory whose harness runs on PostgreSQL, the
+/// command is pointed at that database too (`KELISIM_STORE`), as an operator's would be.
 pub fn run(args: &[&str]) -> Output {
-    command().args(args).output().expect("binary runs")
+    let mut cmd = command();
+    let data_dir = args
+        .windows(2)
+        .find(|w| w[0] == "--data-dir")
+        .map(|w| Path::new(w[1]));
+    if let Some(dir) = data_dir
+        && let kelisim_collector::store::Location::Postgres(url) =
+            crate::support::store_of(&kelisim_collector::ops::datadir::DataDir::new(dir))
+    {
+        cmd.env("KELISIM_STORE", url);
+    }
+    cmd.args(args).output().expect("binary runs")
 }
 
 pub fn stdout(out: &Output) -> String {

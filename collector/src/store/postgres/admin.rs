@@ -103,8 +103,13 @@ fn purge(tx: &mut Transaction<'_>, site: &str, cutoff: &str, at: &str) -> Result
          ON CONFLICT DO NOTHING",
         &[&seqs, &at],
     )?;
-    for table in ["subject_hashes", "erasures", "followed", "cookie_choices"] {
-        tx.execute(&format!("DELETE FROM {table} WHERE seq = ANY($1)"), &[&seqs])?;
+    for delete in [
+        "DELETE FROM subject_hashes WHERE seq = ANY($1)",
+        "DELETE FROM erasures WHERE seq = ANY($1)",
+        "DELETE FROM followed WHERE seq = ANY($1)",
+        "DELETE FROM cookie_choices WHERE seq = ANY($1)",
+    ] {
+        tx.execute(delete, &[&seqs])?;
     }
     Ok(tx.execute("DELETE FROM receipts WHERE seq = ANY($1)", &[&seqs])?)
 }

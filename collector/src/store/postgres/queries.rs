@@ -35,21 +35,30 @@ fn filter_sql(filter: &ReceiptFilter) -> (String, Vec<Param>) {
     for (condition, value) in conditions {
         if let Some(v) = value {
             values.push(Box::new(v.clone()));
-            clause.push_str(&format!(" AND {condition} ${}", values.len()));
+            clause.push_str(" AND ");
+            clause.push_str(condition);
+            clause.push_str(&param(values.len()));
         }
     }
     if let Some(hmacs) = &filter.subject_hmacs {
         values.push(Box::new(hmacs.clone()));
-        clause.push_str(&format!(
-            " AND r.seq IN (SELECT seq FROM subject_hashes WHERE hmac = ANY(${}))",
-            values.len()
-        ));
+        clause.push_str(" AND r.seq IN (SELECT seq FROM subject_hashes WHERE hmac = ANY(");
+        clause.push_str(&param(values.len()));
+        clause.push_str("))");
     }
     if let Some(browsers) = &filter.browser_ids {
         values.push(Box::new(browsers.clone()));
-        clause.push_str(&format!(" AND r.browser_id = ANY(${})", values.len()));
+        clause.push_str(" AND r.browser_id = ANY(");
+        clause.push_str(&param(values.len()));
+        clause.push(')');
     }
     (clause, values)
+}
+
+/// The placeholder of the `n`-th bound value: statements are assembled from constant
+/// pieces and placeholders only, never from values.
+fn param(n: usize) -> String {
+    format!(" ${n}")
 }
 
 fn refs(values: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
@@ -96,14 +105,23 @@ fn page(
     let (mut clause, mut values) = filter_sql(filter);
     if let Some((op, seq)) = keyset {
         values.push(Box::new(seq));
-        clause.push_str(&format!(" AND r.seq {op} ${}", values.len()));
+        clause.push_str(" AND r.seq ");
+        clause.push_str(op);
+        clause.push_str(&param(values.len()));
     }
     values.push(Box::new(i64::from(limit)));
-    let sql = format!(
-        "{ADMIN_SELECT} WHERE r.seq IN (SELECT r.seq FROM receipts r WHERE {clause}
-         ORDER BY r.seq {order} LIMIT ${}) ORDER BY r.seq {order}",
-        values.len()
-    );
+    let sql = [
+        ADMIN_SELECT,
+        " WHERE r.seq IN (SELECT r.seq FROM receipts r WHERE ",
+        &clause,
+        " ORDER BY r.seq ",
+        order,
+        " LIMIT ",
+        &param(values.len()),
+        ") ORDER BY r.seq ",
+        order,
+    ]
+    .concat();
     pool.with(|c| c.query(&sql, &refs(&values))?.iter().map(admin_row).collect())
 }
 
@@ -129,11 +147,14 @@ impl AdminReads for Pool {
     fn admin_count(&self, filter: &ReceiptFilter, cap: u32) -> Result<i64, StoreError> {
         let (clause, mut values) = filter_sql(filter);
         values.push(Box::new(i64::from(cap)));
-        let sql = format!(
-            "SELECT count(*) FROM (SELECT 1 FROM receipts r WHERE {clause}
-             ORDER BY r.seq DESC LIMIT ${}) t",
-            values.len()
-        );
+        let sql = [
+            "SELECT count(*) FROM (SELECT 1 FROM receipts r WHERE ",
+            &clause,
+            " ORDER BY r.seq DESC LIMIT ",
+            &param(values.len()),
+            ") t",
+        ]
+        .concat();
         self.with(|c| Ok(c.query_one(&sql, &refs(&values))?.try_get(0)?))
     }
 
@@ -144,10 +165,13 @@ impl AdminReads for Pool {
 
     fn admin_stats(&self, filter: &ReceiptFilter) -> Result<Stats, StoreError> {
         let (clause, values) = filter_sql(filter);
-        let sql = format!(
+        let sql = [
             "SELECT substr(r.issued_at, 1, 10), r.policy_version, r.lang, r.kind, r.event, count(*)
-             FROM receipts r WHERE {clause} GROUP BY 1, 2, 3, 4, 5"
-        );
+             FROM receipts r WHERE ",
+            &clause,
+            " GROUP BY 1, 2, 3, 4, 5",
+        ]
+        .concat();
         self.with(|c| {
             let mut stats = Stats::default();
             for r in c.query(&sql, &refs(&values))? {

@@ -1,0 +1,298 @@
+//! Several collectors, one PostgreSQL: real `serve` processes against a real cluster (see
+//! `postgres.rs`). Two collectors under load keep one log (no gap, no fork, `audit` clean)
+//! while one of them is killed with SIGKILL and its clients retry on the other; a retry that
+//! lands on the other collector gets the same receipt; the database stopping for a while is
+//! 503 `unavailable` with `Retry-After` and `/readyz` 503, then recovery with no restart; a
+//! wrong URL, password, server or schema is a clear error at start.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use kelisim_collector::store::{self, Location};
+
+use crate::postgres::Cluster;
+use crate::process::{command, demo_site_with, run, spawn_serve, stderr, stdout};
+use crate::support::fixture;
+
+/// A receipt a collector acknowledged (201, or 200 for a replay).
+#[derive(Debug, Clone)]
+struct Ack {
+    id: String,
+    seq: i64,
+    jws: String,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into()
+}
+
+/// The form fixture under the idempotency key `key`.
+fn body(key: &str) -> String {
+    fixture("receipt_request_form_given.json").replace("0b6a3c1e9d2f4a7b8c5d6e7f8091a2b3", key)
+}
+
+/// Posts `body` to `base`: its status, and the receipt if one was acknowledged.
+fn post(agent: &ureq::Agent, base: &str, body: &str) -> Result<(u16, Option<Ack>), String> {
+    let mut response = agent
+        .post(format!("{base}/v1/receipts"))
+        .header("content-type", "application/json")
+        .send(body)
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    if status != 200 && status != 201 {
+        return Ok((status, None));
+    }
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    Ok((
+        status,
+        Some(Ack {
+            id: json["id"].as_str().unwrap_or_default().to_owned(),
+            seq: json["seq"].as_i64().unwrap_or_default(),
+            jws: json["jws"].as_str().unwrap_or_default().to_owned(),
+        }),
+    ))
+}
+
+/// A site config on `url`'s database, rate limits lifted for loopback load. The collectors
+/// share one public address, as behind a load balancer: the receipts they sign name the
+/// same policy URLs, so a retry on either is the same request.
+fn site_on(root: &Path, url: &str) -> PathBuf {
+    let site = demo_site_with(
+        root,
+        &format!(
+            "[rate_limit]\nper_second = 1000000\nburst = 1000000\n\n[store]\nbackend = \"postgres\"\nurl = \"{url}\"\n"
+        ),
+    );
+    let config = site.join("kelisim.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        format!("public_url = \"https://consent.example.kz\"\n{text}"),
+    )
+    .expect("config");
+    config
+}
+
+/// A second collector's data directory: the first one's signing keys and subject secret
+/// (every collector of one log shares them), nothing else.
+fn share_keys(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp");
+    assert!(status.success(), "copy the data directory");
+}
+
+/// Checks, with the store's own reader, that every acknowledged receipt is stored with the
+/// JWS its client got and that the log has no gap; then `audit` on the database.
+fn check_log(url: &str, data: &Path, acked: &[Ack]) -> i64 {
+    let reader = store::open_reader(&Location::Postgres(url.to_owned())).expect("reader");
+    for ack in acked {
+        let row = reader
+            .by_id(&ack.id)
+            .expect("query")
+            .unwrap_or_else(|| panic!("receipt {} (seq {}) was acknowledged but is lost", ack.id, ack.seq));
+        assert_eq!((row.seq, &row.jws), (ack.seq, &ack.jws), "{}", ack.id);
+    }
+    let count = reader.count().expect("count");
+    let head = reader.head().expect("head").expect("a head");
+    assert_eq!(head.seq, count, "no gap, no fork: seq 1..={count}");
+    let out = run(&["audit", "--data-dir", &data.display().to_string(), "--store", url]);
+    assert!(
+        out.status.success(),
+        "audit: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    count
+}
+
+#[test]
+fn two_collectors_keep_one_log_through_a_kill_9_of_one_of_them() {
+    let mut cluster = Cluster::start();
+    let url = cluster.create_database();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = site_on(tmp.path(), &url);
+    let (data_a, data_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let a = spawn_serve(&config, &data_a, &tmp.path().join("a.log"));
+    share_keys(&data_a, &data_b);
+    let b = spawn_serve(&config, &data_b, &tmp.path().join("b.log"));
+
+    // A retry that lands on the other collector returns the same receipt.
+    let agent = agent();
+    let first = body(&"ab".repeat(16));
+    let (status, on_a) = post(&agent, &a.base, &first).expect("post to A");
+    assert_eq!(status, 201);
+    let (status, on_b) = post(&agent, &b.base, &first).expect("post to B");
+    assert_eq!(status, 200, "a replay");
+    let (on_a, on_b) = (on_a.expect("ack"), on_b.expect("ack"));
+    assert_eq!((on_a.id.as_str(), on_a.seq), (on_b.id.as_str(), on_b.seq));
+    assert_eq!(on_a.jws, on_b.jws);
+
+    // Load on both; A dies mid-load; its clients retry the same receipt on B.
+    let bases: Arc<[String; 2]> = Arc::new([a.base.clone(), b.base.clone()]);
+    let next = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let (bases, next, stop) = (bases.clone(), next.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let agent = self::agent();
+                let mut acks = vec![];
+                while !stop.load(Ordering::Relaxed) {
+                    let key = format!("{:032x}", next.fetch_add(1, Ordering::Relaxed) + 1000);
+                    let body = body(&key);
+                    // Half the clients start on A, half on B; on any failure, the other.
+                    let mut target = c % 2;
+                    let deadline = Instant::now() + Duration::from_secs(20);
+                    loop {
+                        match post(&agent, &bases[target], &body) {
+                            Ok((_, Some(ack))) => {
+                                acks.push(ack);
+                                break;
+                            }
+                            Ok((503, None)) | Err(_) => target = 1 - target,
+                            Ok((status, None)) => panic!("unexpected {status}"),
+                        }
+                        assert!(Instant::now() < deadline, "no collector took {key}");
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+                acks
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    a.kill9();
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    let mut acked: Vec<Ack> = clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("client"))
+        .collect();
+    acked.push(on_a);
+    assert!(acked.len() > 50, "too little load: {}", acked.len());
+    b.terminate();
+    let stored = check_log(&url, &data_b, &acked);
+    eprintln!("two collectors: {} acknowledged, {stored} stored", acked.len());
+    cluster.stop();
+}
+
+#[test]
+fn the_database_going_away_is_503_and_the_collector_recovers_by_itself() {
+    let mut cluster = Cluster::start();
+    let url = cluster.create_database();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = site_on(tmp.path(), &url);
+    let data = tmp.path().join("data");
+    let server = spawn_serve(&config, &data, &tmp.path().join("c.log"));
+    let agent = agent();
+    let ready = |agent: &ureq::Agent| {
+        agent
+            .get(format!("{}/readyz", server.base))
+            .call()
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    let mut acked = vec![];
+    let (status, ack) = post(&agent, &server.base, &body(&"01".repeat(16))).expect("post");
+    assert_eq!(status, 201);
+    acked.extend(ack);
+    assert_eq!(ready(&agent), 200);
+
+    cluster.stop();
+    let mut response = agent
+        .post(format!("{}/v1/receipts", server.base))
+        .header("content-type", "application/json")
+        .send(body(&"02".repeat(16)))
+        .expect("an answer");
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(response.headers().get("retry-after").is_some(), "Retry-After");
+    let problem = response.body_mut().read_to_string().expect("body");
+    assert!(problem.contains("\"unavailable\""), "{problem}");
+    assert_eq!(ready(&agent), 503);
+    // Reads answer 503 too, not 500.
+    let status = agent
+        .get(format!("{}/v1/receipts/{}", server.base, acked[0].id))
+        .call()
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    assert_eq!(status, 503);
+
+    cluster.run();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ack = loop {
+        match post(&agent, &server.base, &body(&"02".repeat(16))) {
+            Ok((201, Some(ack))) => break ack,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+            other => panic!("no recovery within 30 s: {other:?}\n{}", server.log()),
+        }
+    };
+    acked.push(ack);
+    assert_eq!(ready(&agent), 200);
+    let status = agent
+        .get(format!("{}/v1/receipts/{}", server.base, acked[0].id))
+        .call()
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    assert_eq!(status, 200, "reads recover too");
+    server.terminate();
+    assert_eq!(check_log(&url, &data, &acked), 2);
+}
+
+#[test]
+fn a_wrong_database_is_a_clear_error_at_start() {
+    let cluster = Cluster::start();
+    let url = cluster.create_database();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = site_on(tmp.path(), &url);
+    let data = tmp.path().join("data");
+    let start = |store: &str| {
+        command()
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--store", store])
+            .output()
+            .expect("runs")
+    };
+    let wrong_password = url.replace(crate::postgres::PASSWORD, "not-the-password");
+    let unreachable = format!(
+        "postgres://kelisim:x@127.0.0.1:{}/kelisim",
+        crate::process::free_port()
+    );
+    let no_such_db = cluster.url("no_such_database");
+    for (store, says) in [
+        (wrong_password.as_str(), "password"),
+        (unreachable.as_str(), "cannot be reached"),
+        (no_such_db.as_str(), "does not exist"),
+        ("mysql://kelisim@127.0.0.1/kelisim", "PostgreSQL URL"),
+    ] {
+        let out = start(store);
+        assert!(!out.status.success(), "{store} must be refused");
+        let err = stderr(&out);
+        assert!(err.contains(says), "{store}: {err}");
+        assert!(!err.contains("not-the-password"), "the password is never printed: {err}");
+    }
+    // A database at a newer schema than this binary.
+    let server = spawn_serve(&config, &data, &tmp.path().join("c.log"));
+    server.terminate();
+    cluster.execute(&url, "UPDATE kelisim_schema SET version = version + 1");
+    let out = start(&url);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("upgrade kelisim-collector"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(crate::postgres::PASSWORD));
+}
