@@ -15,8 +15,9 @@ use kelisim_collector::store::{Maintenance, Scope};
 use kelisim_collector::web::app::registered_admin_routes;
 
 use crate::support::{
-    Harness, RAW_PHONE_DIGITS, assert_not_in_files, config_edited, config_with, days_ago, fixture,
-    payload_of, post_receipt, send,
+    Harness, RAW_PHONE_DIGITS, allow_audit_entries, assert_not_in_files, config_edited,
+    config_with, days_ago, fixture, on_postgres, payload_of, post_receipt, query_text,
+    refuse_audit_entries, send,
 };
 
 /// The demo site's own config (whatever cookie categories it has).
@@ -698,21 +699,17 @@ async fn a_pending_erasure_keeps_only_the_keyed_hash_until_it_is_carried_out() {
     // Nothing erased yet, and only the keyed hash is kept: never the phone number.
     let search = || admin_get(&admin, "receipts?subject=87011234567").to_request();
     assert_eq!(send(&app, search()).await.json()["total"], 2);
-    let db = rusqlite::Connection::open(h.data.db_path()).expect("db");
-    let index_hash: String = db
-        .query_row("SELECT hmac FROM subject_hashes WHERE seq = 1", [], |r| {
-            r.get(0)
-        })
+    let index_hash = query_text(&h.data, "SELECT hmac FROM subject_hashes WHERE seq = 1")
         .expect("index");
-    let kept: Option<String> = db
-        .query_row(
-            "SELECT hmacs FROM erasure_requests WHERE id = ?1",
-            [&id],
-            |r| r.get(0),
-        )
-        .expect("request row");
-    // A JSON array, bound through `json_each` like every list the store binds: the site's
-    // reading (the index entry) and payload v1's, whose receipts the request covers too.
+    // The site's reading (the index entry) and payload v1's, whose receipts the request
+    // covers too: a JSON array in SQLite (bound through `json_each` like every list the
+    // store binds), an array in PostgreSQL.
+    let kept_sql = if on_postgres(&h.data) {
+        format!("SELECT array_to_json(hmacs)::text FROM erasure_requests WHERE id = '{id}'")
+    } else {
+        format!("SELECT hmacs FROM erasure_requests WHERE id = '{id}'")
+    };
+    let kept = query_text(&h.data, &kept_sql);
     let kept: Vec<String> = serde_json::from_str(&kept.expect("kept")).expect("JSON array");
     assert_eq!(kept.len(), 2, "{kept:?}");
     assert_eq!(kept[0], index_hash);
@@ -740,15 +737,13 @@ async fn a_pending_erasure_keeps_only_the_keyed_hash_until_it_is_carried_out() {
         1,
         "the later consent"
     );
-    let kept: Option<String> = db
-        .query_row(
-            "SELECT hmacs FROM erasure_requests WHERE id = ?1",
-            [&id],
-            |r| r.get(0),
-        )
-        .expect("request row");
+    let kept = query_text(
+        &h.data,
+        &format!("SELECT coalesce(hmacs::text, 'none') FROM erasure_requests WHERE id = '{id}'"),
+    );
     assert_eq!(
-        kept, None,
+        kept.as_deref(),
+        Some("none"),
         "the request's copy of the hash is destroyed too"
     );
 
@@ -932,13 +927,7 @@ async fn an_erasure_change_and_its_audit_entry_are_committed_together() {
     let id = pending.json()["id"].as_str().expect("id").to_owned();
 
     // The audit trail cannot take erasure entries for a while.
-    let db = rusqlite::Connection::open(h.data.db_path()).expect("db");
-    db.execute_batch(
-        "CREATE TRIGGER no_erasure_entries BEFORE INSERT ON admin_audit
-         WHEN NEW.action IN ('erase', 'erase_pending', 'erase_execute')
-         BEGIN SELECT RAISE(ABORT, 'audit trail unavailable'); END;",
-    )
-    .expect("trigger");
+    refuse_audit_entries(&h.data, &["erase", "erase_pending", "erase_execute"]);
     for request in [
         erasure_request(&admin, r#"{"subject":"87011234567"}"#),
         erasure_request(&admin, r#"{"subject":"87011234567","pending":true}"#),
@@ -962,8 +951,7 @@ async fn an_erasure_change_and_its_audit_entry_are_committed_together() {
     );
 
     // The retry does it, once.
-    db.execute_batch("DROP TRIGGER no_erasure_entries")
-        .expect("drop trigger");
+    allow_audit_entries(&h.data);
     let done = send(&app, execute_request(&admin, &id).to_request()).await;
     assert_eq!(done.status, 200, "{}", done.text());
     assert_eq!(done.json()["receipts"], 1);

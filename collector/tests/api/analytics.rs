@@ -236,14 +236,13 @@ async fn another_sites_token_and_bad_periods_are_refused() {
 
 /// Moves receipt `seq`'s stored time (and its category rows) to `at`, as if issued then.
 fn backdate(h: &Harness, seq: i64, at: &str) {
-    let db = rusqlite::Connection::open(h.data.db_path()).expect("db");
-    for table in ["receipts", "cookie_choices"] {
-        db.execute(
-            &format!("UPDATE {table} SET issued_at = ?1 WHERE seq = ?2"),
-            rusqlite::params![at, seq],
-        )
-        .expect("backdate");
-    }
+    crate::support::tamper_sql(
+        &h.data,
+        &format!(
+            "UPDATE receipts SET issued_at = '{at}' WHERE seq = {seq};
+             UPDATE cookie_choices SET issued_at = '{at}' WHERE seq = {seq};"
+        ),
+    );
 }
 
 #[actix_web::test]

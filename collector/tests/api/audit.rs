@@ -41,10 +41,7 @@ fn run_tree_audit(h: &Harness) -> kelisim_collector::log::tree_check::TreeReport
 }
 
 fn tamper(h: &Harness, sql: &str) {
-    let conn = Connection::open(h.data.db_path()).expect("open db");
-    // An attacker is not bound by the schema's foreign keys.
-    conn.execute_batch(&format!("PRAGMA foreign_keys = OFF; {sql}"))
-        .expect("tamper");
+    crate::support::tamper_sql(&h.data, sql);
 }
 
 /// Rewrites the (stopped) log of `h` as a collector from before payload v2 (issue 13) would
@@ -131,21 +128,17 @@ async fn an_intact_log_passes() {
 async fn an_edited_receipt_is_caught_at_its_seq() {
     let h = log_of_four().await;
     // Rewrite receipt 2's payload to "refused", keeping its (now wrong) signature.
-    let conn = Connection::open(h.data.db_path()).expect("open db");
-    let jws: String = conn
-        .query_row("SELECT jws FROM receipts WHERE seq = 2", [], |r| r.get(0))
+    let jws = crate::support::query_text(&h.data, "SELECT jws FROM receipts WHERE seq = 2")
         .expect("jws");
     let parts: Vec<&str> = jws.split('.').collect();
     let payload = String::from_utf8(B64.decode(parts[1]).expect("b64")).expect("utf8");
     let edited = payload.replace("\"event\":\"given\"", "\"event\":\"refused\"");
     assert_ne!(edited, payload);
     let forged = format!("{}.{}.{}", parts[0], B64.encode(edited), parts[2]);
-    conn.execute(
-        "UPDATE receipts SET jws = ?1, event = 'refused' WHERE seq = 2",
-        [&forged],
-    )
-    .expect("edit");
-    drop(conn);
+    tamper(
+        &h,
+        &format!("UPDATE receipts SET jws = '{forged}', event = 'refused' WHERE seq = 2"),
+    );
     let report = run_audit(&h);
     let (seq, problem) = first_broken(&report);
     assert_eq!(seq, 2, "{report}");

@@ -369,18 +369,12 @@ async fn erase_records_pending_requests_and_purge_carries_out_the_due_ones() {
     );
 
     // A change whose audit entry cannot be written is not made.
-    let db = rusqlite::Connection::open(h.data.db_path()).expect("db");
-    db.execute_batch(
-        "CREATE TRIGGER no_erasure_entries BEFORE INSERT ON admin_audit
-         BEGIN SELECT RAISE(ABORT, 'audit trail unavailable'); END;",
-    )
-    .expect("trigger");
+    crate::support::refuse_audit_entries(&h.data, &[]);
     let out = erase(&["--execute", &later]);
     assert!(!out.status.success(), "{}", stdout(&out));
     let out = erase(&["--subject", "87012222222", "--config", config]);
     assert!(!out.status.success(), "{}", stdout(&out));
-    db.execute_batch("DROP TRIGGER no_erasure_entries")
-        .expect("drop trigger");
+    crate::support::allow_audit_entries(&h.data);
     let list = stdout(&erase(&["--list"]));
     assert_eq!(list.lines().count(), 2, "{list}");
     assert!(

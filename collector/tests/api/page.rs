@@ -151,21 +151,17 @@ async fn the_page_says_when_a_consent_was_withdrawn_and_when_a_row_was_tampered(
 
     // Rewrite the stored receipt's payload: the page shows the signature as invalid.
     h.state.store.shutdown();
-    let conn = rusqlite::Connection::open(h.data.db_path()).expect("db");
-    let jws: String = conn
-        .query_row("SELECT jws FROM receipts WHERE seq = 1", [], |r| r.get(0))
+    let jws = crate::support::query_text(&h.data, "SELECT jws FROM receipts WHERE seq = 1")
         .expect("jws");
     let mut parts: Vec<String> = jws.split('.').map(str::to_owned).collect();
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let payload = String::from_utf8(b64.decode(&parts[1]).expect("b64")).expect("utf8");
     parts[1] = b64.encode(payload.replace("\"gpc\":false", "\"gpc\":true"));
-    conn.execute(
-        "UPDATE receipts SET jws = ?1 WHERE seq = 1",
-        [parts.join(".")],
-    )
-    .expect("tamper");
-    drop(conn);
+    crate::support::tamper_sql(
+        &h.data,
+        &format!("UPDATE receipts SET jws = '{}' WHERE seq = 1", parts.join(".")),
+    );
     let html = send(
         &app,
         page(format!("/v1/receipts/{REF}?format=html&lang=en")),

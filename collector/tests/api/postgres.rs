@@ -148,24 +148,14 @@ impl Cluster {
         self.url(&name)
     }
 
-    /// Runs `sql` on database `db` as the superuser (to look at or tamper with a store); on
-    /// a thread of its own, since the blocking client cannot run inside the tests' runtime.
+    /// Runs `sql` on database `db` (a name, or a URL) as the superuser.
     pub fn execute(&self, db: &str, sql: &str) {
         let url = if db.starts_with("postgres://") {
             db.to_owned()
         } else {
             self.url(db)
         };
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                postgres::Client::connect(&url, postgres::NoTls)
-                    .expect("connect as the superuser")
-                    .batch_execute(sql)
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
-            })
-            .join()
-            .expect("sql ran");
-        });
+        execute(&url, sql);
     }
 
     /// Fast shutdown (SIGINT: clients are disconnected, the server stops cleanly).
@@ -270,4 +260,34 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port()
+}
+
+/// Runs `sql` (statements) on the database at `url`, to look at or tamper with a store; on
+/// a thread of its own, since the blocking client cannot run inside the tests' runtime.
+pub fn execute(url: &str, sql: &str) {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            postgres::Client::connect(url, postgres::NoTls)
+                .expect("connect")
+                .batch_execute(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        })
+        .join()
+        .expect("sql ran");
+    });
+}
+
+/// The first column of the first row of `sql` on the database at `url`, as text.
+pub fn query_text(url: &str, sql: &str) -> Option<String> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            postgres::Client::connect(url, postgres::NoTls)
+                .expect("connect")
+                .query_opt(sql, &[])
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .map(|row| row.get::<_, String>(0))
+        })
+        .join()
+        .expect("sql ran")
+    })
 }

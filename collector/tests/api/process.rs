@@ -127,8 +127,19 @@ pub fn spawn_serve(config: &Path, data: &Path, log: &Path) -> Running {
 }
 
 /// [`spawn_serve`] with more arguments (`--metrics-listen ADDR`, …).
+///
+/// When the suite runs on PostgreSQL (`KELISIM_TEST_STORE=postgres`), the collector of a
+/// data directory gets a database of its own (the same one again after a restart).
 pub fn spawn_serve_with(config: &Path, data: &Path, log: &Path, more: &[&str]) -> Running {
     let mut cmd = command();
+    if crate::postgres::selected() {
+        let dir = kelisim_collector::ops::datadir::DataDir::create(data).expect("data dir");
+        if let kelisim_collector::store::Location::Postgres(url) =
+            crate::support::store_on_postgres(&dir)
+        {
+            cmd.env("KELISIM_STORE", url);
+        }
+    }
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(config)
         .arg("--data-dir")

@@ -242,9 +242,9 @@ fn one_address_is_rate_limited_with_retry_after() {
         "{retry_after:?}"
     );
     assert!(server.terminate().success());
-    let reader = kelisim_collector::store::open_reader(
-        &kelisim_collector::store::Location::Sqlite(data.join("kelisim.db")),
-    )
+    let reader = kelisim_collector::store::open_reader(&crate::support::store_of(
+        &kelisim_collector::ops::datadir::DataDir::new(&data),
+    ))
     .expect("db");
     assert_eq!(
         reader.count().expect("count"),

@@ -137,9 +137,7 @@ impl Harness {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data = DataDir::create(tmp.path().join("data")).expect("data dir");
         if crate::postgres::selected() {
-            // This harness's own database; a restart on the data dir finds it again.
-            let url = crate::postgres::shared().create_database();
-            std::fs::write(data.root().join(TEST_STORE_FILE), url).expect("store url");
+            store_on_postgres(&data);
         }
         let state = open_state_with(config, &data, widget_dir, demo_dir, metrics);
         Harness {
@@ -178,6 +176,97 @@ pub fn store_of(data: &DataDir) -> kelisim_collector::store::Location {
     match std::fs::read_to_string(data.root().join(TEST_STORE_FILE)) {
         Ok(url) => kelisim_collector::store::Location::Postgres(url),
         Err(_) => kelisim_collector::store::Location::in_data_dir(data),
+    }
+}
+
+/// The PostgreSQL database of `data`'s collector: created on the shared cluster the first
+/// time, found again after a restart.
+pub fn store_on_postgres(data: &DataDir) -> kelisim_collector::store::Location {
+    let file = data.root().join(TEST_STORE_FILE);
+    if !file.exists() {
+        let url = crate::postgres::shared().create_database();
+        std::fs::write(&file, url).expect("store url");
+    }
+    store_of(data)
+}
+
+/// Runs `sql` on the store of `data` as someone with direct access to the database would:
+/// its SQLite file or its PostgreSQL database, foreign keys not enforced (an attacker is not
+/// bound by them). The tests of tampering run on both backends with it.
+pub fn tamper_sql(data: &DataDir, sql: &str) {
+    match store_of(data) {
+        kelisim_collector::store::Location::Postgres(url) => crate::postgres::execute(
+            &url,
+            &format!("SET session_replication_role = replica; {sql}"),
+        ),
+        kelisim_collector::store::Location::Sqlite(path) => rusqlite::Connection::open(path)
+            .expect("open db")
+            .execute_batch(&format!("PRAGMA foreign_keys = OFF; {sql}"))
+            .expect("tamper"),
+    }
+}
+
+/// Whether the store of `data` is a PostgreSQL database (for the few statements whose
+/// dialects differ).
+pub fn on_postgres(data: &DataDir) -> bool {
+    matches!(store_of(data), kelisim_collector::store::Location::Postgres(_))
+}
+
+/// Makes the store of `data` refuse audit-trail entries whose action is one of `actions`
+/// (all of them if empty), as a failing audit table would; [`allow_audit_entries`] undoes it.
+pub fn refuse_audit_entries(data: &DataDir, actions: &[&str]) {
+    let list = actions
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let when = if actions.is_empty() {
+        String::new()
+    } else {
+        format!("NEW.action IN ({list})")
+    };
+    let sql = if on_postgres(data) {
+        let when = if when.is_empty() { String::new() } else { format!("WHEN ({when})") };
+        format!(
+            "CREATE FUNCTION no_erasure_entries() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN RAISE EXCEPTION 'audit trail unavailable'; END $$;
+             CREATE TRIGGER no_erasure_entries BEFORE INSERT ON admin_audit FOR EACH ROW {when}
+               EXECUTE FUNCTION no_erasure_entries();"
+        )
+    } else {
+        let when = if when.is_empty() { String::new() } else { format!("WHEN {when}") };
+        format!(
+            "CREATE TRIGGER no_erasure_entries BEFORE INSERT ON admin_audit {when}
+             BEGIN SELECT RAISE(ABORT, 'audit trail unavailable'); END;"
+        )
+    };
+    tamper_sql(data, &sql);
+}
+
+/// Undoes [`refuse_audit_entries`].
+pub fn allow_audit_entries(data: &DataDir) {
+    tamper_sql(
+        data,
+        if on_postgres(data) {
+            "DROP TRIGGER no_erasure_entries ON admin_audit; DROP FUNCTION no_erasure_entries();"
+        } else {
+            "DROP TRIGGER no_erasure_entries"
+        },
+    );
+}
+
+/// The first column of the first row of `sql` on the store of `data`, as text.
+pub fn query_text(data: &DataDir, sql: &str) -> Option<String> {
+    match store_of(data) {
+        kelisim_collector::store::Location::Postgres(url) => crate::postgres::query_text(&url, sql),
+        kelisim_collector::store::Location::Sqlite(path) => {
+            use rusqlite::OptionalExtension;
+            rusqlite::Connection::open(path)
+                .expect("open db")
+                .query_row(sql, [], |r| r.get(0))
+                .optional()
+                .expect("query")
+        }
     }
 }
 

@@ -312,12 +312,15 @@ async fn verify_checks_the_proof_offline_and_audit_rebuilds_the_tree() {
         stdout(&out)
     );
     // A stored leaf rewritten: audit names it, and the checkpoints still match the receipts.
-    let conn = rusqlite::Connection::open(h.data.db_path()).expect("open");
-    conn.execute(
-        "UPDATE log_hashes SET hash = zeroblob(32) WHERE idx = 0",
-        [],
-    )
-    .expect("tamper");
+    let zeros = if crate::support::on_postgres(&h.data) {
+        "decode(repeat('00', 32), 'hex')"
+    } else {
+        "zeroblob(32)"
+    };
+    crate::support::tamper_sql(
+        &h.data,
+        &format!("UPDATE log_hashes SET hash = {zeros} WHERE idx = 0"),
+    );
     let out = run(&["audit", "--data-dir", &data]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(
