@@ -21,6 +21,41 @@ pub const CHROMIUM_FLAGS: &[&str] = &[
     "--no-first-run",
 ];
 
+/// The API test modules that run a second time on PostgreSQL: everything that works through
+/// the HTTP API, the admin API or the CLI. The others test SQLite itself (its file, its
+/// backups, its disk faults, its schema history) or spawn processes on a SQLite store of
+/// their own (crash, soak, witness, demo's own start).
+const POSTGRES_SUITE: &[&str] = &[
+    "admin::",
+    "analytics::",
+    "attacks::",
+    "audit::",
+    "cli::",
+    "demo::",
+    "events::",
+    "health::",
+    "jose::",
+    "ops::",
+    "page::",
+    "receipts::",
+    "reload::",
+    "retention::",
+    "security::",
+    "site::",
+    "transparency::",
+    "widget::",
+];
+
+/// Tests of those modules that are about SQLite alone: a store frozen at an older SQLite
+/// schema and migrated, and the database file's permissions.
+const POSTGRES_SKIPS: &[&str] = &[
+    "audit::a_schema_v1_database_is_upgraded_and_its_chain_continues",
+    "audit::a_schema_v3_store_keeps_every_status_when_upgraded",
+    "cli::erase_lists_and_carries_out_on_an_older_store_alike",
+    "security::an_existing_data_directory_open_to_others_is_warned_about",
+    "security::keys_secrets_and_the_database_are_owner_only",
+];
+
 pub fn all() -> Result<()> {
     // Seconds, and about the code's shape: first, before anything is installed or built.
     crate::tidy::tidy()?;
@@ -33,6 +68,7 @@ pub fn all() -> Result<()> {
     let stacks = install::stacks()?;
     let python = install::jwcrypto()?;
     let (nginx, caddy) = install::proxies()?;
+    let postgresql = install::postgresql()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
         "clippy",
@@ -86,9 +122,28 @@ pub fn all() -> Result<()> {
         .env("KELISIM_TEST_RRWEB", rrweb)
         .env("KELISIM_TEST_POSTHOG", posthog)
         .env("KELISIM_TEST_STACKS", stacks)
-        .env("KELISIM_TEST_PYTHON", python)
-        .env("KELISIM_TEST_NGINX", nginx)
-        .env("KELISIM_TEST_CADDY", caddy))?;
+        .env("KELISIM_TEST_PYTHON", &python)
+        .env("KELISIM_TEST_NGINX", &nginx)
+        .env("KELISIM_TEST_CADDY", &caddy)
+        .env("KELISIM_TEST_PG_BIN", &postgresql))?;
+    // The API, admin and CLI suites again, each collector on a PostgreSQL database of its
+    // own in one cluster the tests start (tests/api/postgres.rs).
+    run(cargo()
+        .args([
+            "test",
+            "--package",
+            "kelisim-collector",
+            "--test",
+            "api",
+            "--",
+        ])
+        .args(POSTGRES_SUITE)
+        .args(POSTGRES_SKIPS.iter().flat_map(|name| ["--skip", name]))
+        .env("KELISIM_TEST_STORE", "postgres")
+        .env("KELISIM_TEST_PG_BIN", &postgresql)
+        .env("KELISIM_TEST_PYTHON", &python)
+        .env("KELISIM_TEST_NGINX", &nginx)
+        .env("KELISIM_TEST_CADDY", &caddy))?;
     // `cargo test` built the binary with the test hooks (the crate's tests enable `testing`);
     // the browser tests are done with it, and what is packaged is built as operators get it:
     // without them, which it must show by refusing each.

@@ -15,8 +15,8 @@ use crate::admin::export::{self, Format};
 use crate::admin::retention;
 use crate::admin::{kantara, tokens};
 use crate::cli::{
-    DataDirArgs, EraseArgs, ExportArgs, FilterArgs, PurgeArgs, ShowArgs, StatsArgs, TokenCreateArgs,
-    TokenRevokeArgs,
+    DataDirArgs, EraseArgs, ExportArgs, FilterArgs, PurgeArgs, ShowArgs, StatsArgs,
+    TokenCreateArgs, TokenRevokeArgs,
 };
 use crate::clock::format_timestamp;
 use crate::config::{Config, Site};
@@ -384,10 +384,7 @@ fn erase_subject(
         args.pending,
     );
     let (id, due) = (request.id.clone(), request.due_at.clone());
-    let n = store::maintain_offline(
-        &args.data.location(),
-        &Maintenance::RequestErasure(request),
-    )?;
+    let n = store::maintain_offline(&args.data.location(), &Maintenance::RequestErasure(request))?;
     if args.pending {
         println!(
             "kelisim: recorded erasure request {id} on site {} as pending, due {due}; carry it \

@@ -211,7 +211,9 @@ impl DataDirArgs {
     pub fn location(&self) -> Location {
         match &self.store {
             Some(StoreConfig::Postgres { url }) => Location::Postgres(url.clone()),
-            Some(StoreConfig::Sqlite) | None => Location::in_data_dir(&DataDir::new(&self.data_dir)),
+            Some(StoreConfig::Sqlite) | None => {
+                Location::in_data_dir(&DataDir::new(&self.data_dir))
+            }
         }
     }
 }

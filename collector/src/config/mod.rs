@@ -45,8 +45,8 @@ pub mod cookies;
 mod data;
 mod purposes;
 mod raw;
-mod validate;
 mod store;
+mod validate;
 mod witness;
 
 use std::collections::BTreeMap;

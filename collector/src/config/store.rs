@@ -90,19 +90,24 @@ mod tests {
     use super::*;
 
     fn parse(store: &str) -> Result<StoreConfig, String> {
-        let text = format!(
-            "{store}\n[[site]]\nid = \"a\"\nname = \"A\"\norigins = [\"https://a.kz\"]\n"
-        );
-        crate::config::Config::parse(&text, std::path::Path::new("k.toml"), std::path::Path::new("."))
-            .map(|c| c.store)
-            .map_err(|e| e.to_string())
+        let text =
+            format!("{store}\n[[site]]\nid = \"a\"\nname = \"A\"\norigins = [\"https://a.kz\"]\n");
+        crate::config::Config::parse(
+            &text,
+            std::path::Path::new("k.toml"),
+            std::path::Path::new("."),
+        )
+        .map(|c| c.store)
+        .map_err(|e| e.to_string())
     }
 
     #[test]
     fn the_store_is_sqlite_unless_configured() {
         assert_eq!(parse(""), Ok(StoreConfig::Sqlite));
         assert_eq!(
-            parse("[store]\nbackend = \"postgres\"\nurl = \"postgres://k:pw@127.0.0.1:5432/kelisim\""),
+            parse(
+                "[store]\nbackend = \"postgres\"\nurl = \"postgres://k:pw@127.0.0.1:5432/kelisim\""
+            ),
             Ok(StoreConfig::Postgres {
                 url: "postgres://k:pw@127.0.0.1:5432/kelisim".into()
             })
@@ -114,8 +119,14 @@ mod tests {
         for (toml, key) in [
             ("[store]\nbackend = \"mysql\"", "store.backend"),
             ("[store]\nbackend = \"postgres\"", "store.url"),
-            ("[store]\nbackend = \"sqlite\"\nurl = \"postgres://x@y/z\"", "store.url"),
-            ("[store]\nbackend = \"postgres\"\nurl = \"mysql://u:secret@h/d\"", "store.url"),
+            (
+                "[store]\nbackend = \"sqlite\"\nurl = \"postgres://x@y/z\"",
+                "store.url",
+            ),
+            (
+                "[store]\nbackend = \"postgres\"\nurl = \"mysql://u:secret@h/d\"",
+                "store.url",
+            ),
         ] {
             let err = parse(toml).expect_err(toml);
             assert!(err.contains(key), "{toml}: {err}");

@@ -315,9 +315,7 @@ impl From<StoreError> for ApiError {
             StoreError::Busy
             | StoreError::WriterStopped
             | StoreError::Unwritable(_)
-            | StoreError::Unavailable(_) => {
-                Self::Unavailable
-            }
+            | StoreError::Unavailable(_) => Self::Unavailable,
             other => Self::Internal(other.to_string()),
         }
     }

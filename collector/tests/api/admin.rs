@@ -699,8 +699,8 @@ async fn a_pending_erasure_keeps_only_the_keyed_hash_until_it_is_carried_out() {
     // Nothing erased yet, and only the keyed hash is kept: never the phone number.
     let search = || admin_get(&admin, "receipts?subject=87011234567").to_request();
     assert_eq!(send(&app, search()).await.json()["total"], 2);
-    let index_hash = query_text(&h.data, "SELECT hmac FROM subject_hashes WHERE seq = 1")
-        .expect("index");
+    let index_hash =
+        query_text(&h.data, "SELECT hmac FROM subject_hashes WHERE seq = 1").expect("index");
     // The site's reading (the index entry) and payload v1's, whose receipts the request
     // covers too: a JSON array in SQLite (bound through `json_each` like every list the
     // store binds), an array in PostgreSQL.
@@ -739,7 +739,9 @@ async fn a_pending_erasure_keeps_only_the_keyed_hash_until_it_is_carried_out() {
     );
     let kept = query_text(
         &h.data,
-        &format!("SELECT CASE WHEN hmacs IS NULL THEN 'none' ELSE 'kept' END FROM erasure_requests WHERE id = '{id}'"),
+        &format!(
+            "SELECT CASE WHEN hmacs IS NULL THEN 'none' ELSE 'kept' END FROM erasure_requests WHERE id = '{id}'"
+        ),
     );
     assert_eq!(
         kept.as_deref(),

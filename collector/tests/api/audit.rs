@@ -128,8 +128,8 @@ async fn an_intact_log_passes() {
 async fn an_edited_receipt_is_caught_at_its_seq() {
     let h = log_of_four().await;
     // Rewrite receipt 2's payload to "refused", keeping its (now wrong) signature.
-    let jws = crate::support::query_text(&h.data, "SELECT jws FROM receipts WHERE seq = 2")
-        .expect("jws");
+    let jws =
+        crate::support::query_text(&h.data, "SELECT jws FROM receipts WHERE seq = 2").expect("jws");
     let parts: Vec<&str> = jws.split('.').collect();
     let payload = String::from_utf8(B64.decode(parts[1]).expect("b64")).expect("utf8");
     let edited = payload.replace("\"event\":\"given\"", "\"event\":\"refused\"");
@@ -496,8 +496,7 @@ async fn log_of_four_running() -> Harness {
 async fn a_schema_v3_store_keeps_every_status_when_upgraded() {
     let h = log_with_history().await;
     downgrade_to_v1(&h, "+77011234567");
-    let before =
-        statuses(&store::open_reader(&crate::support::store_of(&h.data)).expect("reader"));
+    let before = statuses(&store::open_reader(&crate::support::store_of(&h.data)).expect("reader"));
     assert!(before[0].1.is_some(), "receipt 1 withdrawn: {before:?}");
     assert!(
         before[5].2.is_some(),

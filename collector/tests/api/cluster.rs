@@ -100,16 +100,24 @@ fn share_keys(from: &Path, to: &Path) {
 fn check_log(url: &str, data: &Path, acked: &[Ack]) -> i64 {
     let reader = store::open_reader(&Location::Postgres(url.to_owned())).expect("reader");
     for ack in acked {
-        let row = reader
-            .by_id(&ack.id)
-            .expect("query")
-            .unwrap_or_else(|| panic!("receipt {} (seq {}) was acknowledged but is lost", ack.id, ack.seq));
+        let row = reader.by_id(&ack.id).expect("query").unwrap_or_else(|| {
+            panic!(
+                "receipt {} (seq {}) was acknowledged but is lost",
+                ack.id, ack.seq
+            )
+        });
         assert_eq!((row.seq, &row.jws), (ack.seq, &ack.jws), "{}", ack.id);
     }
     let count = reader.count().expect("count");
     let head = reader.head().expect("head").expect("a head");
     assert_eq!(head.seq, count, "no gap, no fork: seq 1..={count}");
-    let out = run(&["audit", "--data-dir", &data.display().to_string(), "--store", url]);
+    let out = run(&[
+        "audit",
+        "--data-dir",
+        &data.display().to_string(),
+        "--store",
+        url,
+    ]);
     assert!(
         out.status.success(),
         "audit: {}{}",
@@ -186,7 +194,10 @@ fn two_collectors_keep_one_log_through_a_kill_9_of_one_of_them() {
     assert!(acked.len() > 50, "too little load: {}", acked.len());
     b.terminate();
     let stored = check_log(&url, &data_b, &acked);
-    eprintln!("two collectors: {} acknowledged, {stored} stored", acked.len());
+    eprintln!(
+        "two collectors: {} acknowledged, {stored} stored",
+        acked.len()
+    );
     cluster.stop();
 }
 
@@ -219,7 +230,10 @@ fn the_database_going_away_is_503_and_the_collector_recovers_by_itself() {
         .send(body(&"02".repeat(16)))
         .expect("an answer");
     assert_eq!(response.status().as_u16(), 503);
-    assert!(response.headers().get("retry-after").is_some(), "Retry-After");
+    assert!(
+        response.headers().get("retry-after").is_some(),
+        "Retry-After"
+    );
     let problem = response.body_mut().read_to_string().expect("body");
     assert!(problem.contains("\"unavailable\""), "{problem}");
     assert_eq!(ready(&agent), 503);
@@ -285,7 +299,10 @@ fn a_wrong_database_is_a_clear_error_at_start() {
         assert!(!out.status.success(), "{store} must be refused");
         let err = stderr(&out);
         assert!(err.contains(says), "{store}: {err}");
-        assert!(!err.contains("not-the-password"), "the password is never printed: {err}");
+        assert!(
+            !err.contains("not-the-password"),
+            "the password is never printed: {err}"
+        );
     }
     // A database at a newer schema than this binary.
     let server = spawn_serve(&config, &data, &tmp.path().join("c.log"));
@@ -293,6 +310,128 @@ fn a_wrong_database_is_a_clear_error_at_start() {
     cluster.execute(&url, "UPDATE kelisim_schema SET version = version + 1");
     let out = start(&url);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("upgrade kelisim-collector"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("upgrade kelisim-collector"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!stderr(&out).contains(crate::postgres::PASSWORD));
+}
+
+#[test]
+fn a_failover_to_a_synchronous_standby_loses_nothing_acknowledged() {
+    let mut primary = Cluster::start();
+    let db_url = primary.create_database();
+    let db = db_url.rsplit('/').next().expect("db name").to_owned();
+    let mut standby = primary.standby();
+    // Every commit waits for the standby's flush from now on.
+    primary.execute(
+        "postgres",
+        "ALTER SYSTEM SET synchronous_standby_names = '*'",
+    );
+    primary.execute("postgres", "SELECT pg_reload_conf()");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while crate::postgres::query_text(
+        &primary.url("postgres"),
+        "SELECT sync_state FROM pg_stat_replication",
+    )
+    .as_deref()
+        != Some("sync")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the standby never became synchronous"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Both hosts in the URL: the collector follows whichever takes writes.
+    let url = format!(
+        "postgres://{}:{}@127.0.0.1:{},127.0.0.1:{}/{db}?target_session_attrs=read-write",
+        crate::postgres::USER,
+        crate::postgres::PASSWORD,
+        primary.port,
+        standby.port
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = site_on(tmp.path(), &url);
+    let data = tmp.path().join("data");
+    let server = spawn_serve(&config, &data, &tmp.path().join("c.log"));
+    let base: Arc<str> = server.base.clone().into();
+    let next = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let killed = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            let (base, next, stop, killed) =
+                (base.clone(), next.clone(), stop.clone(), killed.clone());
+            std::thread::spawn(move || {
+                let agent = self::agent();
+                let (mut before, mut after) = (vec![], vec![]);
+                while !stop.load(Ordering::Relaxed) {
+                    let key = format!("{:032x}", next.fetch_add(1, Ordering::Relaxed) + 5000);
+                    let body = body(&key);
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    loop {
+                        // Read before sending: an answer counts as before the kill only if
+                        // the kill had not begun when the request left.
+                        let was_killed = killed.load(Ordering::Relaxed);
+                        match post(&agent, &base, &body) {
+                            Ok((_, Some(ack))) => {
+                                if was_killed {
+                                    after.push(ack)
+                                } else {
+                                    before.push(ack)
+                                }
+                                break;
+                            }
+                            Ok((503, None)) | Err(_) => {}
+                            Ok((status, None)) => panic!("unexpected {status}"),
+                        }
+                        assert!(Instant::now() < deadline, "{key} never committed");
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+                (before, after)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    killed.store(true, Ordering::Relaxed);
+    primary.kill();
+    standby.promote();
+    // Load goes on until receipts commit on the new primary.
+    std::thread::sleep(Duration::from_millis(3000));
+    stop.store(true, Ordering::Relaxed);
+    let (mut before, mut after) = (vec![], vec![]);
+    for client in clients {
+        let (b, a) = client.join().expect("client");
+        before.extend(b);
+        after.extend(a);
+    }
+    assert!(
+        !before.is_empty(),
+        "no receipt before the kill:\n{}",
+        server.log()
+    );
+    assert!(
+        !after.is_empty(),
+        "no receipt after the failover:\n{}",
+        server.log()
+    );
+    server.terminate();
+    // Every receipt acknowledged before the kill is on the new primary, with the rest.
+    let promoted = format!(
+        "postgres://{}:{}@127.0.0.1:{}/{db}",
+        crate::postgres::USER,
+        crate::postgres::PASSWORD,
+        standby.port
+    );
+    let all: Vec<Ack> = before.iter().chain(&after).cloned().collect();
+    let stored = check_log(&promoted, &data, &all);
+    eprintln!(
+        "failover: {} acknowledged before the kill, {} after, {stored} stored",
+        before.len(),
+        after.len()
+    );
+    standby.stop();
 }

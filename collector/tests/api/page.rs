@@ -151,8 +151,8 @@ async fn the_page_says_when_a_consent_was_withdrawn_and_when_a_row_was_tampered(
 
     // Rewrite the stored receipt's payload: the page shows the signature as invalid.
     h.state.store.shutdown();
-    let jws = crate::support::query_text(&h.data, "SELECT jws FROM receipts WHERE seq = 1")
-        .expect("jws");
+    let jws =
+        crate::support::query_text(&h.data, "SELECT jws FROM receipts WHERE seq = 1").expect("jws");
     let mut parts: Vec<String> = jws.split('.').map(str::to_owned).collect();
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -160,7 +160,10 @@ async fn the_page_says_when_a_consent_was_withdrawn_and_when_a_row_was_tampered(
     parts[1] = b64.encode(payload.replace("\"gpc\":false", "\"gpc\":true"));
     crate::support::tamper_sql(
         &h.data,
-        &format!("UPDATE receipts SET jws = '{}' WHERE seq = 1", parts.join(".")),
+        &format!(
+            "UPDATE receipts SET jws = '{}' WHERE seq = 1",
+            parts.join(".")
+        ),
     );
     let html = send(
         &app,

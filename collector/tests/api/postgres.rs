@@ -98,7 +98,12 @@ impl Cluster {
             .arg(&data)
             .args(["-p", &self.port.to_string(), "-k"])
             .arg(self.dir.path())
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"])
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "max_connections=200",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(
@@ -130,10 +135,7 @@ impl Cluster {
 
     /// The URL of database `db` as the superuser.
     pub fn url(&self, db: &str) -> String {
-        format!(
-            "postgres://{USER}:{PASSWORD}@127.0.0.1:{}/{db}",
-            self.port
-        )
+        format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{}/{db}", self.port)
     }
 
     /// A new, empty database; its URL.
@@ -176,8 +178,55 @@ impl Cluster {
         }
     }
 
-    pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+    /// A streaming-replication standby of this cluster (`pg_basebackup -R`), started on a
+    /// port of its own.
+    pub fn standby(&self) -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("kelisim-pg-standby-")
+            .tempdir()
+            .expect("tempdir");
+        if let Some((uid, gid)) = self.owner {
+            chown(dir.path(), uid, gid);
+        }
+        let conninfo = format!(
+            "host=127.0.0.1 port={} user={USER} password={PASSWORD}",
+            self.port
+        );
+        let status = owned(&bin_dir().join("pg_basebackup"), self.owner)
+            .arg("-D")
+            .arg(dir.path().join("data"))
+            .args([
+                "-d",
+                &conninfo,
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+            ])
+            .status()
+            .expect("run pg_basebackup");
+        assert!(status.success(), "pg_basebackup failed");
+        let mut standby = Cluster {
+            dir,
+            port: free_port(),
+            child: None,
+            owner: self.owner,
+        };
+        standby.run();
+        standby
+    }
+
+    /// `pg_ctl promote`: a standby becomes a primary.
+    pub fn promote(&self) {
+        let status = owned(&bin_dir().join("pg_ctl"), self.owner)
+            .args(["promote", "-w", "-D"])
+            .arg(self.dir.path().join("data"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("run pg_ctl");
+        assert!(status.success(), "pg_ctl promote failed");
     }
 }
 
@@ -270,7 +319,7 @@ pub fn execute(url: &str, sql: &str) {
             postgres::Client::connect(url, postgres::NoTls)
                 .expect("connect")
                 .batch_execute(sql)
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
         })
         .join()
         .expect("sql ran");
@@ -284,7 +333,7 @@ pub fn query_text(url: &str, sql: &str) -> Option<String> {
             postgres::Client::connect(url, postgres::NoTls)
                 .expect("connect")
                 .query_opt(sql, &[])
-                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
                 .map(|row| row.get::<_, String>(0))
         })
         .join()

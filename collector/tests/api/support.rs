@@ -209,7 +209,10 @@ pub fn tamper_sql(data: &DataDir, sql: &str) {
 /// Whether the store of `data` is a PostgreSQL database (for the few statements whose
 /// dialects differ).
 pub fn on_postgres(data: &DataDir) -> bool {
-    matches!(store_of(data), kelisim_collector::store::Location::Postgres(_))
+    matches!(
+        store_of(data),
+        kelisim_collector::store::Location::Postgres(_)
+    )
 }
 
 /// Makes the store of `data` refuse audit-trail entries whose action is one of `actions`
@@ -226,7 +229,11 @@ pub fn refuse_audit_entries(data: &DataDir, actions: &[&str]) {
         format!("NEW.action IN ({list})")
     };
     let sql = if on_postgres(data) {
-        let when = if when.is_empty() { String::new() } else { format!("WHEN ({when})") };
+        let when = if when.is_empty() {
+            String::new()
+        } else {
+            format!("WHEN ({when})")
+        };
         format!(
             "CREATE FUNCTION no_erasure_entries() RETURNS trigger LANGUAGE plpgsql AS
                $$ BEGIN RAISE EXCEPTION 'audit trail unavailable'; END $$;
@@ -234,7 +241,11 @@ pub fn refuse_audit_entries(data: &DataDir, actions: &[&str]) {
                EXECUTE FUNCTION no_erasure_entries();"
         )
     } else {
-        let when = if when.is_empty() { String::new() } else { format!("WHEN {when}") };
+        let when = if when.is_empty() {
+            String::new()
+        } else {
+            format!("WHEN {when}")
+        };
         format!(
             "CREATE TRIGGER no_erasure_entries BEFORE INSERT ON admin_audit {when}
              BEGIN SELECT RAISE(ABORT, 'audit trail unavailable'); END;"

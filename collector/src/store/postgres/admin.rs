@@ -84,7 +84,12 @@ fn erasure_entry(at: &str, by: &str, site: &str, action: &str, detail: String) -
 }
 
 /// Removes `site`'s receipts whose last event is before `cutoff`, leaving tombstones.
-fn purge(tx: &mut Transaction<'_>, site: &str, cutoff: &str, at: &str) -> Result<Affected, PgError> {
+fn purge(
+    tx: &mut Transaction<'_>,
+    site: &str,
+    cutoff: &str,
+    at: &str,
+) -> Result<Affected, PgError> {
     let seqs: Vec<i64> = tx
         .query(
             "SELECT r.seq FROM receipts r WHERE r.site = $1 AND r.issued_at < $2
@@ -211,7 +216,11 @@ fn execute_erasure(
     Ok(Some(n))
 }
 
-fn execute_due_erasures(tx: &mut Transaction<'_>, before: &str, at: &str) -> Result<Affected, PgError> {
+fn execute_due_erasures(
+    tx: &mut Transaction<'_>,
+    before: &str,
+    at: &str,
+) -> Result<Affected, PgError> {
     let due: Vec<(String, String, String)> = tx
         .query(
             "SELECT id, site, due_at FROM erasure_requests
@@ -224,7 +233,10 @@ fn execute_due_erasures(tx: &mut Transaction<'_>, before: &str, at: &str) -> Res
     for (id, site, due_at) in &due {
         let n = execute_erasure(tx, site, id, at, BY_DEADLINE)?.unwrap_or(0);
         let detail = format!("request={id} due={due_at} receipts={n}");
-        write_audit(tx, &erasure_entry(at, BY_DEADLINE, site, "erase_due", detail))?;
+        write_audit(
+            tx,
+            &erasure_entry(at, BY_DEADLINE, site, "erase_due", detail),
+        )?;
     }
     Ok(due.len() as u64)
 }

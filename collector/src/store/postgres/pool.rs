@@ -83,7 +83,10 @@ impl Pool {
     }
 
     /// [`Self::with`] on the calling thread, which must not be inside an async runtime.
-    pub(super) fn leased<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, PgError>) -> Result<T, StoreError> {
+    pub(super) fn leased<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, PgError>,
+    ) -> Result<T, StoreError> {
         let slot = self.take.recv().map_err(|_| StoreError::WriterStopped)?;
         let mut lease = Lease {
             client: slot,

@@ -122,7 +122,12 @@ fn page(
         order,
     ]
     .concat();
-    pool.with(|c| c.query(&sql, &refs(&values))?.iter().map(admin_row).collect())
+    pool.with(|c| {
+        c.query(&sql, &refs(&values))?
+            .iter()
+            .map(admin_row)
+            .collect()
+    })
 }
 
 impl AdminReads for Pool {
@@ -160,7 +165,12 @@ impl AdminReads for Pool {
 
     fn admin_get(&self, id: &str) -> Result<Option<AdminRow>, StoreError> {
         let sql = format!("{ADMIN_SELECT} WHERE r.id = $1");
-        self.with(|c| c.query_opt(&sql, &[&id])?.as_ref().map(admin_row).transpose())
+        self.with(|c| {
+            c.query_opt(&sql, &[&id])?
+                .as_ref()
+                .map(admin_row)
+                .transpose()
+        })
     }
 
     fn admin_stats(&self, filter: &ReceiptFilter) -> Result<Stats, StoreError> {

@@ -55,7 +55,10 @@ fn status_row(r: &Row) -> Result<ConsentStatus, PgError> {
 
 impl ReceiptReads for Pool {
     fn count(&self) -> Result<i64, StoreError> {
-        self.with(|c| Ok(c.query_one("SELECT count(*) FROM receipts", &[])?.try_get(0)?))
+        self.with(|c| {
+            Ok(c.query_one("SELECT count(*) FROM receipts", &[])?
+                .try_get(0)?)
+        })
     }
 
     fn by_id(&self, id: &str) -> Result<Option<ReceiptRow>, StoreError> {

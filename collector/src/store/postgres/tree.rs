@@ -105,7 +105,10 @@ fn latest(c: &mut impl GenericClient) -> Result<Option<StoredCheckpoint>, PgErro
     .transpose()
 }
 
-fn checkpoint_at(c: &mut impl GenericClient, size: u64) -> Result<Option<StoredCheckpoint>, PgError> {
+fn checkpoint_at(
+    c: &mut impl GenericClient,
+    size: u64,
+) -> Result<Option<StoredCheckpoint>, PgError> {
     c.query_opt(
         "SELECT size, root, note FROM log_checkpoints WHERE size = $1",
         &[&as_i64(size)],
@@ -125,7 +128,11 @@ fn store_hashes(
     let idx: Vec<i64> = (0..batch.hashes.len() as u64)
         .map(|offset| as_i64(batch.first_index + offset))
         .collect();
-    let hashes: Vec<&[u8]> = batch.hashes.iter().map(|h| h.as_bytes().as_slice()).collect();
+    let hashes: Vec<&[u8]> = batch
+        .hashes
+        .iter()
+        .map(|h| h.as_bytes().as_slice())
+        .collect();
     tx.execute(
         "INSERT INTO log_hashes (idx, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])",
         &[&idx, &hashes],
@@ -196,14 +203,23 @@ pub(super) fn catch_up(
     let signed = latest(&mut tx)?;
     let size = signed.as_ref().map_or(0, |c| c.size);
     let last = u64::try_from(super::writer::read_tip(&mut tx)?.seq).unwrap_or(0);
-    let mut appender = Appender::open(&PgHashes(RefCell::new(&mut tx)), size).map_err(PgError::from)?;
+    let mut appender =
+        Appender::open(&PgHashes(RefCell::new(&mut tx)), size).map_err(PgError::from)?;
     if size >= last && signed.is_some() {
         return Ok((appender, note_signer));
     }
-    tracing::info!(from = size, to = last, "adding receipts to the transparency log");
+    tracing::info!(
+        from = size,
+        to = last,
+        "adding receipts to the transparency log"
+    );
     let mut next = size + 1;
     let mut leaves = Vec::new();
-    let fill = |upto: u64, leaves: &mut Vec<Hash>, next: &mut u64, tx: &mut postgres::Transaction<'_>| -> Result<(), PgError> {
+    let fill = |upto: u64,
+                leaves: &mut Vec<Hash>,
+                next: &mut u64,
+                tx: &mut postgres::Transaction<'_>|
+     -> Result<(), PgError> {
         while *next < upto {
             let seq = as_i64(*next);
             let purged: Option<String> = tx
@@ -280,10 +296,13 @@ impl TreeReads for Pool {
 
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
         self.with(|c| {
-            c.query("SELECT size, root, note FROM log_checkpoints ORDER BY size", &[])?
-                .iter()
-                .map(stored_checkpoint)
-                .collect()
+            c.query(
+                "SELECT size, root, note FROM log_checkpoints ORDER BY size",
+                &[],
+            )?
+            .iter()
+            .map(stored_checkpoint)
+            .collect()
         })
     }
 
@@ -384,7 +403,12 @@ pub(super) fn advance(
         None => tx.execute(
             "INSERT INTO witness_heads (origin, size, root, cosigned_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (origin) DO NOTHING",
-            &[&origin, &as_i64(to.size), &to.root.as_bytes().as_slice(), &at],
+            &[
+                &origin,
+                &as_i64(to.size),
+                &to.root.as_bytes().as_slice(),
+                &at,
+            ],
         )?,
         Some(old) => tx.execute(
             "UPDATE witness_heads SET size = $4, root = $5, cosigned_at = $6
@@ -415,6 +439,12 @@ pub(super) fn record_cosignature(
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (witness, size) DO UPDATE
          SET root = excluded.root, signature = excluded.signature, at = excluded.at",
-        &[&witness, &as_i64(size), &root.as_bytes().as_slice(), &signature, &at],
+        &[
+            &witness,
+            &as_i64(size),
+            &root.as_bytes().as_slice(),
+            &signature,
+            &at,
+        ],
     )?)
 }

@@ -20,9 +20,7 @@ use crate::keys::Signer;
 use crate::log::Tip;
 use crate::ops::metrics::WriterMetrics;
 use crate::receipt::{PreparedReceipt, Stamp};
-use crate::store::batch::{
-    Job, MAX_BATCH, Outcome, ReceiptTx, Run, replay_or_conflict, settle,
-};
+use crate::store::batch::{Job, MAX_BATCH, Outcome, ReceiptTx, Run, replay_or_conflict, settle};
 use crate::store::{Issued, StoreError};
 
 pub(super) struct Writer {
@@ -222,7 +220,8 @@ fn write_batch(
             Job::Maintain { op, reply } => {
                 // A change applies after the receipts queued before it, as they came.
                 if failed.is_none()
-                    && let Err(e) = run.finish(&mut PgTx(&mut tx), signer, tip, &mut leaves, outcomes)
+                    && let Err(e) =
+                        run.finish(&mut PgTx(&mut tx), signer, tip, &mut leaves, outcomes)
                 {
                     failed = Some(e);
                 }
@@ -345,7 +344,14 @@ impl ReceiptTx for PgTx<'_, '_> {
         jws: &str,
         jws_sha256: &str,
     ) -> Result<(), PgError> {
-        Ok(insert_row(self.0, receipt, stamp, signer.kid(), jws, jws_sha256)?)
+        Ok(insert_row(
+            self.0,
+            receipt,
+            stamp,
+            signer.kid(),
+            jws,
+            jws_sha256,
+        )?)
     }
 }
 

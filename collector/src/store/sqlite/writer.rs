@@ -21,9 +21,7 @@ use crate::keys::Signer;
 use crate::log::Tip;
 use crate::ops::metrics::WriterMetrics;
 use crate::receipt::{PreparedReceipt, Stamp};
-use crate::store::batch::{
-    Job, MAX_BATCH, Outcome, ReceiptTx, Run, replay_or_conflict, settle,
-};
+use crate::store::batch::{Job, MAX_BATCH, Outcome, ReceiptTx, Run, replay_or_conflict, settle};
 
 pub(super) struct Writer {
     pub(super) conn: Connection,
@@ -156,7 +154,12 @@ impl Writer {
                 Job::Issue { receipt, reply } => {
                     let result = match (&tx, &failed) {
                         (Some(tx), None) => {
-                            match run.sequence(&mut SqlTx(tx), &mut self.tip, *receipt, outcomes.len()) {
+                            match run.sequence(
+                                &mut SqlTx(tx),
+                                &mut self.tip,
+                                *receipt,
+                                outcomes.len(),
+                            ) {
                                 Ok(result) => result,
                                 Err(e) => {
                                     failed = Some(e);
@@ -175,8 +178,13 @@ impl Writer {
                 Job::Maintain { op, reply } => {
                     // A change applies after the receipts queued before it, as they came.
                     if let (Some(tx), None) = (&tx, &failed)
-                        && let Err(e) =
-                            run.finish(&mut SqlTx(tx), &self.signer, &mut self.tip, &mut leaves, outcomes)
+                        && let Err(e) = run.finish(
+                            &mut SqlTx(tx),
+                            &self.signer,
+                            &mut self.tip,
+                            &mut leaves,
+                            outcomes,
+                        )
                     {
                         failed = Some(e);
                     }
@@ -197,7 +205,13 @@ impl Writer {
             }
         }
         if let (Some(tx), None) = (&tx, &failed)
-            && let Err(e) = run.finish(&mut SqlTx(tx), &self.signer, &mut self.tip, &mut leaves, outcomes)
+            && let Err(e) = run.finish(
+                &mut SqlTx(tx),
+                &self.signer,
+                &mut self.tip,
+                &mut leaves,
+                outcomes,
+            )
         {
             failed = Some(e);
         }
@@ -429,8 +443,14 @@ mod tests {
         }
         assert_eq!(tip.seq, 3, "three new receipts sequenced");
         let mut leaves = Vec::new();
-        run.finish(&mut SqlTx(&tx), &signer(), &mut tip, &mut leaves, &mut outcomes)
-            .expect("stored");
+        run.finish(
+            &mut SqlTx(&tx),
+            &signer(),
+            &mut tip,
+            &mut leaves,
+            &mut outcomes,
+        )
+        .expect("stored");
         let answers: Vec<_> = outcomes
             .iter()
             .map(|o| match o {
