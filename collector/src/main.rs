@@ -10,8 +10,8 @@ use clap::Parser;
 #[cfg(feature = "testing")]
 use kelisim_collector::cli::benchgen;
 use kelisim_collector::cli::{
-    Cli, Command, ConfigCommand, DataDirArgs, KeysCommand, ListArgs, ReceiptsCommand,
-    TokensCommand, VerifyArgs,
+    Cli, Command, ConfigCommand, DataDirArgs, KeysCommand, ListArgs, ReceiptsCommand, StoreCommand,
+    StoreCopyArgs, TokensCommand, VerifyArgs,
 };
 use kelisim_collector::cli::{admin as admin_cli, backup, report};
 use kelisim_collector::config::StoreConfig;
@@ -110,6 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "testing")]
         Command::BenchAdmin(args) => done(benchgen::measure(&args)),
         Command::Audit(args) => audit_command(&args),
+        Command::Store(StoreCommand::Copy(args)) => store_copy(&args),
         Command::Keys(KeysCommand::Generate(args)) => {
             let dir =
                 DataDir::create(&args.data_dir).context("cannot create the data directory")?;
@@ -210,8 +211,29 @@ fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn audit_command(args: &DataDirArgs) -> anyhow::Result<ExitCode> {
-    let dir = DataDir::new(&args.data_dir);
-    let reader = store::open_reader(&args.location())?;
+    audit_at(&DataDir::new(&args.data_dir), &args.location())
+}
+
+/// `store copy`: the copy, its rows per table, then `audit` of the copy.
+fn store_copy(args: &StoreCopyArgs) -> anyhow::Result<ExitCode> {
+    let StoreConfig::Postgres { url } = &args.to else {
+        anyhow::bail!(
+            "--to must be a PostgreSQL URL (postgres://user:password@host:port/database)"
+        );
+    };
+    let dir = DataDir::new(&args.from);
+    let target = store::Location::Postgres(url.clone());
+    let copied = store::copy(&store::Location::in_data_dir(&dir), &target)?;
+    for (table, rows) in &copied {
+        println!("copied {rows} rows of {table}");
+    }
+    println!("copied into {}; checking it", target.shown());
+    audit_at(&dir, &target)
+}
+
+/// `audit` of the store at `at` with the keys of `dir`.
+fn audit_at(dir: &DataDir, at: &store::Location) -> anyhow::Result<ExitCode> {
+    let reader = store::open_reader(at)?;
     let ring = Keyring::load(&dir.keys_dir())?;
     if ring.entries().is_empty() {
         return Err(KeyError::NoKeys {

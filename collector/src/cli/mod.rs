@@ -66,6 +66,9 @@ pub enum Command {
     /// Check site configuration files
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Move a store to another backend
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Benchmark only: fill a fresh data directory with generated, signed receipts
     #[cfg(feature = "testing")]
     #[command(hide = true)]
@@ -401,6 +404,27 @@ pub struct RestoreArgs {
     /// The data directory to create (or an empty one)
     #[arg(long, env = "KELISIM_DATA_DIR", value_name = "DIR")]
     pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy a data directory's SQLite store into an empty PostgreSQL database, every table
+    /// as it is (nothing is signed again), then check it: rows per table on both sides, and
+    /// `audit` of the copy with the data directory's keys. Stop the collector first.
+    ///
+    /// Exit status: 0 copied and intact, 1 the copy does not audit clean, 2 could not copy.
+    Copy(StoreCopyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StoreCopyArgs {
+    /// The data directory whose kelisim.db is copied (its keys check the copy)
+    #[arg(long, value_name = "DIR")]
+    pub from: PathBuf,
+    /// The PostgreSQL database to copy into (postgres://user:password@host:port/database);
+    /// it must not hold a store yet
+    #[arg(long, value_name = "URL", value_parser = parse_store)]
+    pub to: StoreConfig,
 }
 
 #[derive(Debug, Subcommand)]

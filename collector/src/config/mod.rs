@@ -57,7 +57,7 @@ use serde::Serialize;
 
 use crate::config::cookies::{CookieTexts, Cookies};
 use crate::hash::sha256_hex;
-pub use store::StoreConfig;
+pub use store::{StoreConfig, redact_url};
 pub use witness::{DEFAULT_WITNESS_INTERVAL, LogConfig, LogWitness, WitnessConfig};
 
 pub use crate::config::cookies::Category;

@@ -23,7 +23,7 @@ impl std::fmt::Debug for StoreConfig {
             StoreConfig::Sqlite => f.write_str("Sqlite"),
             StoreConfig::Postgres { url } => f
                 .debug_struct("Postgres")
-                .field("url", &crate::store::redact_url(url))
+                .field("url", &redact_url(url))
                 .finish(),
         }
     }
@@ -42,13 +42,33 @@ impl StoreConfig {
         }
         Err(format!(
             "`{}` is neither `sqlite` nor a PostgreSQL URL (postgres://user:password@host:port/database)",
-            crate::store::redact_url(arg)
+            redact_url(arg)
         ))
     }
 }
 
 fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// `url` with the password of its user info, and any `password=` parameter, replaced by
+/// `***`: safe for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@')
+            && let Some(colon) = rest[..at].find(':')
+        {
+            out = format!("{scheme}://{}:***{}", &rest[..colon], &rest[at..]);
+        }
+    }
+    if let Some(start) = out.find("password=") {
+        let value = start + "password=".len();
+        let end = out[value..].find('&').map_or(out.len(), |e| value + e);
+        out.replace_range(value..end, "***");
+    }
+    out
 }
 
 impl Validator<'_> {
@@ -69,7 +89,7 @@ impl Validator<'_> {
                 &key.with("url"),
                 format!(
                     "`{}` is not a PostgreSQL URL; write postgres://user:password@host:port/database",
-                    crate::store::redact_url(&url)
+                    redact_url(&url)
                 ),
             )),
             ("postgres", None) => Err(self.err(
@@ -89,13 +109,14 @@ impl Validator<'_> {
 mod tests {
     use super::*;
 
+    /// The demo config with `store` appended (a top-level table may come last).
     fn parse(store: &str) -> Result<StoreConfig, String> {
-        let text =
-            format!("{store}\n[[site]]\nid = \"a\"\nname = \"A\"\norigins = [\"https://a.kz\"]\n");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../demo");
+        let demo = std::fs::read_to_string(dir.join("kelisim.toml")).expect("demo config");
         crate::config::Config::parse(
-            &text,
-            std::path::Path::new("k.toml"),
-            std::path::Path::new("."),
+            &format!("{demo}\n{store}"),
+            std::path::Path::new("kelisim.toml"),
+            &dir,
         )
         .map(|c| c.store)
         .map_err(|e| e.to_string())

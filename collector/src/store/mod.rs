@@ -45,10 +45,12 @@ mod admin;
 mod analytics;
 pub mod api;
 mod batch;
+pub mod copy;
 mod postgres;
 mod queries;
 mod sqlite;
 
+pub use crate::config::redact_url;
 pub use crate::log::tree::TreeReads;
 pub use crate::log::{Head, LogRow, ReceiptRow};
 pub use admin::{
@@ -187,7 +189,7 @@ impl Location {
     pub fn shown(&self) -> String {
         match self {
             Location::Sqlite(path) => path.display().to_string(),
-            Location::Postgres(url) => redact_url(url),
+            Location::Postgres(url) => crate::config::redact_url(url),
         }
     }
 }
@@ -200,26 +202,6 @@ impl std::fmt::Debug for Location {
             Location::Postgres(_) => f.debug_tuple("Postgres").field(&self.shown()).finish(),
         }
     }
-}
-
-/// `url` with the password of its user info, and any `password=` parameter, replaced by
-/// `***`: safe for logs and error messages.
-pub fn redact_url(url: &str) -> String {
-    let mut out = url.to_owned();
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        if let Some(at) = rest[..authority_end].rfind('@')
-            && let Some(colon) = rest[..at].find(':')
-        {
-            out = format!("{scheme}://{}:***{}", &rest[..colon], &rest[at..]);
-        }
-    }
-    if let Some(start) = out.find("password=") {
-        let value = start + "password=".len();
-        let end = out[value..].find('&').map_or(out.len(), |e| value + e);
-        out.replace_range(value..end, "***");
-    }
-    out
 }
 
 /// Opens (creating and migrating if needed) the store at `at` and starts its writer, which
@@ -284,9 +266,43 @@ pub fn snapshot(at: &Location, dest: &Path) -> Result<SnapshotInfo, StoreError> 
         Location::Postgres(url) => Err(StoreError::Unsupported(format!(
             "`backup` copies a SQLite store; the store at {} is PostgreSQL: back it up with \
              pg_dump or the server's own base backups and WAL archive (docs/deploy.md)",
-            redact_url(url)
+            crate::config::redact_url(url)
         ))),
     }
+}
+
+/// Copies the store at `from` (a SQLite file) into the empty store at `to` (PostgreSQL) in
+/// one transaction (a failed copy leaves the target empty), and checks that every table has
+/// as many rows on both sides; the caller then audits the target.
+pub fn copy(from: &Location, to: &Location) -> Result<copy::Copied, StoreError> {
+    let (Location::Sqlite(path), Location::Postgres(url)) = (from, to) else {
+        return Err(StoreError::Unsupported(format!(
+            "`store copy` copies a SQLite store into PostgreSQL; not {} into {}",
+            from.shown(),
+            to.shown()
+        )));
+    };
+    upgrade_offline(from)?;
+    let source = sqlite::Dump::open(path)?;
+    // Counted in the same read transaction the rows are read in.
+    let expected = source.counts()?;
+    let copied = postgres::load(url, &mut move |table, sink| source.rows(table, sink))?;
+    let counted = postgres::count_rows(url)?;
+    for ((table, wrote), (_, found)) in copied.iter().zip(&counted) {
+        if wrote != found {
+            return Err(StoreError::Commit(format!(
+                "table {table}: {wrote} rows copied but {found} found in the target"
+            )));
+        }
+    }
+    for ((table, wrote), (_, had)) in copied.iter().zip(&expected) {
+        if wrote != had {
+            return Err(StoreError::Commit(format!(
+                "table {table}: the source has {had} rows but {wrote} were copied"
+            )));
+        }
+    }
+    Ok(copied)
 }
 
 /// Describes a copy made by [`snapshot`] without changing it: a restored copy is checked

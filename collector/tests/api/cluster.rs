@@ -435,3 +435,158 @@ fn a_failover_to_a_synchronous_standby_loses_nothing_acknowledged() {
     );
     standby.stop();
 }
+
+#[test]
+fn a_due_erasure_is_carried_out_once_whichever_collectors_run_the_task() {
+    use kelisim_collector::admin::retention::{due_erasures_job, erasure_request};
+    use kelisim_collector::store::{BY_CLI, Maintenance};
+    let cluster = Cluster::start();
+    let url = cluster.create_database();
+    let signer =
+        || kelisim_collector::keys::Signer::new(ed25519_dalek::SigningKey::from_bytes(&[7; 32]));
+    // Two collectors' stores on one database.
+    let a = store::open(&Location::Postgres(url.clone()), signer()).expect("a");
+    let b = store::open(&Location::Postgres(url.clone()), signer()).expect("b");
+    let now = time::OffsetDateTime::now_utc();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let request = erasure_request(
+        "demo",
+        vec!["ee".repeat(32)],
+        now - time::Duration::days(40),
+        30,
+        now,
+        BY_CLI,
+        true,
+    );
+    runtime
+        .block_on(a.maintain(Maintenance::RequestErasure(request)))
+        .expect("recorded");
+    // Both collectors' hourly task fires at once.
+    let horizon = Duration::from_secs(3600);
+    let (on_a, on_b) = runtime.block_on(async {
+        tokio::join!(
+            a.maintain(due_erasures_job(now, horizon)),
+            b.maintain(due_erasures_job(now, horizon))
+        )
+    });
+    assert_eq!(on_a.expect("a") + on_b.expect("b"), 1, "carried out once");
+    let trail = a.reader().admin_audit("demo", 10).expect("trail");
+    let due: Vec<_> = trail.iter().filter(|e| e.action == "erase_due").collect();
+    assert_eq!(due.len(), 1, "{trail:?}");
+    a.shutdown();
+    b.shutdown();
+}
+
+#[test]
+fn a_sqlite_store_is_copied_to_postgres_and_goes_on_there() {
+    let cluster = Cluster::start();
+    let url = cluster.create_database();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let site = demo_site_with(
+        tmp.path(),
+        "[rate_limit]\nper_second = 1000\nburst = 1000\n",
+    );
+    let config = site.join("kelisim.toml");
+    let data = tmp.path().join("data");
+    let data_arg = data.display().to_string();
+    let log = tmp.path().join("c.log");
+
+    // A SQLite store with receipts, a withdrawal, a token and its audit trail.
+    let server = spawn_serve(&config, &data, &log);
+    let agent = agent();
+    let mut acked = vec![];
+    for n in 0..20 {
+        let (status, ack) = post(&agent, &server.base, &body(&format!("{n:032x}"))).expect("post");
+        assert_eq!(status, 201);
+        acked.extend(ack);
+    }
+    // The form fixture's withdrawal secret, under a new key of its own.
+    let withdraw =
+        r#"{"key":"5b8e2d4f6a1c3e5f7b9d0a2c4e6f8a1b","secret":"9d4e2c7a1b3f5e6d8c0a2b4d6f8e1a3c"}"#;
+    let status = agent
+        .post(format!(
+            "{}/v1/receipts/{}/withdraw",
+            server.base, acked[0].id
+        ))
+        .header("content-type", "application/json")
+        .send(withdraw)
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    server.terminate();
+    let token = run(&[
+        "tokens",
+        "create",
+        "--data-dir",
+        &data_arg,
+        "--config",
+        &config.display().to_string(),
+        "--site",
+        "demo",
+        "--scope",
+        "admin",
+    ]);
+    assert!(token.status.success(), "{}", stderr(&token));
+
+    let out = run(&["store", "copy", "--from", &data_arg, "--to", &url]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let report = stdout(&out);
+    assert_eq!(status, 201, "the withdrawal");
+    assert!(
+        report.contains("copied 21 rows of receipts"),
+        "20 consents and a withdrawal: {report}"
+    );
+    assert!(report.contains("copied 1 rows of admin_tokens"), "{report}");
+    assert!(report.contains("audit ok"), "{report}");
+    assert!(!report.contains(crate::postgres::PASSWORD), "{report}");
+
+    // The copy is refused a second time: the target holds a store now.
+    let again = run(&["store", "copy", "--from", &data_arg, "--to", &url]);
+    assert_eq!(again.status.code(), Some(2), "{}", stdout(&again));
+    assert!(
+        stderr(&again).contains("already holds a store"),
+        "{}",
+        stderr(&again)
+    );
+
+    // The collector goes on on PostgreSQL: the same receipts, proofs, and the next seq.
+    let server = crate::process::spawn_serve_with(&config, &data, &log, &["--store", &url]);
+    // Every receipt's proof, as the copy serves it, checks offline with the keys alone.
+    let get = |path: &str| {
+        let mut response = agent
+            .get(format!("{}{path}", server.base))
+            .call()
+            .expect("get");
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        response.body_mut().read_to_string().expect("body")
+    };
+    let jwks = tmp.path().join("jwks.json");
+    std::fs::write(&jwks, get("/.well-known/jwks.json")).expect("jwks");
+    for ack in &acked {
+        let proof = tmp.path().join("r.tlog-proof");
+        std::fs::write(&proof, get(&format!("/v1/receipts/{}/proof", ack.id))).expect("proof");
+        let out = run(&[
+            "verify",
+            &proof.display().to_string(),
+            "--jwks",
+            &jwks.display().to_string(),
+        ]);
+        assert!(out.status.success(), "{}: {}", ack.id, stderr(&out));
+        assert!(stderr(&out).contains("proof ok"), "{}", stderr(&out));
+    }
+    let (status, next) = post(&agent, &server.base, &body(&"ff".repeat(16))).expect("post");
+    assert_eq!(status, 201);
+    let next = next.expect("ack");
+    let before = store::open_reader(&Location::Postgres(url.clone()))
+        .expect("reader")
+        .count()
+        .expect("count");
+    assert_eq!(
+        next.seq, before,
+        "the log goes on after the copied receipts"
+    );
+    server.terminate();
+    acked.push(next);
+    check_log(&url, &data, &acked);
+}

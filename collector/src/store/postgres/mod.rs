@@ -46,6 +46,7 @@ use crate::receipt::PreparedReceipt;
 mod admin;
 #[cfg(feature = "testing")]
 mod bulk;
+mod load;
 mod pool;
 mod queries;
 mod reader;
@@ -54,6 +55,7 @@ mod writer;
 
 #[cfg(feature = "testing")]
 pub(super) use bulk::bulk_load;
+pub(super) use load::{count_rows, load};
 use pool::Pool;
 
 /// The schema at version 10, where the PostgreSQL store's history starts.

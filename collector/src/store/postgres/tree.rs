@@ -291,7 +291,7 @@ impl TreeReads for Pool {
     type Error = StoreError;
 
     fn checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
-        self.with(|c| latest(c))
+        self.with(latest)
     }
 
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {

@@ -344,14 +344,7 @@ impl ReceiptTx for PgTx<'_, '_> {
         jws: &str,
         jws_sha256: &str,
     ) -> Result<(), PgError> {
-        Ok(insert_row(
-            self.0,
-            receipt,
-            stamp,
-            signer.kid(),
-            jws,
-            jws_sha256,
-        )?)
+        insert_row(self.0, receipt, stamp, signer.kid(), jws, jws_sha256)
     }
 }
 

@@ -39,6 +39,7 @@ mod admin;
 mod analytics;
 #[cfg(feature = "testing")]
 mod bulk;
+mod dump;
 #[cfg(feature = "testing")]
 mod fault;
 mod followed;
@@ -53,6 +54,7 @@ mod writer;
 pub(super) use admin::{maintain_offline, upgrade_offline};
 #[cfg(feature = "testing")]
 pub(super) use bulk::bulk_load;
+pub(super) use dump::Dump;
 use reader::ReadPool;
 pub(super) use snapshot::{inspect, snapshot};
 use writer::Writer;
