@@ -37,6 +37,8 @@ pub struct Options {
     pub build: bool,
     /// Benchmark this binary instead (e.g. the shipped one in target/package/).
     pub collector: Option<PathBuf>,
+    /// Then the same receipts on PostgreSQL: one collector, and two sharing the database.
+    pub postgres: bool,
 }
 
 impl Options {
@@ -50,6 +52,7 @@ impl Options {
             smoke: true,
             build: true,
             collector: None,
+            postgres: true,
         }
     }
 }
@@ -120,7 +123,14 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(bin: &Path, data: &Path, log: &Path, echo: bool) -> Result<Server> {
+    /// `store`: a PostgreSQL URL (`--store`); `None` for the data directory's SQLite file.
+    fn start(
+        bin: &Path,
+        data: &Path,
+        log: &Path,
+        echo: bool,
+        store: Option<&str>,
+    ) -> Result<Server> {
         let config = root().join("collector/bench/kelisim.toml");
         // A port free now: the metrics address must be known to read it.
         let metrics = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -141,6 +151,7 @@ impl Server {
             .arg(data)
             .arg("--widget-dir")
             .arg(data.join("no-widget"))
+            .args(store.map(|url| ["--store", url]).into_iter().flatten())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(log)?)
@@ -294,7 +305,7 @@ pub fn bench(opts: &Options) -> Result<()> {
     let log = work.join("collector.log");
     // A binary given with --collector is a shipped one: no bench endpoint, no baseline.
     let with_echo = opts.collector.is_none();
-    let server = Server::start(&bin, &data, &log, with_echo)?;
+    let server = Server::start(&bin, &data, &log, with_echo, None)?;
     let addr = server.addr.clone();
 
     let warmup = wrk(opts, &addr, "/v1/receipts", 1, opts.warmup)?;
@@ -324,26 +335,8 @@ pub fn bench(opts: &Options) -> Result<()> {
     }
 
     // Every receipt answered 201 is in the log, and the whole log verifies.
-    let out = Command::new(&bin)
-        .args(["audit", "--data-dir"])
-        .arg(&data)
-        .output()
-        .context("cannot run audit")?;
-    let audit = String::from_utf8_lossy(&out.stdout).into_owned();
-    ensure!(out.status.success(), "audit failed:\n{audit}");
-    let stored: u64 = audit
-        .strip_prefix("audit ok: ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .with_context(|| format!("unexpected audit output: {audit}"))?;
     let answered = warmup.created + receipts.created;
-    let in_flight = u64::from(opts.connections) * 2;
-    if stored < answered || stored > answered + in_flight {
-        bail!(
-            "audit counted {stored} receipts but wrk saw {answered} answered 201 \
-             (expected at most {in_flight} more, in flight when wrk stopped)"
-        );
-    }
+    let stored = audited(&bin, &data, None, answered, opts.connections * 2)?;
 
     let receipts_rate = receipts.rate(receipts.created);
     let echo_rate = echo.as_ref().map(|e| e.rate(e.ok));
@@ -391,6 +384,121 @@ pub fn bench(opts: &Options) -> Result<()> {
         batch.map_or_else(|| "?".to_owned(), |b| format!("{b:.1}")),
         stored - answered,
     );
+    if opts.postgres {
+        postgres(opts, &bin, &work, receipts_rate)?;
+    }
+    Ok(())
+}
+
+/// Runs `audit` on the store of `data` (or `store`) and checks it counts the receipts wrk
+/// saw answered, plus at most `in_flight` it could not count; the receipts stored.
+fn audited(
+    bin: &Path,
+    data: &Path,
+    store: Option<&str>,
+    answered: u64,
+    in_flight: u32,
+) -> Result<u64> {
+    let out = Command::new(bin)
+        .args(["audit", "--data-dir"])
+        .arg(data)
+        .args(store.map(|url| ["--store", url]).into_iter().flatten())
+        .output()
+        .context("cannot run audit")?;
+    let audit = String::from_utf8_lossy(&out.stdout).into_owned();
+    ensure!(out.status.success(), "audit failed:\n{audit}");
+    let stored: u64 = audit
+        .strip_prefix("audit ok: ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("unexpected audit output: {audit}"))?;
+    if stored < answered || stored > answered + u64::from(in_flight) {
+        bail!(
+            "audit counted {stored} receipts but wrk saw {answered} answered 201 \
+             (expected at most {in_flight} more, in flight when wrk stopped)"
+        );
+    }
+    Ok(stored)
+}
+
+/// The receipts again on PostgreSQL, in the same sitting: a cluster on loopback (Debian's
+/// server, `initdb` by `kelisim-testpg`), one collector, then a second sharing the
+/// database and the first one's keys, each loaded by its own wrk with half the connections.
+/// Everything shares the machine's cores: the server, the collectors and wrk.
+fn postgres(opts: &Options, bin: &Path, work: &Path, sqlite_rate: f64) -> Result<()> {
+    install::postgresql()?;
+    let cluster = kelisim_testpg::Cluster::start();
+    let url = cluster.create_database();
+    let (data_a, data_b) = (work.join("pg-a"), work.join("pg-b"));
+    for dir in [&data_a, &data_b] {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+    }
+    let a = Server::start(bin, &data_a, &work.join("pg-a.log"), false, Some(&url))?;
+    let warmup = wrk(opts, &a.addr, "/v1/receipts", 11, opts.warmup)?;
+    let one = wrk(opts, &a.addr, "/v1/receipts", 12, opts.duration)?;
+    // The second collector: the first one's signing keys and subject secret.
+    run(Command::new("cp").arg("-a").arg(&data_a).arg(&data_b))?;
+    let b = Server::start(bin, &data_b, &work.join("pg-b.log"), false, Some(&url))?;
+    let half = Options {
+        connections: (opts.connections / 2).max(1),
+        threads: (opts.threads / 2).max(1),
+        ..opts.clone()
+    };
+    let (on_a, on_b) = std::thread::scope(|s| {
+        let on_a = s.spawn(|| wrk(&half, &a.addr, "/v1/receipts", 13, opts.duration));
+        let on_b = s.spawn(|| wrk(&half, &b.addr, "/v1/receipts", 14, opts.duration));
+        (on_a.join(), on_b.join())
+    });
+    let (on_a, on_b) = (
+        on_a.map_err(|_| anyhow::anyhow!("wrk thread panicked"))??,
+        on_b.map_err(|_| anyhow::anyhow!("wrk thread panicked"))??,
+    );
+    a.stop()?;
+    b.stop()?;
+    for (name, r) in [
+        ("warm-up", &warmup),
+        ("one", &one),
+        ("a", &on_a),
+        ("b", &on_b),
+    ] {
+        ensure!(
+            r.other == 0 && r.ok == 0 && r.created > 0,
+            "PostgreSQL run {name}: {r:?}"
+        );
+    }
+    let answered = warmup.created + one.created + on_a.created + on_b.created;
+    let stored = audited(bin, &data_a, Some(&url), answered, opts.connections * 3)?;
+    let ms = |us: u64| {
+        #[allow(clippy::cast_precision_loss)] // microseconds
+        let ms = us as f64 / 1000.0;
+        ms
+    };
+    let one_rate = one.rate(one.created);
+    let two_rate = on_a.rate(on_a.created) + on_b.rate(on_b.created);
+    println!();
+    println!("| store | receipts/s | p50 ms | p99 ms | ÷ SQLite |");
+    println!("|---|---:|---:|---:|---:|");
+    println!("| SQLite (above) | {sqlite_rate:.0} | | | 1.00 |");
+    println!(
+        "| PostgreSQL, one collector | {one_rate:.0} | {:.2} | {:.2} | {:.2} |",
+        ms(one.p50_us),
+        ms(one.p99_us),
+        one_rate / sqlite_rate.max(1.0)
+    );
+    println!(
+        "| PostgreSQL, two collectors (sum; the worse p50/p99) | {two_rate:.0} | {:.2} | {:.2} | {:.2} |",
+        ms(on_a.p50_us.max(on_b.p50_us)),
+        ms(on_a.p99_us.max(on_b.p99_us)),
+        two_rate / sqlite_rate.max(1.0)
+    );
+    println!();
+    println!(
+        "PostgreSQL audit: {stored} receipts verified in one log written by two collectors \
+         ({answered} answered 201 as wrk counted)"
+    );
+    drop(cluster);
     Ok(())
 }
 

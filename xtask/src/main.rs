@@ -76,6 +76,10 @@ enum Command {
         /// baseline).
         #[arg(long, value_name = "BINARY")]
         collector: Option<PathBuf>,
+        /// Also on PostgreSQL, in the same sitting: one collector, then two sharing one
+        /// database (a cluster is started on loopback for it).
+        #[arg(long)]
+        postgres: bool,
     },
     /// Benchmark the admin side over a generated store: page and subject queries, export.
     BenchAdmin {
@@ -149,8 +153,12 @@ fn main() -> Result<()> {
             connections,
             threads,
             collector,
+            postgres,
         } => bench::bench(&if smoke {
-            bench::Options::smoke()
+            bench::Options {
+                postgres,
+                ..bench::Options::smoke()
+            }
         } else {
             bench::Options {
                 duration,
@@ -160,6 +168,7 @@ fn main() -> Result<()> {
                 smoke,
                 build: collector.is_none(),
                 collector,
+                postgres,
             }
         }),
         Command::BenchAdmin { count, smoke } => bench_admin::bench_admin(count, smoke),

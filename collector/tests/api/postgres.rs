@@ -27,4 +27,3 @@ pub fn shared() -> &'static Cluster {
         receive.recv().expect("the shared cluster started")
     })
 }
-

@@ -1,5 +1,5 @@
 //! Bulk loading into PostgreSQL for the admin benchmark: generated receipts signed and
-//! inserted in large transactions through the writer's own `insert_row`, then the tree
+//! inserted in large transactions through the writer's own rows (`rows::RunTx`), then the tree
 //! built over them once. Refuses a database that already has receipts.
 
 use crate::hash::sha256_hex;
@@ -7,7 +7,9 @@ use crate::keys::Signer;
 use crate::receipt::{PreparedReceipt, Stamp};
 use crate::store::StoreError;
 
+use super::rows::RunTx;
 use super::{LOG_LOCK, config, connect_at_start, migrate};
+use crate::store::batch::ReceiptTx;
 
 /// Receipts per transaction.
 const TX_ROWS: u64 = 10_000;
@@ -39,6 +41,8 @@ pub(in crate::store) fn bulk_load(
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])?;
         let end = (i + TX_ROWS).min(count);
+        // Generated receipts are all new: nothing to look up first.
+        let mut rows = RunTx::prefetch(&mut tx, std::iter::empty())?;
         while i < end {
             let stamp = Stamp {
                 id: uuid::Uuid::now_v7().to_string(),
@@ -48,9 +52,10 @@ pub(in crate::store) fn bulk_load(
             let r = make(i, &stamp);
             let jws = r.seal(&stamp, signer);
             last_hash = sha256_hex(jws.as_bytes());
-            super::writer::insert_row(&mut tx, &r, &stamp, signer.kid(), &jws, &last_hash)?;
+            rows.insert(&r, &stamp, signer, &jws, &last_hash)?;
             i += 1;
         }
+        rows.flush()?;
         tx.execute(
             "INSERT INTO chain_head (id, seq, jws_sha256) VALUES (1, $1, $2)
              ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, jws_sha256 = excluded.jws_sha256",

@@ -50,6 +50,7 @@ mod load;
 mod pool;
 mod queries;
 mod reader;
+mod rows;
 mod tree;
 mod writer;
 

@@ -1,16 +1,14 @@
 //! PostgreSQL's admin reads: filtered receipt queries with keyset pages, counts, statistics,
-//! the consent analytics, tokens, the audit trail, erasure requests, site health; and the
-//! cookie choices the analytics count, written with each receipt. The same questions as
+//! the consent analytics, tokens, the audit trail, erasure requests, site health. The same
+//! questions as
 //! SQLite's `queries.rs` and `analytics.rs`; lists are bound as arrays (`= ANY($n)`).
 
+use postgres::Row;
 use postgres::types::ToSql;
-use postgres::{Row, Transaction};
 
 use super::PgError;
 use super::pool::Pool;
 use super::reader::receipt_row;
-use crate::receipt::{PreparedReceipt, Stamp};
-use crate::store::analytics::is_choice;
 use crate::store::{
     AdminReads, AdminRow, AnalyticsGroups, AnalyticsQuery, AuditEntry, CategoryGroup, Erasure,
     EventGroup, HealthRow, ReceiptFilter, Scope, Stats, StoreError, TokenRecord,
@@ -395,33 +393,4 @@ fn token_row(r: &Row) -> Result<TokenRecord, PgError> {
         expires_at: r.try_get(6)?,
         revoked_at: r.try_get(7)?,
     })
-}
-
-/// Indexes a cookie choice's categories for the analytics (the rule is `is_choice`).
-pub(super) fn record_choices(
-    tx: &mut Transaction<'_>,
-    stamp: &Stamp,
-    receipt: &PreparedReceipt,
-) -> Result<(), postgres::Error> {
-    let Some(choices) = &receipt.categories else {
-        return Ok(());
-    };
-    if choices.is_empty() || !is_choice(receipt.kind.as_str(), receipt.event.as_str()) {
-        return Ok(());
-    }
-    let categories: Vec<&str> = choices.iter().map(|c| c.id.as_str()).collect();
-    let granted: Vec<bool> = choices.iter().map(|c| c.granted).collect();
-    tx.execute(
-        "INSERT INTO cookie_choices (site, issued_at, seq, category, granted)
-         SELECT $1, $2, $3, c, g FROM unnest($4::text[], $5::bool[]) AS t(c, g)
-         ON CONFLICT DO NOTHING",
-        &[
-            &receipt.site,
-            &stamp.issued_at,
-            &stamp.seq,
-            &categories,
-            &granted,
-        ],
-    )?;
-    Ok(())
 }

@@ -14,14 +14,15 @@ use crossbeam_channel::Receiver;
 use kelisim_receipt::log::{Appender, Hash, LogError, NoteSigner};
 use postgres::{Client, Config, Transaction};
 
+use super::rows::RunTx;
 use super::tree::{PgHashes, append, latest_size};
 use super::{LOG_LOCK, PgError, connect, is_transient};
 use crate::keys::Signer;
 use crate::log::Tip;
 use crate::ops::metrics::WriterMetrics;
-use crate::receipt::{PreparedReceipt, Stamp};
-use crate::store::batch::{Job, MAX_BATCH, Outcome, ReceiptTx, Run, replay_or_conflict, settle};
-use crate::store::{Issued, StoreError};
+use crate::receipt::PreparedReceipt;
+use crate::store::StoreError;
+use crate::store::batch::{Job, MAX_BATCH, Outcome, Run, settle};
 
 pub(super) struct Writer {
     config: Config,
@@ -175,7 +176,9 @@ fn drain(batch: &mut Vec<Job>, outcomes: &mut Vec<Outcome>) {
 }
 
 /// One batch in one transaction under the log's lock; every job of `batch` moves into
-/// `outcomes`. An `Err` means the transaction was rolled back (or never began).
+/// `outcomes`. Consecutive receipts go in as one run ([`RunTx`]); an admin change applies
+/// after the receipts queued before it. An `Err` means the transaction was rolled back (or
+/// never began).
 fn write_batch(
     client: &mut Client,
     signer: &Signer,
@@ -195,36 +198,32 @@ fn write_batch(
     let start_seq = tip.seq;
     let mut pinged = false;
     let mut leaves: Vec<Hash> = Vec::new();
-    let mut run = Run::default();
+    let mut segment = Vec::new();
     let mut failed = None;
-    for job in batch.drain(..) {
+    let mut jobs = batch.drain(..).peekable();
+    while let Some(job) = jobs.next() {
         match job {
             Job::Issue { receipt, reply } => {
-                let result = if failed.is_some() {
-                    Err(StoreError::WriterStopped)
-                } else {
-                    match run.sequence(&mut PgTx(&mut tx), tip, *receipt, outcomes.len()) {
-                        Ok(result) => result,
-                        Err(e) => {
-                            failed = Some(e);
-                            Err(StoreError::WriterStopped)
+                segment.push((receipt, reply));
+                // The run ends where an admin change or the batch does.
+                if !matches!(jobs.peek(), Some(Job::Issue { .. } | Job::Ping { .. })) {
+                    let run = std::mem::take(&mut segment);
+                    if failed.is_some() {
+                        for (_, reply) in run {
+                            outcomes.push(Outcome::Issue(reply, Err(StoreError::WriterStopped)));
                         }
+                    } else if let Err(e) =
+                        store_run(&mut tx, signer, tip, &mut leaves, run, outcomes)
+                    {
+                        failed = Some(e);
                     }
-                };
-                outcomes.push(Outcome::Issue(reply, result));
+                }
             }
             Job::Ping { reply } => {
                 pinged = true;
                 outcomes.push(Outcome::Ping(reply));
             }
             Job::Maintain { op, reply } => {
-                // A change applies after the receipts queued before it, as they came.
-                if failed.is_none()
-                    && let Err(e) =
-                        run.finish(&mut PgTx(&mut tx), signer, tip, &mut leaves, outcomes)
-                {
-                    failed = Some(e);
-                }
                 let result = if failed.is_some() {
                     Err(StoreError::WriterStopped)
                 } else {
@@ -241,10 +240,15 @@ fn write_batch(
             Job::SetSigner { .. } | Job::Shutdown => {}
         }
     }
-    if failed.is_none()
-        && let Err(e) = run.finish(&mut PgTx(&mut tx), signer, tip, &mut leaves, outcomes)
-    {
-        failed = Some(e);
+    // Receipts followed only by pings.
+    if !segment.is_empty() {
+        if failed.is_some() {
+            for (_, reply) in segment {
+                outcomes.push(Outcome::Issue(reply, Err(StoreError::WriterStopped)));
+            }
+        } else if let Err(e) = store_run(&mut tx, signer, tip, &mut leaves, segment, outcomes) {
+            failed = Some(e);
+        }
     }
     if let Some(e) = failed {
         return Err(e);
@@ -262,6 +266,46 @@ fn write_batch(
         append(&mut tx, tree, &leaves, note_signer)?;
     }
     Ok(tx.commit()?)
+}
+
+/// A receipt job waiting in a run: the receipt and where its answer goes.
+type Queued = (
+    Box<PreparedReceipt>,
+    tokio::sync::oneshot::Sender<Result<crate::store::Issued, StoreError>>,
+);
+
+/// Sequences, signs and stores one run of receipts: what the database holds for them read
+/// once, their rows written once.
+fn store_run(
+    tx: &mut Transaction<'_>,
+    signer: &Signer,
+    tip: &mut Tip,
+    leaves: &mut Vec<Hash>,
+    run: Vec<Queued>,
+    outcomes: &mut Vec<Outcome>,
+) -> Result<(), PgError> {
+    let mut rows = RunTx::prefetch(tx, run.iter().map(|(r, _)| r.as_ref()))?;
+    let mut sequenced = Run::default();
+    let mut failed = None;
+    for (receipt, reply) in run {
+        let result = if failed.is_some() {
+            Err(StoreError::WriterStopped)
+        } else {
+            match sequenced.sequence(&mut rows, tip, *receipt, outcomes.len()) {
+                Ok(result) => result,
+                Err(e) => {
+                    failed = Some(e);
+                    Err(StoreError::WriterStopped)
+                }
+            }
+        };
+        outcomes.push(Outcome::Issue(reply, result));
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    sequenced.finish(&mut rows, signer, tip, leaves, outcomes)?;
+    rows.flush()
 }
 
 /// Opens the batch's transaction, takes the log's lock and catches `tip` and `tree` up with
@@ -292,145 +336,4 @@ pub(super) fn read_tip(tx: &mut Transaction<'_>) -> Result<Tip, postgres::Error>
         },
         None => Tip::genesis(),
     })
-}
-
-/// A batch's transaction, as [`Run`] uses it.
-struct PgTx<'t, 'c>(&'t mut Transaction<'c>);
-
-impl ReceiptTx for PgTx<'_, '_> {
-    type Error = PgError;
-
-    fn stored_answer(
-        &mut self,
-        receipt: &PreparedReceipt,
-    ) -> Result<Option<Result<Issued, StoreError>>, PgError> {
-        let existing = self.0.query_opt(
-            "SELECT id, seq, jws, request_sha256 FROM receipts WHERE site = $1 AND ref = $2",
-            &[&receipt.site, &receipt.reference],
-        )?;
-        if let Some(row) = existing {
-            let stored = Issued {
-                id: row.try_get(0)?,
-                seq: row.try_get(1)?,
-                jws: row.try_get(2)?,
-                created: false,
-            };
-            let request: String = row.try_get(3)?;
-            return Ok(Some(replay_or_conflict(receipt, stored, &request)));
-        }
-        if let Some(withdrawn) = &receipt.withdraws {
-            let earlier = self.0.query_opt(
-                "SELECT id, seq, jws FROM receipts WHERE withdraws = $1",
-                &[withdrawn],
-            )?;
-            if let Some(row) = earlier {
-                // A consent is withdrawn once; asking again gets that withdrawal.
-                return Ok(Some(Ok(Issued {
-                    id: row.try_get(0)?,
-                    seq: row.try_get(1)?,
-                    jws: row.try_get(2)?,
-                    created: false,
-                })));
-            }
-        }
-        Ok(None)
-    }
-
-    fn insert(
-        &mut self,
-        receipt: &PreparedReceipt,
-        stamp: &Stamp,
-        signer: &Signer,
-        jws: &str,
-        jws_sha256: &str,
-    ) -> Result<(), PgError> {
-        insert_row(self.0, receipt, stamp, signer.kid(), jws, jws_sha256)
-    }
-}
-
-/// Stores one signed receipt at `stamp` with what is kept beside it, as SQLite's writer
-/// does (see its `insert_row` for why each part): the row, the status index, the cookie
-/// choices, and the subject index (or, for a withdrawal of an erased consent, its erasure).
-pub(super) fn insert_row(
-    tx: &mut Transaction<'_>,
-    receipt: &PreparedReceipt,
-    stamp: &Stamp,
-    kid: &str,
-    jws: &str,
-    jws_sha256: &str,
-) -> Result<(), PgError> {
-    let erased: bool = match &receipt.withdraws {
-        Some(withdrawn) => tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM receipts r JOIN erasures e ON e.seq = r.seq
-                                WHERE r.id = $1)",
-                &[withdrawn],
-            )?
-            .try_get(0)?,
-        None => false,
-    };
-    let private = &receipt.private;
-    let salt = if erased {
-        None
-    } else {
-        private.salt.as_deref()
-    };
-    tx.execute(
-        "INSERT INTO receipts (seq, id, site, ref, request_sha256, kind, event, policy_version,
-                               lang, form_id, browser_id, issued_at, kid, jws, jws_sha256,
-                               withdraws, holder_sha256, subject_salt)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-        &[
-            &stamp.seq,
-            &stamp.id,
-            &receipt.site,
-            &receipt.reference,
-            &receipt.request_sha256,
-            &receipt.kind.as_str(),
-            &receipt.event.as_str(),
-            &receipt.policy.version,
-            &receipt.notice.lang,
-            &receipt.context.form_id,
-            &private.browser,
-            &stamp.issued_at,
-            &kid,
-            &jws,
-            &jws_sha256,
-            &receipt.withdraws,
-            &private.holder_sha256,
-            &salt,
-        ],
-    )?;
-    // The status index (see migrations/0004_followed.sql).
-    tx.execute(
-        "INSERT INTO followed (seq)
-         SELECT p.seq FROM receipts p WHERE p.browser_id = $1 AND p.kind = $2 AND p.seq < $3
-         ORDER BY p.seq DESC LIMIT 1
-         ON CONFLICT DO NOTHING",
-        &[&private.browser, &receipt.kind.as_str(), &stamp.seq],
-    )?;
-    if let Some(id) = &receipt.withdraws {
-        tx.execute(
-            "INSERT INTO followed (seq) SELECT seq FROM receipts WHERE id = $1
-             ON CONFLICT DO NOTHING",
-            &[id],
-        )?;
-    }
-    super::queries::record_choices(tx, stamp, receipt)?;
-    if erased {
-        tx.execute(
-            "INSERT INTO erasures (seq, erased_at) VALUES ($1, $2)",
-            &[&stamp.seq, &stamp.issued_at],
-        )?;
-    } else if !private.index.is_empty() {
-        let hmacs: Vec<&str> = private.index.iter().map(|e| e.hmac.as_str()).collect();
-        let kinds: Vec<String> = private.index.iter().map(|e| e.kind.to_string()).collect();
-        tx.execute(
-            "INSERT INTO subject_hashes (hmac, seq, kind)
-             SELECT h, $2, k FROM unnest($1::text[], $3::text[]) AS t(h, k)
-             ON CONFLICT DO NOTHING",
-            &[&hmacs, &stamp.seq, &kinds],
-        )?;
-    }
-    Ok(())
 }
