@@ -14,13 +14,29 @@ use anyhow::{Context, Result, ensure};
 
 use crate::install::run;
 
-/// Runs the admin benchmark over `count` receipts.
-pub fn bench_admin(count: u64, smoke: bool) -> Result<()> {
+/// Runs the admin benchmark over `count` receipts; with `postgres`, over a store of its own
+/// in a PostgreSQL cluster started for the run (generated anew each time).
+pub fn bench_admin(count: u64, smoke: bool, postgres: bool) -> Result<()> {
     // `bench-generate` and `bench-admin` exist only in a build with the test hooks.
     let bin = crate::soak::testing_collector(!smoke)?;
-    let data = crate::dist::target_dir().join(format!("bench-admin/{count}"));
+    if postgres {
+        crate::install::postgresql()?;
+    }
+    let cluster = postgres.then(kelisim_testpg::Cluster::start);
+    let store: Vec<String> = match &cluster {
+        Some(cluster) => vec!["--store".into(), cluster.create_database()],
+        None => Vec::new(),
+    };
+    let data = crate::dist::target_dir().join(if postgres {
+        format!("bench-admin/{count}-postgres")
+    } else {
+        format!("bench-admin/{count}")
+    });
     let db = data.join("kelisim.db");
-    if !db.exists() {
+    if postgres && data.exists() {
+        std::fs::remove_dir_all(&data).with_context(|| format!("removing {}", data.display()))?;
+    }
+    if postgres || !db.exists() {
         let partial = data.clone();
         if partial.exists() {
             std::fs::remove_dir_all(&partial)
@@ -32,7 +48,8 @@ pub fn bench_admin(count: u64, smoke: bool) -> Result<()> {
             .arg("--data-dir")
             .arg(&data)
             .arg("--count")
-            .arg(count.to_string()))
+            .arg(count.to_string())
+            .args(&store))
         .inspect_err(|_| {
             // A half-filled store must not be reused.
             let _ = std::fs::remove_file(&db);
@@ -40,7 +57,8 @@ pub fn bench_admin(count: u64, smoke: bool) -> Result<()> {
         run(std::process::Command::new(&bin)
             .arg("audit")
             .arg("--data-dir")
-            .arg(&data))?;
+            .arg(&data)
+            .args(&store))?;
     }
     let queries = if smoke { "20" } else { "300" };
     let out = std::process::Command::new(&bin)
@@ -48,6 +66,7 @@ pub fn bench_admin(count: u64, smoke: bool) -> Result<()> {
         .arg("--data-dir")
         .arg(&data)
         .args(["--queries", queries])
+        .args(&store)
         .output()
         .context("running bench-admin")?;
     ensure!(

@@ -89,6 +89,9 @@ enum Command {
         /// Debug build and fewer queries: checks the benchmark works (CI).
         #[arg(long)]
         smoke: bool,
+        /// On PostgreSQL (a cluster started on loopback for the run) instead of SQLite.
+        #[arg(long)]
+        postgres: bool,
     },
     /// Benchmark the analytics shield: wrapped against unwrapped dataLayer.push in Chromium.
     BenchShield {
@@ -171,7 +174,11 @@ fn main() -> Result<()> {
                 postgres,
             }
         }),
-        Command::BenchAdmin { count, smoke } => bench_admin::bench_admin(count, smoke),
+        Command::BenchAdmin {
+            count,
+            smoke,
+            postgres,
+        } => bench_admin::bench_admin(count, smoke, postgres),
         Command::BenchShield { rounds } => bench_shield::bench_shield(rounds),
         Command::Fuzz {
             minutes,

@@ -164,7 +164,8 @@ pub fn all() -> Result<()> {
         ..bench::Options::smoke()
     })?;
     // The admin benchmark's pipeline on a small generated store.
-    crate::bench_admin::bench_admin(5_000, true)?;
+    crate::bench_admin::bench_admin(5_000, true, false)?;
+    crate::bench_admin::bench_admin(5_000, true, true)?;
     wasm()?;
     eprintln!("xtask: every check and test passed");
     Ok(())

@@ -192,6 +192,34 @@ fn two_collectors_keep_one_log_through_a_kill_9_of_one_of_them() {
         .collect();
     acked.push(on_a);
     assert!(acked.len() > 50, "too little load: {}", acked.len());
+
+    // The admin API of the surviving collector sees the receipts both wrote, with a token
+    // created from the command line against the shared database.
+    let token = run(&[
+        "tokens",
+        "create",
+        "--data-dir",
+        &data_a.display().to_string(),
+        "--store",
+        &url,
+        "--config",
+        &config.display().to_string(),
+        "--site",
+        "demo",
+    ]);
+    assert!(token.status.success(), "{}", stderr(&token));
+    let token = stdout(&token).trim().to_owned();
+    let mut listed = agent
+        .get(format!("{}/v1/admin/sites/demo/receipts?limit=1", b.base))
+        .header("authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("admin");
+    assert_eq!(listed.status().as_u16(), 200);
+    let listed: serde_json::Value =
+        serde_json::from_str(&listed.body_mut().read_to_string().expect("body")).expect("json");
+    // Counted up to 1,000 (`total_exact` false beyond).
+    let expected = acked.len().min(1000) as u64;
+    assert!(listed["total"].as_u64().unwrap_or(0) >= expected, "{listed}");
     b.terminate();
     let stored = check_log(&url, &data_b, &acked);
     eprintln!(
