@@ -219,7 +219,10 @@ fn two_collectors_keep_one_log_through_a_kill_9_of_one_of_them() {
         serde_json::from_str(&listed.body_mut().read_to_string().expect("body")).expect("json");
     // Counted up to 1,000 (`total_exact` false beyond).
     let expected = acked.len().min(1000) as u64;
-    assert!(listed["total"].as_u64().unwrap_or(0) >= expected, "{listed}");
+    assert!(
+        listed["total"].as_u64().unwrap_or(0) >= expected,
+        "{listed}"
+    );
     b.terminate();
     let stored = check_log(&url, &data_b, &acked);
     eprintln!(
