@@ -221,7 +221,7 @@ pub fn generate(args: &BenchGenerateArgs) -> anyhow::Result<()> {
     println!(
         "kelisim: generated {count} receipts in {secs:.1} s ({:.0}/s) into {}",
         count as f64 / secs,
-        dir.db_path().display()
+        args.data.location().shown()
     );
     Ok(())
 }

@@ -78,6 +78,11 @@ const READERS: usize = 4;
 /// How long connecting may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Idle time before TCP keepalive probes start: a server that vanished without closing the
+/// connection (a machine or network failure) is noticed in seconds, not hours, and its
+/// batch fails (503) instead of hanging.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+
 /// What goes wrong inside this backend: a statement, or the tree's rules on what was read.
 #[derive(Debug, thiserror::Error)]
 enum PgError {
@@ -143,8 +148,9 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-/// The connection settings of `url`, with this store's defaults: a connect timeout, and
-/// the application name the server's activity view shows.
+/// The connection settings of `url`, with this store's defaults where the URL sets none: a
+/// connect timeout, a short keepalive idle time, and the application name the server's
+/// activity view shows.
 fn config(url: &str) -> Result<Config, StoreError> {
     let mut config: Config = url.parse().map_err(|e: postgres::Error| StoreError::Open {
         path: redact_url(url),
@@ -156,6 +162,9 @@ fn config(url: &str) -> Result<Config, StoreError> {
     })?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_keepalives() && config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+        config.keepalives_idle(KEEPALIVE_IDLE);
     }
     if config.get_application_name().is_none() {
         config.application_name("kelisim-collector");

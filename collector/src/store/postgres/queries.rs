@@ -198,16 +198,20 @@ impl AdminReads for Pool {
         })
     }
 
-    /// Each bucket's receipts counted by a range of the analytics index (site, kind, event,
-    /// language, policy version, time), and its cookie choices by `cookie_choices`.
+    /// The period's receipts and cookie choices, each read once from an index on (site,
+    /// time) that carries the grouped columns, and put in their bucket by a binary search of
+    /// the bounds (`width_bucket` over the bounds array).
     fn analytics(&self, query: &AnalyticsQuery) -> Result<AnalyticsGroups, StoreError> {
-        let lows: Vec<&str> = query.bounds.iter().map(String::as_str).collect();
-        let (lo, hi) = match lows.len() {
-            0 | 1 => return Ok(AnalyticsGroups::default()),
-            n => (&lows[..n - 1], &lows[1..]),
+        let bounds: Vec<&str> = query.bounds.iter().map(String::as_str).collect();
+        let (Some(first), Some(last)) = (bounds.first(), bounds.last()) else {
+            return Ok(AnalyticsGroups::default());
         };
+        if bounds.len() < 2 {
+            return Ok(AnalyticsGroups::default());
+        }
+        // width_bucket numbers the bucket of `bounds[i] <= t < bounds[i + 1]` as i + 1.
         let bucket = |r: &Row| -> Result<usize, PgError> {
-            let i: i64 = r.try_get(0)?;
+            let i: i32 = r.try_get(0)?;
             Ok(usize::try_from(i - 1).unwrap_or(0))
         };
         let count = |r: &Row, i: usize| -> Result<u64, PgError> {
@@ -217,11 +221,12 @@ impl AdminReads for Pool {
         self.with(|c| {
             let mut groups = AnalyticsGroups::default();
             for r in c.query(
-                "SELECT b.i, r.kind, r.event, r.lang, r.policy_version, count(*)
-                 FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS b(lo, hi, i)
-                 JOIN receipts r ON r.site = $1 AND r.issued_at >= b.lo AND r.issued_at < b.hi
+                "SELECT width_bucket(r.issued_at, $2::text[] COLLATE \"C\"),
+                        r.kind, r.event, r.lang, r.policy_version, count(*)
+                 FROM receipts r
+                 WHERE r.site = $1 AND r.issued_at >= $3 AND r.issued_at < $4
                  GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
-                &[&query.site, &lo, &hi],
+                &[&query.site, &bounds, first, last],
             )? {
                 groups.events.push(EventGroup {
                     bucket: bucket(&r)?,
@@ -233,12 +238,12 @@ impl AdminReads for Pool {
                 });
             }
             for r in c.query(
-                "SELECT b.i, k.category, k.granted, count(*)
-                 FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS b(lo, hi, i)
-                 JOIN cookie_choices k
-                   ON k.site = $1 AND k.issued_at >= b.lo AND k.issued_at < b.hi
+                "SELECT width_bucket(k.issued_at, $2::text[] COLLATE \"C\"),
+                        k.category, k.granted, count(*)
+                 FROM cookie_choices k
+                 WHERE k.site = $1 AND k.issued_at >= $3 AND k.issued_at < $4
                  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-                &[&query.site, &lo, &hi],
+                &[&query.site, &bounds, first, last],
             )? {
                 groups.categories.push(CategoryGroup {
                     bucket: bucket(&r)?,
