@@ -38,10 +38,11 @@ CREATE TABLE receipts (
 );
 
 CREATE UNIQUE INDEX receipts_withdraws ON receipts (withdraws) WHERE withdraws IS NOT NULL;
--- A site's receipts by time, with what the analytics count: a period's counts are one
--- index-only range scan (SQLite's `receipts_analytics` serves its skip-scan instead).
+-- A site's receipts by time, with their position and what the analytics count: a period's
+-- counts, and an admin page's time window, are one index-only range scan (SQLite's
+-- `receipts_analytics` serves its skip-scan instead).
 CREATE INDEX receipts_site_issued ON receipts (site, issued_at)
-    INCLUDE (kind, event, lang, policy_version);
+    INCLUDE (seq, kind, event, lang, policy_version);
 CREATE INDEX receipts_browser_kind ON receipts (browser_id, kind, seq);
 -- Keyset pages of a site newest first, filtered on the index (the rows carry the JWS).
 CREATE INDEX receipts_admin ON receipts (site, seq)
