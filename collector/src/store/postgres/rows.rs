@@ -49,12 +49,21 @@ struct Buffer {
     withdraws: Vec<Option<String>>,
     holder_sha256: Vec<Option<String>>,
     subject_salt: Vec<Option<String>>,
-    /// Cookie choices: site, time, seq, category, granted.
-    choices: (Vec<String>, Vec<String>, Vec<i64>, Vec<String>, Vec<bool>),
+    choices: Choices,
     /// Subject index: hmac, seq, kind.
     subjects: (Vec<String>, Vec<i64>, Vec<String>),
     /// Erased from the start (withdrawals of erased consents): seq, time.
     erased: (Vec<i64>, Vec<String>),
+}
+
+/// Cookie choices' rows, one vector per column.
+#[derive(Default)]
+struct Choices {
+    site: Vec<String>,
+    issued_at: Vec<String>,
+    seq: Vec<i64>,
+    category: Vec<String>,
+    granted: Vec<bool>,
 }
 
 /// One run's view of the batch's transaction.
@@ -192,13 +201,13 @@ impl<'t, 'c> RunTx<'t, 'c> {
                 &[&withdrawn],
             )?;
         }
-        let (c_site, c_at, c_seq, c_category, c_granted) = &rows.choices;
-        if !c_seq.is_empty() {
+        let c = &rows.choices;
+        if !c.seq.is_empty() {
             tx.execute(
                 "INSERT INTO cookie_choices (site, issued_at, seq, category, granted)
                  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bool[])
                  ON CONFLICT DO NOTHING",
-                &[c_site, c_at, c_seq, c_category, c_granted],
+                &[&c.site, &c.issued_at, &c.seq, &c.category, &c.granted],
             )?;
         }
         let (s_hmac, s_seq, s_kind) = &rows.subjects;
@@ -283,11 +292,11 @@ impl ReceiptTx for RunTx<'_, '_> {
             && is_choice(receipt.kind.as_str(), receipt.event.as_str())
         {
             for choice in choices {
-                rows.choices.0.push(receipt.site.clone());
-                rows.choices.1.push(stamp.issued_at.clone());
-                rows.choices.2.push(stamp.seq);
-                rows.choices.3.push(choice.id.clone());
-                rows.choices.4.push(choice.granted);
+                rows.choices.site.push(receipt.site.clone());
+                rows.choices.issued_at.push(stamp.issued_at.clone());
+                rows.choices.seq.push(stamp.seq);
+                rows.choices.category.push(choice.id.clone());
+                rows.choices.granted.push(choice.granted);
             }
         }
         if erased {
