@@ -65,7 +65,10 @@ pub(in crate::store) fn bulk_load(
     }
     // What autovacuum does to a live database soon after such a load: statistics, and the
     // visibility map that lets index-only scans skip the rows.
-    client.batch_execute("SET synchronous_commit = on; VACUUM ANALYZE")?;
+    // (Statements of their own: VACUUM refuses to run in the transaction a multi-statement
+    // string makes.)
+    client.batch_execute("SET synchronous_commit = on")?;
+    client.batch_execute("VACUUM ANALYZE")?;
     super::tree::catch_up(&mut client, signer, crate::log::tree::FALLBACK_ORIGIN)?;
     Ok(())
 }
