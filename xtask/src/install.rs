@@ -290,27 +290,12 @@ pub fn proxies() -> Result<(PathBuf, PathBuf)> {
 /// Debian's PostgreSQL server, for the store's tests (they run `initdb` themselves, as an
 /// unprivileged user, on a loopback port). Returns the directory of its binaries.
 pub fn postgresql() -> Result<PathBuf> {
-    if let Some(bin) = postgresql_bin() {
+    if let Some(bin) = kelisim_testpg::installed_bin_dir() {
         return Ok(bin);
     }
     apt_install(&["postgresql"])?;
-    postgresql_bin()
+    kelisim_testpg::installed_bin_dir()
         .context("apt-get installed postgresql, yet no /usr/lib/postgresql/*/bin/initdb")
-}
-
-/// The newest `/usr/lib/postgresql/<version>/bin` that has `initdb`.
-fn postgresql_bin() -> Option<PathBuf> {
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let version = e.file_name().to_str()?.parse().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("initdb").exists().then_some((version, bin))
-        })
-        .collect();
-    found.sort();
-    found.pop().map(|(_, bin)| bin)
 }
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";

@@ -1,19 +1,21 @@
-//! The write path every backend shares: the jobs a running store's writer takes
-//! ([`Job`], queued through [`Writing`]), the answer each gets once its batch is settled
-//! ([`Outcome`]), and the rules of a run of receipts ([`Run`]): idempotent replays and
-//! second withdrawals answered, new receipts sequenced one by one, signed in parallel, then
-//! stored in `seq` order. A backend supplies the transaction ([`ReceiptTx`]) and commits;
-//! what counts as "the same receipt" is decided here once, for every backend.
+//! The write path every backend shares: a running store ([`Running`], the [`Backend`] of
+//! every backend), its writer thread's loop ([`start`], driving a backend's [`Committer`]),
+//! the jobs it takes ([`Job`], queued through [`Writing`]), the answer each gets once its
+//! batch is settled ([`Outcome`]), and the rules of a run of receipts ([`Run`]): idempotent
+//! replays and second withdrawals answered, new receipts sequenced one by one, signed in
+//! parallel, then stored in `seq` order. A backend supplies the transaction ([`ReceiptTx`])
+//! and commits; what counts as "the same receipt" is decided here once, for every backend.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Sender, TrySendError};
-use kelisim_receipt::log::{Hash, receipt_leaf_hash};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use futures_core::future::BoxFuture;
+use kelisim_receipt::log::{Hash, NoteSigner, receipt_leaf_hash};
 use tokio::sync::oneshot;
 
-use super::{Affected, Issued, Maintenance, StoreError};
+use super::{Affected, Backend, Issued, Maintenance, ReadStore, Reader, StoreError};
 use crate::clock::format_timestamp;
 use crate::keys::Signer;
 use crate::log::{Tip, link_hash};
@@ -334,4 +336,145 @@ fn sign_all(pending: &[Sequenced], signer: &Signer) -> Vec<String> {
     kelisim_receipt::parallel::map_in_order(pending, PARALLEL_SIGNING_FROM, 4, |p| {
         p.receipt.seal(&p.stamp, signer)
     })
+}
+
+/// A backend's writer thread, as [`run`] drives it: the backend commits batches, the loop
+/// and the control jobs are the same for every backend.
+pub(super) trait Committer: Send + 'static {
+    /// Handles `batch` in one transaction and answers every job of it (emptying it).
+    fn commit(&mut self, batch: &mut Vec<Job>);
+
+    /// The keys it signs with: receipts, and the log's checkpoints.
+    fn keys(&mut self) -> (&mut Signer, &mut NoteSigner);
+}
+
+/// Starts `writer` on a thread of its own ("kelisim-writer"); the handle the store keeps.
+pub(super) fn start(writer: impl Committer, shown: &str) -> Result<Writing, StoreError> {
+    let (jobs, queue) = crossbeam_channel::bounded(QUEUE_DEPTH);
+    let handle = std::thread::Builder::new()
+        .name("kelisim-writer".into())
+        .spawn(move || run(writer, &queue))
+        .map_err(|source| StoreError::Create {
+            path: shown.to_owned(),
+            source,
+        })?;
+    Ok(Writing::new(jobs, handle))
+}
+
+/// The writer's loop: block for a job, drain what else is queued (up to [`MAX_BATCH`]),
+/// commit the batch; after a shutdown request, commit what is left without waiting for more.
+fn run(mut writer: impl Committer, queue: &Receiver<Job>) {
+    tracing::debug!("receipt writer started");
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut stopping = false;
+    loop {
+        let next = if stopping {
+            queue.try_recv().ok()
+        } else {
+            queue.recv().ok()
+        };
+        let Some(first) = next else { break };
+        take(&mut writer, first, &mut batch, &mut stopping);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => take(&mut writer, job, &mut batch, &mut stopping),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            writer.commit(&mut batch);
+        }
+    }
+    tracing::debug!("receipt writer stopped");
+}
+
+/// Adds `job` to the batch, or acts on a control job. A new key applies from the next
+/// receipt on: what was queued before it is committed (and signed) first.
+fn take(writer: &mut impl Committer, job: Job, batch: &mut Vec<Job>, stopping: &mut bool) {
+    match job {
+        Job::Shutdown => *stopping = true,
+        Job::SetSigner { signer, reply } => {
+            if !batch.is_empty() {
+                writer.commit(batch);
+            }
+            tracing::info!(kid = signer.kid(), "now signing receipts with a new key");
+            let (current, note_signer) = writer.keys();
+            let origin = note_signer.verifier_key().name().to_owned();
+            match signer.note_signer(&origin) {
+                Ok(next) => *note_signer = next,
+                // The origin was a valid key name for the old key: cannot happen.
+                Err(e) => tracing::error!(error = %e, "keeping the old log key"),
+            }
+            *current = *signer;
+            let _ = reply.send(());
+        }
+        job => batch.push(job),
+    }
+}
+
+/// A running store, whichever the backend: its writer thread's queue and its read side.
+/// Dropping the last handle commits what is queued and stops the writer.
+pub(super) struct Running<R> {
+    pub(super) writing: Writing,
+    pub(super) reader: Arc<R>,
+    /// Where the store is, for `Debug` (a path, or a URL without its password).
+    pub(super) shown: String,
+    /// Tests only: the fault file the writer reads, for a backend that simulates faults.
+    #[cfg(feature = "testing")]
+    pub(super) fault_file: Option<Arc<std::sync::OnceLock<std::path::PathBuf>>>,
+}
+
+impl<R> std::fmt::Debug for Running<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("at", &self.shown).finish()
+    }
+}
+
+impl<R> Drop for Running<R> {
+    fn drop(&mut self) {
+        self.writing.stop();
+    }
+}
+
+impl<R: ReadStore + 'static> Backend for Running<R> {
+    fn issue(&self, receipt: PreparedReceipt) -> BoxFuture<'_, Result<Issued, StoreError>> {
+        Box::pin(self.writing.issue(receipt))
+    }
+
+    fn maintain(&self, op: Maintenance) -> BoxFuture<'_, Result<Affected, StoreError>> {
+        Box::pin(self.writing.maintain(op))
+    }
+
+    /// Resolves once the writer has committed a write: the store takes writes.
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.writing.ping())
+    }
+
+    fn set_signer(&self, signer: Signer) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.writing.set_signer(signer))
+    }
+
+    fn reader(&self) -> Reader {
+        self.reader.clone()
+    }
+
+    fn shutdown(&self) {
+        self.writing.stop();
+    }
+
+    /// Before each batch the writer applies the faults `path` names (SQLite's `fault.rs`);
+    /// a backend without simulated faults (PostgreSQL's are caused for real) says so.
+    #[cfg(feature = "testing")]
+    fn inject_faults_from(&self, path: &std::path::Path) {
+        match &self.fault_file {
+            Some(file) if file.set(path.to_owned()).is_ok() => {
+                tracing::warn!(path = %path.display(), "fault injection enabled (tests only)");
+            }
+            Some(_) => {}
+            None => tracing::warn!(
+                path = %path.display(),
+                "the fault file has no effect on this store"
+            ),
+        }
+    }
 }

@@ -30,18 +30,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_core::future::BoxFuture;
 use kelisim_receipt::log::LogError;
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls};
 
-use super::batch::{QUEUE_DEPTH, Writing};
-use super::{
-    Affected, Backend, Issued, Maintenance, Reader, SCHEMA_VERSION, Store, StoreError, redact_url,
-};
+use super::batch::{self, Running};
+use super::{Affected, Maintenance, Reader, SCHEMA_VERSION, Store, StoreError, redact_url};
 use crate::keys::Signer;
 use crate::ops::metrics::WriterMetrics;
-use crate::receipt::PreparedReceipt;
 
 mod admin;
 #[cfg(feature = "testing")]
@@ -271,26 +267,6 @@ fn check_version(found: i64, url: &str, migrating: bool) -> Result<(), StoreErro
     Ok(())
 }
 
-/// A running PostgreSQL store: this collector's writer thread and read pool.
-struct PgStore {
-    writing: Writing,
-    reader: Arc<Pool>,
-}
-
-impl std::fmt::Debug for PgStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("url", &self.reader.shown())
-            .finish()
-    }
-}
-
-impl Drop for PgStore {
-    fn drop(&mut self) {
-        self.writing.stop();
-    }
-}
-
 /// Connects to the database at `url`, creates or migrates its schema, brings the
 /// transparency log's tree up to the last receipt, and starts the writer, which signs with
 /// `signer` (receipts, and checkpoints under `origin` unless the log has an origin already)
@@ -315,18 +291,13 @@ fn start(
     migrate(&mut client, url)?;
     let (tree, note_signer) = tree::catch_up(&mut client, &signer, origin)?;
     let reader = Arc::new(Pool::new(config.clone(), redact_url(url), READERS));
-    let (jobs, queue) = crossbeam_channel::bounded(QUEUE_DEPTH);
     let writer = writer::Writer::new(config, client, signer, tree, note_signer, metrics);
-    let handle = std::thread::Builder::new()
-        .name("kelisim-writer".into())
-        .spawn(move || writer.run(&queue))
-        .map_err(|source| StoreError::Create {
-            path: redact_url(url),
-            source,
-        })?;
-    Ok(Arc::new(PgStore {
-        writing: Writing::new(jobs, handle),
+    Ok(Arc::new(Running {
+        writing: batch::start(writer, &redact_url(url))?,
         reader,
+        shown: redact_url(url),
+        #[cfg(feature = "testing")]
+        fault_file: None,
     }))
 }
 
@@ -371,42 +342,4 @@ fn upgraded(url: &str) -> Result<Client, StoreError> {
     }
     migrate(&mut client, url)?;
     Ok(client)
-}
-
-impl Backend for PgStore {
-    fn issue(&self, receipt: PreparedReceipt) -> BoxFuture<'_, Result<Issued, StoreError>> {
-        Box::pin(self.writing.issue(receipt))
-    }
-
-    fn maintain(&self, op: Maintenance) -> BoxFuture<'_, Result<Affected, StoreError>> {
-        Box::pin(self.writing.maintain(op))
-    }
-
-    /// Resolves once the writer has committed a write: the database is reachable and takes
-    /// writes (a standby does not).
-    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.writing.ping())
-    }
-
-    fn set_signer(&self, signer: Signer) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.writing.set_signer(signer))
-    }
-
-    fn reader(&self) -> Reader {
-        self.reader.clone()
-    }
-
-    fn shutdown(&self) {
-        self.writing.stop();
-    }
-
-    /// The fault file simulates SQLite's disk faults; PostgreSQL's are real ones (a stopped
-    /// server, a failover), which the tests cause instead.
-    #[cfg(feature = "testing")]
-    fn inject_faults_from(&self, path: &std::path::Path) {
-        tracing::warn!(
-            path = %path.display(),
-            "the fault file has no effect on a PostgreSQL store"
-        );
-    }
 }

@@ -69,11 +69,6 @@ impl Pool {
         }
     }
 
-    /// The database's URL without its password.
-    pub(super) fn shown(&self) -> &str {
-        &self.shown
-    }
-
     /// Runs `f` on a pooled session, connecting one first if the slot has none.
     pub(super) fn with<T: Send>(
         &self,

@@ -10,7 +10,6 @@
 
 use std::cell::RefCell;
 
-use crossbeam_channel::Receiver;
 use kelisim_receipt::log::{Appender, Hash, LogError, NoteSigner};
 use postgres::{Client, Config, Transaction};
 
@@ -22,7 +21,7 @@ use crate::log::Tip;
 use crate::ops::metrics::WriterMetrics;
 use crate::receipt::PreparedReceipt;
 use crate::store::StoreError;
-use crate::store::batch::{Job, MAX_BATCH, Outcome, Run, settle};
+use crate::store::batch::{Committer, Job, Outcome, Run, settle};
 
 pub(super) struct Writer {
     config: Config,
@@ -55,55 +54,8 @@ impl Writer {
         }
     }
 
-    pub(super) fn run(mut self, queue: &Receiver<Job>) {
-        tracing::debug!("receipt writer started (PostgreSQL)");
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        let mut stopping = false;
-        loop {
-            let next = if stopping {
-                queue.try_recv().ok()
-            } else {
-                queue.recv().ok()
-            };
-            let Some(first) = next else { break };
-            self.take(first, &mut batch, &mut stopping);
-            while batch.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(job) => self.take(job, &mut batch, &mut stopping),
-                    Err(_) => break,
-                }
-            }
-            if !batch.is_empty() {
-                self.commit(&mut batch);
-            }
-        }
-        tracing::debug!(seq = self.tip.seq, "receipt writer stopped");
-    }
-
-    /// Adds `job` to the batch, or acts on a control job (a new key applies after what was
-    /// queued before it).
-    fn take(&mut self, job: Job, batch: &mut Vec<Job>, stopping: &mut bool) {
-        match job {
-            Job::Shutdown => *stopping = true,
-            Job::SetSigner { signer, reply } => {
-                if !batch.is_empty() {
-                    self.commit(batch);
-                }
-                tracing::info!(kid = signer.kid(), "now signing receipts with a new key");
-                let origin = self.note_signer.verifier_key().name().to_owned();
-                match signer.note_signer(&origin) {
-                    Ok(note_signer) => self.note_signer = note_signer,
-                    Err(e) => tracing::error!(error = %e, "keeping the old log key"),
-                }
-                self.signer = *signer;
-                let _ = reply.send(());
-            }
-            job => batch.push(job),
-        }
-    }
-
     /// Handles `batch` in one transaction and answers every job after the commit.
-    fn commit(&mut self, batch: &mut Vec<Job>) {
+    fn commit_batch(&mut self, batch: &mut Vec<Job>) {
         let started = std::time::Instant::now();
         self.metrics.batch_size.observe(batch.len() as f64);
         let mut outcomes = Vec::with_capacity(batch.len());
@@ -145,6 +97,16 @@ impl Writer {
                 settle(outcomes, Some(&failure));
             }
         }
+    }
+}
+
+impl Committer for Writer {
+    fn commit(&mut self, batch: &mut Vec<Job>) {
+        self.commit_batch(batch);
+    }
+
+    fn keys(&mut self) -> (&mut Signer, &mut NoteSigner) {
+        (&mut self.signer, &mut self.note_signer)
     }
 }
 

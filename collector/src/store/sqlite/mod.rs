@@ -24,16 +24,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_core::future::BoxFuture;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::batch::{QUEUE_DEPTH, Writing};
-use super::{Affected, Backend, Head, Issued, Maintenance, Reader, Store, StoreError};
+use super::batch::{self, Running};
+use super::{Head, Reader, Store, StoreError};
 use crate::keys::Signer;
 use crate::log::Tip;
 use crate::ops::datadir;
 use crate::ops::metrics::WriterMetrics;
-use crate::receipt::PreparedReceipt;
 
 mod admin;
 mod analytics;
@@ -88,30 +86,6 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// A running SQLite store: the writer thread's queue and the read pool. Dropping the last
-/// handle commits what is queued and stops the writer.
-struct SqliteStore {
-    writing: Writing,
-    reader: Arc<ReadPool>,
-    /// Set once by [`Backend::inject_faults_from`] (tests only); the writer reads it.
-    #[cfg(feature = "testing")]
-    fault_file: Arc<std::sync::OnceLock<std::path::PathBuf>>,
-}
-
-impl std::fmt::Debug for SqliteStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("path", &self.reader.path())
-            .finish()
-    }
-}
-
-impl Drop for SqliteStore {
-    fn drop(&mut self) {
-        self.writing.stop();
-    }
-}
-
 /// Opens (creating and migrating if needed) the database at `path`, brings the transparency
 /// log's tree up to the last receipt, and starts the writer, which signs with `signer` (the
 /// receipts, and the checkpoints under `origin`) and reports its batches to `metrics`.
@@ -131,7 +105,6 @@ pub(super) fn open(
     let tip = read_tip(&conn)?;
     let (tree, note_signer) = tree::catch_up(&mut conn, &signer, origin, tip.seq)?;
     let reader = Arc::new(ReadPool::open(path, READERS)?);
-    let (jobs, queue) = crossbeam_channel::bounded(QUEUE_DEPTH);
     #[cfg(feature = "testing")]
     let fault_file = Arc::new(std::sync::OnceLock::new());
     let writer = Writer {
@@ -146,18 +119,12 @@ pub(super) fn open(
         #[cfg(feature = "testing")]
         faults: fault::Faults::default(),
     };
-    let handle = std::thread::Builder::new()
-        .name("kelisim-writer".into())
-        .spawn(move || writer.run(&queue))
-        .map_err(|source| StoreError::Create {
-            path: shown,
-            source,
-        })?;
-    Ok(Arc::new(SqliteStore {
-        writing: Writing::new(jobs, handle),
+    Ok(Arc::new(Running {
+        writing: batch::start(writer, &shown)?,
         reader,
+        shown,
         #[cfg(feature = "testing")]
-        fault_file,
+        fault_file: Some(fault_file),
     }))
 }
 
@@ -174,41 +141,6 @@ fn open_pool(path: &Path) -> Result<ReadPool, StoreError> {
         });
     }
     ReadPool::open(path, 1)
-}
-
-impl Backend for SqliteStore {
-    fn issue(&self, receipt: PreparedReceipt) -> BoxFuture<'_, Result<Issued, StoreError>> {
-        Box::pin(self.writing.issue(receipt))
-    }
-
-    fn maintain(&self, op: Maintenance) -> BoxFuture<'_, Result<Affected, StoreError>> {
-        Box::pin(self.writing.maintain(op))
-    }
-
-    /// Resolves once the writer has committed an (empty) batch: the store is writable.
-    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.writing.ping())
-    }
-
-    fn set_signer(&self, signer: Signer) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.writing.set_signer(signer))
-    }
-
-    fn reader(&self) -> Reader {
-        self.reader.clone()
-    }
-
-    fn shutdown(&self) {
-        self.writing.stop();
-    }
-
-    /// Before each batch the writer applies the faults `path` names (see [`fault`]).
-    #[cfg(feature = "testing")]
-    fn inject_faults_from(&self, path: &Path) {
-        if self.fault_file.set(path.to_owned()).is_ok() {
-            tracing::warn!(path = %path.display(), "fault injection enabled (tests only)");
-        }
-    }
 }
 
 /// Opens a connection with the store's pragmas.
@@ -334,9 +266,10 @@ mod tests {
     use crate::hash::sha256_hex;
     use crate::receipt::subject::IdentifierKind;
     use crate::receipt::{
-        Choice, Context, Event, IndexEntry, Kind, Notice, PolicyRef, Private, SignedIdentifier,
-        Subject,
+        Choice, Context, Event, IndexEntry, Kind, Notice, PolicyRef, PreparedReceipt, Private,
+        SignedIdentifier, Subject,
     };
+    use crate::store::Issued;
 
     /// A running store at `path` (its batch metrics go nowhere).
     pub(super) fn start(path: &Path) -> Store {

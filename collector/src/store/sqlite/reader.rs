@@ -121,10 +121,6 @@ impl ReadPool {
         let conn = lease.conn.as_ref().ok_or(StoreError::WriterStopped)?;
         Ok(f(conn)?)
     }
-
-    pub(super) fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl ReceiptReads for ReadPool {

@@ -10,18 +10,18 @@
 //! signed inside the same transaction (`tree.rs`), so a checkpoint never outlives a crash
 //! that loses its receipts; a rollback restores the tree's edge too.
 
-use crossbeam_channel::Receiver;
 use kelisim_receipt::log::{Appender, NoteSigner};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 #[cfg(feature = "testing")]
 use super::fault::{self, Faults};
-use super::{Issued, SCHEMA_VERSION, StoreError};
+use super::{SCHEMA_VERSION, StoreError};
 use crate::keys::Signer;
 use crate::log::Tip;
 use crate::ops::metrics::WriterMetrics;
 use crate::receipt::{PreparedReceipt, Stamp};
-use crate::store::batch::{Job, MAX_BATCH, Outcome, ReceiptTx, Run, replay_or_conflict, settle};
+use crate::store::Issued;
+use crate::store::batch::{Committer, Job, Outcome, ReceiptTx, Run, replay_or_conflict, settle};
 
 pub(super) struct Writer {
     pub(super) conn: Connection,
@@ -39,58 +39,19 @@ pub(super) struct Writer {
     pub(super) faults: Faults,
 }
 
-impl Writer {
-    pub(super) fn run(mut self, queue: &Receiver<Job>) {
-        tracing::debug!(seq = self.tip.seq, "receipt writer started");
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        let mut stopping = false;
-        loop {
-            // After a shutdown request, drain what is left without waiting for more.
-            let next = if stopping {
-                queue.try_recv().ok()
-            } else {
-                queue.recv().ok()
-            };
-            let Some(first) = next else { break };
-            self.take(first, &mut batch, &mut stopping);
-            while batch.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(job) => self.take(job, &mut batch, &mut stopping),
-                    Err(_) => break,
-                }
-            }
-            if !batch.is_empty() {
-                self.commit(&mut batch);
-            }
-        }
-        tracing::debug!(seq = self.tip.seq, "receipt writer stopped");
-    }
-
-    /// Adds `job` to the batch, or acts on a control job. A new key applies from the next
-    /// receipt on: what was queued before it is committed (and signed) first.
-    fn take(&mut self, job: Job, batch: &mut Vec<Job>, stopping: &mut bool) {
-        match job {
-            Job::Shutdown => *stopping = true,
-            Job::SetSigner { signer, reply } => {
-                if !batch.is_empty() {
-                    self.commit(batch);
-                }
-                tracing::info!(kid = signer.kid(), "now signing receipts with a new key");
-                let origin = self.note_signer.verifier_key().name().to_owned();
-                match signer.note_signer(&origin) {
-                    Ok(note_signer) => self.note_signer = note_signer,
-                    // The origin was a valid key name for the old key: cannot happen.
-                    Err(e) => tracing::error!(error = %e, "keeping the old log key"),
-                }
-                self.signer = *signer;
-                let _ = reply.send(());
-            }
-            job => batch.push(job),
-        }
-    }
-
-    /// Handles `batch` in one transaction and answers every job after the commit.
+impl Committer for Writer {
     fn commit(&mut self, batch: &mut Vec<Job>) {
+        self.commit_batch(batch);
+    }
+
+    fn keys(&mut self) -> (&mut Signer, &mut NoteSigner) {
+        (&mut self.signer, &mut self.note_signer)
+    }
+}
+
+impl Writer {
+    /// Handles `batch` in one transaction and answers every job after the commit.
+    fn commit_batch(&mut self, batch: &mut Vec<Job>) {
         #[cfg(feature = "testing")]
         if let Some(path) = self.fault_file.get() {
             fault::apply(&self.conn, &mut self.faults, Faults::read(path));
