@@ -162,30 +162,24 @@ fn write_batch(
     let mut leaves: Vec<Hash> = Vec::new();
     let mut segment = Vec::new();
     let mut failed = None;
-    let mut jobs = batch.drain(..).peekable();
-    while let Some(job) = jobs.next() {
+    for job in batch.drain(..) {
         match job {
-            Job::Issue { receipt, reply } => {
-                segment.push((receipt, reply));
-                // The run ends where an admin change or the batch does.
-                if !matches!(jobs.peek(), Some(Job::Issue { .. } | Job::Ping { .. })) {
-                    let run = std::mem::take(&mut segment);
-                    if failed.is_some() {
-                        for (_, reply) in run {
-                            outcomes.push(Outcome::Issue(reply, Err(StoreError::WriterStopped)));
-                        }
-                    } else if let Err(e) =
-                        store_run(&mut tx, signer, tip, &mut leaves, run, outcomes)
-                    {
-                        failed = Some(e);
-                    }
-                }
-            }
+            Job::Issue { receipt, reply } => segment.push((receipt, reply)),
             Job::Ping { reply } => {
                 pinged = true;
                 outcomes.push(Outcome::Ping(reply));
             }
             Job::Maintain { op, reply } => {
+                // A change applies after the receipts queued before it, as they came.
+                store_segment(
+                    &mut tx,
+                    signer,
+                    tip,
+                    &mut leaves,
+                    &mut segment,
+                    outcomes,
+                    &mut failed,
+                );
                 let result = if failed.is_some() {
                     Err(StoreError::WriterStopped)
                 } else {
@@ -202,16 +196,15 @@ fn write_batch(
             Job::SetSigner { .. } | Job::Shutdown => {}
         }
     }
-    // Receipts followed only by pings.
-    if !segment.is_empty() {
-        if failed.is_some() {
-            for (_, reply) in segment {
-                outcomes.push(Outcome::Issue(reply, Err(StoreError::WriterStopped)));
-            }
-        } else if let Err(e) = store_run(&mut tx, signer, tip, &mut leaves, segment, outcomes) {
-            failed = Some(e);
-        }
-    }
+    store_segment(
+        &mut tx,
+        signer,
+        tip,
+        &mut leaves,
+        &mut segment,
+        outcomes,
+        &mut failed,
+    );
     if let Some(e) = failed {
         return Err(e);
     }
@@ -228,6 +221,30 @@ fn write_batch(
         append(&mut tx, tree, &leaves, note_signer)?;
     }
     Ok(tx.commit()?)
+}
+
+/// Stores the receipts queued in `segment` as one run (emptying it), unless the batch has
+/// already failed: then they are only told so.
+fn store_segment(
+    tx: &mut Transaction<'_>,
+    signer: &Signer,
+    tip: &mut Tip,
+    leaves: &mut Vec<Hash>,
+    segment: &mut Vec<Queued>,
+    outcomes: &mut Vec<Outcome>,
+    failed: &mut Option<PgError>,
+) {
+    let run = std::mem::take(segment);
+    if run.is_empty() {
+        return;
+    }
+    if failed.is_some() {
+        for (_, reply) in run {
+            outcomes.push(Outcome::Issue(reply, Err(StoreError::WriterStopped)));
+        }
+    } else if let Err(e) = store_run(tx, signer, tip, leaves, run, outcomes) {
+        *failed = Some(e);
+    }
 }
 
 /// A receipt job waiting in a run: the receipt and where its answer goes.
