@@ -131,8 +131,10 @@ fn is_transient(e: &PgError) -> bool {
 
 /// Runs `f`, on a thread of its own when called from inside an async runtime. The blocking
 /// client drives each call with a runtime of its own, which tokio refuses to start inside
-/// another: the server's handlers run reads in `web::block` (no runtime there), but a
-/// caller on the executor (a test, a start-up path) is served too, at the cost of a thread.
+/// another. The writer's thread has no runtime; a caller on the executor (a test, a start-up
+/// path), or on a blocking-pool thread that keeps the runtime's context (`web::block`), is
+/// served on a scoped thread: tens of microseconds beside a query's milliseconds. Reader
+/// threads kept by the pool would save that spawn; not needed at the measured rates.
 fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     if tokio::runtime::Handle::try_current().is_err() {
         return f();
