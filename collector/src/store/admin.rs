@@ -57,6 +57,21 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+impl AuditEntry {
+    /// The audit-trail entry of an erasure step on `site` (`erase`, `erase_pending`,
+    /// `erase_execute`, `erase_due`), by `by`: a token id, [`BY_CLI`] or [`BY_DEADLINE`].
+    /// Every backend writes these with the erasure, in the same transaction.
+    pub fn erasure(at: &str, by: &str, site: &str, action: &str, detail: String) -> AuditEntry {
+        AuditEntry {
+            at: at.to_owned(),
+            token_id: by.to_owned(),
+            site: Some(site.to_owned()),
+            action: action.to_owned(),
+            detail,
+        }
+    }
+}
+
 /// `recorded_by` / `done_by` of an erasure carried out from the command line on the server.
 pub const BY_CLI: &str = "cli";
 /// `done_by` of an erasure carried out because its due time came (the task in `serve`, or

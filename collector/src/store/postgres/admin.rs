@@ -73,16 +73,6 @@ fn write_audit(tx: &mut Transaction<'_>, e: &AuditEntry) -> Result<Affected, PgE
     )?)
 }
 
-fn erasure_entry(at: &str, by: &str, site: &str, action: &str, detail: String) -> AuditEntry {
-    AuditEntry {
-        at: at.to_owned(),
-        token_id: by.to_owned(),
-        site: Some(site.to_owned()),
-        action: action.to_owned(),
-        detail,
-    }
-}
-
 /// Removes `site`'s receipts whose last event is before `cutoff`, leaving tombstones.
 fn purge(
     tx: &mut Transaction<'_>,
@@ -149,7 +139,7 @@ fn request_erasure(tx: &mut Transaction<'_>, r: &ErasureRequest) -> Result<Affec
     );
     write_audit(
         tx,
-        &erasure_entry(&r.recorded_at, &r.recorded_by, &r.site, action, detail),
+        &AuditEntry::erasure(&r.recorded_at, &r.recorded_by, &r.site, action, detail),
     )?;
     Ok(n)
 }
@@ -175,7 +165,10 @@ fn execute_requested(
     if let Some(done_at) = done_at {
         let done_by: String = found.try_get::<_, Option<String>>(1)?.unwrap_or_default();
         let detail = format!("request={id} already done at {done_at} by {done_by}");
-        write_audit(tx, &erasure_entry(at, by, site, "erase_execute", detail))?;
+        write_audit(
+            tx,
+            &AuditEntry::erasure(at, by, site, "erase_execute", detail),
+        )?;
         return Ok(Err(StoreError::ErasureDone {
             id: id.to_owned(),
             done_at,
@@ -184,7 +177,10 @@ fn execute_requested(
     }
     let n = execute_erasure(tx, site, id, at, by)?.unwrap_or(0);
     let detail = format!("request={id} receipts={n}");
-    write_audit(tx, &erasure_entry(at, by, site, "erase_execute", detail))?;
+    write_audit(
+        tx,
+        &AuditEntry::erasure(at, by, site, "erase_execute", detail),
+    )?;
     Ok(Ok(n))
 }
 
@@ -235,7 +231,7 @@ fn execute_due_erasures(
         let detail = format!("request={id} due={due_at} receipts={n}");
         write_audit(
             tx,
-            &erasure_entry(at, BY_DEADLINE, site, "erase_due", detail),
+            &AuditEntry::erasure(at, BY_DEADLINE, site, "erase_due", detail),
         )?;
     }
     Ok(due.len() as u64)

@@ -75,18 +75,6 @@ fn write_audit(tx: &Transaction<'_>, e: &AuditEntry) -> Result<Affected, rusqlit
     .map(|n| n as u64)
 }
 
-/// An audit-trail entry of an erasure step on `site`, by `by` (a token id, [`BY_CLI`](crate::store::BY_CLI) or
-/// [`BY_DEADLINE`]).
-fn erasure_entry(at: &str, by: &str, site: &str, action: &str, detail: String) -> AuditEntry {
-    AuditEntry {
-        at: at.to_owned(),
-        token_id: by.to_owned(),
-        site: Some(site.to_owned()),
-        action: action.to_owned(),
-        detail,
-    }
-}
-
 /// A receipt is past retention when it, and its withdrawal if any, were issued before
 /// `cutoff`: the retention period runs from the last event of a consent.
 fn purge(
@@ -170,7 +158,7 @@ fn request_erasure(tx: &Transaction<'_>, r: &ErasureRequest) -> Result<Affected,
     );
     write_audit(
         tx,
-        &erasure_entry(&r.recorded_at, &r.recorded_by, &r.site, action, detail),
+        &AuditEntry::erasure(&r.recorded_at, &r.recorded_by, &r.site, action, detail),
     )?;
     Ok(n)
 }
@@ -200,7 +188,10 @@ fn execute_requested(
         // The table's CHECK pairs `done_at` with a carried-out request; `done_by` is set with it.
         let done_by = done_by.unwrap_or_default();
         let detail = format!("request={id} already done at {done_at} by {done_by}");
-        write_audit(tx, &erasure_entry(at, by, site, "erase_execute", detail))?;
+        write_audit(
+            tx,
+            &AuditEntry::erasure(at, by, site, "erase_execute", detail),
+        )?;
         return Ok(Err(StoreError::ErasureDone {
             id: id.to_owned(),
             done_at,
@@ -209,7 +200,10 @@ fn execute_requested(
     }
     let n = execute_erasure(tx, site, id, at, by)?.unwrap_or(0);
     let detail = format!("request={id} receipts={n}");
-    write_audit(tx, &erasure_entry(at, by, site, "erase_execute", detail))?;
+    write_audit(
+        tx,
+        &AuditEntry::erasure(at, by, site, "erase_execute", detail),
+    )?;
     Ok(Ok(n))
 }
 
@@ -258,7 +252,7 @@ fn execute_due_erasures(
         let detail = format!("request={id} due={due_at} receipts={n}");
         write_audit(
             tx,
-            &erasure_entry(at, BY_DEADLINE, site, "erase_due", detail),
+            &AuditEntry::erasure(at, BY_DEADLINE, site, "erase_due", detail),
         )?;
     }
     Ok(due.len() as u64)
