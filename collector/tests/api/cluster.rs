@@ -467,6 +467,100 @@ fn a_failover_to_a_synchronous_standby_loses_nothing_acknowledged() {
     standby.stop();
 }
 
+/// `synchronous_commit = off` as the database's default (an operator tuning for speed)
+/// would let a commit return before anything is on disk or on the standby. The collector
+/// sets it on for its own sessions, so with a synchronous standby gone a receipt waits:
+/// no 201 until the standby has it.
+#[test]
+fn an_acknowledgement_waits_for_the_synchronous_standby_whatever_the_database_default() {
+    let primary = Cluster::start();
+    let url = primary.create_database();
+    let db = url.rsplit('/').next().expect("db name").to_owned();
+    primary.execute(
+        "postgres",
+        &["ALTER DATABASE ", &db, " SET synchronous_commit = off"].concat(),
+    );
+    let mut standby = primary.standby();
+    primary.execute(
+        "postgres",
+        "ALTER SYSTEM SET synchronous_standby_names = '*'",
+    );
+    primary.execute("postgres", "SELECT pg_reload_conf()");
+    let sync_state = || {
+        crate::postgres::query_text(
+            &primary.url("postgres"),
+            "SELECT sync_state FROM pg_stat_replication",
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sync_state().as_deref() != Some("sync") {
+        assert!(
+            Instant::now() < deadline,
+            "the standby never became synchronous"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = site_on(tmp.path(), &url);
+    let data = tmp.path().join("data");
+    let server = spawn_serve(&config, &data, &tmp.path().join("c.log"));
+    let agent = self::agent();
+    let (status, first) = post(&agent, &server.base, &body(&format!("{:032x}", 1))).expect("post");
+    assert_eq!(status, 201, "{}", server.log());
+    assert!(first.is_some());
+
+    standby.stop();
+    let patient: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(90)))
+        .build()
+        .into();
+    let (answer, answered) = std::sync::mpsc::channel();
+    let base = server.base.clone();
+    let held = std::thread::spawn(move || {
+        let result = post(&patient, &base, &body(&format!("{:032x}", 2)));
+        let _ = answer.send(result);
+    });
+    // With the session's default (off) the commit would return at once.
+    assert!(
+        answered.recv_timeout(Duration::from_secs(3)).is_err(),
+        "a receipt was acknowledged with its synchronous standby down"
+    );
+    standby.run();
+    let (status, ack) = answered
+        .recv_timeout(Duration::from_secs(60))
+        .expect("no answer after the standby came back")
+        .expect("post");
+    held.join().expect("client");
+    assert_eq!(status, 201, "{}", server.log());
+    let ack = ack.expect("a receipt");
+    // The held receipt is on the standby.
+    let standby_url = format!(
+        "postgres://{}:{}@127.0.0.1:{}/{db}",
+        crate::postgres::USER,
+        crate::postgres::PASSWORD,
+        standby.port
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let on_standby = crate::postgres::query_text(
+            &standby_url,
+            &["SELECT count(*)::text FROM receipts WHERE id = '", &ack.id, "'"].concat(),
+        );
+        if on_standby.as_deref() == Some("1") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "receipt {} not on the standby",
+            ack.id
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.terminate();
+    standby.stop();
+}
+
 #[test]
 fn a_due_erasure_is_carried_out_once_whichever_collectors_run_the_task() {
     use kelisim_collector::admin::retention::{due_erasures_job, erasure_request};
