@@ -1,7 +1,8 @@
 //! Streaming export of receipts (CSV, NDJSON, Kantara NDJSON) and each receipt's status.
 //!
 //! [`write_export`] reads matching receipts in log order in chunks of [`CHUNK`] (a keyset
-//! on `seq`, one pooled connection per chunk) and writes them to any `io::Write`: the CLI
+//! on `seq`, one pooled connection per chunk, the next chunk read on a thread of its own
+//! while this one is written) and writes them to any `io::Write`: the CLI
 //! passes stdout, the HTTP handler a [`ChannelWriter`] feeding a streaming response. Memory
 //! stays constant whatever the size of the log.
 
@@ -203,43 +204,64 @@ pub fn write_export(
         out.write_all(BOM.as_bytes())?;
         out.write_all(CSV_HEADER.as_bytes())?;
     }
-    let mut after = 0;
     let mut written = 0u64;
     let mut line = Vec::with_capacity(4096);
-    loop {
-        let rows = reader.admin_chunk(filter, after, CHUNK)?;
-        let Some(last) = rows.last() else { break };
-        after = last.row.seq;
-        for row in &rows {
-            let site = sites.get(&row.row.site);
-            let status = status_before(row, cutoffs.get(row.row.site.as_str()).map(String::as_str));
-            line.clear();
-            match format {
-                Format::Csv => {
-                    text.clear();
-                    push_csv_line(&mut text, row, status);
-                    line.extend_from_slice(text.as_bytes());
+    // The next chunk is read while this one is written: the database (a PostgreSQL server
+    // process, or SQLite's page reads) and the formatting then run on two cores instead of
+    // taking turns. One chunk waits in the channel at most, so memory stays bounded.
+    std::thread::scope(|scope| -> Result<(), ExportError> {
+        let (send, chunks) = crossbeam_channel::bounded::<Result<Vec<AdminRow>, StoreError>>(1);
+        scope.spawn(move || {
+            let mut after = 0;
+            loop {
+                let chunk = reader.admin_chunk(filter, after, CHUNK);
+                let last = match &chunk {
+                    Ok(rows) => rows.last().map(|r| r.row.seq),
+                    Err(_) => None,
+                };
+                let more = last.is_some();
+                // A closed channel means the writer stopped (an error, a client gone).
+                if send.send(chunk).is_err() || !more {
+                    return;
                 }
-                Format::Ndjson => {
-                    serde_json::to_writer(&mut line, &RowWithStatus { row, status })
-                        .map_err(io::Error::other)?;
-                    line.push(b'\n');
-                }
-                Format::Kantara => {
-                    let (Some(payload), Some(site)) =
-                        (receipt::decode_unverified(&row.row.jws), site)
-                    else {
-                        continue;
-                    };
-                    let doc = kantara::render(&payload, &row.row.kid, site);
-                    serde_json::to_writer(&mut line, &doc).map_err(io::Error::other)?;
-                    line.push(b'\n');
-                }
+                after = last.unwrap_or(after);
             }
-            out.write_all(&line)?;
-            written += 1;
+        });
+        for chunk in chunks {
+            let rows = chunk?;
+            for row in &rows {
+                let site = sites.get(&row.row.site);
+                let status =
+                    status_before(row, cutoffs.get(row.row.site.as_str()).map(String::as_str));
+                line.clear();
+                match format {
+                    Format::Csv => {
+                        text.clear();
+                        push_csv_line(&mut text, row, status);
+                        line.extend_from_slice(text.as_bytes());
+                    }
+                    Format::Ndjson => {
+                        serde_json::to_writer(&mut line, &RowWithStatus { row, status })
+                            .map_err(io::Error::other)?;
+                        line.push(b'\n');
+                    }
+                    Format::Kantara => {
+                        let (Some(payload), Some(site)) =
+                            (receipt::decode_unverified(&row.row.jws), site)
+                        else {
+                            continue;
+                        };
+                        let doc = kantara::render(&payload, &row.row.kid, site);
+                        serde_json::to_writer(&mut line, &doc).map_err(io::Error::other)?;
+                        line.push(b'\n');
+                    }
+                }
+                out.write_all(&line)?;
+                written += 1;
+            }
         }
-    }
+        Ok(())
+    })?;
     out.flush()?;
     Ok(written)
 }

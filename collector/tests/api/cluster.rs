@@ -545,7 +545,12 @@ fn an_acknowledgement_waits_for_the_synchronous_standby_whatever_the_database_de
     loop {
         let on_standby = crate::postgres::query_text(
             &standby_url,
-            &["SELECT count(*)::text FROM receipts WHERE id = '", &ack.id, "'"].concat(),
+            &[
+                "SELECT count(*)::text FROM receipts WHERE id = '",
+                &ack.id,
+                "'",
+            ]
+            .concat(),
         );
         if on_standby.as_deref() == Some("1") {
             break;
