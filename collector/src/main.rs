@@ -241,10 +241,20 @@ fn audit_at(dir: &DataDir, at: &store::Location) -> anyhow::Result<ExitCode> {
         }
         .into());
     }
-    let report = audit::audit(&reader, &ring.public_keys())?;
+    let keys = ring.public_keys();
+    // One read of the receipts serves both checks; the tree's stored hashes are read beside it.
+    let (walked, stored) = std::thread::scope(|scope| {
+        let stored = scope.spawn(|| tree_check::StoredTree::read(&*reader));
+        let walked = audit::audit_with_leaves(&reader, &keys);
+        let stored = stored
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (walked, stored)
+    });
+    let (report, leaves) = walked?;
     println!("{report}");
     // The transparency log: the tree rebuilt from the receipts against every checkpoint.
-    let tree = tree_check::audit_tree(&*reader, &ring.public_keys())?;
+    let tree = stored?.check(&keys, &leaves);
     println!("{tree}");
     Ok(if report.is_intact() && tree.is_intact() {
         ExitCode::SUCCESS

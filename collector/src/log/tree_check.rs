@@ -89,24 +89,79 @@ pub fn audit_tree<E, R>(reader: &R, keys: &PublicKeys) -> Result<TreeReport, E>
 where
     R: TreeReads<Error = E> + LogSource<Error = E> + ?Sized,
 {
-    let checkpoints = reader.checkpoints()?;
-    let Some(latest) = checkpoints.last() else {
-        // Migrated offline (`erase`, `purge`, `restore` on an older store): the collector
-        // builds the tree when it next starts. Stored hashes without a checkpoint are not
-        // something the collector ever writes.
-        let has_hashes = reader.leaf_hashes(0, 1).is_ok();
-        return Ok(TreeReport {
-            not_built: true,
-            problems: if has_hashes {
-                vec!["the tree has stored hashes but no checkpoint".into()]
-            } else {
-                Vec::new()
-            },
-            ..TreeReport::default()
-        });
-    };
-    let size = latest.size;
-    let stored = reader.leaf_hashes(0, size)?;
+    let stored = StoredTree::read(reader)?;
+    let mut leaves = Vec::new();
+    reader.scan_log(&mut |row| {
+        leaves.push((row.row.seq, receipt_leaf_hash(&row.row.jws)));
+        ControlFlow::Continue(())
+    })?;
+    Ok(stored.check(keys, &leaves))
+}
+
+/// What the store keeps of its tree: every checkpoint and the leaf hashes up to the latest.
+#[derive(Debug)]
+pub struct StoredTree {
+    checkpoints: Vec<StoredCheckpoint>,
+    /// The latest checkpoint's leaves; `has_hashes` when there is no checkpoint.
+    leaves: Vec<Hash>,
+    has_hashes: bool,
+}
+
+impl StoredTree {
+    /// Reads the checkpoints and the leaves they cover (`audit` reads them on a thread of
+    /// its own while it walks the receipts).
+    pub fn read<E, R>(reader: &R) -> Result<StoredTree, E>
+    where
+        R: TreeReads<Error = E> + ?Sized,
+    {
+        let checkpoints = reader.checkpoints()?;
+        let (leaves, has_hashes) = match checkpoints.last() {
+            Some(latest) => (reader.leaf_hashes(0, latest.size)?, true),
+            None => (Vec::new(), reader.leaf_hashes(0, 1).is_ok()),
+        };
+        Ok(StoredTree {
+            checkpoints,
+            leaves,
+            has_hashes,
+        })
+    }
+
+    /// [`audit_tree`] with the receipts' leaf hashes already computed, `(seq, leaf)` in any
+    /// order: `audit` has them from its own walk (`audit::audit_with_leaves`), so the log
+    /// is read once.
+    pub fn check(self, keys: &PublicKeys, receipts: &[(i64, Hash)]) -> TreeReport {
+        let StoredTree {
+            checkpoints,
+            leaves: stored,
+            has_hashes,
+        } = self;
+        let Some(latest) = checkpoints.last() else {
+            // Migrated offline (`erase`, `purge`, `restore` on an older store): the
+            // collector builds the tree when it next starts. Stored hashes without a
+            // checkpoint are not something the collector ever writes.
+            return TreeReport {
+                not_built: true,
+                problems: if has_hashes {
+                    vec!["the tree has stored hashes but no checkpoint".into()]
+                } else {
+                    Vec::new()
+                },
+                ..TreeReport::default()
+            };
+        };
+        let size = latest.size;
+        check_leaves(&checkpoints, &stored, size, keys, receipts)
+    }
+}
+
+/// The rebuild itself: `stored` holds the leaves `0..size` of the latest checkpoint.
+fn check_leaves(
+    checkpoints: &[StoredCheckpoint],
+    stored: &[Hash],
+    size: u64,
+    keys: &PublicKeys,
+    receipts: &[(i64, Hash)],
+) -> TreeReport {
     let mut report = TreeReport::default();
     let problem = |report: &mut TreeReport, text: String| {
         if report.problems.len() < MAX_LISTED {
@@ -116,14 +171,13 @@ where
     // Leaves: the receipt's own where there is one, else the stored one (purged).
     let mut leaves: Vec<Option<Hash>> = vec![None; usize::try_from(size).unwrap_or(0)];
     let mut beyond = 0u64;
-    reader.scan_log(&mut |row| {
-        let index = leaf_index(row.row.seq);
+    for (seq, leaf) in receipts {
+        let index = leaf_index(*seq);
         match leaves.get_mut(usize::try_from(index).unwrap_or(usize::MAX)) {
-            Some(slot) => *slot = Some(receipt_leaf_hash(&row.row.jws)),
+            Some(slot) => *slot = Some(*leaf),
             None => beyond += 1,
         }
-        ControlFlow::Continue(())
-    })?;
+    }
     if beyond > 0 {
         problem(
             &mut report,
@@ -141,7 +195,7 @@ where
     while let Some(cp) = next.next_if(|c| c.size == 0) {
         check(&mut report, &appender, cp);
     }
-    for (index, (leaf, stored)) in leaves.iter().zip(&stored).enumerate() {
+    for (index, (leaf, stored)) in leaves.iter().zip(stored).enumerate() {
         let leaf = match leaf {
             Some(leaf) if leaf != stored => {
                 problem(
@@ -165,7 +219,7 @@ where
         }
     }
     report.leaves = appender.size();
-    Ok(report)
+    report
 }
 
 /// One checkpoint against the rebuilt root of its size.

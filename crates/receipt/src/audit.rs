@@ -25,8 +25,9 @@ use std::fmt;
 use std::ops::ControlFlow;
 
 use crate::chain::{GENESIS_PREV, LogRow, LogSource, link_hash};
-use crate::jws::{JwsError, VerifiedJws, verify_compact};
+use crate::jws::{JwsError, VerifiedJws, verify_compact_batch};
 use crate::keyset::PublicKeys;
+use crate::log::{Hash, receipt_leaf_hash};
 use crate::payload::ReceiptPayload;
 
 /// Findings kept; past this the report only says there were more.
@@ -162,30 +163,111 @@ impl fmt::Display for AuditReport {
     }
 }
 
-/// Rows read before their signatures are checked together, spread over the machine's cores.
+/// Each receipt's `seq` and transparency-log leaf hash, in log order.
+pub type Leaves = Vec<(i64, Hash)>;
+
+/// One column's check: its name, whether it equals the signed value, and both as text for
+/// the finding.
+type Column<'a> = (
+    &'static str,
+    &'a dyn Fn() -> bool,
+    &'a dyn Fn() -> (String, String),
+);
+
+/// Rows read before they are checked together, spread over the machine's cores.
 const VERIFY_CHUNK: usize = 4096;
 
+/// Rows one core checks at a time, their signatures as one batch
+/// (`jws::verify_compact_batch`); a chunk is four of them, two for each of two cores.
+const BATCH: usize = 1024;
+
 /// Audits the whole log read through `reader` against the signing keys `keys`.
-pub fn audit<S: LogSource>(reader: &S, keys: &PublicKeys) -> Result<AuditReport, S::Error> {
+pub fn audit<S>(reader: &S, keys: &PublicKeys) -> Result<AuditReport, S::Error>
+where
+    S: LogSource + Sync,
+    S::Error: Send,
+{
+    Ok(walk(reader, keys, false)?.0)
+}
+
+/// [`audit`], and each receipt's position and transparency-log leaf hash
+/// ([`receipt_leaf_hash`] of its JWS) in log order: what a rebuild of the log's tree needs,
+/// without reading every receipt a second time.
+pub fn audit_with_leaves<S>(
+    reader: &S,
+    keys: &PublicKeys,
+) -> Result<(AuditReport, Leaves), S::Error>
+where
+    S: LogSource + Sync,
+    S::Error: Send,
+{
+    walk(reader, keys, true)
+}
+
+fn walk<S>(
+    reader: &S,
+    keys: &PublicKeys,
+    with_leaves: bool,
+) -> Result<(AuditReport, Leaves), S::Error>
+where
+    S: LogSource + Sync,
+    S::Error: Send,
+{
     let mut walk = Walk {
-        keys,
         report: AuditReport::default(),
         prev_hash: GENESIS_PREV.to_owned(),
         tombstones: reader.tombstones()?,
-        erased: reader.erased()?,
+        leaves: Vec::new(),
+        with_leaves,
     };
-    // Signature checks are nine tenths of the work and independent of each other: they run
-    // a chunk at a time on every core; everything else walks the rows in order.
-    let mut chunk = Vec::with_capacity(VERIFY_CHUNK);
-    reader.scan_log(&mut |row| {
-        chunk.push(row);
-        if chunk.len() == VERIFY_CHUNK {
-            walk.visit_all(&mut chunk);
+    let erased = reader.erased()?;
+    // Everything about one receipt but its place in the log (signature, payload, columns,
+    // subject index, hashes) is independent of the others: it runs a batch at a time on
+    // every core, on a thread of its own while the next chunk of rows is read; the walk
+    // then takes the results in order (gaps, links). Signatures are most of the work.
+    let (scanned, unmarked) = std::thread::scope(|scope| {
+        // `followed`'s check is one query over the whole log (a second of a million
+        // receipts' time): it runs beside the walk.
+        let unmarked = scope.spawn(|| reader.unmarked_followed());
+        let (send, chunks) = std::sync::mpsc::sync_channel::<Vec<LogRow>>(1);
+        let erased = &erased;
+        let checker = scope.spawn(move || {
+            for rows in chunks {
+                let groups: Vec<&[LogRow]> = rows.chunks(BATCH).collect();
+                let checked = crate::parallel::map_in_order(&groups, 2, usize::MAX, |group| {
+                    check_group(group, keys, erased)
+                });
+                for (row, checked) in rows.iter().zip(checked.into_iter().flatten()) {
+                    walk.visit(row, checked);
+                }
+            }
+            walk
+        });
+        let mut chunk = Vec::with_capacity(VERIFY_CHUNK);
+        let scanned = reader.scan_log(&mut |row| {
+            chunk.push(row);
+            if chunk.len() == VERIFY_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(VERIFY_CHUNK));
+                if send.send(full).is_err() {
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        if !chunk.is_empty() {
+            let _ = send.send(chunk);
         }
-        ControlFlow::Continue(())
-    })?;
-    walk.visit_all(&mut chunk);
-    for seq in reader.unmarked_followed()? {
+        drop(send);
+        let joined = checker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let unmarked = unmarked
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (scanned.map(|()| joined), unmarked)
+    });
+    walk = scanned?;
+    for seq in unmarked? {
         walk.push(seq, Problem::StatusIndex);
     }
     let head = reader.head()?;
@@ -204,19 +286,46 @@ pub fn audit<S: LogSource>(reader: &S, keys: &PublicKeys) -> Result<AuditReport,
     }
     let mut report = walk.report;
     report.findings.sort_by_key(|f| f.seq);
-    Ok(report)
+    Ok((report, walk.leaves))
 }
 
-struct Walk<'a> {
-    keys: &'a PublicKeys,
+struct Walk {
     report: AuditReport,
     /// SHA-256 of the previous row's JWS: what this row's `prev` must be.
     prev_hash: String,
     tombstones: BTreeMap<i64, String>,
-    erased: HashSet<i64>,
+    /// Each receipt's position and leaf hash, when asked for.
+    leaves: Leaves,
+    with_leaves: bool,
 }
 
-impl Walk<'_> {
+/// What one receipt's own checks found, before its place in the log is looked at.
+struct Checked {
+    /// SHA-256 of its JWS (hex): what the next receipt of a v1/v2 chain links to.
+    jws_sha256: String,
+    leaf: Hash,
+    /// The first problem of the receipt itself, or what its place must satisfy.
+    outcome: Result<Sound, Problem>,
+}
+
+/// A receipt whose signature, payload and columns checked out.
+struct Sound {
+    link: Link,
+    /// Its subject index and salt are what its payload implies.
+    indexed: bool,
+}
+
+/// What a receipt says about the one before it.
+enum Link {
+    /// v3: nothing (the tree orders the log).
+    None,
+    /// v1/v2: the SHA-256 of the JWS before it.
+    To(String),
+    /// A v3 payload carrying `prev`, or a v1/v2 one without it.
+    Wrong,
+}
+
+impl Walk {
     fn push(&mut self, seq: i64, problem: Problem) {
         if self.report.findings.len() < MAX_FINDINGS {
             self.report.findings.push(Finding { seq, problem });
@@ -237,15 +346,8 @@ impl Walk<'_> {
         }
     }
 
-    /// Visits `rows` in order (emptying it), their signatures checked in parallel first.
-    fn visit_all(&mut self, rows: &mut Vec<LogRow>) {
-        let verified = verify_all(rows, self.keys);
-        for (row, signature) in rows.drain(..).zip(verified) {
-            self.visit(&row, signature);
-        }
-    }
-
-    fn visit(&mut self, log: &LogRow, signature: Result<VerifiedJws, JwsError>) {
+    /// Takes one receipt's checks at its place in the log: gaps, its link, the stored hash.
+    fn visit(&mut self, log: &LogRow, checked: Checked) {
         let row = &log.row;
         self.cross_tombstones(row.seq);
         let expected = self.report.last_seq + 1;
@@ -260,129 +362,165 @@ impl Walk<'_> {
         }
         self.report.receipts += 1;
         self.report.last_seq = row.seq;
-        let jws_sha256 = link_hash(&row.jws);
-        let prev_hash = std::mem::replace(&mut self.prev_hash, jws_sha256.clone());
-        match self.check(log, signature, &prev_hash) {
-            // The stored hash matters once the receipt itself is sound: the writer chains
-            // the next receipt to it after a restart.
-            Ok(()) if log.jws_sha256 != jws_sha256 => {
-                self.push(
-                    row.seq,
-                    mismatch("jws_sha256", &log.jws_sha256, &jws_sha256),
-                );
+        if self.with_leaves {
+            self.leaves.push((row.seq, checked.leaf));
+        }
+        let prev_hash = std::mem::replace(&mut self.prev_hash, checked.jws_sha256);
+        let problem = match checked.outcome {
+            Err(problem) => Some(problem),
+            Ok(Sound { link, indexed }) => {
+                let linked = match link {
+                    Link::None => true,
+                    Link::To(prev) => prev == prev_hash,
+                    Link::Wrong => false,
+                };
+                if !linked {
+                    Some(Problem::BrokenLink)
+                } else if !indexed {
+                    Some(Problem::SubjectIndex)
+                } else if log.jws_sha256 != self.prev_hash {
+                    // The stored hash matters once the receipt itself is sound: the writer
+                    // chains the next receipt to it after a restart.
+                    Some(mismatch("jws_sha256", &log.jws_sha256, &self.prev_hash))
+                } else {
+                    None
+                }
             }
-            Ok(()) => {}
-            Err(problem) => self.push(row.seq, problem),
+        };
+        if let Some(problem) = problem {
+            self.push(row.seq, problem);
         }
     }
+}
 
-    /// The first thing wrong with one receipt, if any.
-    fn check(
-        &self,
-        log: &LogRow,
-        signature: Result<VerifiedJws, JwsError>,
-        prev_hash: &str,
-    ) -> Result<(), Problem> {
-        let row = &log.row;
-        let verified = signature.map_err(Problem::Signature)?;
-        let payload: ReceiptPayload = serde_json::from_slice(&verified.payload)
-            .map_err(|e| Problem::Payload(e.to_string()))?;
-        // v2 signs no browser identifier; v1's must equal its column.
-        let browser = payload
-            .subject
-            .browser_id
-            .clone()
-            .unwrap_or_else(|| log.browser_id.clone());
-        let columns: [(&'static str, String, String); 13] = [
-            ("seq", row.seq.to_string(), payload.seq.to_string()),
-            ("id", row.id.clone(), payload.id.clone()),
-            (
-                "issued_at",
-                row.issued_at.clone(),
-                payload.issued_at.clone(),
-            ),
-            ("site", row.site.clone(), payload.site.clone()),
-            ("ref", row.reference.clone(), payload.reference.clone()),
-            ("kind", row.kind.clone(), payload.kind.as_str().to_owned()),
-            (
-                "event",
-                row.event.clone(),
-                payload.event.as_str().to_owned(),
-            ),
-            (
-                "policy_version",
-                row.policy_version.clone(),
-                payload.policy.version.clone(),
-            ),
-            ("lang", row.lang.clone(), payload.notice.lang.clone()),
-            (
-                "form_id",
-                format!("{:?}", row.form_id),
-                format!("{:?}", payload.context.form_id),
-            ),
-            ("browser_id", log.browser_id.clone(), browser),
-            ("kid", row.kid.clone(), verified.kid.clone()),
-            (
-                "withdraws",
-                format!("{:?}", row.withdraws),
-                format!("{:?}", payload.withdraws),
-            ),
-        ];
-        for (field, column, signed) in columns {
-            if column != signed {
-                return Err(Problem::Mismatch {
-                    field,
-                    column,
-                    signed,
-                });
-            }
+/// The checks of a few receipts that need nothing but the receipts, their signatures
+/// checked as one batch.
+fn check_group(rows: &[LogRow], keys: &PublicKeys, erased: &HashSet<i64>) -> Vec<Checked> {
+    let jws: Vec<&str> = rows.iter().map(|r| r.row.jws.as_str()).collect();
+    let verified = verify_compact_batch(&jws, keys);
+    rows.iter()
+        .zip(verified)
+        .map(|(log, signature)| Checked {
+            jws_sha256: link_hash(&log.row.jws),
+            leaf: receipt_leaf_hash(&log.row.jws),
+            outcome: check(log, signature, erased),
+        })
+        .collect()
+}
+
+/// The first thing wrong with one receipt on its own, else what its place must satisfy.
+fn check(
+    log: &LogRow,
+    signature: Result<VerifiedJws, JwsError>,
+    erased: &HashSet<i64>,
+) -> Result<Sound, Problem> {
+    let row = &log.row;
+    let verified = signature.map_err(Problem::Signature)?;
+    let payload: ReceiptPayload =
+        serde_json::from_slice(&verified.payload).map_err(|e| Problem::Payload(e.to_string()))?;
+    // v2 signs no browser identifier; v1's must equal its column.
+    let browser = payload
+        .subject
+        .browser_id
+        .as_deref()
+        .unwrap_or(&log.browser_id);
+    // Compared without copying (a million rows per audit); the texts are made only for
+    // the finding. Optional columns are shown as `Some("…")`/`None`.
+    let optional = |v: &Option<String>| format!("{v:?}");
+    let columns: [Column<'_>; 13] = [
+        ("seq", &|| row.seq == payload.seq, &|| {
+            (row.seq.to_string(), payload.seq.to_string())
+        }),
+        ("id", &|| row.id == payload.id, &|| {
+            (row.id.clone(), payload.id.clone())
+        }),
+        ("issued_at", &|| row.issued_at == payload.issued_at, &|| {
+            (row.issued_at.clone(), payload.issued_at.clone())
+        }),
+        ("site", &|| row.site == payload.site, &|| {
+            (row.site.clone(), payload.site.clone())
+        }),
+        ("ref", &|| row.reference == payload.reference, &|| {
+            (row.reference.clone(), payload.reference.clone())
+        }),
+        ("kind", &|| row.kind == payload.kind.as_str(), &|| {
+            (row.kind.clone(), payload.kind.as_str().to_owned())
+        }),
+        ("event", &|| row.event == payload.event.as_str(), &|| {
+            (row.event.clone(), payload.event.as_str().to_owned())
+        }),
+        (
+            "policy_version",
+            &|| row.policy_version == payload.policy.version,
+            &|| (row.policy_version.clone(), payload.policy.version.clone()),
+        ),
+        ("lang", &|| row.lang == payload.notice.lang, &|| {
+            (row.lang.clone(), payload.notice.lang.clone())
+        }),
+        (
+            "form_id",
+            &|| row.form_id == payload.context.form_id,
+            &|| (optional(&row.form_id), optional(&payload.context.form_id)),
+        ),
+        ("browser_id", &|| log.browser_id == browser, &|| {
+            (log.browser_id.clone(), browser.to_owned())
+        }),
+        ("kid", &|| row.kid == verified.kid, &|| {
+            (row.kid.clone(), verified.kid.clone())
+        }),
+        ("withdraws", &|| row.withdraws == payload.withdraws, &|| {
+            (optional(&row.withdraws), optional(&payload.withdraws))
+        }),
+    ];
+    for (field, same, shown) in columns {
+        if !same() {
+            let (column, signed) = shown();
+            return Err(Problem::Mismatch {
+                field,
+                column,
+                signed,
+            });
         }
-        // v1 and v2 link to the JWS before them; v3 has no link (the tree orders the log,
-        // `seq` is signed) and may not carry one.
-        let linked = if payload.v >= 3 {
-            payload.prev.is_none()
-        } else {
-            payload.prev.as_deref() == Some(prev_hash)
-        };
-        if !linked {
-            return Err(Problem::BrokenLink);
-        }
-        let erased = self.erased.contains(&row.seq);
-        let index: Vec<&str> = log.subject_hmacs.iter().map(String::as_str).collect();
-        let indexed = if payload.v >= 2 {
-            // The index is the site's keyed hash, the payload a commitment under the salt: one
-            // entry per commitment, and the salt while the subject is not erased.
-            let commitments = payload
-                .subject
-                .identifiers
-                .iter()
-                .filter(|i| i.commitment.is_some() && i.hmac.is_none())
-                .count();
-            let signed = payload.subject.identifiers.len();
-            let expected = if erased { 0 } else { signed };
-            commitments == signed
-                && index.len() == expected
-                && log.subject_salt.is_some() == (expected > 0)
-        } else {
-            let mut signed: Vec<&str> = payload
-                .subject
-                .identifiers
-                .iter()
-                .filter_map(|i| i.hmac.as_deref())
-                .collect();
-            signed.sort_unstable();
-            signed.dedup();
-            if erased {
-                // Erased on request: the index must be gone, the signed hashes stay.
-                signed.clear();
-            }
-            signed == index && log.subject_salt.is_none()
-        };
-        if !indexed {
-            return Err(Problem::SubjectIndex);
-        }
-        Ok(())
     }
+    // v1 and v2 link to the JWS before them; v3 has no link (the tree orders the log,
+    // `seq` is signed) and may not carry one.
+    let link = match (payload.v >= 3, payload.prev) {
+        (true, None) => Link::None,
+        (false, Some(prev)) => Link::To(prev),
+        _ => Link::Wrong,
+    };
+    let erased = erased.contains(&row.seq);
+    let index: Vec<&str> = log.subject_hmacs.iter().map(String::as_str).collect();
+    let indexed = if payload.v >= 2 {
+        // The index is the site's keyed hash, the payload a commitment under the salt: one
+        // entry per commitment, and the salt while the subject is not erased.
+        let commitments = payload
+            .subject
+            .identifiers
+            .iter()
+            .filter(|i| i.commitment.is_some() && i.hmac.is_none())
+            .count();
+        let signed = payload.subject.identifiers.len();
+        let expected = if erased { 0 } else { signed };
+        commitments == signed
+            && index.len() == expected
+            && log.subject_salt.is_some() == (expected > 0)
+    } else {
+        let mut signed: Vec<&str> = payload
+            .subject
+            .identifiers
+            .iter()
+            .filter_map(|i| i.hmac.as_deref())
+            .collect();
+        signed.sort_unstable();
+        signed.dedup();
+        if erased {
+            // Erased on request: the index must be gone, the signed hashes stay.
+            signed.clear();
+        }
+        signed == index && log.subject_salt.is_none()
+    };
+    Ok(Sound { link, indexed })
 }
 
 fn mismatch(field: &'static str, column: &str, signed: &str) -> Problem {
@@ -391,13 +529,6 @@ fn mismatch(field: &'static str, column: &str, signed: &str) -> Problem {
         column: column.to_owned(),
         signed: signed.to_owned(),
     }
-}
-
-/// Each row's signature check, in order, the rows split over the machine's cores.
-fn verify_all(rows: &[LogRow], keys: &PublicKeys) -> Vec<Result<VerifiedJws, JwsError>> {
-    crate::parallel::map_in_order(rows, 64, usize::MAX, |row| {
-        verify_compact(&row.row.jws, keys)
-    })
 }
 
 #[cfg(test)]

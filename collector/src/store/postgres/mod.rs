@@ -310,7 +310,9 @@ pub(super) fn open_reader(url: &str) -> Result<Reader, StoreError> {
         let config = config(url)?;
         let mut client = connect_at_start(&config, url)?;
         check_version(schema_version(&mut client)?, url, false)?;
-        let pool = Pool::new(config, redact_url(url), 1);
+        // `audit` reads the receipts, the tree's stored hashes and `followed` at the same
+        // time; the other slots connect when first used.
+        let pool = Pool::new(config, redact_url(url), 3);
         pool.give_back(client);
         Ok(Arc::new(pool) as Reader)
     })

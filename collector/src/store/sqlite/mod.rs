@@ -140,7 +140,8 @@ fn open_pool(path: &Path) -> Result<ReadPool, StoreError> {
             path: path.display().to_string(),
         });
     }
-    ReadPool::open(path, 1)
+    // `audit` reads the receipts, the tree's stored hashes and `followed` at the same time.
+    ReadPool::open(path, 3)
 }
 
 /// Opens a connection with the store's pragmas.
