@@ -3,7 +3,7 @@
 //! keep them: the writer appends a batch's leaves and signs its checkpoint in the batch's
 //! transaction ([`append`]); [`catch_up`] folds receipts the tree lacks (a store copied from
 //! SQLite, a bulk load) at open; the read side serves checkpoints and proofs from `O(log n)`
-//! rows.
+//! rows. [`read_tip`] says where the log ends (`chain_head`), for the writer and the tree.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -12,12 +12,13 @@ use kelisim_receipt::log::{
     Appender, Checkpoint, Hash, HashReader, LogError, NoteSigner, TreeHead, consistency_proof,
     inclusion_proof, receipt_leaf_hash, stored_hash_index,
 };
-use postgres::{Client, GenericClient, Row};
+use postgres::{Client, GenericClient, Row, Transaction};
 
 use super::pool::Pool;
 use super::{LOG_LOCK, PgError};
 use crate::clock::format_timestamp;
 use crate::keys::Signer;
+use crate::log::Tip;
 use crate::log::tree::{
     Cosignature, Inclusion, StoredCheckpoint, TreeReads, leaf_index, missing_leaf, purged_leaf,
 };
@@ -202,7 +203,7 @@ pub(super) fn catch_up(
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
     let signed = latest(&mut tx)?;
     let size = signed.as_ref().map_or(0, |c| c.size);
-    let last = u64::try_from(super::writer::read_tip(&mut tx)?.seq).unwrap_or(0);
+    let last = u64::try_from(read_tip(&mut tx)?.seq).unwrap_or(0);
     let mut appender =
         Appender::open(&PgHashes(RefCell::new(&mut tx)), size).map_err(PgError::from)?;
     if size >= last && signed.is_some() {
@@ -447,4 +448,16 @@ pub(super) fn record_cosignature(
             &at,
         ],
     )?)
+}
+
+/// Where the log ends: the last committed receipt as `chain_head` records it.
+pub(super) fn read_tip(tx: &mut Transaction<'_>) -> Result<Tip, postgres::Error> {
+    let row = tx.query_opt("SELECT seq, jws_sha256 FROM chain_head WHERE id = 1", &[])?;
+    Ok(match row {
+        Some(row) => Tip {
+            seq: row.try_get(0)?,
+            hash: row.try_get(1)?,
+        },
+        None => Tip::genesis(),
+    })
 }

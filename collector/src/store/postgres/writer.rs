@@ -296,23 +296,11 @@ fn begin<'c>(
 ) -> Result<Transaction<'c>, PgError> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOG_LOCK])?;
-    *tip = read_tip(&mut tx)?;
+    *tip = super::tree::read_tip(&mut tx)?;
     let size = latest_size(&mut tx)?;
     if size != tree.size() {
         let reader = PgHashes(RefCell::new(&mut tx));
         *tree = Appender::open(&reader, size)?;
     }
     Ok(tx)
-}
-
-/// Where the log ends: the last committed receipt as `chain_head` records it.
-pub(super) fn read_tip(tx: &mut Transaction<'_>) -> Result<Tip, postgres::Error> {
-    let row = tx.query_opt("SELECT seq, jws_sha256 FROM chain_head WHERE id = 1", &[])?;
-    Ok(match row {
-        Some(row) => Tip {
-            seq: row.try_get(0)?,
-            hash: row.try_get(1)?,
-        },
-        None => Tip::genesis(),
-    })
 }

@@ -1,5 +1,6 @@
-//! SQLite's read side: a small pool of `query_only` connections, and the receipts' reads and
-//! the audit's log source over it. Every method blocks; async callers run them in
+//! SQLite's read side: a small pool of `query_only` connections, and over it the receipts'
+//! reads, the audit's log source and the transparency log's reads (the rows themselves are
+//! `tree.rs`'s and `witness.rs`'s). Every method blocks; async callers run them in
 //! `web::block`.
 
 use std::collections::{BTreeMap, HashSet};
@@ -9,8 +10,11 @@ use std::path::{Path, PathBuf};
 use crossbeam_channel::{Receiver, Sender};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{SCHEMA_VERSION, connect, read_head, schema_version};
+use super::{SCHEMA_VERSION, connect, read_head, schema_version, tree, witness};
+use kelisim_receipt::log::{Hash, TreeHead};
+
 use crate::log::LogSource;
+use crate::log::tree::{Cosignature, Inclusion, StoredCheckpoint, TreeReads};
 use crate::receipt::subject::IdentifierKind;
 use crate::receipt::{IndexEntry, Private};
 use crate::store::{ConsentStatus, Head, LogRow, ReceiptReads, ReceiptRow, StoreError};
@@ -390,5 +394,46 @@ impl LogSource for ReadPool {
                 .query_map([], |r| r.get(0))?
                 .collect()
         })
+    }
+}
+
+/// The transparency log's rows (`tree.rs`) and the witnesses' (`witness.rs`).
+impl TreeReads for ReadPool {
+    type Error = StoreError;
+
+    fn checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.with(tree::latest)
+    }
+
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        self.with(tree::all_checkpoints)
+    }
+
+    fn inclusion(&self, id: &str) -> Result<Option<(String, Inclusion)>, StoreError> {
+        self.with(|c| Ok(tree::inclusion(c, id)))?
+    }
+
+    fn consistency(&self, from: u64, to: u64) -> Result<Vec<Hash>, StoreError> {
+        self.with(|c| Ok(tree::consistency(c, from, to)))?
+    }
+
+    fn leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<Hash>, StoreError> {
+        self.with(|c| Ok(tree::leaf_hashes(c, from, to)))?
+    }
+
+    fn cosignatures(&self, size: u64, root: &Hash) -> Result<Vec<Cosignature>, StoreError> {
+        self.with(|c| witness::cosignatures(c, size, root))
+    }
+
+    fn witnessed(&self) -> Result<Option<(StoredCheckpoint, Vec<Cosignature>)>, StoreError> {
+        self.with(witness::witnessed)
+    }
+
+    fn last_cosigned(&self, witness: &str) -> Result<u64, StoreError> {
+        self.with(|c| witness::last_cosigned(c, witness))
+    }
+
+    fn witness_head(&self, origin: &str) -> Result<Option<TreeHead>, StoreError> {
+        self.with(|c| witness::head(c, origin))
     }
 }

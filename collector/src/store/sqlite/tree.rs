@@ -5,20 +5,15 @@
 //! load) at open; the read side serves the latest checkpoint and proofs from `O(log n)` rows.
 
 use kelisim_receipt::log::{
-    Appender, Checkpoint, Hash, HashReader, LogError, NoteSigner, TreeHead, consistency_proof,
+    Appender, Checkpoint, Hash, HashReader, LogError, NoteSigner, consistency_proof,
     inclusion_proof, receipt_leaf_hash, stored_hash_index,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::clock::format_timestamp;
 use crate::keys::Signer;
-use crate::log::tree::TreeReads;
-use crate::log::tree::{
-    Cosignature, Inclusion, StoredCheckpoint, leaf_index, missing_leaf, purged_leaf,
-};
+use crate::log::tree::{Inclusion, StoredCheckpoint, leaf_index, missing_leaf, purged_leaf};
 use crate::store::StoreError;
-
-use super::ReadPool;
 
 /// Receipts folded per [`Appender::append`] call while catching up.
 const FOLD_CHUNK: usize = 16 * 1024;
@@ -274,46 +269,10 @@ pub(super) fn consistency(conn: &Connection, from: u64, to: u64) -> Result<Vec<H
     consistency_proof(&SqlHashes(conn), from, to).map_err(store_err)
 }
 
-/// Reads the log's rows; [`super::ReadPool`] serves [`TreeReads`] with them.
-impl TreeReads for ReadPool {
-    type Error = StoreError;
-
-    fn checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
-        self.with(latest)
-    }
-
-    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        self.with(all_checkpoints)
-    }
-
-    fn inclusion(&self, id: &str) -> Result<Option<(String, Inclusion)>, StoreError> {
-        self.with(|c| Ok(inclusion(c, id)))?
-    }
-
-    fn consistency(&self, from: u64, to: u64) -> Result<Vec<Hash>, StoreError> {
-        self.with(|c| Ok(consistency(c, from, to)))?
-    }
-
-    fn leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<Hash>, StoreError> {
-        let indexes: Vec<u64> = (from..to).map(|n| stored_hash_index(0, n)).collect();
-        self.with(|c| Ok(SqlHashes(c).read_hashes(&indexes).map_err(store_err)))?
-    }
-
-    fn cosignatures(&self, size: u64, root: &Hash) -> Result<Vec<Cosignature>, StoreError> {
-        self.with(|c| super::witness::cosignatures(c, size, root))
-    }
-
-    fn witnessed(&self) -> Result<Option<(StoredCheckpoint, Vec<Cosignature>)>, StoreError> {
-        self.with(super::witness::witnessed)
-    }
-
-    fn last_cosigned(&self, witness: &str) -> Result<u64, StoreError> {
-        self.with(|c| super::witness::last_cosigned(c, witness))
-    }
-
-    fn witness_head(&self, origin: &str) -> Result<Option<TreeHead>, StoreError> {
-        self.with(|c| super::witness::head(c, origin))
-    }
+/// The stored leaf hashes `from..to`, read by index.
+pub(super) fn leaf_hashes(conn: &Connection, from: u64, to: u64) -> Result<Vec<Hash>, StoreError> {
+    let indexes: Vec<u64> = (from..to).map(|n| stored_hash_index(0, n)).collect();
+    SqlHashes(conn).read_hashes(&indexes).map_err(store_err)
 }
 
 #[cfg(test)]
