@@ -13,7 +13,6 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, HtmlFormElement, HtmlInputElement};
 
 use super::Guard;
-use super::record::Recorded;
 use crate::dom;
 use kelisim_widget_core::policy;
 
@@ -28,6 +27,13 @@ const SITE_BOX: &str = "input[type=checkbox][data-kelisim-consent]";
 pub(super) struct OptionalBox {
     pub(super) purpose: String,
     pub(super) checkbox: HtmlInputElement,
+}
+
+/// A receipt already queued for a form (`record.rs` makes it): its key and what it carries.
+pub(super) struct Recorded {
+    pub(super) key: String,
+    pub(super) identifiers: Vec<(policy::IdKind, String)>,
+    pub(super) purposes: Vec<(String, bool)>,
 }
 
 /// One guarded form and what the guard added to it.

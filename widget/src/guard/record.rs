@@ -12,7 +12,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlFormElement, HtmlInputElement};
 
 use super::Guard;
-use super::block::Guarded;
+use super::block::{Guarded, Recorded};
 use crate::config;
 use crate::dom;
 use crate::receipt::{ConsentEvent, Context, Grant, Identifier, Kind, ReceiptRequest, Subject};
@@ -36,13 +36,6 @@ struct Consent<'a> {
     /// `(purpose, granted)` for every configured purpose.
     purposes: Vec<(String, bool)>,
     gpc: bool,
-}
-
-/// A receipt already queued for this form: its key and the identifiers it carries.
-pub(super) struct Recorded {
-    key: String,
-    identifiers: Vec<(policy::IdKind, String)>,
-    purposes: Vec<(String, bool)>,
 }
 
 impl Guard {
