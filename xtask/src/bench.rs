@@ -284,7 +284,7 @@ fn collector_binary(opts: &Options) -> Result<PathBuf> {
         return crate::soak::testing_collector(!opts.smoke);
     }
     let dir = if opts.smoke { "debug" } else { "release" };
-    let bin = crate::dist::target_dir()
+    let bin = crate::target_dir()
         .join(dir)
         .join("kelisim-collector-testing");
     ensure!(bin.exists(), "{} is not built", bin.display());
@@ -295,7 +295,7 @@ fn collector_binary(opts: &Options) -> Result<PathBuf> {
 pub fn bench(opts: &Options) -> Result<()> {
     install::apt(&[("wrk", "/usr/bin/wrk")])?;
     let bin = collector_binary(opts)?;
-    let work = crate::dist::target_dir().join("bench");
+    let work = crate::target_dir().join("bench");
     let data = work.join(if opts.smoke { "data-smoke" } else { "data" });
     if data.exists() {
         std::fs::remove_dir_all(&data)

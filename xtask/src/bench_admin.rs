@@ -27,7 +27,7 @@ pub fn bench_admin(count: u64, smoke: bool, postgres: bool) -> Result<()> {
         Some(cluster) => vec!["--store".into(), cluster.create_database()],
         None => Vec::new(),
     };
-    let data = crate::dist::target_dir().join(if postgres {
+    let data = crate::target_dir().join(if postgres {
         format!("bench-admin/{count}-postgres")
     } else {
         format!("bench-admin/{count}")

@@ -37,9 +37,9 @@ pub fn bench_shield(rounds: u32) -> Result<()> {
         .env("KELISIM_BENCH_SHIELD", rounds.to_string())
         .env(
             "KELISIM_TEST_COLLECTOR_BIN",
-            dist::target_dir().join("debug/kelisim-collector"),
+            crate::target_dir().join("debug/kelisim-collector"),
         )
-        .env("KELISIM_TEST_WIDGET_DIR", dist::dist_dir())
+        .env("KELISIM_TEST_WIDGET_DIR", crate::dist_dir())
         .env("KELISIM_TEST_CHROMIUM", CHROMIUM)
         .env("KELISIM_TEST_CHROMEDRIVER", CHROMEDRIVER))
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 
 use crate::install::{self, run};
-use crate::{dist, root};
+use crate::root;
 
 /// Examples per operation and phase: bounded so the run takes well under a minute.
 pub const MAX_EXAMPLES: u32 = 25;
@@ -50,7 +50,7 @@ impl Drop for Collector {
 /// Runs the contract test with `bin` (the debug build in `cargo xtask test`).
 pub fn contract(bin: &Path, max_examples: u32) -> Result<()> {
     let st = install::schemathesis()?;
-    let work = dist::target_dir().join("contract");
+    let work = crate::target_dir().join("contract");
     let _ = std::fs::remove_dir_all(&work);
     let site = work.join("demo");
     copy_dir(&root().join("demo"), &site)?;
@@ -125,7 +125,7 @@ fn start(bin: &Path, site: &Path, data: &Path, log: &Path) -> Result<Collector> 
         .arg("--demo-dir")
         .arg(site)
         .arg("--widget-dir")
-        .arg(dist::dist_dir())
+        .arg(crate::dist_dir())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(log)?)

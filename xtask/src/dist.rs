@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -19,17 +19,6 @@ pub struct Shipped {
     pub brotli: usize,
 }
 
-/// Cargo's target directory, honouring `CARGO_TARGET_DIR`.
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(|dir| root().join(dir))
-        .unwrap_or_else(|| root().join("target"))
-}
-
-pub fn dist_dir() -> PathBuf {
-    root().join("dist")
-}
-
 /// Builds the widget and writes every shipped file (plus `.br`/`.gz` siblings) to dist/.
 pub fn dist() -> Result<Vec<Shipped>> {
     install::wasm_target()?;
@@ -43,7 +32,7 @@ pub fn dist() -> Result<Vec<Shipped>> {
         "--profile",
         "widget",
     ]))?;
-    let target = target_dir();
+    let target = crate::target_dir();
     let input = target.join("wasm32-unknown-unknown/widget/kelisim_widget.wasm");
 
     let bindgen_dir = target.join("widget-bindgen");
@@ -108,7 +97,7 @@ pub fn dist() -> Result<Vec<Shipped>> {
     fs::write(&filled, loader)?;
     let loader = minify(&terser, &filled, false)?;
 
-    let out = dist_dir();
+    let out = crate::dist_dir();
     fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let files = [
         ("kelisim.js".to_string(), loader),

@@ -56,15 +56,20 @@ fn describe(cmd: &Command) -> String {
     s
 }
 
+/// The static release build's target (`cargo xtask package`).
+pub const MUSL: &str = "x86_64-unknown-linux-musl";
+/// Tells collector/build.rs which built widget to embed.
+pub const EMBED_VAR: &str = "KELISIM_EMBED_WIDGET";
+
 /// `cargo` as invoked for this run (respects `$CARGO` set by cargo itself). Once `dist/`
 /// holds a built widget, collector builds embed it (collector/build.rs): every cargo command
 /// of the pipeline sees the same setting, so none rebuilds the collector for another's sake.
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root());
-    let dist = crate::dist::dist_dir();
+    let dist = crate::dist_dir();
     if dist.join("kelisim.js").exists() {
-        cmd.env(crate::package::EMBED_VAR, dist);
+        cmd.env(EMBED_VAR, dist);
     }
     cmd
 }
@@ -267,10 +272,10 @@ pub fn musl() -> Result<()> {
         .context("rustup is needed to add the musl target")?;
     if !String::from_utf8_lossy(&installed.stdout)
         .lines()
-        .any(|l| l.trim() == crate::package::MUSL)
+        .any(|l| l.trim() == MUSL)
     {
         run(Command::new("rustup")
-            .args(["target", "add", crate::package::MUSL])
+            .args(["target", "add", MUSL])
             .current_dir(root()))?;
     }
     apt(&[("musl-tools", "/usr/bin/musl-gcc")])

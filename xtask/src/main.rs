@@ -221,3 +221,15 @@ pub fn root() -> &'static Path {
         .parent()
         .expect("xtask sits inside the workspace")
 }
+
+/// Cargo's target directory, honouring `CARGO_TARGET_DIR`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| root().join(dir))
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Where `cargo xtask dist` writes the shipped widget.
+pub fn dist_dir() -> PathBuf {
+    root().join("dist")
+}

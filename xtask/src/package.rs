@@ -11,8 +11,10 @@
 
 mod check;
 mod deb;
+mod files;
 mod oci;
 mod podman;
+mod probe;
 mod seccomp;
 mod unit;
 
@@ -22,12 +24,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
 
-use crate::dist::{self, target_dir};
-use crate::install::{self, cargo, run};
+use crate::install::{self, EMBED_VAR, MUSL, cargo, run};
+use crate::{dist, target_dir};
 
-pub const MUSL: &str = "x86_64-unknown-linux-musl";
-/// Tells collector/build.rs which built widget to embed.
-pub const EMBED_VAR: &str = "KELISIM_EMBED_WIDGET";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What `cargo xtask package` writes.
@@ -54,14 +53,14 @@ pub fn package(check_after: bool) -> Result<()> {
             "dist",
         ])
         .args(["--target", MUSL])
-        .env(EMBED_VAR, dist::dist_dir()))?;
+        .env(EMBED_VAR, crate::dist_dir()))?;
     let built = target_dir().join(MUSL).join("dist/kelisim-collector");
     let out = target_dir().join("package");
     let artefacts = assemble(&built, &out, &[], Compression::Smallest)?;
     report(&artefacts)?;
     if check_after {
         install_test_tools()?;
-        check::deb(&artefacts.deb, &dist::dist_dir())?;
+        check::deb(&artefacts.deb, &crate::dist_dir())?;
         check::image(&artefacts.image, &artefacts.binary, true)?;
     }
     Ok(())
@@ -87,7 +86,7 @@ pub fn test() -> Result<()> {
         &libraries,
         Compression::Fastest,
     )?;
-    check::deb(&artefacts.deb, &dist::dist_dir())?;
+    check::deb(&artefacts.deb, &crate::dist_dir())?;
     check::image(&artefacts.image, &artefacts.binary, false)?;
     println!(
         "xtask: package test (debug build) passed in {:.1} s",
@@ -153,7 +152,11 @@ fn report(a: &Artefacts) -> Result<()> {
     ] {
         println!("{name:<44} {bytes:>12}");
     }
-    println!("sha256 {}  {}", deb::sha256_file(&a.deb)?, a.deb.display());
+    println!(
+        "sha256 {}  {}",
+        files::sha256_file(&a.deb)?,
+        a.deb.display()
+    );
     Ok(())
 }
 

@@ -13,7 +13,7 @@ pub fn demo(port: u16, data_dir: &Path) -> Result<()> {
     let data_dir = root().join(data_dir);
     // The collector prints the URL and the data directory once it listens.
     run(
-        std::process::Command::new(dist::target_dir().join("release/kelisim-collector"))
+        std::process::Command::new(crate::target_dir().join("release/kelisim-collector"))
             .current_dir(root())
             .arg("demo")
             .arg("--port")
@@ -23,6 +23,6 @@ pub fn demo(port: u16, data_dir: &Path) -> Result<()> {
             .arg("--demo-dir")
             .arg(root().join("demo"))
             .arg("--widget-dir")
-            .arg(dist::dist_dir()),
+            .arg(crate::dist_dir()),
     )
 }

@@ -6,12 +6,11 @@ use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
 
-use crate::dist;
 use crate::install::{cargo, run};
 
 /// The debug collector binary `cargo build -p kelisim-collector` writes.
 pub fn collector_bin() -> PathBuf {
-    dist::target_dir().join("debug/kelisim-collector")
+    crate::target_dir().join("debug/kelisim-collector")
 }
 
 /// Builds the collector with its test hooks (the `testing` feature: `--bench-endpoints`,
@@ -28,7 +27,7 @@ pub fn testing_collector(release: bool) -> Result<PathBuf> {
             "testing",
         ])
         .args(release.then_some("--release")))?;
-    let dir = dist::target_dir().join(if release { "release" } else { "debug" });
+    let dir = crate::target_dir().join(if release { "release" } else { "debug" });
     let copy = dir.join("kelisim-collector-testing");
     std::fs::copy(dir.join("kelisim-collector"), &copy)
         .with_context(|| format!("copying the testing build to {}", copy.display()))?;

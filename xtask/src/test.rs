@@ -112,9 +112,9 @@ pub fn all() -> Result<()> {
         .args(["test", "--workspace"])
         .env(
             "KELISIM_TEST_COLLECTOR_BIN",
-            dist::target_dir().join("debug/kelisim-collector"),
+            crate::target_dir().join("debug/kelisim-collector"),
         )
-        .env("KELISIM_TEST_WIDGET_DIR", dist::dist_dir())
+        .env("KELISIM_TEST_WIDGET_DIR", crate::dist_dir())
         .env("KELISIM_TEST_CHROMIUM", CHROMIUM)
         .env("KELISIM_TEST_CHROMEDRIVER", CHROMEDRIVER)
         .env("KELISIM_TEST_AXE", axe)
@@ -196,7 +196,7 @@ pub fn wasm() -> Result<()> {
 
 /// Capabilities for the test runner's chromedriver: our Chromium, our flags, a fresh profile.
 fn webdriver_json() -> Result<PathBuf> {
-    let dir = dist::target_dir().join("wasm-test");
+    let dir = crate::target_dir().join("wasm-test");
     let profile = dir.join("profile");
     let _ = fs::remove_dir_all(&profile);
     fs::create_dir_all(&profile)?;

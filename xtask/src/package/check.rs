@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use super::deb::{CONFIG, DATA_DIR, PACKAGE, UNIT, UNIT_PATH, USER};
 use super::oci;
+use super::probe::{free_port, get, http_agent, output};
 use super::seccomp;
 use super::unit::Unit;
 
@@ -430,7 +431,7 @@ fn exercise(
     expect_owned(&data.join("keys"), 0o700, uid)?;
     expect_owned(&data.join("subject.key"), 0o600, uid)?;
     expect_owned(&data.join("kelisim.db"), 0o600, uid)?;
-    let keys: Vec<PathBuf> = super::deb::files_below(&data.join("keys"))?;
+    let keys: Vec<PathBuf> = super::files::files_below(&data.join("keys"))?;
     ensure!(
         keys.len() == 1,
         "one signing key after the first start: {keys:?}"
@@ -708,7 +709,7 @@ pub fn image(image: &oci::Image, binary: &Path, static_binary: bool) -> Result<(
         let hex = digest.strip_prefix("sha256:").context("sha256 digest")?;
         let bytes = fs::read(layout.join("blobs/sha256").join(hex))?;
         ensure!(
-            oci::sha256(&bytes) == hex,
+            super::files::sha256(&bytes) == hex,
             "blob {digest} matches its digest"
         );
         ensure!(bytes.len() as u64 == size, "blob {digest} has size {size}");
@@ -738,7 +739,7 @@ pub fn image(image: &oci::Image, binary: &Path, static_binary: bool) -> Result<(
     let mut layer = Vec::new();
     flate2::read::GzDecoder::new(&layer_gz[..]).read_to_end(&mut layer)?;
     ensure!(
-        config["rootfs"]["diff_ids"][0] == format!("sha256:{}", oci::sha256(&layer)),
+        config["rootfs"]["diff_ids"][0] == format!("sha256:{}", super::files::sha256(&layer)),
         "diff_id is the uncompressed layer's digest"
     );
     let c = &config["config"];
@@ -858,44 +859,6 @@ fn elf_interpreter(elf: &[u8]) -> Result<Option<String>> {
         }
     }
     Ok(None)
-}
-
-pub fn http_agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
-
-pub fn get(http: &ureq::Agent, url: &str) -> Result<(u16, Vec<u8>)> {
-    let mut answer = http.get(url).call()?;
-    let status = answer.status().as_u16();
-    let body = answer.body_mut().read_to_vec()?;
-    Ok((status, body))
-}
-
-/// Runs `cmd`, failing with its stderr; returns stdout (and stderr appended: dpkg's maintainer
-/// scripts print there).
-pub fn output(cmd: &mut Command) -> Result<String> {
-    let shown = format!("{cmd:?}");
-    let out = cmd
-        .output()
-        .with_context(|| format!("cannot run {shown}"))?;
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    ensure!(
-        out.status.success(),
-        "{shown} failed ({}): {text}",
-        out.status
-    );
-    Ok(text)
-}
-
-pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 fn step(what: &str) {

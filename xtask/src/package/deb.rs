@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 
+use super::files::{files_below, source_date};
 use crate::install::run;
 use crate::root;
 
@@ -125,7 +126,7 @@ pub fn build(
     };
     // SOURCE_DATE_EPOCH: dpkg-deb stamps the archive and clamps file times to the last
     // commit's, so the same sources give the same .deb.
-    let (epoch, _) = super::oci::source_date()?;
+    let (epoch, _) = source_date()?;
     run(Command::new("dpkg-deb")
         .env("SOURCE_DATE_EPOCH", epoch.to_string())
         .arg("--root-owner-group")
@@ -218,31 +219,6 @@ fn tree_size(dir: &Path) -> Result<u64> {
         }
     }
     Ok(total)
-}
-
-/// Every regular file below `dir`, recursively.
-pub fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_owned()];
-    while let Some(d) = todo.pop() {
-        for entry in fs::read_dir(&d).with_context(|| format!("listing {}", d.display()))? {
-            let entry = entry?;
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                todo.push(entry.path());
-            } else if kind.is_file() {
-                out.push(entry.path());
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// The SHA-256 of a file, hex (for the artefacts' report).
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let digest = Sha256::digest(fs::read(path)?);
-    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Fails unless `dpkg-deb` exists (every Debian and Ubuntu machine has it).

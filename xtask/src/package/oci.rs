@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
+use super::files::{files_below, sha256, source_date};
 use crate::root;
 
 /// The user the image runs as: not root, not a user of the host (distroless's `nonroot`).
@@ -210,7 +210,7 @@ fn layer(binary: &Path, extra: &[PathBuf], mtime: u64) -> Result<Vec<u8>> {
 /// The whole layout as one tar (an `oci-archive`, what `podman load` reads).
 fn archive_layout(layout: &Path, archive: &Path, mtime: u64) -> Result<()> {
     let mut tar = tar::Builder::new(Vec::new());
-    let mut files = super::deb::files_below(layout)?;
+    let mut files = files_below(layout)?;
     files.sort();
     for path in files {
         let name = path.strip_prefix(layout)?.to_string_lossy().into_owned();
@@ -224,30 +224,6 @@ fn archive_layout(layout: &Path, archive: &Path, mtime: u64) -> Result<()> {
     }
     fs::write(archive, tar.into_inner()?)?;
     Ok(())
-}
-
-/// Seconds since the epoch and RFC 3339 of the last commit, so that the same sources give the
-/// same image; the epoch itself outside a git checkout.
-pub fn source_date() -> Result<(u64, String)> {
-    let out = std::process::Command::new("git")
-        .args(["log", "-1", "--format=%ct %cI"])
-        .current_dir(root())
-        .output();
-    if let Ok(out) = out
-        && out.status.success()
-        && let Some((secs, iso)) = String::from_utf8_lossy(&out.stdout).trim().split_once(' ')
-        && let Ok(secs) = secs.parse()
-    {
-        return Ok((secs, iso.to_owned()));
-    }
-    Ok((0, String::from("1970-01-01T00:00:00Z")))
-}
-
-pub fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn gzip(bytes: &[u8], compression: super::Compression) -> Result<Vec<u8>> {

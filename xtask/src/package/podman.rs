@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::json;
 
-use super::check::{free_port, get, http_agent, output};
 use super::oci::{self, Image};
+use super::probe::{free_port, get, http_agent, output};
 
 pub fn run(image: &Image) -> Result<()> {
     if Command::new("podman").arg("--version").output().is_err() {
