@@ -46,6 +46,7 @@ mod analytics;
 pub mod api;
 mod batch;
 pub mod copy;
+mod erasure;
 mod postgres;
 mod queries;
 mod sqlite;

@@ -7,9 +7,8 @@
 use postgres::Transaction;
 
 use super::PgError;
-use crate::store::{
-    Affected, AuditEntry, BY_DEADLINE, ErasureRequest, HealthEvent, Maintenance, StoreError,
-};
+use crate::store::erasure::{self, ErasureTx, RequestState};
+use crate::store::{Affected, AuditEntry, ErasureRequest, HealthEvent, Maintenance, StoreError};
 
 /// Applies `op` inside `tx`. The outer `Err` aborts the transaction; the inner one is the
 /// job's own answer (an erasure request that is not pending), committed with its audit entry.
@@ -37,11 +36,13 @@ pub(super) fn apply(
         )?,
         Maintenance::Audit(e) => write_audit(tx, e)?,
         Maintenance::Purge { site, cutoff, at } => purge(tx, site, cutoff, at)?,
-        Maintenance::RequestErasure(request) => request_erasure(tx, request)?,
+        Maintenance::RequestErasure(request) => erasure::request(&mut Erasing(tx), request)?,
         Maintenance::ExecuteErasure { site, id, at, by } => {
-            return execute_requested(tx, site, id, at, by);
+            return erasure::execute(&mut Erasing(tx), site, id, at, by);
         }
-        Maintenance::ExecuteDueErasures { before, at } => execute_due_erasures(tx, before, at)?,
+        Maintenance::ExecuteDueErasures { before, at } => {
+            erasure::execute_due(&mut Erasing(tx), before, at)?
+        }
         Maintenance::RecordHealth {
             site,
             events,
@@ -109,132 +110,87 @@ fn purge(
     Ok(tx.execute("DELETE FROM receipts WHERE seq = ANY($1)", &[&seqs])?)
 }
 
-fn request_erasure(tx: &mut Transaction<'_>, r: &ErasureRequest) -> Result<Affected, PgError> {
-    // It covers the receipts stored now (this batch's included), not later consents.
-    tx.execute(
-        "INSERT INTO erasure_requests (id, site, hmacs, received_at, due_at, recorded_at,
-                                       recorded_by, up_to_seq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, greatest(
-             coalesce((SELECT max(seq) FROM receipts), 0),
-             coalesce((SELECT seq FROM chain_head WHERE id = 1), 0)))",
-        &[
-            &r.id,
-            &r.site,
-            &r.hmacs,
-            &r.received_at,
-            &r.due_at,
-            &r.recorded_at,
-            &r.recorded_by,
-        ],
-    )?;
-    let (action, n) = if r.execute {
-        let n = execute_erasure(tx, &r.site, &r.id, &r.recorded_at, &r.recorded_by)?;
-        ("erase", n.unwrap_or(0))
-    } else {
-        ("erase_pending", 0)
-    };
-    let detail = format!(
-        "subject=(keyed hash) request={} received={} due={} receipts={n}",
-        r.id, r.received_at, r.due_at
-    );
-    write_audit(
-        tx,
-        &AuditEntry::erasure(&r.recorded_at, &r.recorded_by, &r.site, action, detail),
-    )?;
-    Ok(n)
-}
+/// PostgreSQL's statements for the erasure flow (`store::erasure`).
+struct Erasing<'t, 'c>(&'t mut Transaction<'c>);
 
-fn execute_requested(
-    tx: &mut Transaction<'_>,
-    site: &str,
-    id: &str,
-    at: &str,
-    by: &str,
-) -> Result<Result<Affected, StoreError>, PgError> {
-    let found = tx.query_opt(
-        "SELECT done_at, done_by FROM erasure_requests WHERE id = $1 AND site = $2",
-        &[&id, &site],
-    )?;
-    let Some(found) = found else {
-        return Ok(Err(StoreError::NoErasureRequest {
-            site: site.to_owned(),
-            id: id.to_owned(),
-        }));
-    };
-    let done_at: Option<String> = found.try_get(0)?;
-    if let Some(done_at) = done_at {
-        let done_by: String = found.try_get::<_, Option<String>>(1)?.unwrap_or_default();
-        let detail = format!("request={id} already done at {done_at} by {done_by}");
-        write_audit(
-            tx,
-            &AuditEntry::erasure(at, by, site, "erase_execute", detail),
+impl ErasureTx for Erasing<'_, '_> {
+    type Error = PgError;
+
+    fn insert_request(&mut self, r: &ErasureRequest) -> Result<(), PgError> {
+        // It covers the receipts stored now (this batch's included), not later consents.
+        self.0.execute(
+            "INSERT INTO erasure_requests (id, site, hmacs, received_at, due_at, recorded_at,
+                                           recorded_by, up_to_seq)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, greatest(
+                 coalesce((SELECT max(seq) FROM receipts), 0),
+                 coalesce((SELECT seq FROM chain_head WHERE id = 1), 0)))",
+            &[
+                &r.id,
+                &r.site,
+                &r.hmacs,
+                &r.received_at,
+                &r.due_at,
+                &r.recorded_at,
+                &r.recorded_by,
+            ],
         )?;
-        return Ok(Err(StoreError::ErasureDone {
-            id: id.to_owned(),
-            done_at,
-            done_by,
-        }));
+        Ok(())
     }
-    let n = execute_erasure(tx, site, id, at, by)?.unwrap_or(0);
-    let detail = format!("request={id} receipts={n}");
-    write_audit(
-        tx,
-        &AuditEntry::erasure(at, by, site, "erase_execute", detail),
-    )?;
-    Ok(Ok(n))
-}
 
-/// Carries out a pending request; `None` if `site` has no such pending request.
-fn execute_erasure(
-    tx: &mut Transaction<'_>,
-    site: &str,
-    id: &str,
-    at: &str,
-    by: &str,
-) -> Result<Option<Affected>, PgError> {
-    let pending = tx.query_opt(
-        "SELECT hmacs, up_to_seq FROM erasure_requests
-         WHERE id = $1 AND site = $2 AND done_at IS NULL",
-        &[&id, &site],
-    )?;
-    let Some(pending) = pending else {
-        return Ok(None);
-    };
-    let hmacs: Vec<String> = pending.try_get(0)?;
-    let up_to_seq: i64 = pending.try_get(1)?;
-    let n = erase(tx, site, &hmacs, up_to_seq, at)?;
-    let receipts = i64::try_from(n).unwrap_or(i64::MAX);
-    tx.execute(
-        "UPDATE erasure_requests SET done_at = $2, done_by = $3, receipts = $4, hmacs = NULL
-         WHERE id = $1",
-        &[&id, &at, &by, &receipts],
-    )?;
-    Ok(Some(n))
-}
-
-fn execute_due_erasures(
-    tx: &mut Transaction<'_>,
-    before: &str,
-    at: &str,
-) -> Result<Affected, PgError> {
-    let due: Vec<(String, String, String)> = tx
-        .query(
-            "SELECT id, site, due_at FROM erasure_requests
-             WHERE done_at IS NULL AND due_at < $1 ORDER BY due_at",
-            &[&before],
-        )?
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-        .collect::<Result<_, postgres::Error>>()?;
-    for (id, site, due_at) in &due {
-        let n = execute_erasure(tx, site, id, at, BY_DEADLINE)?.unwrap_or(0);
-        let detail = format!("request={id} due={due_at} receipts={n}");
-        write_audit(
-            tx,
-            &AuditEntry::erasure(at, BY_DEADLINE, site, "erase_due", detail),
+    fn request_state(&mut self, site: &str, id: &str) -> Result<RequestState, PgError> {
+        let found = self.0.query_opt(
+            "SELECT done_at, done_by FROM erasure_requests WHERE id = $1 AND site = $2",
+            &[&id, &site],
         )?;
+        let Some(row) = found else { return Ok(None) };
+        let at: Option<String> = row.try_get(0)?;
+        let by: Option<String> = row.try_get(1)?;
+        Ok(Some(at.map(|at| (at, by.unwrap_or_default()))))
     }
-    Ok(due.len() as u64)
+
+    fn carry_out(
+        &mut self,
+        site: &str,
+        id: &str,
+        at: &str,
+        by: &str,
+    ) -> Result<Option<Affected>, PgError> {
+        let tx = &mut *self.0;
+        let pending = tx.query_opt(
+            "SELECT hmacs, up_to_seq FROM erasure_requests
+             WHERE id = $1 AND site = $2 AND done_at IS NULL",
+            &[&id, &site],
+        )?;
+        let Some(pending) = pending else {
+            return Ok(None);
+        };
+        let hmacs: Vec<String> = pending.try_get(0)?;
+        let up_to_seq: i64 = pending.try_get(1)?;
+        let n = erase(tx, site, &hmacs, up_to_seq, at)?;
+        let receipts = i64::try_from(n).unwrap_or(i64::MAX);
+        tx.execute(
+            "UPDATE erasure_requests SET done_at = $2, done_by = $3, receipts = $4, hmacs = NULL
+             WHERE id = $1",
+            &[&id, &at, &by, &receipts],
+        )?;
+        Ok(Some(n))
+    }
+
+    fn due(&mut self, before: &str) -> Result<Vec<(String, String, String)>, PgError> {
+        self.0
+            .query(
+                "SELECT id, site, due_at FROM erasure_requests
+                 WHERE done_at IS NULL AND due_at < $1 ORDER BY due_at",
+                &[&before],
+            )?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    fn audit(&mut self, entry: &AuditEntry) -> Result<(), PgError> {
+        write_audit(self.0, entry).map(drop)
+    }
 }
 
 /// Destroys the subject index (and commitment salt) of `site`'s receipts up to `up_to_seq`

@@ -10,7 +10,8 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{connect, migrate};
-use crate::store::{Affected, AuditEntry, BY_DEADLINE, ErasureRequest, Maintenance, StoreError};
+use crate::store::erasure::{self, ErasureTx, RequestState};
+use crate::store::{Affected, AuditEntry, ErasureRequest, Maintenance, StoreError};
 
 /// Applies `op` inside `tx`. The outer `Err` aborts the transaction; the inner one is this
 /// job's own answer (an erasure request that is not pending), and what the job wrote before
@@ -41,11 +42,13 @@ pub(super) fn apply(
         )? as u64,
         Maintenance::Audit(e) => write_audit(tx, e)?,
         Maintenance::Purge { site, cutoff, at } => purge(tx, site, cutoff, at)?,
-        Maintenance::RequestErasure(request) => request_erasure(tx, request)?,
+        Maintenance::RequestErasure(request) => erasure::request(&mut Erasing(tx), request)?,
         Maintenance::ExecuteErasure { site, id, at, by } => {
-            return execute_requested(tx, site, id, at, by);
+            return erasure::execute(&mut Erasing(tx), site, id, at, by);
         }
-        Maintenance::ExecuteDueErasures { before, at } => execute_due_erasures(tx, before, at)?,
+        Maintenance::ExecuteDueErasures { before, at } => {
+            erasure::execute_due(&mut Erasing(tx), before, at)?
+        }
         Maintenance::RecordHealth {
             site,
             events,
@@ -125,137 +128,89 @@ fn purge(
     Ok(n as u64)
 }
 
-fn request_erasure(tx: &Transaction<'_>, r: &ErasureRequest) -> Result<Affected, rusqlite::Error> {
-    // The receipts in the log now, including any this batch inserted before this job: the
-    // request covers what was stored when it was made, not consents given afterwards (their
-    // withdrawals aside, see `erase`).
-    tx.prepare_cached(
-        "INSERT INTO erasure_requests (id, site, hmacs, received_at, due_at, recorded_at,
-                                       recorded_by, up_to_seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, max(
-             coalesce((SELECT max(seq) FROM receipts), 0),
-             coalesce((SELECT seq FROM chain_head WHERE id = 1), 0)))",
-    )?
-    .execute(params![
-        r.id,
-        r.site,
-        // One bound JSON array, read back through `json_each` like the filters' lists.
-        serde_json::to_string(&r.hmacs).unwrap_or_else(|_| "[]".into()),
-        r.received_at,
-        r.due_at,
-        r.recorded_at,
-        r.recorded_by
-    ])?;
-    let (action, n) = if r.execute {
-        let n = execute_erasure(tx, &r.site, &r.id, &r.recorded_at, &r.recorded_by)?;
-        ("erase", n.unwrap_or(0))
-    } else {
-        ("erase_pending", 0)
-    };
-    let detail = format!(
-        "subject=(keyed hash) request={} received={} due={} receipts={n}",
-        r.id, r.received_at, r.due_at
-    );
-    write_audit(
-        tx,
-        &AuditEntry::erasure(&r.recorded_at, &r.recorded_by, &r.site, action, detail),
-    )?;
-    Ok(n)
-}
+/// SQLite's statements for the erasure flow (`store::erasure`).
+struct Erasing<'t, 'c>(&'t Transaction<'c>);
 
-/// `ExecuteErasure`: carries out the request if it is still pending, and records in the
-/// audit trail what happened.
-fn execute_requested(
-    tx: &Transaction<'_>,
-    site: &str,
-    id: &str,
-    at: &str,
-    by: &str,
-) -> Result<Result<Affected, StoreError>, rusqlite::Error> {
-    let found: Option<(Option<String>, Option<String>)> = tx
-        .prepare_cached(
-            "SELECT done_at, done_by FROM erasure_requests WHERE id = ?1 AND site = ?2",
-        )?
-        .query_row(params![id, site], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let Some((done_at, done_by)) = found else {
-        return Ok(Err(StoreError::NoErasureRequest {
-            site: site.to_owned(),
-            id: id.to_owned(),
-        }));
-    };
-    if let Some(done_at) = done_at {
+impl ErasureTx for Erasing<'_, '_> {
+    type Error = rusqlite::Error;
+
+    fn insert_request(&mut self, r: &ErasureRequest) -> Result<(), rusqlite::Error> {
+        // The receipts in the log now, including any this batch inserted before this job:
+        // the request covers what was stored when it was made, not consents given afterwards
+        // (their withdrawals aside, see `erase`).
+        self.0
+            .prepare_cached(
+                "INSERT INTO erasure_requests (id, site, hmacs, received_at, due_at, recorded_at,
+                                               recorded_by, up_to_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, max(
+                     coalesce((SELECT max(seq) FROM receipts), 0),
+                     coalesce((SELECT seq FROM chain_head WHERE id = 1), 0)))",
+            )?
+            .execute(params![
+                r.id,
+                r.site,
+                // One bound JSON array, read back through `json_each` like the filters' lists.
+                serde_json::to_string(&r.hmacs).unwrap_or_else(|_| "[]".into()),
+                r.received_at,
+                r.due_at,
+                r.recorded_at,
+                r.recorded_by
+            ])?;
+        Ok(())
+    }
+
+    fn request_state(&mut self, site: &str, id: &str) -> Result<RequestState, rusqlite::Error> {
+        let found: Option<(Option<String>, Option<String>)> = self
+            .0
+            .prepare_cached(
+                "SELECT done_at, done_by FROM erasure_requests WHERE id = ?1 AND site = ?2",
+            )?
+            .query_row(params![id, site], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
         // The table's CHECK pairs `done_at` with a carried-out request; `done_by` is set with it.
-        let done_by = done_by.unwrap_or_default();
-        let detail = format!("request={id} already done at {done_at} by {done_by}");
-        write_audit(
-            tx,
-            &AuditEntry::erasure(at, by, site, "erase_execute", detail),
-        )?;
-        return Ok(Err(StoreError::ErasureDone {
-            id: id.to_owned(),
-            done_at,
-            done_by,
-        }));
+        Ok(found.map(|(at, by)| at.map(|at| (at, by.unwrap_or_default()))))
     }
-    let n = execute_erasure(tx, site, id, at, by)?.unwrap_or(0);
-    let detail = format!("request={id} receipts={n}");
-    write_audit(
-        tx,
-        &AuditEntry::erasure(at, by, site, "erase_execute", detail),
-    )?;
-    Ok(Ok(n))
-}
 
-/// Carries out a pending request: destroys the subject index of the receipts it covers and
-/// its own copy of the keyed hashes. `None` if `site` has no such pending request.
-fn execute_erasure(
-    tx: &Transaction<'_>,
-    site: &str,
-    id: &str,
-    at: &str,
-    by: &str,
-) -> Result<Option<Affected>, rusqlite::Error> {
-    let pending: Option<(String, i64)> = tx
-        .prepare_cached(
-            "SELECT hmacs, up_to_seq FROM erasure_requests
-             WHERE id = ?1 AND site = ?2 AND done_at IS NULL",
+    fn carry_out(
+        &mut self,
+        site: &str,
+        id: &str,
+        at: &str,
+        by: &str,
+    ) -> Result<Option<Affected>, rusqlite::Error> {
+        let tx = self.0;
+        let pending: Option<(String, i64)> = tx
+            .prepare_cached(
+                "SELECT hmacs, up_to_seq FROM erasure_requests
+                 WHERE id = ?1 AND site = ?2 AND done_at IS NULL",
+            )?
+            .query_row(params![id, site], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((hmacs, up_to_seq)) = pending else {
+            return Ok(None);
+        };
+        let n = erase(tx, site, &hmacs, up_to_seq, at)?;
+        tx.prepare_cached(
+            "UPDATE erasure_requests SET done_at = ?2, done_by = ?3, receipts = ?4, hmacs = NULL
+             WHERE id = ?1",
         )?
-        .query_row(params![id, site], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let Some((hmacs, up_to_seq)) = pending else {
-        return Ok(None);
-    };
-    let n = erase(tx, site, &hmacs, up_to_seq, at)?;
-    tx.prepare_cached(
-        "UPDATE erasure_requests SET done_at = ?2, done_by = ?3, receipts = ?4, hmacs = NULL
-         WHERE id = ?1",
-    )?
-    .execute(params![id, at, by, n])?;
-    Ok(Some(n))
-}
-
-fn execute_due_erasures(
-    tx: &Transaction<'_>,
-    before: &str,
-    at: &str,
-) -> Result<Affected, rusqlite::Error> {
-    let due: Vec<(String, String, String)> = tx
-        .prepare_cached(
-            "SELECT id, site, due_at FROM erasure_requests
-             WHERE done_at IS NULL AND due_at < ?1 ORDER BY due_at",
-        )?
-        .query_map([before], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
-    for (id, site, due_at) in &due {
-        let n = execute_erasure(tx, site, id, at, BY_DEADLINE)?.unwrap_or(0);
-        let detail = format!("request={id} due={due_at} receipts={n}");
-        write_audit(
-            tx,
-            &AuditEntry::erasure(at, BY_DEADLINE, site, "erase_due", detail),
-        )?;
+        .execute(params![id, at, by, n])?;
+        Ok(Some(n))
     }
-    Ok(due.len() as u64)
+
+    fn due(&mut self, before: &str) -> Result<Vec<(String, String, String)>, rusqlite::Error> {
+        self.0
+            .prepare_cached(
+                "SELECT id, site, due_at FROM erasure_requests
+                 WHERE done_at IS NULL AND due_at < ?1 ORDER BY due_at",
+            )?
+            .query_map([before], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect()
+    }
+
+    fn audit(&mut self, entry: &AuditEntry) -> Result<(), rusqlite::Error> {
+        write_audit(self.0, entry).map(drop)
+    }
 }
 
 /// Destroys the subject index of `site`'s receipts up to `up_to_seq` found by `hmacs` (a
