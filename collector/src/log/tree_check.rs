@@ -168,22 +168,32 @@ fn check_leaves(
             report.problems.push(text);
         }
     };
-    // Leaves: the receipt's own where there is one, else the stored one (purged).
-    let mut leaves: Vec<Option<Hash>> = vec![None; usize::try_from(size).unwrap_or(0)];
-    let mut beyond = 0u64;
-    for (seq, leaf) in receipts {
-        let index = leaf_index(*seq);
-        match leaves.get_mut(usize::try_from(index).unwrap_or(usize::MAX)) {
-            Some(slot) => *slot = Some(*leaf),
-            None => beyond += 1,
-        }
-    }
+    // Leaves: the receipt's own where there is one, else the stored one (purged). The
+    // receipts come in log order and are merged with the stored leaves as they go, with no
+    // third copy of the tree's leaves in memory.
+    let sorted;
+    let receipts = if receipts.is_sorted_by_key(|(seq, _)| *seq) {
+        receipts
+    } else {
+        let mut copy = receipts.to_vec();
+        copy.sort_unstable_by_key(|(seq, _)| *seq);
+        sorted = copy;
+        &sorted
+    };
+    let beyond = receipts
+        .iter()
+        .filter(|(seq, _)| leaf_index(*seq) >= size)
+        .count();
     if beyond > 0 {
         problem(
             &mut report,
             format!("{beyond} receipts are beyond the latest checkpoint (size {size})"),
         );
     }
+    let mut own = receipts
+        .iter()
+        .map(|(seq, leaf)| (leaf_index(*seq), *leaf))
+        .peekable();
     let mut appender = Appender::new();
     let mut next = checkpoints.iter().peekable();
     let check = |report: &mut TreeReport, appender: &Appender, cp: &StoredCheckpoint| {
@@ -195,9 +205,11 @@ fn check_leaves(
     while let Some(cp) = next.next_if(|c| c.size == 0) {
         check(&mut report, &appender, cp);
     }
-    for (index, (leaf, stored)) in leaves.iter().zip(stored).enumerate() {
-        let leaf = match leaf {
-            Some(leaf) if leaf != stored => {
+    for (index, stored) in stored.iter().enumerate() {
+        let at = index as u64;
+        while own.next_if(|(i, _)| *i < at).is_some() {}
+        let leaf = match own.next_if(|(i, _)| *i == at).map(|(_, leaf)| leaf) {
+            Some(leaf) if leaf != *stored => {
                 problem(
                     &mut report,
                     format!(
@@ -205,9 +217,9 @@ fn check_leaves(
                         index + 1
                     ),
                 );
-                *leaf
+                leaf
             }
-            Some(leaf) => *leaf,
+            Some(leaf) => leaf,
             None => *stored,
         };
         if let Err(e) = appender.append(&[leaf]) {
