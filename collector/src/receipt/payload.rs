@@ -107,3 +107,59 @@ impl PreparedReceipt {
         payload.seal(signer)
     }
 }
+
+/// A fixture for the store's tests, the crate's own and the API suite's (built with
+/// `testing`): one form consent, so each test does not spell a receipt out again.
+#[cfg(any(test, feature = "testing"))]
+impl PreparedReceipt {
+    /// A form consent of site `demo` under `reference` (also what its request hashes to),
+    /// given to policy `2026-03` in Russian, its subject one phone whose keyed hash is `hmac`.
+    pub fn example(reference: &str, hmac: &str) -> PreparedReceipt {
+        use crate::hash::sha256_hex;
+        PreparedReceipt {
+            site: "demo".into(),
+            kind: Kind::Form,
+            event: Event::Given,
+            reference: reference.into(),
+            withdraws: None,
+            policy: PolicyRef {
+                version: "2026-03".into(),
+                sha256: "ab".repeat(32),
+                url: "http://x/p".into(),
+            },
+            notice: Notice {
+                lang: "ru".into(),
+                sha256: "cd".repeat(32),
+            },
+            purposes: Some(vec![Choice {
+                id: "feedback".into(),
+                granted: true,
+            }]),
+            categories: None,
+            subject: Subject {
+                browser_id: None,
+                identifiers: vec![SignedIdentifier {
+                    kind: IdentifierKind::Phone,
+                    hmac: None,
+                    commitment: Some("c0".repeat(32)),
+                }],
+            },
+            context: Context {
+                page_url: "http://x/".into(),
+                form_id: None,
+                fields: vec!["phone".into()],
+                gpc: false,
+            },
+            private: Private {
+                browser: "5f".repeat(32),
+                index: vec![IndexEntry {
+                    kind: IdentifierKind::Phone,
+                    hmac: hmac.into(),
+                }],
+                salt: Some("5a".repeat(32)),
+                holder_sha256: Some(sha256_hex(reference.as_bytes())),
+            },
+            request_sha256: sha256_hex(reference.as_bytes()),
+        }
+    }
+}

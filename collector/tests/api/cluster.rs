@@ -721,60 +721,6 @@ fn a_sqlite_store_is_copied_to_postgres_and_goes_on_there() {
     check_log(&url, &data, &acked);
 }
 
-/// A form consent of site `demo` whose subject index holds `hmac`.
-fn consent(reference: &str, hmac: &str) -> kelisim_collector::receipt::PreparedReceipt {
-    use kelisim_collector::receipt::subject::IdentifierKind;
-    use kelisim_collector::receipt::{
-        Choice, Context, Event, IndexEntry, Kind, Notice, PolicyRef, PreparedReceipt, Private,
-        SignedIdentifier, Subject,
-    };
-    PreparedReceipt {
-        site: "demo".into(),
-        kind: Kind::Form,
-        event: Event::Given,
-        reference: reference.into(),
-        withdraws: None,
-        policy: PolicyRef {
-            version: "2026-03".into(),
-            sha256: "ab".repeat(32),
-            url: "http://x/p".into(),
-        },
-        notice: Notice {
-            lang: "ru".into(),
-            sha256: "cd".repeat(32),
-        },
-        purposes: Some(vec![Choice {
-            id: "feedback".into(),
-            granted: true,
-        }]),
-        categories: None,
-        subject: Subject {
-            browser_id: None,
-            identifiers: vec![SignedIdentifier {
-                kind: IdentifierKind::Phone,
-                hmac: None,
-                commitment: Some("c0".repeat(32)),
-            }],
-        },
-        context: Context {
-            page_url: "http://x/".into(),
-            form_id: None,
-            fields: vec!["phone".into()],
-            gpc: false,
-        },
-        private: Private {
-            browser: "5f".repeat(32),
-            index: vec![IndexEntry {
-                kind: IdentifierKind::Phone,
-                hmac: hmac.into(),
-            }],
-            salt: Some("5a".repeat(32)),
-            holder_sha256: None,
-        },
-        request_sha256: format!("{reference:0>64}"),
-    }
-}
-
 /// In one batch, an admin change comes after the receipts queued before it, also with a
 /// readiness ping between them: an erasure request queued right after a consent covers it.
 #[test]
@@ -795,7 +741,10 @@ fn an_erasure_queued_after_a_consent_in_the_same_batch_covers_it() {
     // Queued together (join polls them in order): one batch of consent, ping, erasure.
     let (issued, pinged, erased) = runtime.block_on(async {
         tokio::join!(
-            store.issue(consent(&"1".repeat(32), &hmac)),
+            store.issue(kelisim_collector::receipt::PreparedReceipt::example(
+                &"1".repeat(32),
+                &hmac
+            )),
             store.ping(),
             store.maintain(Maintenance::RequestErasure(request)),
         )

@@ -265,11 +265,7 @@ mod tests {
 
     use super::*;
     use crate::hash::sha256_hex;
-    use crate::receipt::subject::IdentifierKind;
-    use crate::receipt::{
-        Choice, Context, Event, IndexEntry, Kind, Notice, PolicyRef, PreparedReceipt, Private,
-        SignedIdentifier, Subject,
-    };
+    use crate::receipt::PreparedReceipt;
     use crate::store::Issued;
 
     /// A running store at `path` (its batch metrics go nowhere).
@@ -289,51 +285,11 @@ mod tests {
 
     /// A form consent of site demo (the `store::admin` tests vary it).
     pub(super) fn receipt(reference: &str, gpc: bool) -> PreparedReceipt {
-        PreparedReceipt {
-            site: "demo".into(),
-            kind: Kind::Form,
-            event: Event::Given,
-            reference: reference.into(),
-            withdraws: None,
-            policy: PolicyRef {
-                version: "2026-03".into(),
-                sha256: "ab".repeat(32),
-                url: "http://x/p".into(),
-            },
-            notice: Notice {
-                lang: "ru".into(),
-                sha256: "cd".repeat(32),
-            },
-            purposes: Some(vec![Choice {
-                id: "feedback".into(),
-                granted: true,
-            }]),
-            categories: None,
-            subject: Subject {
-                browser_id: None,
-                identifiers: vec![SignedIdentifier {
-                    kind: IdentifierKind::Phone,
-                    hmac: None,
-                    commitment: Some("c0".repeat(32)),
-                }],
-            },
-            context: Context {
-                page_url: "http://x/".into(),
-                form_id: None,
-                fields: vec!["name".into()],
-                gpc,
-            },
-            private: Private {
-                browser: "5f".repeat(32),
-                index: vec![IndexEntry {
-                    kind: IdentifierKind::Phone,
-                    hmac: "ee".repeat(32),
-                }],
-                salt: Some("5a".repeat(32)),
-                holder_sha256: Some(sha256_hex(reference.as_bytes())),
-            },
-            request_sha256: sha256_hex(format!("{reference}{gpc}").as_bytes()),
-        }
+        let mut receipt = PreparedReceipt::example(reference, &"ee".repeat(32));
+        receipt.context.fields = vec!["name".into()];
+        receipt.context.gpc = gpc;
+        receipt.request_sha256 = sha256_hex(format!("{reference}{gpc}").as_bytes());
+        receipt
     }
 
     pub(super) fn block_on<F: std::future::Future>(f: F) -> F::Output {
