@@ -126,7 +126,7 @@ impl StoredTree {
         })
     }
 
-    /// [`audit_tree`] with the receipts' leaf hashes already computed, `(seq, leaf)` in any
+    /// [`audit_tree`] with the receipts' leaf hashes already computed, `(seq, leaf)` in log
     /// order: `audit` has them from its own walk (`audit::audit_with_leaves`), so the log
     /// is read once.
     pub fn check(self, keys: &PublicKeys, receipts: &[(i64, Hash)]) -> TreeReport {
@@ -171,15 +171,7 @@ fn check_leaves(
     // Leaves: the receipt's own where there is one, else the stored one (purged). The
     // receipts come in log order and are merged with the stored leaves as they go, with no
     // third copy of the tree's leaves in memory.
-    let sorted;
-    let receipts = if receipts.is_sorted_by_key(|(seq, _)| *seq) {
-        receipts
-    } else {
-        let mut copy = receipts.to_vec();
-        copy.sort_unstable_by_key(|(seq, _)| *seq);
-        sorted = copy;
-        &sorted
-    };
+    debug_assert!(receipts.is_sorted_by_key(|(seq, _)| *seq), "receipts in log order");
     let beyond = receipts
         .iter()
         .filter(|(seq, _)| leaf_index(*seq) >= size)
