@@ -171,7 +171,10 @@ fn check_leaves(
     // Leaves: the receipt's own where there is one, else the stored one (purged). The
     // receipts come in log order and are merged with the stored leaves as they go, with no
     // third copy of the tree's leaves in memory.
-    debug_assert!(receipts.is_sorted_by_key(|(seq, _)| *seq), "receipts in log order");
+    debug_assert!(
+        receipts.is_sorted_by_key(|(seq, _)| *seq),
+        "receipts in log order"
+    );
     let beyond = receipts
         .iter()
         .filter(|(seq, _)| leaf_index(*seq) >= size)
